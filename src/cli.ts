@@ -1,0 +1,149 @@
+/**
+ * The `haproxy-appliance` command line: argument parsing, dispatch, and the mapping of failures
+ * to exit codes (0 success, 1 a check or an apply failed, 2 bad input, usage, unreachable host).
+ * Commands are loaded lazily so start-up (part of first-boot time) pays only for the one used.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ApplyError, EXIT, InputError } from './errors.js';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+export type Values = Record<string, string | boolean | string[] | undefined>;
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options: Options;
+  allowPositionals?: boolean;
+  run(values: Values, positionals: string[]): Promise<number>;
+}
+
+const COMMON: Options = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+};
+
+const INGEST_OPTIONS: Options = {
+  'ovf-env': { type: 'string' },
+  deployment: { type: 'string' },
+  json: { type: 'boolean' },
+};
+
+const INGEST_USAGE = `  --ovf-env FILE        read the OVF environment from FILE (default: guestinfo, then the ISO
+                        transport, then the file named by $OVF_ENV)
+  --deployment NAME     default (2 NICs) or frontend (3 NICs); default: from the adapter count
+  --json                machine-readable output`;
+
+export const COMMANDS: Record<string, Command> = {
+  validate: {
+    summary: 'read and validate the OVF environment; print the normalized configuration',
+    usage: `haproxy-appliance validate [--ovf-env FILE] [--deployment NAME] [--json]
+
+Reads the OVF environment, validates every property and prints the normalized configuration
+with secrets redacted. Every problem is listed, one per line, naming its property.
+
+${INGEST_USAGE}`,
+    options: INGEST_OPTIONS,
+    run: async (values) => (await import('./commands/validate.js')).validateCommand(values),
+  },
+  provision: {
+    summary: 'make this machine (or a --root sandbox) match the OVF environment',
+    usage: `haproxy-appliance provision [--ovf-env FILE] [--root DIR] [--dry-run] [--json]
+
+Reads and validates the OVF environment (bad input: exit 2, nothing changed), then makes the
+machine match it.
+
+${INGEST_USAGE}
+  --root DIR            sandbox: write every file under DIR, run no command on the live system
+  --dry-run             print what would change as a unified diff; change nothing`,
+    options: { ...INGEST_OPTIONS, root: { type: 'string' }, 'dry-run': { type: 'boolean' }, nics: { type: 'string' } },
+    run: async (values) => (await import('./commands/provision.js')).provisionCommand(values),
+  },
+  'ovf-descriptor': {
+    summary: 'print the OVF ProductSections and DeploymentOptionSection for the OVA descriptor',
+    usage: `haproxy-appliance ovf-descriptor
+
+Prints, as XML, the DeploymentOptionSection (default: 2 NICs, frontend: 3 NICs) and the
+appliance/network/loadbalance ProductSections generated from the agent's own property
+declarations, so the OVA descriptor and the agent never drift apart.`,
+    options: {},
+    run: async () => {
+      const { renderOvfDescriptor } = await import('./ovf/descriptor.js');
+      process.stdout.write(renderOvfDescriptor(VERSION));
+      return EXIT.ok;
+    },
+  },
+  properties: {
+    summary: 'print the reference of every OVF property (Markdown, as in docs/properties.md)',
+    usage: 'haproxy-appliance properties',
+    options: {},
+    run: async () => {
+      const { renderPropertiesMarkdown } = await import('./config/docs.js');
+      process.stdout.write(renderPropertiesMarkdown());
+      return EXIT.ok;
+    },
+  },
+};
+
+function mainUsage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return `haproxy-appliance ${VERSION}: first-boot agent and verifier for the HAProxy load-balancer appliance
+
+Usage: haproxy-appliance COMMAND [OPTIONS]
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+Every command takes --help and --version. Exit status: 0 success, 1 a check or an apply
+failed, 2 bad input or usage.
+`;
+}
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainUsage());
+    return name === undefined ? EXIT.input : EXIT.ok;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`haproxy-appliance: unknown command ${JSON.stringify(name)}; run haproxy-appliance --help\n`);
+    return EXIT.input;
+  }
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: rest, options: { ...COMMON, ...command.options }, allowPositionals: command.allowPositionals ?? false, strict: true }) as typeof parsed;
+  } catch (err) {
+    process.stderr.write(`haproxy-appliance ${name}: ${(err as Error).message}\nUsage: ${command.usage.split('\n')[0]}\n`);
+    return EXIT.input;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`Usage: ${command.usage}\n  -h, --help            show this help\n  -V, --version         show the version\n`);
+    return EXIT.ok;
+  }
+  if (parsed.values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(parsed.values, parsed.positionals);
+  } catch (err) {
+    if (err instanceof InputError) {
+      const { printInputError } = await import('./commands/output.js');
+      printInputError(name, err, parsed.values.json === true);
+      return EXIT.input;
+    }
+    if (err instanceof ApplyError) {
+      process.stderr.write(`haproxy-appliance ${name}: ${err.message}\n`);
+      return EXIT.failed;
+    }
+    throw err;
+  }
+}

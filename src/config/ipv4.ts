@@ -1,0 +1,69 @@
+/**
+ * IPv4 arithmetic for validation and planning, on top of ipaddr.js (parsing, CIDR matching,
+ * network and broadcast addresses). Pure functions.
+ */
+import ipaddr from 'ipaddr.js';
+
+export interface Cidr {
+  /** The address as written, e.g. `10.191.181.52`. */
+  address: string;
+  prefix: number;
+  /** The network address, e.g. `10.191.176.0`. */
+  networkAddress: string;
+  broadcastAddress: string;
+  /** `networkAddress/prefix`. */
+  network: string;
+}
+
+/** True for a strict dotted-quad IPv4 address (no leading zeros, no shorthand). */
+export function isIPv4(value: string): boolean {
+  return ipaddr.IPv4.isValidFourPartDecimal(value);
+}
+
+/** True for an IPv4 or IPv6 address. */
+export function isIP(value: string): boolean {
+  return isIPv4(value) || (value.includes(':') && ipaddr.IPv6.isValid(value));
+}
+
+/**
+ * Parses `a.b.c.d/n`. Returns a reason string instead when the text is not that form, so the
+ * caller can put it in a message.
+ */
+export function parseCidr(value: string): Cidr | string {
+  const m = /^([^/]+)\/(\d{1,2})$/u.exec(value);
+  if (!m) return `${JSON.stringify(value)} is not an IPv4 address with a prefix length (like 10.191.181.52/20)`;
+  const [, address, prefixText] = m as unknown as [string, string, string];
+  if (!isIPv4(address)) return `${JSON.stringify(address)} is not an IPv4 address`;
+  const prefix = Number(prefixText);
+  if (prefix > 32) return `prefix length /${prefix} is larger than 32`;
+  const text = `${address}/${prefix}`;
+  const networkAddress = ipaddr.IPv4.networkAddressFromCIDR(text).toString();
+  return {
+    address,
+    prefix,
+    networkAddress,
+    broadcastAddress: ipaddr.IPv4.broadcastAddressFromCIDR(text).toString(),
+    network: `${networkAddress}/${prefix}`,
+  };
+}
+
+/** Whether IPv4 `address` lies inside `cidr` (any `a.b.c.d/n`). */
+export function contains(cidr: Cidr, address: string): boolean {
+  if (!isIPv4(address)) return false;
+  return ipaddr.IPv4.parse(address).match(ipaddr.IPv4.parse(cidr.networkAddress), cidr.prefix);
+}
+
+/** Whether two networks share any address. */
+export function overlaps(a: Cidr, b: Cidr): boolean {
+  return contains(a, b.networkAddress) || contains(b, a.networkAddress);
+}
+
+/** ipaddr.js's range name for an address: `private`, `unicast`, `loopback`, `multicast`, … */
+export function rangeOf(address: string): string {
+  return ipaddr.IPv4.parse(address).range();
+}
+
+/** The number of addresses in a prefix, e.g. 256 for /24. */
+export function size(prefix: number): number {
+  return 2 ** (32 - prefix);
+}

@@ -1,0 +1,295 @@
+/**
+ * The one declaration of every OVF property the appliance reads. From this list come:
+ * validation (each property's zod schema), `docs/properties.md`, and the OVF ProductSections
+ * printed by `haproxy-appliance ovf-descriptor` — so the OVA descriptor and the agent cannot drift.
+ *
+ * Each schema takes the raw string (or undefined when the property is absent) and yields the
+ * normalized value, or an issue whose message completes the sentence "<key>: …".
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { z } from 'zod';
+import type { Deployment } from './types.js';
+import { findControlCharacter, parseBoolean, repairPem, splitList, unsetToUndefined } from './normalize.js';
+import { isIP, isIPv4, parseCidr, type Cidr } from './ipv4.js';
+
+export type OvfClass = 'appliance' | 'network' | 'loadbalance';
+
+export interface PropertyDeclaration {
+  /** The key a guest sees, `CLASS.NAME`. */
+  key: string;
+  ovfClass: OvfClass;
+  /** The key inside its ProductSection (without the class). */
+  name: string;
+  ovfType: 'string' | 'boolean' | 'int';
+  /** OVF qualifiers, e.g. `MinLen(6) MaxLen(128)`. */
+  qualifiers?: string;
+  /** The default as the descriptor writes it (a string, like every OVF value). */
+  default: string;
+  label: string;
+  description: string;
+  /** Passwords and private keys: never logged, printed or stored in clear. */
+  secret: boolean;
+  /** Multi-line values (PEM) may hold newlines; every other property is single-line. */
+  multiline: boolean;
+  /** Deployment configurations that show it; undefined means every configuration. */
+  configurations?: Deployment[];
+  schema: z.ZodType<unknown, string | undefined>;
+}
+
+type Ctx = z.core.$RefinementCtx<string | undefined>;
+
+/** Adds an issue and returns z.NEVER, for use as `return fail(ctx, '…')` inside a transform. */
+function fail(ctx: Ctx, message: string): never {
+  ctx.addIssue({ code: 'custom', message });
+  return z.NEVER;
+}
+
+/**
+ * The common front of every schema: unset handling (`null`, blank), trimming, the control
+ * character rule, then `parse` on the remaining text.
+ */
+function field<T>(
+  parse: (value: string, ctx: Ctx) => T,
+  options: { multiline?: boolean; whenUnset?: T } = {},
+): z.ZodType<T | undefined, string | undefined> {
+  return z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const value = unsetToUndefined(raw);
+      if (value === undefined) return options.whenUnset;
+      if (!options.multiline) {
+        const control = findControlCharacter(value);
+        if (control) return fail(ctx, `contains a control character (${control}); this property must be a single line of text`);
+      }
+      return parse(value, ctx);
+    });
+}
+
+function password(what: string) {
+  return field((v, ctx) => {
+    const length = [...v].length;
+    if (length < 6) return fail(ctx, `${what} is ${length} characters long; it must be 6 to 128 characters`);
+    if (length > 128) return fail(ctx, `${what} is ${length} characters long; it must be 6 to 128 characters`);
+    return v;
+  });
+}
+
+const boolean = (whenUnset: boolean) =>
+  field(
+    (v, ctx) => parseBoolean(v) ?? fail(ctx, `${JSON.stringify(v)} is not a boolean; use True or False`),
+    { whenUnset },
+  );
+
+const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/u;
+
+/** RFC 1123 host name or FQDN; returns a reason when not one. */
+export function hostnameProblem(v: string): string | undefined {
+  const name = v.endsWith('.') ? v.slice(0, -1) : v;
+  if (name.length > 253) return `${JSON.stringify(v)} is longer than 253 characters`;
+  const bad = name.split('.').find((label) => !LABEL.test(label));
+  if (bad !== undefined) {
+    return bad === ''
+      ? `${JSON.stringify(v)} has an empty label (two dots in a row, or a leading dot)`
+      : `${JSON.stringify(v)} is not a valid host name: label ${JSON.stringify(bad)} must be 1-63 letters, digits or hyphens, not starting or ending with a hyphen (RFC 1123)`;
+  }
+  if (/^\d+$/u.test(name.split('.').at(-1)!)) return `${JSON.stringify(v)} is not a valid host name: the last label is all digits`;
+  return undefined;
+}
+
+const hostname = () => field((v, ctx) => { const p = hostnameProblem(v); return p ? fail(ctx, p) : v.toLowerCase(); });
+
+/** An interface address in CIDR form; the host address may be neither network nor broadcast. */
+const interfaceAddress = () =>
+  field((v, ctx) => {
+    const c = parseCidr(v);
+    if (typeof c === 'string') return fail(ctx, c);
+    if (c.prefix < 1 || c.prefix > 30) return fail(ctx, `prefix length /${c.prefix} must be between /1 and /30 for an interface address`);
+    if (c.address === c.networkAddress) return fail(ctx, `${c.address} is the network address of ${c.network}, not a host address`);
+    if (c.address === c.broadcastAddress) return fail(ctx, `${c.address} is the broadcast address of ${c.network}, not a host address`);
+    return c;
+  });
+
+const ipv4 = () =>
+  field((v, ctx) => (isIPv4(v) ? v : fail(ctx, `${JSON.stringify(v)} is not an IPv4 address (like 10.191.191.254)`)));
+
+function list<T>(item: (v: string, ctx: Ctx) => T, what: string, max?: number) {
+  return field(
+    (v, ctx) => {
+      const items = splitList(v);
+      if (max !== undefined && items.length > max) return fail(ctx, `${items.length} ${what} given; at most ${max} are allowed`);
+      const seen = new Set<string>();
+      const out: T[] = [];
+      for (const i of items) {
+        if (seen.has(i)) return fail(ctx, `${i} is listed twice`);
+        seen.add(i);
+        out.push(item(i, ctx));
+      }
+      return out;
+    },
+    { whenUnset: [] as T[] },
+  );
+}
+
+/** A network (host bits clear); `1.2.3.4/28` is refused with the network address suggested. */
+function networkCidr(v: string, ctx: Ctx): Cidr {
+  const c = parseCidr(v);
+  if (typeof c === 'string') return fail(ctx, c);
+  if (c.address !== c.networkAddress) {
+    return fail(ctx, `${v} has host bits set (the kernel rejects it as a route); did you mean ${c.network}?`);
+  }
+  return c;
+}
+
+/** Canonical PEM of the expected kind, or an issue. */
+function pem(kind: 'certificate' | 'key') {
+  return field(
+    (v, ctx) => {
+      const canonical = repairPem(v);
+      if (!canonical) return fail(ctx, `is not PEM: expected a -----BEGIN ${kind === 'key' ? 'PRIVATE KEY' : 'CERTIFICATE'}----- block (plain or base64-encoded)`);
+      if (/Proc-Type:\s*4,ENCRYPTED|BEGIN ENCRYPTED PRIVATE KEY/u.test(canonical)) return fail(ctx, 'is an encrypted private key; the appliance needs it unencrypted');
+      try {
+        if (kind === 'certificate') new X509Certificate(canonical);
+        else createPrivateKey(canonical);
+      } catch {
+        return fail(ctx, kind === 'certificate' ? 'is not a readable X.509 certificate' : 'is not a readable private key');
+      }
+      return canonical;
+    },
+    { multiline: true },
+  );
+}
+
+const USER = /^[^\s#"'\\]+$/u;
+
+/** Shorthand for the declarations below. */
+function declare(
+  key: string,
+  rest: Omit<PropertyDeclaration, 'key' | 'ovfClass' | 'name' | 'secret' | 'multiline' | 'default' | 'ovfType'> &
+    Partial<Pick<PropertyDeclaration, 'secret' | 'multiline' | 'default' | 'ovfType'>>,
+): PropertyDeclaration {
+  const [ovfClass, name] = key.split('.') as [OvfClass, string];
+  return { key, ovfClass, name, ovfType: 'string', default: '', secret: false, multiline: false, ...rest };
+}
+
+export const PROPERTIES: readonly PropertyDeclaration[] = [
+  declare('appliance.root_pwd', {
+    label: 'Root Password',
+    description: 'Initial password of the root user (6-128 characters, any printable characters). Applied at first boot and whenever this property changes; later changes are made in the OS. Blank keeps the image\'s password.',
+    qualifiers: 'MinLen(0) MaxLen(128)',
+    secret: true,
+    schema: password('the root password'),
+  }),
+  declare('appliance.permit_root_login', {
+    ovfType: 'boolean',
+    default: 'True',
+    label: 'Permit Root Login',
+    description: 'Whether root may log in over SSH.',
+    schema: boolean(true),
+  }),
+  declare('appliance.ca_cert', {
+    label: 'TLS Certificate Authority Certificate (ca.crt)',
+    description: 'PEM certificate of the CA that signs the Data Plane API\'s server certificate (basicConstraints CA:TRUE, not expired). Leave blank, together with the key, to have the appliance generate a CA once and keep it.',
+    qualifiers: 'MinLen(0) MaxLen(65535)',
+    multiline: true,
+    schema: pem('certificate'),
+  }),
+  declare('appliance.ca_cert_key', {
+    label: 'TLS Certificate Authority Private Key (ca.key)',
+    description: 'Unencrypted PEM private key of that CA. Give both the certificate and the key, or neither.',
+    qualifiers: 'MinLen(0) MaxLen(65535)',
+    multiline: true,
+    secret: true,
+    schema: pem('key'),
+  }),
+  declare('network.hostname', {
+    default: 'haproxy.local',
+    label: 'Host Name',
+    description: 'Host name or fully qualified domain name of the appliance (RFC 1123).',
+    schema: hostname(),
+  }),
+  declare('network.nameservers', {
+    default: '1.1.1.1, 1.0.0.1',
+    label: 'DNS',
+    description: 'Up to three DNS servers, separated by commas.',
+    schema: list((v, ctx) => (isIP(v) ? v : fail(ctx, `${JSON.stringify(v)} is not an IP address`)), 'nameservers', 3),
+  }),
+  declare('network.ntp_servers', {
+    label: 'NTP Servers',
+    description: 'Optional NTP servers (host names or IP addresses), separated by commas, for systemd-timesyncd. Blank keeps the image\'s time settings; air-gapped sites set their own.',
+    schema: list((v, ctx) => (isIP(v) ? v : (p => (p ? fail(ctx, p) : v.toLowerCase()))(hostnameProblem(v))), 'NTP servers'),
+  }),
+  declare('network.management_ip', {
+    label: 'Management IP',
+    description: 'Static address of the management NIC in CIDR notation (like 10.191.181.52/20). Blank uses DHCP (not recommended: the Supervisor must reach the Data Plane API at a stable address).',
+    schema: interfaceAddress(),
+  }),
+  declare('network.management_gateway', {
+    label: 'Management Gateway',
+    description: 'Gateway of the management network; the appliance\'s only default route.',
+    schema: ipv4(),
+  }),
+  declare('network.workload_ip', {
+    label: 'Workload IP',
+    description: 'Static address of the workload NIC in CIDR notation. Blank uses DHCP. Must lie outside the load-balancer IP ranges.',
+    schema: interfaceAddress(),
+  }),
+  declare('network.workload_gateway', {
+    label: 'Workload Gateway',
+    description: 'Gateway of the workload network; replies to clients that reached the appliance over the workload NIC leave through it.',
+    schema: ipv4(),
+  }),
+  declare('network.additional_workload_networks', {
+    label: 'Additional Workload Networks',
+    description: 'Networks (CIDR, separated by commas) reachable through the workload gateway, such as further Supervisor workload networks. Must not include the primary workload network.',
+    schema: list(networkCidr, 'networks'),
+  }),
+  declare('network.frontend_ip', {
+    label: 'Frontend IP',
+    description: 'Static address of the frontend NIC in CIDR notation. Blank uses DHCP. Must lie outside the load-balancer IP ranges.',
+    configurations: ['frontend'],
+    schema: interfaceAddress(),
+  }),
+  declare('network.frontend_gateway', {
+    label: 'Frontend Gateway',
+    description: 'Gateway of the frontend network; replies to clients that reached the appliance over the frontend NIC leave through it.',
+    configurations: ['frontend'],
+    schema: ipv4(),
+  }),
+  declare('loadbalance.service_ip_range', {
+    label: 'Load Balancer IP Ranges',
+    description: 'Networks (CIDR, separated by commas, like 192.168.0.0/24) of virtual IPs. The appliance answers for every address in them, so they must hold no other host: not its own addresses, gateways or nameservers.',
+    schema: list(networkCidr, 'ranges'),
+  }),
+  declare('loadbalance.dataplane_port', {
+    ovfType: 'int',
+    default: '5556',
+    qualifiers: 'MinValue(1) MaxValue(65535)',
+    label: 'Data Plane API Management Port',
+    description: 'TCP port of the Data Plane API on the management address.',
+    schema: field(
+      (v, ctx) => (/^\d{1,5}$/u.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? Number(v) : fail(ctx, `${JSON.stringify(v)} is not a port number from 1 to 65535`)),
+      { whenUnset: 5556 },
+    ),
+  }),
+  declare('loadbalance.haproxy_user', {
+    label: 'HAProxy User ID',
+    description: 'User name for the Data Plane API (a single token: no spaces, quotes, backslashes or #).',
+    schema: field((v, ctx) => (USER.test(v) && v.length <= 64 ? v : fail(ctx, `${JSON.stringify(v)} is not a plain user name: use up to 64 characters without spaces, quotes, backslashes or #`))),
+  }),
+  declare('loadbalance.haproxy_pwd', {
+    label: 'HAProxy Password',
+    description: 'Password for the Data Plane API user (6-128 characters, any printable characters).',
+    qualifiers: 'MinLen(6) MaxLen(128)',
+    secret: true,
+    schema: password('the Data Plane API password'),
+  }),
+];
+
+export const PROPERTY_BY_KEY: ReadonlyMap<string, PropertyDeclaration> = new Map(PROPERTIES.map((p) => [p.key, p]));
+
+/** The keys whose values are secrets. */
+export const SECRET_KEYS: ReadonlySet<string> = new Set(PROPERTIES.filter((p) => p.secret).map((p) => p.key));
+
+/** All declarations as one zod object schema (the field level only; relations are in validate.ts). */
+export const propertiesSchema = z.object(Object.fromEntries(PROPERTIES.map((p) => [p.key, p.schema])));

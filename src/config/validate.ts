@@ -1,0 +1,216 @@
+/**
+ * From raw OVF property strings to one validated ApplianceConfig, reporting every problem at
+ * once, each naming its property. Pure: no I/O (the clock is a parameter).
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { ApplianceConfig, Deployment, NicConfig, NicRole, Problem, StaticAddress } from './types.js';
+import { PROPERTIES, PROPERTY_BY_KEY, SECRET_KEYS } from './properties.js';
+import { contains, overlaps, parseCidr, rangeOf, type Cidr } from './ipv4.js';
+
+export interface ValidateOptions {
+  /** The NIC count the OVF environment lists (its EthernetAdapterSection), when it lists any. */
+  adapterCount?: number;
+  /** An explicit deployment configuration; wins over everything else. */
+  deployment?: Deployment;
+  /** "Now" for certificate expiry; defaults to the current time. */
+  now?: Date;
+}
+
+export interface ValidationResult {
+  /** Set exactly when `problems` is empty. */
+  config?: ApplianceConfig;
+  problems: Problem[];
+  warnings: string[];
+}
+
+const FRONTEND_KEYS = PROPERTIES.filter((p) => p.configurations && !p.configurations.includes('default')).map((p) => p.key);
+
+/** Which deployment configuration the environment describes, and why. */
+export function detectDeployment(raw: Record<string, string>, options: ValidateOptions): Deployment | Problem {
+  if (options.deployment) return options.deployment;
+  const n = options.adapterCount;
+  if (n !== undefined && n > 0) {
+    if (n === 2) return 'default';
+    if (n === 3) return 'frontend';
+    return { property: 'EthernetAdapterSection', message: `the OVF environment lists ${n} network adapters; the appliance takes 2 (default) or 3 (frontend)` };
+  }
+  const isSet = (k: string) => { const v = raw[k]?.trim(); return v !== undefined && v !== '' && v !== 'null'; };
+  return FRONTEND_KEYS.some(isSet) ? 'frontend' : 'default';
+}
+
+export function validateProperties(raw: Record<string, string>, options: ValidateOptions = {}): ValidationResult {
+  const problems: Problem[] = [];
+  const warnings: string[] = [];
+  const problem = (property: string, message: string) => problems.push({ property, message });
+
+  for (const key of Object.keys(raw)) {
+    if (!PROPERTY_BY_KEY.has(key)) warnings.push(`${key}: unknown property, ignored`);
+  }
+
+  const deployment = detectDeployment(raw, options);
+  if (typeof deployment !== 'string') {
+    problems.push(deployment);
+    return { problems, warnings };
+  }
+
+  // Field level: each declaration's schema, every property, every problem.
+  const v: Record<string, unknown> = {};
+  const failed = new Set<string>();
+  for (const decl of PROPERTIES) {
+    let input = raw[decl.key];
+    if (decl.configurations && !decl.configurations.includes(deployment)) {
+      if (input !== undefined && input.trim() !== '' && input.trim() !== 'null') {
+        warnings.push(`${decl.key}: ignored in the ${deployment} deployment (${deployment === 'default' ? '2 NICs, no frontend network' : 'not used'})`);
+      }
+      input = undefined;
+    }
+    const result = decl.schema.safeParse(input);
+    if (result.success) v[decl.key] = result.data;
+    else {
+      failed.add(decl.key);
+      for (const issue of result.error.issues) problem(decl.key, issue.message);
+    }
+  }
+  const ok = (...keys: string[]) => keys.every((k) => !failed.has(k));
+
+  // Required values.
+  if (ok('loadbalance.haproxy_user') && v['loadbalance.haproxy_user'] === undefined) problem('loadbalance.haproxy_user', 'is required: the Data Plane API refuses to start without a user');
+  if (ok('loadbalance.haproxy_pwd') && v['loadbalance.haproxy_pwd'] === undefined) problem('loadbalance.haproxy_pwd', 'is required: the Data Plane API user needs a password (6 to 128 characters)');
+  if (ok('loadbalance.service_ip_range') && (v['loadbalance.service_ip_range'] as Cidr[]).length === 0) {
+    problem('loadbalance.service_ip_range', 'is required: give at least one network of virtual IPs, like 192.168.0.0/24');
+  }
+  if (ok('appliance.root_pwd') && v['appliance.root_pwd'] === undefined) warnings.push('appliance.root_pwd: not set; the root password of the image is left as it is');
+
+  // NICs: gateway inside the subnet, not the NIC's own address; subnets apart.
+  const roles: NicRole[] = deployment === 'frontend' ? ['management', 'workload', 'frontend'] : ['management', 'workload'];
+  const nics = new Map<NicRole, { cidr?: Cidr; gateway?: string; ok: boolean }>();
+  for (const role of roles) {
+    const ipKey = `network.${role}_ip`;
+    const gwKey = `network.${role}_gateway`;
+    const cidr = v[ipKey] as Cidr | undefined;
+    const gateway = v[gwKey] as string | undefined;
+    nics.set(role, { cidr, gateway, ok: ok(ipKey) });
+    if (!ok(ipKey, gwKey)) continue;
+    if (cidr && gateway) {
+      if (!contains(cidr, gateway)) problem(gwKey, `${gateway} is outside ${cidr.network} (${role} network)`);
+      else if (gateway === cidr.address) problem(gwKey, `${gateway} is the appliance's own ${role} address; the gateway must be another host`);
+      else if (gateway === cidr.networkAddress || gateway === cidr.broadcastAddress) problem(gwKey, `${gateway} is the ${gateway === cidr.networkAddress ? 'network' : 'broadcast'} address of ${cidr.network}, not a host`);
+    }
+    if (cidr && !gateway) {
+      warnings.push(role === 'management'
+        ? `${gwKey}: not set; the appliance gets no default route and reaches only ${cidr.network}`
+        : `${gwKey}: not set; replies to clients outside ${cidr.network} that arrive on the ${role} NIC have no way back`);
+    }
+  }
+  for (let i = 0; i < roles.length; i++) {
+    for (let j = i + 1; j < roles.length; j++) {
+      const a = nics.get(roles[i]!)!.cidr;
+      const b = nics.get(roles[j]!)!.cidr;
+      if (a && b && overlaps(a, b)) {
+        problem(`network.${roles[j]}_ip`, `${b.network} (${roles[j]} network) overlaps ${a.network} (${roles[i]} network); each NIC needs a network of its own`);
+      }
+    }
+  }
+
+  // CA: both or neither, a CA, in date, and the key belongs to the certificate.
+  const caCert = v['appliance.ca_cert'] as string | undefined;
+  const caKey = v['appliance.ca_cert_key'] as string | undefined;
+  if (ok('appliance.ca_cert', 'appliance.ca_cert_key')) {
+    if (caCert && !caKey) problem('appliance.ca_cert_key', 'is blank but appliance.ca_cert is set; give both the CA certificate and its key, or neither');
+    if (caKey && !caCert) problem('appliance.ca_cert', 'is blank but appliance.ca_cert_key is set; give both the CA certificate and its key, or neither');
+  }
+  if (caCert && ok('appliance.ca_cert')) {
+    const cert = new X509Certificate(caCert);
+    const now = options.now ?? new Date();
+    if (!cert.ca) problem('appliance.ca_cert', `the certificate for "${cert.subject.replace(/\n/gu, ', ')}" is not a CA (basicConstraints CA:TRUE is missing); it cannot sign the server certificate`);
+    if (new Date(cert.validTo) < now) problem('appliance.ca_cert', `the CA certificate expired on ${new Date(cert.validTo).toISOString()}`);
+    else if (new Date(cert.validFrom) > now) problem('appliance.ca_cert', `the CA certificate is not valid before ${new Date(cert.validFrom).toISOString()}; check the clock or the certificate`);
+    if (caKey && ok('appliance.ca_cert_key') && !cert.checkPrivateKey(createPrivateKey(caKey))) {
+      problem('appliance.ca_cert_key', 'does not belong to appliance.ca_cert (the public keys differ)');
+    }
+  }
+
+  // Service ranges: apart from each other and from every host the appliance knows of.
+  const ranges = (v['loadbalance.service_ip_range'] as Cidr[] | undefined) ?? [];
+  const nameservers = (v['network.nameservers'] as string[] | undefined) ?? [];
+  const hosts: { address: string; what: string }[] = [];
+  for (const [role, nic] of nics) {
+    if (nic.cidr) hosts.push({ address: nic.cidr.address, what: `the appliance's ${role} address` });
+    if (nic.gateway) hosts.push({ address: nic.gateway, what: `the ${role} gateway` });
+  }
+  for (const ns of nameservers) hosts.push({ address: ns, what: 'a nameserver' });
+  ranges.forEach((range, i) => {
+    const key = 'loadbalance.service_ip_range';
+    if (range.prefix < 8) problem(key, `${range.network} is far too large: the appliance would answer for ${range.prefix === 0 ? 'every address' : `2^${32 - range.prefix} addresses`}; use a range of the load balancer's VIPs`);
+    const kind = rangeOf(range.networkAddress);
+    if (['loopback', 'multicast', 'linkLocal', 'unspecified', 'broadcast', 'reserved'].includes(kind)) {
+      problem(key, `${range.network} is a ${kind} range; virtual IPs must be ordinary unicast addresses`);
+    }
+    for (const h of hosts) if (contains(range, h.address)) problem(key, `${range.network} contains ${h.address}, ${h.what}; the appliance would answer for it`);
+    for (const other of ranges.slice(0, i)) if (overlaps(range, other)) problem(key, `${range.network} overlaps ${other.network}`);
+  });
+
+  // Additional workload networks: routed via workload, so never a NIC's own network.
+  const extra = (v['network.additional_workload_networks'] as Cidr[] | undefined) ?? [];
+  for (const net of extra) {
+    for (const [role, nic] of nics) {
+      if (nic.cidr && overlaps(net, parseCidr(nic.cidr.network) as Cidr)) {
+        problem('network.additional_workload_networks', role === 'workload'
+          ? `${net.network} includes the primary workload network ${nic.cidr.network}; list only the other workload networks`
+          : `${net.network} overlaps the ${role} network ${nic.cidr.network}`);
+      }
+    }
+    for (const range of ranges) if (overlaps(net, range)) problem('network.additional_workload_networks', `${net.network} overlaps the load-balancer range ${range.network}`);
+  }
+
+  if (problems.length) return { problems, warnings };
+
+  const nic = (role: NicRole): NicConfig => {
+    const n = nics.get(role)!;
+    const address: StaticAddress | undefined = n.cidr && { address: n.cidr.address, prefix: n.cidr.prefix, cidr: `${n.cidr.address}/${n.cidr.prefix}`, network: n.cidr.network };
+    return { role, ...(address && { address }), ...(n.gateway && { gateway: n.gateway }) };
+  };
+  const config: ApplianceConfig = {
+    deployment,
+    appliance: {
+      ...(v['appliance.root_pwd'] !== undefined && { rootPassword: v['appliance.root_pwd'] as string }),
+      permitRootLogin: v['appliance.permit_root_login'] as boolean,
+      ...(caCert && caKey && { caCert, caKey }),
+    },
+    network: {
+      hostname: (v['network.hostname'] as string | undefined) ?? PROPERTY_BY_KEY.get('network.hostname')!.default,
+      nameservers,
+      ntpServers: v['network.ntp_servers'] as string[],
+      management: nic('management'),
+      workload: nic('workload'),
+      ...(deployment === 'frontend' && { frontend: nic('frontend') }),
+      additionalWorkloadNetworks: extra.map((c) => c.network),
+    },
+    loadbalance: {
+      serviceIpRanges: ranges.map((c) => c.network),
+      dataplanePort: v['loadbalance.dataplane_port'] as number,
+      haproxyUser: v['loadbalance.haproxy_user'] as string,
+      haproxyPassword: v['loadbalance.haproxy_pwd'] as string,
+    },
+  };
+  return { config, problems, warnings };
+}
+
+/** The configuration with every secret replaced by a marker, for printing and the state file. */
+export function redact(config: ApplianceConfig): unknown {
+  const R = '(redacted)';
+  return {
+    ...config,
+    appliance: {
+      ...config.appliance,
+      ...(config.appliance.rootPassword !== undefined && { rootPassword: R }),
+      ...(config.appliance.caKey !== undefined && { caKey: R }),
+    },
+    loadbalance: { ...config.loadbalance, haproxyPassword: R },
+  };
+}
+
+/** Raw properties with secrets masked, for messages and logs. */
+export function redactRaw(raw: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(raw).map(([k, val]) => [k, SECRET_KEYS.has(k) && val.trim() !== '' ? '(redacted)' : val]));
+}

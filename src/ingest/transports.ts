@@ -1,0 +1,111 @@
+/**
+ * Where the OVF environment comes from. Unless a file is named, the transports are tried in this
+ * order: VMware guestinfo (vmtoolsd, then vmware-rpctool), the ISO transport (a CD-ROM with an
+ * iso9660 file system holding ovf-env.xml, mounted read-only), then the file named by OVF_ENV.
+ * This is the ingest stage's only I/O.
+ */
+import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { InputError } from '../errors.js';
+import type { OvfEnvironment } from '../config/types.js';
+import { parseOvfEnvironment } from './ovf-env.js';
+
+export interface ReadOptions {
+  /** `--ovf-env FILE`: read only this file. */
+  file?: string;
+  /** The process environment (for OVF_ENV); defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A transport's answer: the document, or why it had none (for the error that lists them all). */
+type Attempt = { xml: string; source: string } | { tried: string };
+
+const GUESTINFO_KEY = 'info-get guestinfo.ovfEnv';
+
+async function fromTool(tool: string, argv: string[]): Promise<Attempt> {
+  const r = await execa(tool, argv, { reject: false, timeout: 10_000, stdin: 'ignore' });
+  const label = `guestinfo via ${tool}`;
+  if ((r as { code?: string }).code === 'ENOENT') return { tried: `${label} (${tool} is not installed)` };
+  if (r.exitCode !== 0 || !r.stdout.trim()) {
+    return { tried: `${label} (guestinfo.ovfEnv is empty: the OVF descriptor must declare ovf:transport="com.vmware.guestInfo")` };
+  }
+  return { xml: r.stdout, source: label };
+}
+
+/** Block devices holding an iso9660 file system, with their mount point if mounted. */
+async function isoDevices(): Promise<{ name: string; mount: string }[]> {
+  const si = await import('systeminformation');
+  const devices = await si.blockDevices();
+  return devices.filter((d) => d.fsType === 'iso9660').map((d) => ({ name: d.name, mount: d.mount }));
+}
+
+const ISO_NAMES = ['ovf-env.xml', 'OVF-ENV.XML', 'OVF-ENV.XML;1', 'ovf_env.xml', 'OVF_ENV.XML'];
+
+async function readFirst(dir: string): Promise<string | undefined> {
+  for (const name of ISO_NAMES) {
+    try {
+      return await readFile(join(dir, name), 'utf8');
+    } catch {
+      /* try the next spelling */
+    }
+  }
+  return undefined;
+}
+
+async function fromIso(): Promise<Attempt> {
+  const devices = await isoDevices().catch(() => []);
+  if (devices.length === 0) return { tried: 'ISO transport (no CD-ROM with an iso9660 file system)' };
+  for (const dev of devices) {
+    const path = `/dev/${dev.name}`;
+    if (dev.mount) {
+      const xml = await readFirst(dev.mount);
+      if (xml) return { xml, source: `ISO transport (${path} at ${dev.mount})` };
+      continue;
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'ovf-iso-'));
+    try {
+      const m = await execa('mount', ['-o', 'ro', '-t', 'iso9660', path, dir], { reject: false, stdin: 'ignore' });
+      if (m.exitCode !== 0) continue;
+      try {
+        const xml = await readFirst(dir);
+        if (xml) return { xml, source: `ISO transport (${path})` };
+      } finally {
+        await execa('umount', [dir], { reject: false, stdin: 'ignore' });
+      }
+    } finally {
+      await rmdir(dir).catch(() => undefined);
+    }
+  }
+  return { tried: `ISO transport (${devices.map((d) => `/dev/${d.name}`).join(', ')} hold no ovf-env.xml)` };
+}
+
+async function fromFile(path: string, label: string): Promise<Attempt> {
+  try {
+    return { xml: await readFile(path, 'utf8'), source: `${label} ${path}` };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { tried: `${label} ${path} (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(code)})` };
+  }
+}
+
+/** Reads and parses the OVF environment; throws InputError listing every transport tried. */
+export async function readOvfEnvironment(options: ReadOptions = {}): Promise<OvfEnvironment> {
+  const env = options.env ?? process.env;
+  const attempts: (() => Promise<Attempt>)[] = options.file
+    ? [() => fromFile(options.file!, 'file')]
+    : [
+        () => fromTool('vmtoolsd', ['--cmd', GUESTINFO_KEY]),
+        () => fromTool('vmware-rpctool', [GUESTINFO_KEY]),
+        fromIso,
+        async () => (env.OVF_ENV ? fromFile(env.OVF_ENV, 'OVF_ENV file') : { tried: 'OVF_ENV (not set)' }),
+      ];
+  const tried: string[] = [];
+  for (const attempt of attempts) {
+    const a = await attempt();
+    if ('xml' in a) return parseOvfEnvironment(a.xml, a.source);
+    tried.push(a.tried);
+  }
+  throw new InputError(`no OVF environment found; tried: ${tried.join('; ')}`);
+}
