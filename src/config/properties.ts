@@ -50,14 +50,15 @@ function fail(ctx: Ctx, message: string): never {
  */
 function field<T>(
   parse: (value: string, ctx: Ctx) => T,
-  options: { multiline?: boolean; whenUnset?: T } = {},
+  options: { multiline?: boolean; whenUnset?: T; keepSpaces?: boolean } = {},
 ): z.ZodType<T | undefined, string | undefined> {
   return z
     .string()
     .optional()
     .transform((raw, ctx) => {
-      const value = unsetToUndefined(raw);
-      if (value === undefined) return options.whenUnset;
+      const trimmed = unsetToUndefined(raw);
+      if (trimmed === undefined) return options.whenUnset;
+      const value = options.keepSpaces ? raw! : trimmed;
       if (!options.multiline) {
         const control = findControlCharacter(value);
         if (control) return fail(ctx, `contains a control character (${control}); this property must be a single line of text`);
@@ -66,13 +67,13 @@ function field<T>(
     });
 }
 
+/** Any printable characters, kept exactly as given (leading and trailing spaces too). */
 function password(what: string) {
   return field((v, ctx) => {
     const length = [...v].length;
-    if (length < 6) return fail(ctx, `${what} is ${length} characters long; it must be 6 to 128 characters`);
-    if (length > 128) return fail(ctx, `${what} is ${length} characters long; it must be 6 to 128 characters`);
+    if (length < 6 || length > 128) return fail(ctx, `${what} is ${length} characters long; it must be 6 to 128 characters`);
     return v;
-  });
+  }, { keepSpaces: true });
 }
 
 const boolean = (whenUnset: boolean) =>

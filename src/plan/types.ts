@@ -1,0 +1,44 @@
+/**
+ * What planning produces: the desired files and actions for one appliance, as data. Planning is a
+ * pure function of the validated configuration and the NICs; only the apply stage acts on it.
+ */
+import type { NicRole } from '../config/types.js';
+
+/** Services a file can affect; apply reloads or restarts only those whose files changed. */
+export type Service =
+  | 'systemd-networkd'
+  | 'systemd-resolved'
+  | 'systemd-timesyncd'
+  | 'hostname'
+  | 'haproxy'
+  | 'dataplaneapi'
+  | 'ssh';
+
+export interface DesiredFile {
+  /** Absolute path on the appliance, e.g. `/etc/systemd/network/10-management.network`. */
+  path: string;
+  content: string;
+  /** File mode, e.g. 0o644; private keys and secrets 0o600. */
+  mode: number;
+  /** Holds a secret: never printed in a diff, never world-readable. */
+  secret?: boolean;
+  /** The services that must be reloaded when this file changes. */
+  affects: Service[];
+}
+
+/** A NIC the planner assigns a role to. */
+export interface NicAssignment {
+  role: NicRole;
+  /** Lower-case MAC, e.g. `00:50:56:b1:20:5e`. */
+  mac: string;
+  /** The kernel's current name when known (`eth0`, `ens192`, or already `management`). */
+  currentName?: string;
+}
+
+export interface Plan {
+  files: DesiredFile[];
+  /** Live NICs to rename to their role name now (first boot); empty in sandbox mode. */
+  renames: { from: string; to: NicRole }[];
+  /** Files the agent owns that must be removed (e.g. a service range's unit that is gone). */
+  remove: string[];
+}

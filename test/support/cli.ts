@@ -1,0 +1,17 @@
+/** Runs the compiled CLI (dist/bin.js, what ships) the way an admin or systemd does. */
+import { spawnSync } from 'node:child_process';
+import { ROOT } from './ovf.js';
+
+export interface Run { code: number; stdout: string; stderr: string }
+
+export function cli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Run {
+  const r = spawnSync(process.execPath, [`${ROOT}dist/bin.js`, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, ...options.env },
+    input: options.input ?? '',
+    timeout: 60_000,
+  });
+  if (r.error) throw r.error;
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
