@@ -13,6 +13,8 @@ have /lib/systemd/systemd-networkd || need="$need systemd"
 have ip || need="$need iproute2"
 have openssl || need="$need openssl"
 have mount || need="$need mount"
+have genisoimage || need="$need genisoimage"
+have losetup || need="$need mount"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "test/install-deps.sh: missing Debian packages:$need — install them as root (apt-get install$need)" >&2

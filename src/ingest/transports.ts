@@ -1,7 +1,8 @@
 /**
  * Where the OVF environment comes from. Unless a file is named, the transports are tried in this
  * order: VMware guestinfo (vmtoolsd, then vmware-rpctool), the ISO transport (a CD-ROM with an
- * iso9660 file system holding ovf-env.xml, mounted read-only), then the file named by OVF_ENV.
+ * iso9660 file system holding ovf-env.xml, mounted read-only, or read directly where the kernel
+ * cannot mount iso9660), then the file named by OVF_ENV.
  * This is the ingest stage's only I/O.
  */
 import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { execa } from 'execa';
 import { InputError } from '../errors.js';
 import type { OvfEnvironment } from '../config/types.js';
 import { parseOvfEnvironment } from './ovf-env.js';
+import { readIsoRootFile } from './iso9660.js';
 
 export interface ReadOptions {
   /** `--ovf-env FILE`: read only this file. */
@@ -34,11 +36,21 @@ async function fromTool(tool: string, argv: string[]): Promise<Attempt> {
   return { xml: r.stdout, source: label };
 }
 
-/** Block devices holding an iso9660 file system, with their mount point if mounted. */
-async function isoDevices(): Promise<{ name: string; mount: string }[]> {
-  const si = await import('systeminformation');
-  const devices = await si.blockDevices();
-  return devices.filter((d) => d.fsType === 'iso9660').map((d) => ({ name: d.name, mount: d.mount }));
+/**
+ * Block devices holding an iso9660 file system (the CD-ROM vSphere attaches), with their mount
+ * point when already mounted. blkid probes the devices itself (`-c /dev/null`: no cache), so this
+ * works before udev has filled its database, early in boot.
+ */
+async function isoDevices(): Promise<{ path: string; mount?: string }[]> {
+  const r = await execa('blkid', ['-c', '/dev/null', '-t', 'TYPE=iso9660', '-o', 'device'], { reject: false, stdin: 'ignore', timeout: 15_000 });
+  const paths = r.exitCode === 0 ? r.stdout.split('\n').filter(Boolean) : [];
+  if (paths.length === 0) return [];
+  const mounts = await readFile('/proc/mounts', 'utf8').catch(() => '');
+  return paths.map((path) => {
+    const line = mounts.split('\n').find((l) => l.startsWith(`${path} `));
+    const mount = line?.split(' ')[1]?.replace(/\\040/gu, ' ');
+    return { path, ...(mount && { mount }) };
+  });
 }
 
 const ISO_NAMES = ['ovf-env.xml', 'OVF-ENV.XML', 'OVF-ENV.XML;1', 'ovf_env.xml', 'OVF_ENV.XML'];
@@ -54,31 +66,36 @@ async function readFirst(dir: string): Promise<string | undefined> {
   return undefined;
 }
 
+/** Mounts the device read-only on a private temporary folder, reads ovf-env.xml, unmounts. */
+async function mountAndRead(path: string): Promise<string | undefined> {
+  const dir = await mkdtemp(join(tmpdir(), 'ovf-iso-'));
+  try {
+    const m = await execa('mount', ['-o', 'ro', '-t', 'iso9660', path, dir], { reject: false, stdin: 'ignore' });
+    if (m.exitCode !== 0) return undefined; // e.g. no iso9660 in this kernel: the caller reads the image itself
+    try {
+      return await readFirst(dir);
+    } finally {
+      await execa('umount', [dir], { reject: false, stdin: 'ignore' });
+    }
+  } finally {
+    await rmdir(dir).catch(() => undefined);
+  }
+}
+
 async function fromIso(): Promise<Attempt> {
   const devices = await isoDevices().catch(() => []);
   if (devices.length === 0) return { tried: 'ISO transport (no CD-ROM with an iso9660 file system)' };
   for (const dev of devices) {
-    const path = `/dev/${dev.name}`;
+    const { path } = dev;
     if (dev.mount) {
       const xml = await readFirst(dev.mount);
       if (xml) return { xml, source: `ISO transport (${path} at ${dev.mount})` };
       continue;
     }
-    const dir = await mkdtemp(join(tmpdir(), 'ovf-iso-'));
-    try {
-      const m = await execa('mount', ['-o', 'ro', '-t', 'iso9660', path, dir], { reject: false, stdin: 'ignore' });
-      if (m.exitCode !== 0) continue;
-      try {
-        const xml = await readFirst(dir);
-        if (xml) return { xml, source: `ISO transport (${path})` };
-      } finally {
-        await execa('umount', [dir], { reject: false, stdin: 'ignore' });
-      }
-    } finally {
-      await rmdir(dir).catch(() => undefined);
-    }
+    const xml = (await mountAndRead(path)) ?? (await readIsoRootFile(path, ISO_NAMES).catch(() => undefined));
+    if (xml) return { xml, source: `ISO transport (${path})` };
   }
-  return { tried: `ISO transport (${devices.map((d) => `/dev/${d.name}`).join(', ')} hold no ovf-env.xml)` };
+  return { tried: `ISO transport (${devices.map((d) => d.path).join(', ')}: no ovf-env.xml)` };
 }
 
 async function fromFile(path: string, label: string): Promise<Attempt> {

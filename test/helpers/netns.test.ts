@@ -179,7 +179,7 @@ describe('network test bed', { skip }, () => {
     });
   });
 
-  test('networkd can be run again in the same namespace with changed units', async () => {
+  test('networkd can be run again in the same namespace: restart keeps stale state, reset+run is a clean boot', async () => {
     await withBed(async (bed) => {
       await bed.addNamespace('appliance');
       await bed.addNamespace('gw');
@@ -187,33 +187,44 @@ describe('network test bed', { skip }, () => {
         const { b } = await bed.link('appliance', name, 'gw', `gw-${name}`, { macA: nic.mac });
         await bed.addr('gw', b, nic.gwCidr);
       }
+      const frontendV4 = (d: Awaited<ReturnType<TestBed['dump']>>) =>
+        (d.addrs.find((l) => l.ifname === 'frontend')?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+      const frontendRules = (d: Awaited<ReturnType<TestBed['dump']>>) => d.rules.map(ruleLine).filter((r) => r.startsWith('101:'));
+
       // 'static': do not wait for the router-solicitation timeout (no router sends RAs here).
       const first = await bed.runNetworkd('appliance', await writeUnits(seedUnits()), { until: 'static' });
       await first.stop();
-      await assert.rejects(first.links()); // private state is gone with the process
-      const before = await bed.dump('appliance');
-      assert.deepEqual(tableLines(before, 'main').sort(), [...SEED_MAIN_TABLE].sort());
+      await assert.rejects(first.links(), /not running/); // its private state died with it
+      const boot1 = await bed.dump('appliance');
+      assert.deepEqual(tableLines(boot1, 'main').sort(), [...SEED_MAIN_TABLE].sort());
 
-      // Second boot with a new frontend address.
-      const second = await bed.runNetworkd('appliance', await writeUnits(seedUnits({ frontend: '172.16.10.3/24' })), {
-        until: 'static',
-      });
+      // Restart with a new frontend address: networkd adds the new config but leaves the old.
+      const changed = await writeUnits(seedUnits({ frontend: '172.16.10.3/24' }));
+      const second = await bed.runNetworkd('appliance', changed, { until: 'static' });
       try {
-        await assert.rejects(bed.runNetworkd('appliance', tempDirs[0]!), /already runs/);
-        const after = await bed.dump('appliance');
-        const frontend = after.addrs.find((l) => l.ifname === 'frontend');
-        assert.deepEqual(
-          (frontend?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
-          ['172.16.10.3/24'],
-          'networkd drops the address it no longer configures',
-        );
-        assert.ok(after.rules.map(ruleLine).includes('101: from 172.16.10.3 lookup 3'));
-        assert.ok(!after.rules.map(ruleLine).includes('101: from 172.16.10.2 lookup 3'));
-        assert.ok(tableLines(after, 'main').includes('172.16.10.0/24 dev frontend scope link src 172.16.10.3'));
+        await assert.rejects(bed.runNetworkd('appliance', changed), /already runs/);
+        const d = await bed.dump('appliance');
+        assert.deepEqual(frontendV4(d), ['172.16.10.2/24', '172.16.10.3/24']);
+        assert.deepEqual(frontendRules(d), ['101: from 172.16.10.2 lookup 3', '101: from 172.16.10.3 lookup 3']);
       } finally {
         await second.stop();
       }
-      console.log(`networkd 'static' ready after ${first.readyAfterMs} ms (1st run), ${second.readyAfterMs} ms (rerun)`);
+
+      // Reboot semantics: reset the namespace, then the same units give exactly their config.
+      await bed.resetNetworkState('appliance');
+      const reset = await bed.dump('appliance');
+      assert.deepEqual(tableLines(reset, 'main'), []);
+      assert.deepEqual(reset.rules.map(ruleLine), ['0: from all lookup local', '32766: from all lookup main', '32767: from all lookup default']);
+      const third = await bed.runNetworkd('appliance', changed, { until: 'static' });
+      await third.stop();
+      const boot3 = await bed.dump('appliance');
+      assert.deepEqual(frontendV4(boot3), ['172.16.10.3/24']);
+      assert.deepEqual(frontendRules(boot3), ['101: from 172.16.10.3 lookup 3']);
+      assert.ok(tableLines(boot3, 'main').includes('172.16.10.0/24 dev frontend scope link src 172.16.10.3'));
+      assert.ok(tableLines(boot3, 'local').includes('local 192.168.0.0/24 dev lo table local scope host'));
+      console.log(
+        `networkd 'static' ready after ${first.readyAfterMs} ms (boot), ${second.readyAfterMs} ms (restart), ${third.readyAfterMs} ms (after reset)`,
+      );
     });
   });
 

@@ -729,6 +729,32 @@ export class TestBed {
     if (opts.ipv6) await this.sysctl(ns, 'net.ipv6.conf.all.forwarding', '1');
   }
 
+  /**
+   * Puts the namespace's network state back to what a fresh boot has, so the next
+   * runNetworkd behaves like networkd after a reboot rather than after a restart
+   * (networkd 252 does NOT remove addresses/rules left by a previous run whose units
+   * changed). All links go down and lose their addresses, all routes of all tables go,
+   * policy rules are reset to the kernel defaults, then `lo` comes back up (127.0.0.1/8
+   * and ::1 are re-added by the kernel). Links stay where and as they are named; sysctls
+   * set by networkd are not reset.
+   */
+  async resetNetworkState(ns: string): Promise<void> {
+    const links = await this.ipJson<IpLink[]>(ns, ['link']);
+    for (const l of links) {
+      await this.ip(ns, ['link', 'set', 'dev', l.ifname, 'down']);
+      await this.ip(ns, ['addr', 'flush', 'dev', l.ifname]);
+    }
+    await this.ip(ns, ['-4', 'route', 'flush', 'table', 'all']);
+    await this.ip(ns, ['-6', 'route', 'flush', 'table', 'all']);
+    // `rule flush` keeps only priority 0 (lookup local); restore the other defaults.
+    await this.ip(ns, ['-4', 'rule', 'flush']);
+    await this.ip(ns, ['-4', 'rule', 'add', 'priority', '32766', 'table', 'main']);
+    await this.ip(ns, ['-4', 'rule', 'add', 'priority', '32767', 'table', 'default']);
+    await this.ip(ns, ['-6', 'rule', 'flush']);
+    await this.ip(ns, ['-6', 'rule', 'add', 'priority', '32766', 'table', 'main']);
+    if (links.some((l) => l.ifname === 'lo')) await this.up(ns, 'lo');
+  }
+
   /** Kernel routing state of the namespace: IPv4 routes of all tables, IPv4 rules, all addresses. */
   async dump(ns: string): Promise<NetDump> {
     const [routes, rules, addrs] = await Promise.all([
