@@ -1,12 +1,121 @@
-/** `haproxy-appliance provision`: ingest → validate → (plan → render → apply). */
-import { EXIT } from '../errors.js';
+/**
+ * `haproxy-appliance provision`: ingest → validate → NIC identities → plan → apply.
+ *
+ * - `--root DIR`: sandbox. Every file is written under DIR; no command touches the live system;
+ *   NIC identities come from --nics, NICS= in DIR/etc/default/haproxy-appliance, or the OVF
+ *   environment's adapters.
+ * - no --root: this machine. The live NICs are read from /sys/class/net, renamed to their roles,
+ *   and networkd reloads only when one of its files changed.
+ * - `--dry-run`: prints a unified diff of what would change (stdout) and changes nothing.
+ *
+ * Exit: 0 done (or nothing to do), 1 apply failed, 2 bad input (nothing changed).
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ApplyError, EXIT, InputError } from '../errors.js';
 import type { Values } from '../cli.js';
+import { applyPlan, type ApplyResult } from '../apply/apply.js';
+import { describeAction } from '../apply/live.js';
+import { underRoot } from '../apply/files.js';
+import { discoverNics } from '../network/discover.js';
+import { parseDefaultsFile, resolveNics, type ResolvedNics } from '../network/nics.js';
+import { AGENT_DEFAULTS_FILE } from '../network/scheme.js';
+import { planAppliance } from '../plan/plan.js';
 import { loadConfiguration } from './load.js';
 import { printWarnings } from './output.js';
 
+async function sandboxRoot(value: unknown): Promise<string | undefined> {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') throw new InputError('--root: give a directory');
+  const root = resolve(value);
+  const st = await stat(root).catch(() => undefined);
+  if (!st?.isDirectory()) throw new InputError(`--root: ${root} is not a directory`);
+  return root;
+}
+
+/** NICS= from the agent's config file under `root`, if set. */
+async function agentOverride(root: string): Promise<{ value: string; file: string } | undefined> {
+  const file = underRoot(root, AGENT_DEFAULTS_FILE);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new InputError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const value = parseDefaultsFile(text).get('NICS');
+  return value ? { value, file } : undefined;
+}
+
+const octal = (mode: number) => `0${(mode & 0o777).toString(8)}`;
+
+function describeNics(nics: ResolvedNics): string {
+  return nics.assignments.map((a) => `${a.role} ${a.mac}${a.currentName && a.currentName !== a.role ? ` (now ${a.currentName})` : ''}`).join(', ');
+}
+
+function printText(result: ApplyResult, nics: ResolvedNics): void {
+  const where = result.live ? 'this machine' : `sandbox ${result.root}`;
+  process.stderr.write(`NICs from ${nics.source}: ${describeNics(nics)}\n`);
+  if (result.dryRun) {
+    process.stdout.write(result.diff ?? '');
+    for (const r of result.renames) process.stderr.write(`would rename ${r.from} to ${r.to}\n`);
+    for (const a of result.actions) process.stderr.write(`would run: ${describeAction(a)}\n`);
+    const n = result.changes.length;
+    process.stderr.write(`dry run on ${where}: ${n ? `${n} file${n === 1 ? '' : 's'} would change` : 'nothing would change'}; nothing was written\n`);
+    return;
+  }
+  const verb = { create: 'created', update: 'updated', mode: 'changed mode of', remove: 'removed' } as const;
+  for (const c of result.changes) process.stdout.write(`${verb[c.action]} ${c.path}\n`);
+  for (const r of result.renames) process.stdout.write(`renamed ${r.from} to ${r.to}\n`);
+  for (const a of result.actions) if (!a.why.startsWith('rename ')) process.stdout.write(`ran: ${describeAction(a)}\n`);
+  const n = result.changes.length;
+  process.stdout.write(`provisioned ${where}: ${n ? `${n} file${n === 1 ? '' : 's'} changed` : 'nothing to change'}, ${result.unchanged.length} already up to date\n`);
+}
+
+function printJson(result: ApplyResult, nics: ResolvedNics, deployment: string, warnings: string[]): void {
+  const doc = {
+    ok: true,
+    dryRun: result.dryRun,
+    live: result.live,
+    root: result.root,
+    deployment,
+    nics: { source: nics.source, assignments: nics.assignments },
+    changed: result.changes.map((c) => ({ path: c.path, action: c.action, mode: octal(c.mode), affects: c.affects })),
+    unchanged: result.unchanged,
+    renames: result.renames,
+    actions: result.actions.map((a) => ({ action: describeAction(a), why: a.why })),
+    ...(result.diff !== undefined && { diff: result.diff }),
+    warnings,
+  };
+  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+}
+
 export async function provisionCommand(values: Values): Promise<number> {
   const { env, config, warnings } = await loadConfiguration(values);
-  printWarnings(warnings);
-  process.stdout.write(`OVF environment from ${env.source}: valid (${config.deployment} deployment)\n`);
+  const root = await sandboxRoot(values.root);
+  const json = values.json === true;
+
+  let live;
+  if (root === undefined) {
+    try {
+      live = await discoverNics();
+    } catch (err) {
+      throw new ApplyError((err as Error).message, { cause: err });
+    }
+  }
+  const nics = resolveNics({
+    deployment: config.deployment,
+    ...(typeof values.nics === 'string' && { cliOverride: values.nics }),
+    agentOverride: await agentOverride(root ?? '/'),
+    adapters: env.adapters,
+    ...(live && { live }),
+  });
+  const allWarnings = [...warnings, ...nics.warnings];
+  if (!json) printWarnings(allWarnings);
+
+  const plan = planAppliance(config, nics.assignments);
+  const result = await applyPlan(plan, { ...(root !== undefined && { root }), dryRun: values['dry-run'] === true });
+  if (json) printJson(result, nics, config.deployment, allWarnings);
+  else printText(result, nics);
   return EXIT.ok;
 }

@@ -24,6 +24,11 @@ export interface DesiredFile {
   secret?: boolean;
   /** The services that must be reloaded when this file changes. */
   affects: Service[];
+  /**
+   * The network interfaces this file configures (a .network unit): on the live system apply has
+   * networkd reconfigure them when the file changes.
+   */
+  interfaces?: string[];
 }
 
 /** A NIC the planner assigns a role to. */

@@ -92,3 +92,22 @@ test('transports: --ovf-env, then OVF_ENV; nothing found lists what was tried', 
   assert.equal(notXml.code, 2);
   assert.match(notXml.stderr, /not well-formed XML|not an OVF environment/);
 });
+
+test('guestinfo comes first: vmtoolsd is asked for guestinfo.ovfEnv before OVF_ENV is read', () => {
+  // VMware Tools cannot run off a VM, so a stand-in vmtoolsd on PATH answers the one RPC the
+  // agent makes, exactly as the real one prints it, and refuses any other call.
+  const dir = mkdtempSync(join(tmpdir(), 'hpa-guestinfo-'));
+  try {
+    writeFileSync(join(dir, 'vmtoolsd'), `#!/bin/sh\n[ "$1" = --cmd ] && [ "$2" = "info-get guestinfo.ovfEnv" ] || exit 1\ncat '${DEFAULT_ENV_FILE}'\n`, { mode: 0o755 });
+    const r = cli(['validate', '--json'], { env: { PATH: `${dir}:${process.env.PATH}`, OVF_ENV: SEED_ENV_FILE } });
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.source, 'guestinfo via vmtoolsd');
+    assert.equal(doc.config.deployment, 'default');
+    writeFileSync(join(dir, 'vmtoolsd'), '#!/bin/sh\necho "No value found" >&2; exit 1\n', { mode: 0o755 });
+    const empty = cli(['validate', '--json'], { env: { PATH: `${dir}:${process.env.PATH}`, OVF_ENV: SEED_ENV_FILE } });
+    assert.equal(JSON.parse(empty.stdout).source, `OVF_ENV file ${SEED_ENV_FILE}`, 'an empty guestinfo falls through to the next transport');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -529,13 +529,27 @@ export interface AddNamespaceOptions {
 const liveBeds = new Set<TestBed>();
 let exitHookInstalled = false;
 
-/** Last resort: synchronous cleanup of every live bed when the process exits. */
+/**
+ * Last resort: synchronous cleanup of every live bed when the process exits, including on
+ * SIGINT/SIGTERM/SIGHUP (after cleaning up, the signal is re-raised with its default action
+ * unless someone else also listens for it). A SIGKILLed process leaves its `hpa-*`
+ * namespaces behind; their random names keep them from clashing with later runs.
+ */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
+  const cleanAll = () => {
     for (const bed of liveBeds) bed.cleanupSync();
-  });
+  };
+  process.on('exit', cleanAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      cleanAll();
+      process.removeListener(sig, onSignal);
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.on(sig, onSignal);
+  }
 }
 
 /**
@@ -578,9 +592,10 @@ export class TestBed {
     if (!/^[a-z0-9][a-z0-9_-]{0,30}$/i.test(ns)) throw new Error(`bad namespace name '${ns}'`);
     if (this.namespaces.has(ns)) throw new Error(`namespace '${ns}' already exists in this bed`);
     const full = `${NS_PREFIX}${this.id}-${ns}`;
-    // Recorded before creation so cleanup also covers a half-done add.
-    this.namespaces.set(ns, full);
+    // Recorded right after creation (not before: a failed add must never lead cleanup to
+    // delete a namespace that is not ours); later setup steps failing are covered.
     await run('ip', ['netns', 'add', full]);
+    this.namespaces.set(ns, full);
     if (opts.disableIPv6) {
       await this.sysctl(ns, 'net.ipv6.conf.all.disable_ipv6', '1');
       await this.sysctl(ns, 'net.ipv6.conf.default.disable_ipv6', '1');
@@ -837,10 +852,13 @@ export class TestBed {
       return { links: links.sort((a, b) => a.ifindex - b.ifindex), kernelLinks, dump };
     };
 
+    let readyAfterMs = 0;
     const handle: NetworkdHandle = {
       pid,
       ns,
-      readyAfterMs: 0,
+      get readyAfterMs() {
+        return readyAfterMs;
+      },
       log: () => log,
       links: async () => {
         if (!isRunning()) throw new Error(`systemd-networkd (pid ${pid}) in '${ns}' is not running`);
@@ -860,35 +878,40 @@ export class TestBed {
     };
 
     let last: NetworkdSnapshot | undefined;
-    for (;;) {
-      if (!isRunning() || spawnError) {
-        return fail(`exited early (code ${child.exitCode}, signal ${child.signalCode}${spawnError ? `, ${spawnError.message}` : ''})`, last);
+    try {
+      for (;;) {
+        if (!isRunning() || spawnError) {
+          return fail(`exited early (code ${child.exitCode}, signal ${child.signalCode}${spawnError ? `, ${spawnError.message}` : ''})`, last);
+        }
+        last = await snapshot();
+        const enumerated = last.kernelLinks.every((k) => last!.links.some((l) => l.ifindex === k.ifindex));
+        let ready: boolean;
+        if (typeof until === 'function') {
+          ready = await until(last);
+        } else if (until === 'enumerated') {
+          ready = enumerated;
+        } else {
+          const bad = last.links.find((l) => l.adminState === 'failed' || l.adminState === 'linger');
+          if (bad) return fail(`link ${bad.name} is ${bad.adminState}`, last);
+          ready =
+            enumerated &&
+            last.links.every(
+              (l) =>
+                l.adminState === 'configured' ||
+                l.adminState === 'unmanaged' ||
+                (until === 'static' && l.adminState === 'configuring' && staticDone(log, l.name)),
+            );
+        }
+        if (ready) {
+          readyAfterMs = Date.now() - started;
+          return handle;
+        }
+        if (Date.now() - started > timeoutMs) return fail(`not ready after ${timeoutMs} ms`, last);
+        await sleep(pollMs);
       }
-      last = await snapshot();
-      const enumerated = last.kernelLinks.every((k) => last!.links.some((l) => l.ifindex === k.ifindex));
-      let ready: boolean;
-      if (typeof until === 'function') {
-        ready = await until(last);
-      } else if (until === 'enumerated') {
-        ready = enumerated;
-      } else {
-        const bad = last.links.find((l) => l.adminState === 'failed' || l.adminState === 'linger');
-        if (bad) return fail(`link ${bad.name} is ${bad.adminState}`, last);
-        ready =
-          enumerated &&
-          last.links.every(
-            (l) =>
-              l.adminState === 'configured' ||
-              l.adminState === 'unmanaged' ||
-              (until === 'static' && l.adminState === 'configuring' && staticDone(log, l.name)),
-          );
-      }
-      if (ready) {
-        (handle as { readyAfterMs: number }).readyAfterMs = Date.now() - started;
-        return handle;
-      }
-      if (Date.now() - started > timeoutMs) return fail(`not ready after ${timeoutMs} ms`, last);
-      await sleep(pollMs);
+    } catch (e) {
+      await handle.stop(); // never leave a networkd running behind a failed start
+      throw e;
     }
   }
 
