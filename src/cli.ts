@@ -75,6 +75,45 @@ declarations, so the OVA descriptor and the agent never drift apart.`,
       return EXIT.ok;
     },
   },
+  verify: {
+    summary: 'check running appliances over SSH against their properties, with causes and remedies',
+    usage: `haproxy-appliance verify HOST... [--user root] [--port 22] [--identity FILE]
+          [--password-env VAR] [--known-hosts FILE] [--accept-new] [--expect OVF_ENV_FILE]
+          [--inventory FILE] [--concurrency N] [--timeout S] [--json] [--junit FILE]
+          [--api-user USER] [--api-password-env VAR]
+
+Logs in to each appliance over SSH, collects its state in one round trip and checks it against
+its own /var/lib/haproxy-appliance/state.json (or --expect), check by check, with the cause and
+what to do for each failure. HOST is [user@]host[:port].
+
+  --user USER           SSH user (default root)
+  --port PORT           SSH port (default 22)
+  --identity FILE       private key to log in with (default: ssh-agent, then ~/.ssh/id_*)
+  --password-env VAR    log in with the password in environment variable VAR
+  --known-hosts FILE    known_hosts to check host keys against (default ~/.ssh/known_hosts
+                        and /etc/ssh/ssh_known_hosts); hashed entries are understood
+  --accept-new          accept and record the key of a host not yet known (a changed key is
+                        always refused)
+  --expect FILE         check against this OVF environment instead of the appliance's
+                        state.json (one host only); its Data Plane API credentials are used
+  --inventory FILE      hosts from a file: one per line, or an Ansible INI/YAML inventory
+  --concurrency N       hosts checked at once (default 10)
+  --timeout S           per-host limit for connecting and for collecting, seconds (default 15)
+  --api-user USER       Data Plane API user (default: loadbalance.haproxy_user)
+  --api-password-env VAR  Data Plane API password from environment variable VAR
+  --json                the report as JSON
+  --junit FILE          also write the report as JUnit XML to FILE
+Exit status: 0 all checks passed (warnings allowed), 1 a check failed, 2 usage error or a host
+that could not be reached, authenticated or trusted.`,
+    options: {
+      user: { type: 'string' }, port: { type: 'string' }, identity: { type: 'string' }, 'password-env': { type: 'string' },
+      'known-hosts': { type: 'string' }, 'accept-new': { type: 'boolean' }, expect: { type: 'string' }, inventory: { type: 'string' },
+      concurrency: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' }, junit: { type: 'string' },
+      'api-user': { type: 'string' }, 'api-password-env': { type: 'string' },
+    },
+    allowPositionals: true,
+    run: async (values, positionals) => (await import('./commands/verify.js')).verifyCommand(values, positionals),
+  },
   properties: {
     summary: 'print the reference of every OVF property (Markdown, as in docs/properties.md)',
     usage: 'haproxy-appliance properties',

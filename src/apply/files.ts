@@ -24,7 +24,8 @@ export async function readCurrent(file: string): Promise<Current | undefined> {
     const [content, st] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
     return { content, mode: st.mode & 0o7777 };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined; // writing it will tell why
     throw err;
   }
 }

@@ -18,22 +18,22 @@ export type Runner = (action: LiveAction) => Promise<void>;
 
 /** `ip link set …` for every rename; through temporary names when NICs swap names. */
 function renameActions(renames: Plan['renames']): LiveAction[] {
-  const out: LiveAction[] = [];
   const froms = new Set(renames.map((r) => r.from));
   const swap = renames.some((r) => froms.has(r.to));
   const steps = swap
     ? [
-        ...renames.map((r, i) => ({ from: r.from, to: `hpa-tmp${i}`, final: false })),
-        ...renames.map((r, i) => ({ from: `hpa-tmp${i}`, to: r.to as string, final: true })),
+        ...renames.map((r, i) => ({ from: r.from, to: `hpa-tmp${i}`, down: true, up: false })),
+        ...renames.map((r, i) => ({ from: `hpa-tmp${i}`, to: r.to as string, down: false, up: true })),
       ]
-    : renames.map((r) => ({ from: r.from, to: r.to as string, final: true }));
-  for (const s of steps) {
+    : renames.map((r) => ({ from: r.from, to: r.to as string, down: true, up: true }));
+  return steps.flatMap((s): LiveAction[] => {
     const why = `rename ${s.from} to ${s.to}`;
-    out.push({ kind: 'exec', argv: ['ip', 'link', 'set', 'dev', s.from, 'down'], why });
-    out.push({ kind: 'exec', argv: ['ip', 'link', 'set', 'dev', s.from, 'name', s.to], why });
-    if (s.final) out.push({ kind: 'exec', argv: ['ip', 'link', 'set', 'dev', s.to, 'up'], why });
-  }
-  return out;
+    return [
+      ...(s.down ? [{ kind: 'exec' as const, argv: ['ip', 'link', 'set', 'dev', s.from, 'down'], why }] : []),
+      { kind: 'exec', argv: ['ip', 'link', 'set', 'dev', s.from, 'name', s.to], why },
+      ...(s.up ? [{ kind: 'exec' as const, argv: ['ip', 'link', 'set', 'dev', s.to, 'up'], why }] : []),
+    ];
+  });
 }
 
 /** The live actions for these file changes and the plan's renames, in the order to run them. */

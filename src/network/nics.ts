@@ -100,10 +100,8 @@ export function parseDefaultsFile(text: string): Map<string, string> {
     if (line === '' || line.startsWith('#')) continue;
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/u.exec(line);
     if (!m) continue;
-    let value = m[2]!.trim();
-    const quoted = /^"(.*)"$|^'(.*)'$/u.exec(value);
-    if (quoted) value = quoted[1] ?? quoted[2] ?? '';
-    else value = value.replace(/\s+#.*$/u, '');
+    const quoted = /^(?:"((?:[^"\\]|\\.)*)"|'([^']*)')\s*(?:#.*)?$/u.exec(m[2]!.trim());
+    const value = quoted ? (quoted[1]?.replace(/\\(.)/gu, '$1') ?? quoted[2]!) : m[2]!.replace(/(?:^|\s+)#.*$/u, '').trim();
     vars.set(m[1]!, value);
   }
   return vars;
@@ -112,6 +110,8 @@ export function parseDefaultsFile(text: string): Map<string, string> {
 interface Candidate {
   source: string;
   map: Map<NicRole, string>;
+  /** Named explicitly by the admin (--nics, NICS=) rather than inferred. */
+  override?: boolean;
 }
 
 function fromAdapters(adapters: OvfAdapter[], deployment: Deployment): Candidate | undefined {
@@ -123,7 +123,7 @@ function fromAdapters(adapters: OvfAdapter[], deployment: Deployment): Candidate
         'deploy the OVA with the matching deployment configuration, or name the NICs with --nics',
     );
   }
-  return { source: 'the OVF environment (adapters in unit-number order)', map: new Map(roles.map((r, i) => [r, adapters[i]!.mac])) };
+  return { source: "the OVF environment's adapters (in unit-number order)", map: new Map(roles.map((r, i) => [r, adapters[i]!.mac])) };
 }
 
 function fromLiveNames(live: LiveNic[]): Candidate | undefined {
@@ -142,10 +142,10 @@ function fromPciSlots(live: LiveNic[]): Candidate | undefined {
 }
 
 function pick(input: NicSources): Candidate | undefined {
-  if (input.cliOverride !== undefined) return { source: '--nics', map: parseNicsSpec(input.cliOverride, '--nics') };
+  if (input.cliOverride !== undefined) return { source: '--nics', map: parseNicsSpec(input.cliOverride, '--nics'), override: true };
   if (input.agentOverride) {
     const origin = `NICS in ${input.agentOverride.file}`;
-    return { source: origin, map: parseNicsSpec(input.agentOverride.value, origin) };
+    return { source: origin, map: parseNicsSpec(input.agentOverride.value, origin), override: true };
   }
   const ovf = fromAdapters(input.adapters, input.deployment);
   if (ovf) return ovf;
@@ -166,7 +166,7 @@ export function resolveNics(input: NicSources): ResolvedNics {
       : 'the OVF environment lists no network adapters';
     throw new InputError(`cannot tell which NIC is which: ${tried}; name them with --nics management=MAC,workload=MAC${input.deployment === 'frontend' ? ',frontend=MAC' : ''} or NICS= in /etc/default/haproxy-appliance`);
   }
-  const { source, map } = chosen;
+  const { source, map, override } = chosen;
 
   const missing = roles.filter((r) => !map.has(r));
   const extra = [...map.keys()].filter((r) => !roles.includes(r));
@@ -200,7 +200,7 @@ export function resolveNics(input: NicSources): ResolvedNics {
   const physical = live.filter((n) => n.physical);
   if (physical.length > 0 && physical.length !== roles.length) {
     const message = `this machine has ${physical.length} NICs (${physical.map((n) => n.name).join(', ')}), but ${describeRoles(input.deployment)}`;
-    if (source === '--nics' || source.startsWith('NICS in ')) warnings.push(`${message}; going by ${source}`);
+    if (override) warnings.push(`${message}; going by ${source}`);
     else throw new InputError(`${message}; redeploy with the matching deployment configuration or name the NICs with --nics`);
   }
   const assignedMacs = new Set(assignments.map((a) => a.mac));

@@ -12,7 +12,9 @@ export type Service =
   | 'hostname'
   | 'haproxy'
   | 'dataplaneapi'
-  | 'ssh';
+  | 'ssh'
+  /** The system trust store (update-ca-certificates). */
+  | 'ca-certificates';
 
 export interface DesiredFile {
   /** Absolute path on the appliance, e.g. `/etc/systemd/network/10-management.network`. */

@@ -1,0 +1,171 @@
+/**
+ * Benchmark: `haproxy-appliance provision --dry-run --root DIR --ovf-env examples/ovf-env.xml`
+ * (the seed), as it ships (compiled dist/bin.js, run by node), against the Node start-up floor
+ * `node -e 0`. Target: within 2x of the floor.
+ *
+ *   npx tsc -p . && node --import tsx bench/provision.bench.ts [--runs N] [--json]
+ *
+ * Runs are interleaved (floor, cold, warm, floor, …) so machine noise hits all alike; the
+ * figures are medians. "cold" is a dry run against an empty root (every file would be created);
+ * "warm" against a root already provisioned (nothing would change: the re-run case). A second
+ * table splits one in-process run into its stages, to show where the time goes. If netplan is
+ * installed, `netplan generate --root-dir` for the same three NICs is timed too (optional), and
+ * if esbuild is (it comes with tsx), the same CLI as one bundled file (what a bundling build
+ * step would give). Children run with a clean environment (PATH only), as under systemd:
+ * e.g. NODE_EXTRA_CA_CERTS alone adds ~30 ms to every node start.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const BIN = join(ROOT, 'dist/bin.js');
+const ENV_FILE = join(ROOT, 'examples/ovf-env.xml');
+
+const args = process.argv.slice(2);
+const runs = Number(args[args.indexOf('--runs') + 1] ?? NaN) || 30;
+const json = args.includes('--json');
+
+function time(argv: string[]): number {
+  const t = performance.now();
+  const r = spawnSync(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH } });
+  const ms = performance.now() - t;
+  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return ms;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))]!;
+
+/** One run split into stages, in a plain `node` child (no tsx hooks inflating the imports). */
+function stages(): Record<string, number> {
+  const dist = (p: string) => JSON.stringify(new URL(`../dist/${p}`, import.meta.url).href);
+  const root = mkdtempSync(join(tmpdir(), 'hpa-bench-'));
+  const script = `
+    const out = {};
+    const lap = async (name, fn) => { const t = performance.now(); const v = await fn(); out[name] = performance.now() - t; return v; };
+    const { loadConfiguration } = await lap('import ingest + validate (src/commands/load.js: zod, xmldom, execa)', () => import(${dist('commands/load.js')}));
+    const loaded = await lap('ingest + validate the seed', () => loadConfiguration({ 'ovf-env': ${JSON.stringify(ENV_FILE)} }));
+    const { resolveNics } = await lap('import network/nics', () => import(${dist('network/nics.js')}));
+    const nics = await lap('resolve the NICs', () => resolveNics({ deployment: loaded.config.deployment, adapters: loaded.env.adapters }));
+    const { planAppliance } = await lap('import plan (handlebars)', () => import(${dist('plan/plan.js')}));
+    const plan = await lap('plan + render (compiles the templates)', () => planAppliance(loaded.config, nics.assignments));
+    const { applyPlan } = await lap('import apply', () => import(${dist('apply/apply.js')}));
+    await lap('dry-run apply (reads the tree, imports jsdiff, diffs)', () => applyPlan(plan, { root: ${JSON.stringify(root)}, dryRun: true }));
+    process.stdout.write(JSON.stringify(out));
+  `;
+  try {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH } });
+    if (r.status !== 0) throw new Error(`stage run failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, number>;
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What a single-file build would give: the same CLI bundled by esbuild (shipped with tsx, so
+ * present in dev installs). Laid out so the CLI's relative URLs still resolve: package.json one
+ * level above the bundle, templates/ two levels above. Undefined when esbuild is not there.
+ */
+function bundle(dir: string): string | undefined {
+  const esbuild = join(ROOT, 'node_modules/.bin/esbuild');
+  if (!existsSync(esbuild)) return undefined;
+  const out = join(dir, 'pkg/dist/bin.mjs');
+  const r = spawnSync(esbuild, [join(ROOT, 'src/bin.ts'), '--bundle', '--minify', '--platform=node', '--format=esm', '--target=node20', `--outfile=${out}`,
+    '--banner:js=import{createRequire as __cr}from"module";const require=__cr(import.meta.url);', '--log-level=error'], { encoding: 'utf8' });
+  if (r.status !== 0) return undefined;
+  cpSync(join(ROOT, 'package.json'), join(dir, 'pkg/package.json'));
+  cpSync(join(ROOT, 'templates'), join(dir, 'templates'), { recursive: true });
+  return out;
+}
+
+function netplanYaml(): string {
+  return `network:
+  version: 2
+  renderer: networkd
+  ethernets:
+    management:
+      match: { macaddress: "00:50:56:b1:20:5e" }
+      set-name: management
+      addresses: [10.191.181.52/20]
+      routes: [{ to: default, via: 10.191.191.254 }]
+      nameservers: { addresses: [10.170.16.48, 10.142.7.1], search: [local] }
+    workload:
+      match: { macaddress: "00:50:56:b1:8d:33" }
+      set-name: workload
+      addresses: [192.168.1.2/16]
+      routes:
+        - { to: 192.168.0.0/16, scope: link, table: 200 }
+        - { to: default, via: 192.168.1.1, table: 200 }
+      routing-policy:
+        - { from: 192.168.0.0/24, table: 200, priority: 1000 }
+        - { from: 192.168.0.0/16, table: 200, priority: 2000 }
+    frontend:
+      match: { macaddress: "00:50:56:b1:8a:41" }
+      set-name: frontend
+      addresses: [172.16.10.2/24]
+      routes:
+        - { to: 172.16.10.0/24, scope: link, table: 201 }
+        - { to: default, via: 172.16.10.1, table: 201 }
+      routing-policy:
+        - { from: 172.16.10.0/24, table: 201, priority: 2001 }
+`;
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(BIN)) throw new Error('dist/bin.js is missing: run `npx tsc -p .` first');
+  const cold = mkdtempSync(join(tmpdir(), 'hpa-bench-cold-'));
+  const warm = mkdtempSync(join(tmpdir(), 'hpa-bench-warm-'));
+  const np = mkdtempSync(join(tmpdir(), 'hpa-bench-netplan-'));
+  const bundleDir = mkdtempSync(join(tmpdir(), 'hpa-bench-bundle-'));
+  const bundled = args.includes('--no-bundle') ? undefined : bundle(bundleDir);
+  const netplan = ['/usr/sbin/netplan', '/usr/bin/netplan'].find((p) => existsSync(p));
+  try {
+    time([process.execPath, BIN, 'provision', '--root', warm, '--ovf-env', ENV_FILE]);
+    if (netplan) {
+      mkdirSync(join(np, 'etc/netplan'), { recursive: true });
+      writeFileSync(join(np, 'etc/netplan/50-appliance.yaml'), netplanYaml(), { mode: 0o600 });
+    }
+    const cmd = {
+      floor: [process.execPath, '-e', '0'],
+      cold: [process.execPath, BIN, 'provision', '--dry-run', '--root', cold, '--ovf-env', ENV_FILE],
+      warm: [process.execPath, BIN, 'provision', '--dry-run', '--root', warm, '--ovf-env', ENV_FILE],
+      ...(bundled && { bundled: [process.execPath, bundled, 'provision', '--dry-run', '--root', warm, '--ovf-env', ENV_FILE] }),
+      ...(netplan && { netplan: [netplan, 'generate', '--root-dir', np] }),
+    };
+    const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cmd).map((k) => [k, []]));
+    for (const argv of Object.values(cmd)) time(argv); // warm the page cache
+    for (let i = 0; i < runs; i++) for (const [k, argv] of Object.entries(cmd)) samples[k]!.push(time(argv));
+
+    const floor = median(samples.floor!);
+    const rows = Object.entries(samples).map(([k, xs]) => ({ what: k, median: median(xs), p90: p90(xs), ratio: median(xs) / floor }));
+    const split = stages();
+    const result = { node: process.version, runs, floorMs: floor, rows, stagesMs: split, target: 2 };
+    if (json) {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      return;
+    }
+    const label: Record<string, string> = {
+      floor: 'node -e 0 (floor)',
+      cold: 'provision --dry-run --root (empty root)',
+      warm: 'provision --dry-run --root (up to date)',
+      bundled: 'same, up to date, esbuild single-file bundle',
+      netplan: 'netplan generate --root-dir (same NICs)',
+    };
+    process.stdout.write(`Node ${process.version}, ${runs} interleaved runs each, medians\n\n| command | median ms | p90 ms | x floor |\n|---|---:|---:|---:|\n`);
+    for (const r of rows) process.stdout.write(`| ${label[r.what]} | ${r.median.toFixed(1)} | ${r.p90.toFixed(1)} | ${r.ratio.toFixed(2)} |\n`);
+    process.stdout.write(`\nTarget: within 2x of the floor (${(2 * floor).toFixed(1)} ms).\n\nOne in-process run, by stage (ms):\n\n| stage | ms |\n|---|---:|\n`);
+    for (const [k, v] of Object.entries(split)) process.stdout.write(`| ${k} | ${v.toFixed(1)} |\n`);
+  } finally {
+    for (const d of [cold, warm, np, bundleDir]) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,52 @@
+/**
+ * Who can log in: the sshd drop-in (PermitRootLogin, ListenAddress on the management address)
+ * and the root password. The OVA promises the password property applies at first boot and when
+ * the property itself changes; later changes are made in the OS. So the agent remembers a
+ * SHA-512 crypt of the last value it applied (root-only file) and sets the password again only
+ * when the property no longer matches it. Pure: hashing takes the caller's salt.
+ */
+import { encrypt, verify } from 'unixcrypt';
+import type { ApplianceConfig } from '../config/types.js';
+import type { DesiredFile } from '../plan/types.js';
+import { render } from '../render/templates.js';
+import { STATE_DIR } from '../state/state.js';
+
+export const SSHD_DROPIN = '/etc/ssh/sshd_config.d/50-haproxy-appliance.conf';
+/** The crypt of the root password property last applied (not the password; root-only). */
+export const ROOT_PASSWORD_MARKER = `${STATE_DIR}/root-password.applied`;
+
+export interface AccessFacts {
+  /** Content of ROOT_PASSWORD_MARKER, if present. */
+  rootPasswordMarker?: string;
+  salt: string;
+}
+
+export interface AccessPlan {
+  files: DesiredFile[];
+  /** `root:<crypt>` for `chpasswd -e` on standard input, when the password must be set. */
+  chpasswdLine?: string;
+}
+
+export function planAccess(config: ApplianceConfig, facts: AccessFacts): AccessPlan {
+  const files: DesiredFile[] = [{
+    path: SSHD_DROPIN,
+    content: render('ssh/sshd.conf', {
+      permitRootLogin: config.appliance.permitRootLogin ? 'yes' : 'no',
+      listenAddress: config.network.management.address?.address,
+    }),
+    mode: 0o644,
+    affects: ['ssh'],
+  }];
+  const pwd = config.appliance.rootPassword;
+  if (pwd === undefined) return { files };
+  const marker = facts.rootPasswordMarker?.trim();
+  if (marker && marker.startsWith('$6$') && verify(pwd, marker)) {
+    // Unchanged property: keep the marker as it is (no write) and leave the OS password alone.
+    return { files: [...files, { path: ROOT_PASSWORD_MARKER, content: facts.rootPasswordMarker!, mode: 0o600, secret: true, affects: [] }] };
+  }
+  const hash = encrypt(pwd, `$6$${facts.salt}`);
+  return {
+    files: [...files, { path: ROOT_PASSWORD_MARKER, content: `${hash}\n`, mode: 0o600, secret: true, affects: [] }],
+    chpasswdLine: `root:${hash}`,
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * `haproxy-appliance verify HOST... [options]`: checks running appliances over SSH. Reads the
+ * options, the inventory, the known_hosts files and the credentials (a password only from the
+ * environment variable named by --password-env, never from argv), runs the fleet and prints
+ * the report. Exit: 0 every check passed (warnings allowed), 1 a check failed, 2 usage or a
+ * host that could not be reached, authenticated or trusted.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { InputError, EXIT } from '../errors.js';
+import type { Values } from '../cli.js';
+import { validateProperties } from '../config/validate.js';
+import { readOvfEnvironment } from '../ingest/transports.js';
+import { publicConfig } from '../state/state.js';
+import { parseHostSpec, parseInventory, type HostSpec } from '../verify/inventory.js';
+import { readKnownHosts } from '../verify/known-hosts.js';
+import { defaultKeys, HostError, loadKey, type SshCredentials } from '../verify/ssh.js';
+import { verifyFleet, type ProgressEvent, type VerifyOptions } from '../verify/run.js';
+import { counts, renderJson, renderJunit, renderText, useColor } from '../verify/report.js';
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function intOption(values: Values, name: string, def: number, min: number, max: number): number {
+  const v = str(values[name]);
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!/^\d+$/u.test(v) || n < min || n > max) throw new InputError(`--${name}: ${JSON.stringify(v)} is not a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** The value of the environment variable named by an option; never echoed anywhere. */
+function secretFromEnv(values: Values, option: string, env: NodeJS.ProcessEnv): string | undefined {
+  const name = str(values[option]);
+  if (name === undefined) return undefined;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/u.test(name)) throw new InputError(`--${option}: ${JSON.stringify(name)} is not an environment variable name (give the variable's NAME, not the password)`);
+  const value = env[name];
+  if (value === undefined || value === '') throw new InputError(`--${option}: environment variable ${name} is not set`);
+  return value;
+}
+
+async function loadExpect(file: string): Promise<NonNullable<VerifyOptions['expect']> & { apiUser: string; apiPassword: string }> {
+  const env = await readOvfEnvironment({ file });
+  const result = validateProperties(env.properties, { ...(env.adapters.length > 0 && { adapterCount: env.adapters.length }) });
+  if (!result.config) {
+    throw new InputError(`--expect ${file}: the OVF environment has ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}`, result.problems, result.warnings);
+  }
+  return { file, config: publicConfig(result.config), apiUser: result.config.loadbalance.haproxyUser, apiPassword: result.config.loadbalance.haproxyPassword };
+}
+
+export async function verifyCommand(values: Values, positionals: string[], io: { env?: NodeJS.ProcessEnv; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream } = {}): Promise<number> {
+  const env = io.env ?? process.env;
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+
+  const specs: HostSpec[] = positionals.map((p) => parseHostSpec(p));
+  const inventory = str(values.inventory);
+  if (inventory !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(inventory, 'utf8');
+    } catch (err) {
+      throw new InputError(`--inventory ${inventory}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    const inv = parseInventory(text, inventory);
+    if (inv.hosts.length === 0) throw new InputError(`--inventory ${inventory}: no hosts in it`);
+    specs.push(...inv.hosts);
+  }
+  if (specs.length === 0) throw new InputError('no host given: name at least one HOST, or --inventory FILE');
+  const seen = new Set<string>();
+  const unique = specs.filter((s) => {
+    const key = `${s.user ?? ''}@${s.host}:${s.port ?? ''}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+
+  const user = str(values.user) ?? 'root';
+  if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/u.test(user)) throw new InputError(`--user: ${JSON.stringify(user)} is not a user name`);
+  const port = intOption(values, 'port', 22, 1, 65535);
+  const concurrency = intOption(values, 'concurrency', 10, 1, 1000);
+  const timeoutMs = intOption(values, 'timeout', 15, 1, 3600) * 1000;
+
+  const password = secretFromEnv(values, 'password-env', env);
+  const apiPassword = secretFromEnv(values, 'api-password-env', env);
+  const identity = str(values.identity);
+  let credentials: SshCredentials;
+  try {
+    if (identity !== undefined) credentials = { keys: [await loadKey(identity)], ...(password !== undefined && { password }) };
+    else if (password !== undefined) credentials = { keys: [], password };
+    else credentials = { keys: await defaultKeys(), ...(env.SSH_AUTH_SOCK && { agent: env.SSH_AUTH_SOCK }) };
+  } catch (err) {
+    if (err instanceof HostError) throw new InputError(err.message);
+    throw err;
+  }
+  if (credentials.keys.length === 0 && !credentials.agent && credentials.password === undefined) {
+    throw new InputError('no credentials: give --identity FILE or --password-env VAR, or run an ssh-agent, or have ~/.ssh/id_ed25519 (or id_ecdsa, id_rsa)');
+  }
+
+  const knownHostsOption = str(values['known-hosts']);
+  const knownFiles = knownHostsOption !== undefined ? [knownHostsOption] : [join(homedir(), '.ssh', 'known_hosts'), '/etc/ssh/ssh_known_hosts'];
+  let entries;
+  try {
+    entries = await readKnownHosts(knownFiles);
+  } catch (err) {
+    throw new InputError(`known_hosts: ${(err as Error).message}`);
+  }
+
+  const expectFile = str(values.expect);
+  let expect: Awaited<ReturnType<typeof loadExpect>> | undefined;
+  if (expectFile !== undefined) {
+    if (unique.length > 1) throw new InputError(`--expect describes one appliance; ${unique.length} hosts were given`);
+    expect = await loadExpect(expectFile);
+  }
+  const apiUser = str(values['api-user']);
+  const api = {
+    ...((apiUser ?? expect?.apiUser) !== undefined && { user: (apiUser ?? expect?.apiUser)! }),
+    ...((apiPassword ?? expect?.apiPassword) !== undefined && { password: (apiPassword ?? expect?.apiPassword)! }),
+  };
+
+  const junit = str(values.junit);
+  const json = values.json === true;
+  const color = !json && useColor(stdout, env);
+  const fleet = unique.length > 1;
+  const progress = (e: ProgressEvent) => {
+    if (!fleet || e.kind !== 'done') return;
+    const h = e.report;
+    const n = counts(h.checks);
+    const verdict = h.error ? h.error.kind.toUpperCase() : n.fail ? `FAIL (${n.fail} failed, ${n.pass} passed)` : n.warn ? `PASS with ${n.warn} warning${n.warn === 1 ? '' : 's'}` : `PASS (${n.pass} checks)`;
+    stderr.write(`[${e.finished}/${e.total}] ${h.name}: ${verdict} in ${(h.timings.totalMs / 1000).toFixed(2)} s\n`);
+  };
+
+  const report = await verifyFleet(unique, {
+    user,
+    port,
+    credentials,
+    hostKeys: { entries, acceptNew: values['accept-new'] === true, recordFile: knownHostsOption ?? knownFiles[0]! },
+    ...(expect && { expect: { file: expect.file, config: expect.config } }),
+    api,
+    concurrency,
+    timeoutMs,
+    onProgress: progress,
+  });
+
+  if (json) stdout.write(renderJson(report));
+  else stdout.write(renderText(report, { color }));
+  if (junit !== undefined) {
+    try {
+      await writeFile(junit, renderJunit(report));
+    } catch (err) {
+      stderr.write(`haproxy-appliance verify: cannot write --junit ${junit}: ${(err as Error).message}\n`);
+      return EXIT.input;
+    }
+  }
+  return report.exitCode;
+}

@@ -1,0 +1,131 @@
+/**
+ * One host: connect → collect (one round trip) → parse → probe the Data Plane API → check.
+ * A fleet: the same, N at a time, with a progress callback per host. Never throws for a host:
+ * every failure ends up in that host's report.
+ */
+import { parseAppliedState, STATE_FILE, type PublicConfig } from '../state/state.js';
+import { probeApiInfo, probeTls } from './api.js';
+import { runChecks } from './checks.js';
+import { configDifferences } from './expected.js';
+import { factsFromSections } from './facts.js';
+import { collectionScript, newMarker, APPLIANCE_PATHS, splitSections } from './script.js';
+import { connect, HostError, runScript, type HostKeyPolicy, type SshCredentials } from './ssh.js';
+import type { CheckInput } from './checks.js';
+import type { ApiProbe, Expected, Facts, FleetReport, HostReport } from './types.js';
+import type { HostSpec } from './inventory.js';
+import { exitCodeOf } from './report.js';
+
+export interface VerifyOptions {
+  user: string;
+  port: number;
+  credentials: SshCredentials;
+  hostKeys: HostKeyPolicy;
+  /** A local OVF environment, validated: the expected configuration for every host. */
+  expect?: { file: string; config: PublicConfig };
+  api?: { user?: string; password?: string };
+  concurrency: number;
+  timeoutMs: number;
+  /** The clock for certificate expiry and skew (tests pin it). */
+  now?: () => Date;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export type ProgressEvent =
+  | { kind: 'start'; name: string; index: number; total: number }
+  | { kind: 'done'; name: string; index: number; total: number; report: HostReport; finished: number };
+
+/** The expected configuration: --expect wins; state.json is compared with it when both exist. */
+export function expectedFor(facts: Facts, expect: VerifyOptions['expect']): Pick<CheckInput, 'expected' | 'expectedProblem' | 'stateDifferences'> {
+  const state = facts.stateText !== undefined ? parseAppliedState(facts.stateText) : undefined;
+  const stateErr = facts.sections.state?.stderr;
+  if (expect) {
+    const expected: Expected = { config: expect.config, source: { kind: 'expect', file: expect.file } };
+    if (state && typeof state !== 'string') return { expected, stateDifferences: configDifferences(state.config, expect.config) };
+    return { expected };
+  }
+  if (state === undefined) {
+    const why = stateErr && /No such file/iu.test(stateErr) ? `${STATE_FILE} does not exist (the agent has not run)` : `${STATE_FILE} is unreadable${stateErr ? `: ${stateErr.split('\n')[0]}` : ''}`;
+    return { expectedProblem: why };
+  }
+  if (typeof state === 'string') return { expectedProblem: `${STATE_FILE} ${state}` };
+  return { expected: { config: state.config, source: { kind: 'state', path: STATE_FILE, version: state.version, appliedAt: state.appliedAt } } };
+}
+
+export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<HostReport> {
+  const t0 = performance.now();
+  const host = spec.host;
+  const port = spec.port ?? opts.port;
+  const user = spec.user ?? opts.user;
+  const base = { name: spec.name, host, port, user, checks: [] as HostReport['checks'] };
+  let connected: Awaited<ReturnType<typeof connect>> | undefined;
+  try {
+    connected = await connect({ host, port, user }, opts.credentials, opts.hostKeys, opts.timeoutMs);
+    const tConnect = performance.now();
+    const marker = newMarker();
+    const res = await runScript(connected.ssh, collectionScript(marker), opts.timeoutMs);
+    const tCollect = performance.now();
+    const sections = splitSections(marker, res.stdout, res.stderr);
+    if (!sections.meta) {
+      throw new HostError('collect', `the collection script printed nothing usable (exit ${res.code ?? 'unknown'}${res.stderr.trim() ? `: ${res.stderr.trim().split('\n')[0]}` : ''})`,
+        'the login shell must run /bin/sh; check that the account is not restricted (ForceCommand, nologin)');
+    }
+    const facts = factsFromSections(sections);
+    const exp = expectedFor(facts, opts.expect);
+    const now = opts.now?.() ?? new Date();
+
+    // The Data Plane API, as its clients reach it.
+    let api: ApiProbe | undefined;
+    const cfg = exp.expected?.config;
+    const mgmt = cfg?.network.management.address?.address ?? facts.interfaces?.find((i) => i.name === 'management')?.ipv4[0]?.split('/')[0];
+    const apiUser = opts.api?.user ?? cfg?.loadbalance.haproxyUser;
+    const apiPassword = opts.api?.password;
+    if (cfg && mgmt) {
+      const target = { address: mgmt, port: cfg.loadbalance.dataplanePort, timeoutMs: Math.min(opts.timeoutMs, 10_000), ssh: connected.ssh };
+      api = await probeTls(target);
+      const caPem = cfg.appliance.caCert ?? facts.certs.find((c) => c.source === APPLIANCE_PATHS.caCert)?.pem;
+      if (apiUser && apiPassword !== undefined && caPem) api = await probeApiInfo(api, target, caPem, apiUser, apiPassword);
+    }
+    const checks = runChecks({ facts, ...exp, ...(api && { api }), ...(apiUser && apiPassword !== undefined && { apiUser }), now }, port);
+    const versions: Record<string, string> = {};
+    if (facts.haproxyVersion) versions.haproxy = facts.haproxyVersion;
+    if (api?.info?.version) versions.dataplaneapi = api.info.version;
+    return {
+      ...base,
+      checks,
+      ...(exp.expected && { expected: exp.expected.source }),
+      methods: { ...(facts.listenerTool && { listeners: facts.listenerTool }), ...(facts.serviceMethod && { services: facts.serviceMethod }) },
+      timings: { connectMs: tConnect - t0, collectMs: tCollect - tConnect, totalMs: performance.now() - t0 },
+      ...(Object.keys(versions).length && { versions }),
+      ...(connected.recorded && { recordedHostKey: connected.recorded }),
+    };
+  } catch (err) {
+    const e = err instanceof HostError ? err : new HostError('collect', (err as Error).message);
+    return {
+      ...base,
+      error: { kind: e.kind, message: e.message, ...(e.remedy && { remedy: e.remedy }) },
+      timings: { totalMs: performance.now() - t0 },
+    };
+  } finally {
+    connected?.ssh.dispose();
+  }
+}
+
+export async function verifyFleet(specs: HostSpec[], opts: VerifyOptions): Promise<FleetReport> {
+  const t0 = performance.now();
+  const reports: HostReport[] = new Array(specs.length);
+  let next = 0;
+  let finished = 0;
+  const worker = async () => {
+    while (next < specs.length) {
+      const index = next++;
+      const spec = specs[index]!;
+      opts.onProgress?.({ kind: 'start', name: spec.name, index, total: specs.length });
+      const report = await verifyHost(spec, opts);
+      reports[index] = report;
+      finished++;
+      opts.onProgress?.({ kind: 'done', name: spec.name, index, total: specs.length, report, finished });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, specs.length)) }, worker));
+  return { hosts: reports, exitCode: exitCodeOf(reports), totalMs: performance.now() - t0 };
+}

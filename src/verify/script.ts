@@ -1,0 +1,154 @@
+/**
+ * The one remote command: a POSIX sh script that prints every fact the checks need, section by
+ * section, in one SSH round trip. It only reads (no temp files, no writes) and degrades when a
+ * tool is missing: each section prints its command's exit code, and the parsers say which tool
+ * was used or why a fact is unknown. Private keys are never printed: certificate files go
+ * through a filter that keeps only `BEGIN CERTIFICATE` blocks.
+ *
+ * Framing: a section starts with the line `<marker> <name>` on stdout AND on stderr and ends
+ * with `<marker>-rc <name> <code>` on stdout. The marker carries a random token per run, so no
+ * file content can forge a section boundary.
+ */
+import { randomBytes } from 'node:crypto';
+import { STATE_FILE } from '../state/state.js';
+
+/** Paths the verifier reads on the appliance. */
+export const APPLIANCE_PATHS = {
+  haproxyCfg: '/etc/haproxy/haproxy.cfg',
+  /** The appliance CA and the Data Plane API's server certificate (as on today's OVA). */
+  caCert: '/etc/haproxy/ca.crt',
+  serverCert: '/etc/haproxy/server.crt',
+  state: STATE_FILE,
+} as const;
+
+/** Process names whose state the verifier reports (comm is cut at 15 characters). */
+export const SERVICE_PROCESSES = ['haproxy', 'dataplaneapi', 'sshd', 'systemd-networkd'] as const;
+
+export function newMarker(): string {
+  return `@@hpa-${randomBytes(8).toString('hex')}@@`;
+}
+
+/** The script for one run. `marker` must come from {@link newMarker}. */
+export function collectionScript(marker: string): string {
+  if (!/^@@hpa-[0-9a-f]{16}@@$/u.test(marker)) throw new Error('internal: bad marker');
+  const p = APPLIANCE_PATHS;
+  return `LC_ALL=C; export LC_ALL
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH; export PATH
+M='${marker}'
+has() { command -v "$1" >/dev/null 2>&1; }
+sec() { n=$1; shift; printf '%s %s\\n' "$M" "$n"; printf '%s %s\\n' "$M" "$n" >&2; "$@"; rc=$?; printf '\\n%s-rc %s %s\\n' "$M" "$n" "$rc"; }
+if has timeout; then TO='timeout 15'; else TO=; fi
+meta() {
+  printf 'uid %s\\n' "$(id -u 2>/dev/null)"
+  printf 'time %s\\n' "$(date +%s)"
+  printf 'hostname %s\\n' "$(cat /proc/sys/kernel/hostname 2>/dev/null || hostname)"
+  printf 'selfnet %s\\n' "$(readlink /proc/$$/ns/net 2>/dev/null)"
+  if [ -d /run/systemd/system ] && has systemctl; then echo 'systemd yes'; else echo 'systemd no'; fi
+}
+sec meta meta
+sec etc-hostname cat /etc/hostname
+sec resolv.conf cat /etc/resolv.conf
+if [ -r /run/systemd/resolve/resolv.conf ]; then sec resolved-upstream cat /run/systemd/resolve/resolv.conf; fi
+if has ss; then sec listeners.ss ss -Htnlp
+elif has netstat; then sec listeners.netstat netstat -tnlp
+else sec listeners.none false; fi
+if has ip; then
+  sec ip.addr ip -j addr
+  [ "$rc" = 0 ] || sec ip.addr.text ip addr
+  sec ip.route ip -4 -j route show table all
+  [ "$rc" = 0 ] || sec ip.route.text ip -4 route show table all
+  sec ip.rule ip -4 -j rule
+  [ "$rc" = 0 ] || sec ip.rule.text ip -4 rule
+fi
+procs() {
+  if out=$(ps -e -o pid=,netns=,etimes=,comm=,args= 2>/dev/null); then
+    echo 'fields pid netns etimes comm args'
+    printf '%s\\n' "$out" | awk '$4 ~ /^(haproxy|dataplaneapi|sshd|systemd-network)/ { print substr($0, 1, 600) }'
+  elif out=$(ps -e -o pid=,etimes=,comm=,args= 2>/dev/null); then
+    echo 'fields pid etimes comm args'
+    printf '%s\\n' "$out" | awk '$3 ~ /^(haproxy|dataplaneapi|sshd|systemd-network)/ { print substr($0, 1, 600) }'
+  else
+    echo 'fields none'; return 1
+  fi
+}
+sec processes procs
+if [ -d /run/systemd/system ] && has systemctl; then
+  sec systemctl systemctl is-active haproxy dataplaneapi sshd ssh systemd-networkd
+fi
+HAPROXY=$(command -v haproxy 2>/dev/null || { [ -x /usr/sbin/haproxy ] && echo /usr/sbin/haproxy; })
+if [ -n "$HAPROXY" ]; then
+  sec haproxy-version "$HAPROXY" -v
+  sec haproxy-check $TO "$HAPROXY" -c -f ${p.haproxyCfg}
+else
+  sec haproxy-missing false
+fi
+sec haproxy-cfg cat ${p.haproxyCfg}
+sec haproxy-cfg-mtime stat -c %Y ${p.haproxyCfg}
+certs() {
+  tls=$(ps -C dataplaneapi -o args= 2>/dev/null | sed -n 's/.*--tls-certificate[= ]\\([^ ]*\\).*/\\1/p' | head -n 1)
+  for f in ${p.caCert} ${p.serverCert} $tls; do
+    printf 'file %s\\n' "$f"
+    if [ -r "$f" ]; then sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$f"; else echo 'unreadable'; fi
+  done
+}
+sec certs certs
+sec state cat ${p.state}
+exit 0
+`;
+}
+
+/** Splits the script's stdout and stderr into sections. Pure. */
+export function splitSections(marker: string, stdout: string, stderr: string): Record<string, { rc?: number; stdout: string; stderr: string }> {
+  const out: Record<string, { rc?: number; stdout: string; stderr: string }> = {};
+  const startRe = new RegExp(`^${marker} (\\S+)$`, 'u');
+  const endRe = new RegExp(`^${marker}-rc (\\S+) (\\d+)$`, 'u');
+  let cur: string | undefined;
+  let buf: string[] = [];
+  const flush = (rc?: number) => {
+    if (cur === undefined) return;
+    let text = buf.join('\n');
+    // The end marker is printed after a newline of its own; drop that one.
+    if (rc !== undefined && text.endsWith('\n')) text = text.slice(0, -1);
+    const s = (out[cur] ??= { stdout: '', stderr: '' });
+    s.stdout = text;
+    if (rc !== undefined) s.rc = rc;
+  };
+  for (const line of stdout.split('\n')) {
+    const start = startRe.exec(line);
+    if (start) {
+      flush();
+      cur = start[1]!;
+      buf = [];
+      continue;
+    }
+    const end = endRe.exec(line);
+    if (end && end[1] === cur) {
+      flush(Number(end[2]));
+      cur = undefined;
+      buf = [];
+      continue;
+    }
+    if (cur !== undefined) buf.push(line);
+  }
+  flush();
+  // stderr: the start markers only.
+  let errCur: string | undefined;
+  let errBuf: string[] = [];
+  const flushErr = () => {
+    if (errCur === undefined) return;
+    const s = (out[errCur] ??= { stdout: '', stderr: '' });
+    s.stderr = errBuf.join('\n').trim();
+  };
+  for (const line of stderr.split('\n')) {
+    const start = startRe.exec(line);
+    if (start) {
+      flushErr();
+      errCur = start[1]!;
+      errBuf = [];
+      continue;
+    }
+    if (errCur !== undefined) errBuf.push(line);
+  }
+  flushErr();
+  return out;
+}

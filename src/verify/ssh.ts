@@ -1,0 +1,236 @@
+/**
+ * The SSH side of the verifier (node-ssh on ssh2): connect with the host key checked against
+ * known_hosts, authenticate (keys, agent, password), run the collection script once, and turn
+ * every failure into one plain sentence of a known kind (unreachable, auth, hostkey). Passwords
+ * are only ever handed to ssh2; no message here can contain one.
+ */
+import { createRequire } from 'node:module';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { NodeSSH } from 'node-ssh';
+import {
+  appendKnownHost, fingerprint, hostKeyAlgorithms, hostKeyName, keyTypeOf, knownHostsLine, knownKeyTypes, verifyHostKey, type KnownHostEntry,
+} from './known-hosts.js';
+import type { HostErrorKind } from './types.js';
+
+const require = createRequire(import.meta.url);
+const ssh2Utils = (require('ssh2') as { utils: { parseKey(data: string | Buffer, passphrase?: string): unknown } }).utils;
+
+export class HostError extends Error {
+  readonly kind: HostErrorKind;
+  readonly remedy?: string;
+  constructor(kind: HostErrorKind, message: string, remedy?: string) {
+    super(message);
+    this.name = 'HostError';
+    this.kind = kind;
+    if (remedy !== undefined) this.remedy = remedy;
+  }
+}
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+}
+
+/** A private key read and checked before any connection. */
+export interface LoadedKey {
+  file: string;
+  text: string;
+}
+
+export interface SshCredentials {
+  keys: LoadedKey[];
+  /** $SSH_AUTH_SOCK, when keys come from an agent. */
+  agent?: string;
+  password?: string;
+}
+
+export interface HostKeyPolicy {
+  entries: KnownHostEntry[];
+  acceptNew: boolean;
+  /** Where --accept-new records a new key. */
+  recordFile: string;
+}
+
+/** Reads and parses a private key; an unreadable or encrypted key is a usage error. */
+export async function loadKey(file: string): Promise<LoadedKey> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new HostError('usage', `--identity ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  const parsed = ssh2Utils.parseKey(text);
+  if (parsed instanceof Error) {
+    const encrypted = /encrypted|passphrase/iu.test(parsed.message);
+    throw new HostError('usage', `--identity ${file}: ${encrypted ? 'the key is encrypted; load it into ssh-agent (ssh-add) and leave out --identity' : `not a private key ssh understands (${parsed.message})`}`);
+  }
+  return { file, text };
+}
+
+/** The keys ssh would try by default (unencrypted ones only; encrypted keys belong in an agent). */
+export async function defaultKeys(): Promise<LoadedKey[]> {
+  const out: LoadedKey[] = [];
+  for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
+    try {
+      out.push(await loadKey(join(homedir(), '.ssh', name)));
+    } catch {
+      /* missing or encrypted: skip, as ssh would without a passphrase */
+    }
+  }
+  return out;
+}
+
+type AuthMethod = Record<string, unknown> & { type: string };
+
+function authHandler(user: string, creds: SshCredentials): (left: string[] | null, partial: boolean | null, cb: (m: AuthMethod | false) => void) => AuthMethod | false {
+  const methods: AuthMethod[] = [
+    ...creds.keys.map((k) => ({ type: 'publickey', username: user, key: k.text })),
+    ...(creds.agent ? [{ type: 'agent', username: user, agent: creds.agent }] : []),
+    ...(creds.password !== undefined
+      ? [
+          { type: 'password', username: user, password: creds.password },
+          {
+            type: 'keyboard-interactive',
+            username: user,
+            prompt: (_n: string, _i: string, _l: string, prompts: { prompt: string }[], finish: (r: string[]) => void) => finish(prompts.map(() => creds.password!)),
+          },
+        ]
+      : []),
+  ];
+  let i = 0;
+  return (left) => {
+    while (i < methods.length) {
+      const m = methods[i++]!;
+      if (!left || left.includes(m.type)) return m;
+    }
+    return false;
+  };
+}
+
+function errCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; level?: unknown };
+  return typeof e.code === 'string' ? e.code : undefined;
+}
+
+export interface Connected {
+  ssh: NodeSSH;
+  /** Set when --accept-new recorded the host's key. */
+  recorded?: string;
+}
+
+/**
+ * Connects and authenticates. Throws HostError: `hostkey` (unknown without --accept-new,
+ * changed, revoked), `auth`, `unreachable`.
+ */
+export async function connect(target: SshTarget, creds: SshCredentials, policy: HostKeyPolicy, timeoutMs: number): Promise<Connected> {
+  const { host, port, user } = target;
+  const name = hostKeyName(host, port);
+  let refusal: HostError | undefined;
+  let recorded: string | undefined;
+  const types = knownKeyTypes(policy.entries, host, port);
+  const algorithms = types.length ? hostKeyAlgorithms(types) : undefined;
+
+  const hostVerifier = (key: Buffer, verify: (ok: boolean) => void): undefined => {
+    const v = verifyHostKey(policy.entries, host, port, key);
+    const fp = fingerprint(key);
+    if (v.status === 'known') {
+      verify(true);
+    } else if (v.status === 'revoked') {
+      refusal = new HostError('hostkey', `${name} presented a REVOKED host key ${keyTypeOf(key)} ${fp} (${v.entry.file}:${v.entry.line}); refusing to connect`,
+        'do not use this host until its key is replaced');
+      verify(false);
+    } else if (v.status === 'changed') {
+      const known = v.known.map((e) => `${e.keyType} ${fingerprint(e.key)} (${e.file}:${e.line})`).join(', ');
+      refusal = new HostError('hostkey', `the host key of ${name} has CHANGED: it presented ${keyTypeOf(key)} ${fp}, known_hosts has ${known}; refusing to connect (someone may be intercepting the connection, or the appliance was redeployed)`,
+        `if the appliance was redeployed, compare ${fp} with its console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then ssh-keygen -R '${name}'${v.known[0] ? ` -f ${v.known[0].file}` : ''} and verify again`);
+      verify(false);
+    } else if (policy.acceptNew) {
+      const line = knownHostsLine(host, port, key);
+      appendKnownHost(policy.recordFile, line).then(
+        () => {
+          recorded = `${keyTypeOf(key)} ${fp} → ${policy.recordFile}`;
+          policy.entries.push({ file: policy.recordFile, line: 0, keyType: keyTypeOf(key), key, patterns: [name] });
+          verify(true);
+        },
+        (err: unknown) => {
+          refusal = new HostError('usage', `cannot record the host key of ${name} in ${policy.recordFile}: ${(err as Error).message}`);
+          verify(false);
+        },
+      );
+    } else {
+      refusal = new HostError('hostkey', `${name} is not in known_hosts (it presented ${keyTypeOf(key)} ${fp}); refusing to connect`,
+        `compare the fingerprint with the appliance console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then verify again with --accept-new to record it`);
+      verify(false);
+    }
+    return undefined;
+  };
+
+  const ssh = new NodeSSH();
+  try {
+    await ssh.connect({
+      host,
+      port,
+      username: user,
+      readyTimeout: timeoutMs,
+      hostVerifier,
+      authHandler: authHandler(user, creds),
+      tryKeyboard: creds.password !== undefined,
+      ...(algorithms && { algorithms: { serverHostKey: algorithms } }),
+    } as Parameters<NodeSSH['connect']>[0]);
+  } catch (err) {
+    ssh.dispose();
+    if (refusal) throw refusal;
+    throw classify(err, target, creds, timeoutMs, types);
+  }
+  return { ssh, ...(recorded && { recorded }) };
+}
+
+function classify(err: unknown, target: SshTarget, creds: SshCredentials, timeoutMs: number, knownTypes: string[]): HostError {
+  const at = `${target.host}:${target.port}`;
+  const code = errCode(err);
+  const msg = err instanceof Error ? err.message : String(err);
+  const level = (err as { level?: string }).level;
+  if (code === 'ECONNREFUSED') return new HostError('unreachable', `${at}: connection refused (nothing listens on port ${target.port})`, 'check that sshd runs on the appliance and that HOST and --port are right');
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EHOSTDOWN') return new HostError('unreachable', `${at}: host unreachable (${code})`, 'check the address and the network path to the management network');
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new HostError('unreachable', `${target.host}: cannot resolve the name (${code})`, 'check the host name or use the management IP address');
+  if (code === 'ETIMEDOUT' || /Timed out while waiting for handshake|No response from server/u.test(msg)) {
+    return new HostError('unreachable', `${at}: no SSH answer within ${Math.round(timeoutMs / 1000)} s`, 'check the address, the network path and firewalls; raise --timeout for a slow link');
+  }
+  if (/All configured authentication methods failed/u.test(msg)) {
+    const tried = [creds.keys.length ? `key${creds.keys.length > 1 ? 's' : ''} ${creds.keys.map((k) => k.file).join(', ')}` : '', creds.agent ? 'ssh-agent' : '', creds.password !== undefined ? 'password' : ''].filter(Boolean).join(', ') || 'no credentials';
+    return new HostError('auth', `${target.user}@${at}: authentication failed (tried ${tried})`,
+      `check the user (--user) and the credentials (--identity, --password-env); root logs in only when appliance.permit_root_login is true`);
+  }
+  if (level === 'handshake' && /host key|no matching/iu.test(msg) && knownTypes.length) {
+    return new HostError('hostkey', `${at}: the host offers none of the host key types known_hosts has for it (${knownTypes.join(', ')}); its host key has changed; refusing to connect`,
+      `if the appliance was redeployed, check its new key on the console, then ssh-keygen -R '${hostKeyName(target.host, target.port)}'`);
+  }
+  if (code === 'ECONNRESET' || code === 'EPIPE') return new HostError('unreachable', `${at}: the connection was closed during the SSH handshake (${code})`, 'check sshd on the appliance (MaxStartups, TCP wrappers)');
+  return new HostError('unreachable', `${at}: ${msg}`);
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+}
+
+/** Runs `script` with `sh -s` (one channel), bounded by `timeoutMs`. */
+export async function runScript(ssh: NodeSSH, script: string, timeoutMs: number): Promise<ExecResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      ssh.dispose();
+      reject(new HostError('collect', `the collection did not finish within ${Math.round(timeoutMs / 1000)} s`, 'raise --timeout, or check the appliance for a hanging command (haproxy -c, ss)'));
+    }, timeoutMs);
+  });
+  try {
+    const r = await Promise.race([ssh.execCommand('LC_ALL=C exec /bin/sh -s', { stdin: script, noTrim: true }), timeout]);
+    return { stdout: r.stdout, stderr: r.stderr, code: r.code };
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The part of YAML an Ansible inventory uses: block mappings by indentation, `key: value`
+ * scalars (plain, 'single' and "double" quoted), `~`/`null`/empty values, comments, `---`,
+ * flow `{}` / `[]` when empty, and block sequences of scalars. Anything else (anchors, tags,
+ * multi-line scalars, flow collections with content) is an error naming its line, never a
+ * guess. Pure. (No YAML package is a dependency; an inventory needs no more than this.)
+ */
+
+export type YamlValue = string | number | boolean | null | YamlValue[] | { [k: string]: YamlValue };
+
+export class YamlError extends Error {
+  constructor(line: number, message: string) {
+    super(`line ${line}: ${message}`);
+    this.name = 'YamlError';
+  }
+}
+
+interface Line {
+  no: number;
+  indent: number;
+  text: string;
+}
+
+function stripComment(s: string): string {
+  let q: string | undefined;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (q) {
+      if (c === q) q = undefined;
+    } else if (c === '"' || c === "'") {
+      if (i === 0 || /[\s:[{,]/u.test(s[i - 1]!)) q = c;
+    } else if (c === '#' && (i === 0 || /\s/u.test(s[i - 1]!))) return s.slice(0, i);
+  }
+  return s;
+}
+
+function scalar(raw: string, no: number): YamlValue {
+  const t = raw.trim();
+  if (t === '' || t === '~' || t === 'null' || t === 'Null' || t === 'NULL') return null;
+  if (t === '{}') return {};
+  if (t === '[]') return [];
+  if (t.startsWith('"')) {
+    if (!t.endsWith('"') || t.length < 2) throw new YamlError(no, `unterminated string ${t}`);
+    try {
+      return JSON.parse(t) as string;
+    } catch {
+      throw new YamlError(no, `bad double-quoted string ${t}`);
+    }
+  }
+  if (t.startsWith("'")) {
+    if (!t.endsWith("'") || t.length < 2) throw new YamlError(no, `unterminated string ${t}`);
+    return t.slice(1, -1).replace(/''/gu, "'");
+  }
+  if (/^[&*!|>]/u.test(t) || t.startsWith('{') || t.startsWith('[')) throw new YamlError(no, `unsupported YAML (${t.slice(0, 20)}): use plain keys and values`);
+  if (/^(true|True|TRUE|yes|Yes)$/u.test(t)) return true;
+  if (/^(false|False|FALSE|no|No)$/u.test(t)) return false;
+  if (/^-?\d+$/u.test(t)) return Number(t);
+  return t;
+}
+
+/** Splits `key: value` outside quotes; undefined when the line is not a mapping entry. */
+function splitKey(text: string): [string, string] | undefined {
+  let key: string;
+  let rest: string;
+  if (text.startsWith('"') || text.startsWith("'")) {
+    const q = text[0]!;
+    const end = text.indexOf(q, 1);
+    if (end < 0 || text[end + 1] !== ':') return undefined;
+    key = text.slice(1, end);
+    rest = text.slice(end + 2);
+  } else {
+    const m = /^([^:]+?):(?:\s+|$)(.*)$/u.exec(text);
+    if (!m) return undefined;
+    key = m[1]!;
+    rest = m[2]!;
+  }
+  return [key.trim(), rest];
+}
+
+export function parseYaml(text: string): YamlValue {
+  const lines: Line[] = [];
+  text.split('\n').forEach((raw, i) => {
+    if (raw.includes('\t') && /^\s*\t/u.test(raw)) throw new YamlError(i + 1, 'tabs are not allowed for indentation');
+    const body = stripComment(raw).replace(/\s+$/u, '');
+    if (!body.trim() || body.trim() === '---' || body.trim() === '...') return;
+    lines.push({ no: i + 1, indent: body.length - body.trimStart().length, text: body.trim() });
+  });
+  let pos = 0;
+
+  const block = (indent: number): YamlValue => {
+    const first = lines[pos];
+    if (!first || first.indent < indent) return null;
+    if (first.text.startsWith('- ') || first.text === '-') {
+      const list: YamlValue[] = [];
+      while (pos < lines.length && lines[pos]!.indent === first.indent && (lines[pos]!.text.startsWith('- ') || lines[pos]!.text === '-')) {
+        const l = lines[pos++]!;
+        const item = l.text.slice(1).trim();
+        if (splitKey(item)) throw new YamlError(l.no, 'mappings inside lists are not supported in an inventory');
+        list.push(scalar(item, l.no));
+      }
+      return list;
+    }
+    const map: { [k: string]: YamlValue } = {};
+    const at = first.indent;
+    while (pos < lines.length) {
+      const l = lines[pos]!;
+      if (l.indent < at) break;
+      if (l.indent > at) throw new YamlError(l.no, 'unexpected indentation');
+      const kv = splitKey(l.text);
+      if (!kv) throw new YamlError(l.no, `expected "key: value", found ${JSON.stringify(l.text.slice(0, 40))}`);
+      pos++;
+      const [key, rest] = kv;
+      if (rest.trim() === '') {
+        const next = lines[pos];
+        map[key] = next && next.indent > at ? block(next.indent) : next && next.indent === at && next.text.startsWith('- ') ? block(at) : null;
+      } else map[key] = scalar(rest, l.no);
+    }
+    return map;
+  };
+
+  const value = block(0);
+  if (pos < lines.length) throw new YamlError(lines[pos]!.no, 'unexpected content');
+  return value;
+}
