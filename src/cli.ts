@@ -50,15 +50,20 @@ ${INGEST_USAGE}`,
   },
   provision: {
     summary: 'make this machine (or a --root sandbox) match the OVF environment',
-    usage: `haproxy-appliance provision [--ovf-env FILE] [--root DIR] [--dry-run] [--json]
+    usage: `haproxy-appliance provision [--ovf-env FILE] [--root DIR] [--dry-run] [--json] [--nics SPEC] [--boot]
 
 Reads and validates the OVF environment (bad input: exit 2, nothing changed), then makes the
 machine match it.
 
 ${INGEST_USAGE}
   --root DIR            sandbox: write every file under DIR, run no command on the live system
-  --dry-run             print what would change as a unified diff; change nothing`,
-    options: { ...INGEST_OPTIONS, root: { type: 'string' }, 'dry-run': { type: 'boolean' }, nics: { type: 'string' } },
+  --dry-run             print what would change as a unified diff; change nothing
+  --nics management=MAC,workload=MAC[,frontend=MAC]
+                        which NIC plays which role (default: the OVF environment's adapters,
+                        NICS= in /etc/default/haproxy-appliance, the role names, the PCI slots)
+  --boot                run as the first-boot unit does: services start after the agent, so
+                        none is reloaded`,
+    options: { ...INGEST_OPTIONS, root: { type: 'string' }, 'dry-run': { type: 'boolean' }, nics: { type: 'string' }, boot: { type: 'boolean' } },
     run: async (values) => (await import('./commands/provision.js')).provisionCommand(values),
   },
   'ovf-descriptor': {

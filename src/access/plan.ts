@@ -23,8 +23,8 @@ export interface AccessFacts {
 
 export interface AccessPlan {
   files: DesiredFile[];
-  /** `root:<crypt>` for `chpasswd -e` on standard input, when the password must be set. */
-  chpasswdLine?: string;
+  /** Set when the password must be set: `root:<crypt>` for `chpasswd -e`, then the marker. */
+  rootPassword?: { chpasswdLine: string; markerPath: string; marker: string };
 }
 
 export function planAccess(config: ApplianceConfig, facts: AccessFacts): AccessPlan {
@@ -40,13 +40,8 @@ export function planAccess(config: ApplianceConfig, facts: AccessFacts): AccessP
   const pwd = config.appliance.rootPassword;
   if (pwd === undefined) return { files };
   const marker = facts.rootPasswordMarker?.trim();
-  if (marker && marker.startsWith('$6$') && verify(pwd, marker)) {
-    // Unchanged property: keep the marker as it is (no write) and leave the OS password alone.
-    return { files: [...files, { path: ROOT_PASSWORD_MARKER, content: facts.rootPasswordMarker!, mode: 0o600, secret: true, affects: [] }] };
-  }
+  // Unchanged property: leave the OS password alone (the admin may have changed it since).
+  if (marker && marker.startsWith('$6$') && verify(pwd, marker)) return { files };
   const hash = encrypt(pwd, `$6$${facts.salt}`);
-  return {
-    files: [...files, { path: ROOT_PASSWORD_MARKER, content: `${hash}\n`, mode: 0o600, secret: true, affects: [] }],
-    chpasswdLine: `root:${hash}`,
-  };
+  return { files, rootPassword: { chpasswdLine: `root:${hash}\n`, markerPath: ROOT_PASSWORD_MARKER, marker: `${hash}\n` } };
 }

@@ -1,16 +1,22 @@
 /**
  * Apply: the only stage with side effects. Compares the plan with what is on disk (under a root
- * prefix), writes only what differs (atomically), removes files the agent no longer wants, and,
- * on the live system only, renames NICs and has the affected services pick up their files.
- * A dry run computes the same changes, returns them with a unified diff, and writes nothing.
- *
- * Kept small on purpose: a later issue grows it into a journaled engine with backups and locks.
+ * prefix) and changes only what differs, under a lock, with backups and a journal (journal.ts):
+ * new files are staged beside their targets, candidates are checked (`haproxy -c`), then renamed
+ * into place; on the live system NICs are renamed and only the affected services reload, in
+ * dependency order. A failed check leaves every file and service as it was (exit 1). A rerun
+ * with nothing changed writes nothing and reloads nothing. A dry run computes the same changes,
+ * returns them with a unified diff, and writes nothing.
  */
+import { createHash } from 'node:crypto';
 import { chmod } from 'node:fs/promises';
 import { ApplyError } from '../errors.js';
 import type { DesiredFile, Plan, Service } from '../plan/types.js';
-import { readCurrent, removeFile, underRoot, writeAtomic, type Current } from './files.js';
-import { liveActions, runActions, type LiveAction, type Runner } from './live.js';
+import { readCurrent, underRoot, writeAtomic, writeDurable, type Current } from './files.js';
+import { liveActions, runActions, type LiveAction, type LiveContext, type Runner } from './live.js';
+import {
+  acquireLock, backupFiles, clearJournal, commitEntries, crashPoint, discardStaged, readJournal, stagedPath, writeJournal,
+  type Journal, type JournalEntry,
+} from './journal.js';
 
 export type ChangeAction = 'create' | 'update' | 'mode' | 'remove';
 
@@ -25,6 +31,7 @@ export interface FileChange {
   interfaces: string[];
   /** Desired content; undefined for remove. */
   content?: string;
+  check?: DesiredFile['check'];
   /** What is there now; undefined for create. */
   before?: Current;
 }
@@ -35,7 +42,16 @@ export interface ApplyOptions {
   dryRun?: boolean;
   /** Runs live commands; tests pass a recorder. Default: execa. */
   runner?: Runner;
+  /** How the live system runs (boot, systemd, vmtoolsd); ignored in the sandbox. */
+  context?: LiveContext;
+  /** Checks a candidate file before it replaces the live one; resolves to a reason when it fails. */
+  checker?: Checker;
+  /** The state file's content for this plan, written after a successful apply when it differs. */
+  state?: { path: string; render: (files: Record<string, string>) => string; same: (existing: string, files: Record<string, string>) => boolean };
 }
+
+/** Checks the staged candidate at `file` (a full path); resolves undefined when it is fine. */
+export type Checker = (kind: NonNullable<DesiredFile['check']>, file: string) => Promise<string | undefined>;
 
 export interface ApplyResult {
   root: string;
@@ -50,11 +66,15 @@ export interface ApplyResult {
   actions: LiveAction[];
   /** Dry run only: the unified diff of every change. */
   diff?: string;
+  /** Where this run's backups of the replaced files are. */
+  backupDir?: string;
+  /** A previous run that had been killed and that this run finished or undid. */
+  recovered?: string;
 }
 
 async function fileChange(root: string, f: DesiredFile): Promise<FileChange | undefined> {
   const before = await readCurrent(underRoot(root, f.path));
-  const base = { path: f.path, mode: f.mode, secret: f.secret === true, affects: f.affects, interfaces: f.interfaces ?? [], content: f.content };
+  const base = { path: f.path, mode: f.mode, secret: f.secret === true, affects: f.affects, interfaces: f.interfaces ?? [], content: f.content, ...(f.check && { check: f.check }) };
   if (!before) return { ...base, action: 'create' };
   if (before.content !== f.content) return { ...base, action: 'update', before };
   if (before.mode !== f.mode) return { ...base, action: 'mode', before };
@@ -80,39 +100,125 @@ export async function computeChanges(plan: Plan, root: string): Promise<{ change
   return { changes, unchanged };
 }
 
-async function writeChange(root: string, c: FileChange): Promise<void> {
-  const file = underRoot(root, c.path);
-  if (c.action === 'remove') await removeFile(file);
-  else if (c.action === 'mode') await chmod(file, c.mode);
-  else await writeAtomic(file, c.content!, c.mode);
+/** sha256 of every planned file, for the state file. */
+export function fileHashes(plan: Plan): Record<string, string> {
+  return Object.fromEntries(plan.files.map((f) => [f.path, createHash('sha256').update(f.content).digest('hex')]));
+}
+
+/** Finishes or undoes a run that was killed; returns what was done, for the report. */
+async function recover(root: string, live: boolean, runner: Runner | undefined): Promise<string | undefined> {
+  const journal = await readJournal(root);
+  if (!journal) return undefined;
+  if (journal.phase === 'staging') {
+    await discardStaged(journal.entries);
+    await clearJournal(root);
+    return `run ${journal.id} was stopped before it replaced any file: its staged files were discarded`;
+  }
+  if (journal.phase === 'committing') {
+    await commitEntries(root, journal.entries);
+    journal.phase = 'committed';
+    await writeJournal(root, journal);
+  }
+  if (live) await runActions(journal.actions as LiveAction[], runner);
+  await clearJournal(root);
+  return `run ${journal.id} was stopped while it replaced files: it was completed`;
+}
+
+/** Writes every new file beside its target and checks the candidates; a reason when one fails. */
+async function stageAndCheck(changes: FileChange[], entries: JournalEntry[], checker: Checker | undefined): Promise<string | undefined> {
+  for (const [i, c] of changes.entries()) {
+    const staged = entries[i]!.staged;
+    if (!staged) continue;
+    try {
+      await writeDurable(staged, c.content ?? c.before!.content, c.mode);
+    } catch (err) {
+      return `cannot write ${c.path}: ${(err as Error).message}`;
+    }
+    crashPoint(`staged-${i}`);
+  }
+  for (const [i, c] of changes.entries()) {
+    const staged = entries[i]!.staged;
+    if (!c.check || !staged || !checker) continue;
+    const problem = await checker(c.check, staged);
+    if (problem) return `the new ${c.path} failed its check: ${problem}`;
+  }
+  return undefined;
+}
+
+function runId(): string {
+  return new Date().toISOString().replace(/[-:]/gu, '').replace(/\.\d+Z$/u, 'Z') + `-${process.pid}`;
 }
 
 export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise<ApplyResult> {
   const root = options.root ?? '/';
   const live = options.root === undefined;
   const dryRun = options.dryRun === true;
-  const { changes, unchanged } = await computeChanges(plan, root).catch((err: Error) => {
-    throw new ApplyError(`cannot read the current files under ${root}: ${err.message}`, { cause: err });
-  });
   const renames = live ? plan.renames : [];
-  const actions = live ? liveActions(plan, changes) : [];
-  const result: ApplyResult = { root, live, dryRun, changes, unchanged, renames, actions };
 
   if (dryRun) {
+    const { changes, unchanged } = await computeChanges(plan, root).catch((err: Error) => {
+      throw new ApplyError(`cannot read the current files under ${root}: ${err.message}`, { cause: err });
+    });
+    const actions = live ? liveActions(plan, changes, options.context) : [];
     const { unifiedDiff } = await import('./diff.js');
-    return { ...result, diff: unifiedDiff(changes) };
+    return { root, live, dryRun, changes, unchanged, renames, actions, diff: unifiedDiff(changes) };
   }
 
-  const done: string[] = [];
-  for (const c of changes) {
-    try {
-      await writeChange(root, c);
-      done.push(c.path);
-    } catch (err) {
-      const already = done.length ? `; already changed: ${done.join(', ')}` : '; nothing was changed yet';
-      throw new ApplyError(`cannot ${c.action === 'remove' ? 'remove' : 'write'} ${underRoot(root, c.path)}: ${(err as Error).message}${already}`, { cause: err });
+  const release = await acquireLock(root).catch((err: Error) => {
+    throw err instanceof ApplyError ? err : new ApplyError(`cannot take the lock under ${root}: ${err.message}`, { cause: err });
+  });
+  crashPoint('locked');
+  try {
+    const recovered = await recover(root, live, options.runner);
+    const { changes, unchanged } = await computeChanges(plan, root);
+    const actions = live ? liveActions(plan, changes, options.context) : [];
+    const result: ApplyResult = { root, live, dryRun, changes, unchanged, renames, actions, ...(recovered && { recovered }) };
+
+    if (changes.length || actions.length) {
+      const id = runId();
+      const entries: JournalEntry[] = changes.map((c) =>
+        c.action === 'remove' ? { path: c.path, remove: true } : { path: c.path, staged: stagedPath(underRoot(root, c.path), id) });
+      // Secrets (chpasswd's input) are not journaled: a run killed before it set the password
+      // leaves the marker unchanged, so the next run sets it again.
+      const journal: Journal = { id, phase: 'staging', entries, actions: actions.filter((a) => a.kind !== 'exec' || a.stdin === undefined).filter((a) => !(a.kind === 'write' && a.mode === 0o600)) };
+      await writeJournal(root, journal);
+      crashPoint('journal-staging');
+      const backupDir = await backupFiles(root, id, changes.flatMap((c) => (c.before ? [{ path: c.path, content: c.before.content, mode: c.before.mode }] : [])));
+      if (backupDir) result.backupDir = backupDir;
+      crashPoint('backed-up');
+
+      const problem = await stageAndCheck(changes, entries, options.checker).catch((err: Error) => `${err.message}`);
+      if (problem) {
+        await discardStaged(entries);
+        await clearJournal(root);
+        throw new ApplyError(`nothing was changed and no service was touched: ${problem}`);
+      }
+      journal.phase = 'committing';
+      await writeJournal(root, journal);
+      crashPoint('journal-committing');
+      await commitEntries(root, entries, (i) => crashPoint(`committed-${i}`)).catch((err: Error) => {
+        throw new ApplyError(`replacing the files stopped half way (${err.message}); the journal keeps the rest, and the next run finishes it`, { cause: err });
+      });
+      journal.phase = 'committed';
+      await writeJournal(root, journal);
+      crashPoint('journal-committed');
+      if (live) await runActions(actions, options.runner, (i) => crashPoint(`action-${i}`));
     }
+    if (options.state) {
+      const path = underRoot(root, options.state.path);
+      const existing = await readCurrent(path);
+      const hashes = fileHashes(plan);
+      if (changes.length || !existing || !options.state.same(existing.content, hashes)) {
+        await writeAtomic(path, options.state.render(hashes), 0o644);
+      }
+    }
+    await clearJournal(root);
+    crashPoint('done');
+    return result;
+  } catch (err) {
+    if (err instanceof ApplyError) throw err;
+    throw new ApplyError(`apply under ${root} failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await release();
   }
-  if (live) await runActions(actions, options.runner);
-  return result;
 }

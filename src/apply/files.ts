@@ -39,26 +39,35 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** Writes `file` (new, exclusive) with `content` and `mode`, flushed to disk; parents made 0755. */
+export async function writeDurable(file: string, content: string, mode: number): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o755 });
+  const fh = await open(file, 'wx', mode);
+  try {
+    await fh.writeFile(content, 'utf8');
+    await fh.chmod(mode); // open()'s mode is filtered by the umask
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Renames `from` onto `to` (same directory) and flushes the directory entry. */
+export async function renameDurable(from: string, to: string): Promise<void> {
+  await rename(from, to);
+  await fsyncDir(dirname(to));
+}
+
 /** Replaces `file` with `content` and `mode` atomically, creating parent directories (0755). */
 export async function writeAtomic(file: string, content: string, mode: number): Promise<void> {
-  const dir = dirname(file);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  const tmp = join(dir, `.${basename(file)}.hpa-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const fh = await open(tmp, 'wx', mode);
+  const tmp = join(dirname(file), `.${basename(file)}.hpa-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    try {
-      await fh.writeFile(content, 'utf8');
-      await fh.chmod(mode); // open()'s mode is filtered by the umask
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
+    await writeDurable(tmp, content, mode);
+    await renameDurable(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
-  await fsyncDir(dir);
 }
 
 /** Removes `file` if it exists; true when something was removed. */

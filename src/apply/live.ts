@@ -8,10 +8,12 @@ import { writeFile } from 'node:fs/promises';
 import { ApplyError } from '../errors.js';
 import type { Plan } from '../plan/types.js';
 import type { FileChange } from './apply.js';
+import { writeAtomic } from './files.js';
 
 export type LiveAction =
-  | { kind: 'exec'; argv: string[]; why: string }
-  | { kind: 'write'; path: string; content: string; why: string };
+  /** `stdin` may hold a secret (chpasswd's hash): it is never printed or journaled. */
+  | { kind: 'exec'; argv: string[]; why: string; stdin?: string }
+  | { kind: 'write'; path: string; content: string; why: string; mode?: number };
 
 /** Performs one action; rejects with a message that says why (a command's stderr). */
 export type Runner = (action: LiveAction) => Promise<void>;
@@ -36,22 +38,78 @@ function renameActions(renames: Plan['renames']): LiveAction[] {
   });
 }
 
-/** The live actions for these file changes and the plan's renames, in the order to run them. */
-export function liveActions(plan: Plan, changes: FileChange[]): LiveAction[] {
+/** How the live system is run: at boot (before networkd) or by an admin; with systemd or not. */
+export interface LiveContext {
+  /** `provision --boot` (the first-boot unit): services start after the agent, so none is reloaded. */
+  boot: boolean;
+  /** systemd is PID 1 (/run/systemd/system exists); without it no systemctl/networkctl runs. */
+  systemd: boolean;
+  /** vmtoolsd is installed: the CA is published to guestinfo. */
+  vmtoolsd: boolean;
+}
+
+const DEFAULT_CONTEXT: LiveContext = { boot: false, systemd: true, vmtoolsd: false };
+
+const touches = (changes: FileChange[], service: string) => changes.some((c) => (c.affects as string[]).includes(service));
+
+/**
+ * The live actions for these file changes and the plan, in dependency order: NIC names, the
+ * network, host name and time, the trust store, unit files, haproxy (a hitless reload), the Data
+ * Plane API, sshd (checked first), the root password, and the CA published to guestinfo.
+ */
+export function liveActions(plan: Plan, changes: FileChange[], context: LiveContext = DEFAULT_CONTEXT): LiveAction[] {
+  const { boot, systemd } = context;
   const actions = renameActions(plan.renames);
+  const exec = (argv: string[], why: string): void => void actions.push({ kind: 'exec', argv, why });
+
   const networkd = changes.filter((c) => c.affects.includes('systemd-networkd'));
   const reconfigure = new Set<string>(plan.renames.map((r) => r.to));
   for (const c of networkd) if (c.action !== 'remove') for (const i of c.interfaces) reconfigure.add(i);
-  if (networkd.length) actions.push({ kind: 'exec', argv: ['networkctl', 'reload'], why: 'a systemd-networkd file changed' });
-  if (reconfigure.size) {
-    actions.push({ kind: 'exec', argv: ['networkctl', 'reconfigure', ...[...reconfigure].sort()], why: 'apply the new units to these links now' });
+  // At boot networkd has not started yet and reads the new files when it does.
+  if (systemd && !boot) {
+    if (networkd.length) exec(['networkctl', 'reload'], 'a systemd-networkd file changed');
+    if (reconfigure.size) exec(['networkctl', 'reconfigure', ...[...reconfigure].sort()], 'apply the new units to these links now');
   }
   const hostname = changes.find((c) => c.affects.includes('hostname') && c.content !== undefined);
   if (hostname) {
     actions.push({ kind: 'write', path: '/proc/sys/kernel/hostname', content: hostname.content!.trim(), why: 'set the host name now' });
   }
-  if (changes.some((c) => c.affects.includes('systemd-timesyncd'))) {
-    actions.push({ kind: 'exec', argv: ['systemctl', 'try-restart', 'systemd-timesyncd.service'], why: 'timesyncd reads its NTP servers at start' });
+  if (systemd && !boot && touches(changes, 'systemd-timesyncd')) {
+    exec(['systemctl', 'try-restart', 'systemd-timesyncd.service'], 'timesyncd reads its NTP servers at start');
+  }
+  if (touches(changes, 'ca-certificates')) exec(['update-ca-certificates'], 'the appliance CA changed: refresh the system trust store');
+
+  const unitsChanged = changes.some((c) => c.path.startsWith('/etc/systemd/system/'));
+  if (systemd && unitsChanged) exec(['systemctl', 'daemon-reload'], 'a unit file changed');
+  if (systemd && !boot && touches(changes, 'haproxy')) {
+    // reload-or-restart: a running haproxy reloads (master-worker, listeners handed over: no
+    // connection refused); a stopped one starts.
+    exec(['systemctl', 'reload-or-restart', 'haproxy.service'], 'haproxy.cfg changed');
+  }
+  if (systemd && plan.dataplaneEnabled !== undefined) {
+    const unit = 'dataplaneapi.service';
+    if (!plan.dataplaneEnabled) {
+      if (touches(changes, 'dataplaneapi')) exec(['systemctl', 'disable', unit], 'the Data Plane API binary is missing: leave its unit disabled');
+    } else if (boot) {
+      if (unitsChanged) exec(['systemctl', 'enable', unit], 'the Data Plane API runs at every boot');
+      // Queued, not waited for: it is ordered after haproxy, which starts after this unit.
+      if (touches(changes, 'dataplaneapi')) exec(['systemctl', 'start', '--no-block', unit], 'start the Data Plane API once haproxy runs');
+    } else if (touches(changes, 'dataplaneapi')) {
+      if (unitsChanged) exec(['systemctl', 'enable', unit], 'the Data Plane API runs at every boot');
+      exec(['systemctl', 'restart', unit], 'its configuration, certificate or userlist changed');
+    }
+  }
+  if (systemd && !boot && touches(changes, 'ssh')) {
+    exec(['sshd', '-t'], 'check the sshd configuration before sshd reads it');
+    exec(['systemctl', 'reload-or-restart', 'ssh.service'], 'the sshd drop-in changed');
+  }
+  if (plan.rootPassword) {
+    actions.push({ kind: 'exec', argv: ['chpasswd', '-e'], stdin: plan.rootPassword.chpasswdLine, why: 'set the root password from appliance.root_pwd' });
+    actions.push({ kind: 'write', path: plan.rootPassword.markerPath, content: plan.rootPassword.marker, mode: 0o600, why: 'remember which root password property was applied' });
+  }
+  if (context.vmtoolsd && plan.publishCa) {
+    // guestinfo keys set by the guest do not survive a power cycle: published on every run.
+    exec(['vmtoolsd', '--cmd', `info-set guestinfo.dataplaneapi.cacert ${Buffer.from(plan.publishCa).toString('base64')}`], 'publish the CA for the Supervisor');
   }
   return actions;
 }
@@ -59,12 +117,13 @@ export function liveActions(plan: Plan, changes: FileChange[]): LiveAction[] {
 /** The real thing: commands through execa, writes to the file (e.g. /proc/sys/kernel/hostname). */
 export async function systemRunner(action: LiveAction): Promise<void> {
   if (action.kind === 'write') {
-    await writeFile(action.path, action.content);
+    if (action.mode !== undefined) await writeAtomic(action.path, action.content, action.mode);
+    else await writeFile(action.path, action.content);
     return;
   }
   const { argv } = action;
   const { execa } = await import('execa');
-  const r = await execa(argv[0]!, argv.slice(1), { reject: false, stdin: 'ignore', timeout: 60_000 });
+  const r = await execa(argv[0]!, argv.slice(1), { reject: false, timeout: 60_000, ...(action.stdin !== undefined ? { input: action.stdin } : { stdin: 'ignore' as const }) });
   if (r.exitCode !== 0) {
     const detail = (r.stderr || r.stdout || (r as { shortMessage?: string }).shortMessage || '').trim();
     throw new Error(`exit ${r.exitCode ?? 'unknown'}${detail ? `: ${detail}` : ''}`);
@@ -72,13 +131,15 @@ export async function systemRunner(action: LiveAction): Promise<void> {
 }
 
 export function describeAction(a: LiveAction): string {
-  return a.kind === 'exec' ? a.argv.join(' ') : `write ${JSON.stringify(a.content)} to ${a.path}`;
+  if (a.kind === 'exec') return `${a.argv.join(' ')}${a.stdin !== undefined ? ' (input on stdin, not shown)' : ''}`;
+  return a.mode === 0o600 ? `write ${a.path} (secret, not shown)` : `write ${JSON.stringify(a.content)} to ${a.path}`;
 }
 
-export async function runActions(actions: LiveAction[], runner: Runner = systemRunner): Promise<void> {
-  for (const a of actions) {
+export async function runActions(actions: LiveAction[], runner: Runner = systemRunner, after?: (i: number) => void): Promise<void> {
+  for (const [i, a] of actions.entries()) {
     try {
       await runner(a);
+      after?.(i);
     } catch (err) {
       throw new ApplyError(`the files were written, but \`${describeAction(a)}\` (${a.why}) failed: ${(err as Error).message}`, { cause: err });
     }

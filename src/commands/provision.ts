@@ -21,6 +21,11 @@ import { discoverNics } from '../network/discover.js';
 import { parseDefaultsFile, resolveNics, type ResolvedNics } from '../network/nics.js';
 import { AGENT_DEFAULTS_FILE } from '../network/scheme.js';
 import { planAppliance } from '../plan/plan.js';
+import { gatherFacts, haproxyChecker } from '../apply/facts.js';
+import type { PkiDecision } from '../pki/plan.js';
+import type { ApplianceConfig } from '../config/types.js';
+import { STATE_FILE, STATE_FORMAT, parseAppliedState, publicConfig } from '../state/state.js';
+import { VERSION } from '../cli.js';
 import { loadConfiguration } from './load.js';
 import { printWarnings } from './output.js';
 
@@ -90,6 +95,29 @@ function printJson(result: ApplyResult, nics: ResolvedNics, deployment: string, 
   process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
 }
 
+/** Plain words for what happens to the certificates (not warnings: notes on stderr). */
+function pkiNotes(d: PkiDecision): string[] {
+  const notes: string[] = [];
+  if (d.ca.source === 'generate') notes.push(`appliance.ca_cert: blank, so a CA is generated (${d.ca.reason})`);
+  if (d.server.issue) notes.push(`server.crt is issued (${d.server.reason})`);
+  return notes;
+}
+
+/** state.json for this configuration: rewritten only when what it says changed. */
+function stateWriter(config: ApplianceConfig) {
+  const body = (files: Record<string, string>) => ({ format: STATE_FORMAT, version: VERSION, config: publicConfig(config), files });
+  return {
+    path: STATE_FILE,
+    render: (files: Record<string, string>) => `${JSON.stringify({ ...body(files), appliedAt: new Date().toISOString() }, null, 2)}\n`,
+    same: (existing: string, files: Record<string, string>) => {
+      const old = parseAppliedState(existing);
+      if (typeof old === 'string') return false;
+      const { appliedAt: _at, ...rest } = old;
+      return JSON.stringify(rest) === JSON.stringify(body(files));
+    },
+  };
+}
+
 export async function provisionCommand(values: Values): Promise<number> {
   const { env, config, warnings } = await loadConfiguration(values);
   const root = await sandboxRoot(values.root);
@@ -110,11 +138,23 @@ export async function provisionCommand(values: Values): Promise<number> {
     adapters: env.adapters,
     ...(live && { live }),
   });
-  const allWarnings = [...warnings, ...nics.warnings];
-  if (!json) printWarnings(allWarnings);
+  const gathered = await gatherFacts(config, root ?? '/', { boot: values.boot === true }).catch((err: Error) => {
+    throw err instanceof ApplyError ? err : new ApplyError(`cannot read the machine's current state: ${err.message}`, { cause: err });
+  });
+  const plan = planAppliance(config, nics.assignments, gathered.facts);
+  const allWarnings = [...warnings, ...nics.warnings, ...(plan.warnings ?? [])];
+  if (!json) {
+    printWarnings(allWarnings);
+    for (const note of pkiNotes(gathered.pkiDecision)) process.stderr.write(`note: ${note}\n`);
+  }
 
-  const plan = planAppliance(config, nics.assignments);
-  const result = await applyPlan(plan, { ...(root !== undefined && { root }), dryRun: values['dry-run'] === true });
+  const result = await applyPlan(plan, {
+    ...(root !== undefined && { root }),
+    dryRun: values['dry-run'] === true,
+    context: gathered.context,
+    checker: haproxyChecker(root === undefined),
+    state: stateWriter(config),
+  });
   if (json) printJson(result, nics, config.deployment, allWarnings);
   else printText(result, nics);
   return EXIT.ok;

@@ -52,6 +52,7 @@ export function planHaproxyConfig(config: ApplianceConfig, facts: HaproxyFacts):
   const managed = render('haproxy/managed.cfg', { user, passwordHash, statsSocket: STATS_SOCKET });
   return {
     path: HAPROXY_CFG,
+    check: 'haproxy',
     content: mergeConfig(facts.existingCfg, managed),
     // Holds a password hash: root only (haproxy's master and the Data Plane API run as root).
     mode: 0o600,

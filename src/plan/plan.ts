@@ -1,22 +1,59 @@
 /**
- * Planning: the validated configuration and the NIC identities in, the desired state out
- * (files, live NIC renames, files to remove). Pure: no writes, no commands, no clock, no
- * environment; the only reads are the package's own templates. The same inputs give the same
- * plan, byte for byte.
+ * Planning: the validated configuration, the NIC identities and the facts read from the machine
+ * in, the desired state out (files, live NIC renames, files to remove, the root password, the
+ * Data Plane API's enablement). Pure: no writes, no commands, no clock, no randomness (salts and
+ * key material are facts); the only reads are the package's own templates. The same inputs give
+ * the same plan, byte for byte.
  */
 import type { ApplianceConfig } from '../config/types.js';
 import { networkModel } from '../network/model.js';
 import { renamesFor } from '../network/nics.js';
 import { ownedNetworkPaths } from '../network/scheme.js';
 import { renderNetworkFiles } from '../render/network.js';
+import { planHaproxyConfig } from '../haproxy/plan.js';
+import { planDataplane } from '../dataplane/plan.js';
+import { planAccess } from '../access/plan.js';
+import { planPkiFiles, type PkiMaterial } from '../pki/plan.js';
 import type { NicAssignment, Plan } from './types.js';
 
-export function planAppliance(config: ApplianceConfig, nics: NicAssignment[]): Plan {
+/** The network part alone: units, names, hostname, NTP. */
+export function planNetwork(config: ApplianceConfig, nics: NicAssignment[]): Plan {
   const files = renderNetworkFiles(networkModel(config, nics));
   const written = new Set(files.map((f) => f.path));
   return {
     files,
     renames: renamesFor(nics),
     remove: ownedNetworkPaths().filter((p) => !written.has(p)),
+  };
+}
+
+/** What planning needs to know of the machine, read (and made) before it. */
+export interface ApplianceFacts {
+  /** The current haproxy.cfg, whose Data Plane API sections are kept. */
+  haproxyCfg?: string;
+  /** The crypt of the root password property applied last time. */
+  rootPasswordMarker?: string;
+  /** `dataplaneapi --version` output; undefined when the binary is missing. */
+  dataplaneVersionOutput?: string;
+  /** The CA and server key pairs to install (given, kept, or newly made). */
+  pki: PkiMaterial;
+  /** Fresh crypt salts, used only where a new hash is needed. */
+  salts: { userlist: string; root: string };
+}
+
+/** Everything the appliance gets. */
+export function planAppliance(config: ApplianceConfig, nics: NicAssignment[], facts: ApplianceFacts): Plan {
+  const network = planNetwork(config, nics);
+  const dataplane = planDataplane(config, { ...(facts.dataplaneVersionOutput !== undefined && { versionOutput: facts.dataplaneVersionOutput }) });
+  const access = planAccess(config, { ...(facts.rootPasswordMarker !== undefined && { rootPasswordMarker: facts.rootPasswordMarker }), salt: facts.salts.root });
+  const haproxy = planHaproxyConfig(config, { ...(facts.haproxyCfg !== undefined && { existingCfg: facts.haproxyCfg }), salt: facts.salts.userlist });
+  return {
+    files: [...network.files, ...planPkiFiles(facts.pki), haproxy, ...dataplane.files, ...access.files],
+    renames: network.renames,
+    remove: network.remove,
+    dataplaneEnabled: dataplane.enable,
+    ...(access.rootPassword && { rootPassword: access.rootPassword }),
+    publishCa: facts.pki.ca.cert,
+    warnings: dataplane.warnings,
   };
 }

@@ -31,6 +31,8 @@ export interface DesiredFile {
    * networkd reconfigure them when the file changes.
    */
   interfaces?: string[];
+  /** Checked before it replaces the live file: `haproxy -c -f <candidate>`. */
+  check?: 'haproxy';
 }
 
 /** A NIC the planner assigns a role to. */
@@ -48,4 +50,14 @@ export interface Plan {
   renames: { from: string; to: NicRole }[];
   /** Files the agent owns that must be removed (e.g. a service range's unit that is gone). */
   remove: string[];
+  /** Whether dataplaneapi.service is enabled (false when the binary is missing). */
+  dataplaneEnabled?: boolean;
+  /**
+   * The root password to set (`root:<SHA-512 crypt>` for `chpasswd -e`), and the marker that
+   * records it; the marker is written only after chpasswd succeeded.
+   */
+  rootPassword?: { chpasswdLine: string; markerPath: string; marker: string };
+  /** The CA certificate (PEM) to publish to guestinfo.dataplaneapi.cacert, base64, every run. */
+  publishCa?: string;
+  warnings?: string[];
 }

@@ -74,8 +74,15 @@ function flag(args: string, name: string): string | undefined {
   return new RegExp(`--${name}[= ](\\S+)`, 'u').exec(args)?.[1];
 }
 
+/** The comm (kernel process name) of every PID the collection saw, for tools that print another name. */
+let commByPid = new Map<number, string>();
+
+/**
+ * Whether a process called `name` owns the listener. netstat names a process by its argv[0]
+ * (a script run by an interpreter shows as the interpreter), so the PID's comm counts too.
+ */
 function ownedBy(l: Listener, name: string): boolean {
-  return l.processes.some((p) => p.name === name || p.name.startsWith(`${name}:`));
+  return l.processes.some((p) => p.name === name || p.name.startsWith(`${name}:`) || (p.pid !== undefined && commByPid.get(p.pid) === name));
 }
 
 function serviceActive(facts: Facts, name: string): boolean | undefined {
@@ -603,8 +610,8 @@ function checkHaproxyConfig(input: CheckInput): CheckResult {
   if (!c) return r(id, 'warn', 'haproxy -c was not run', 'verify again');
   if ('missing' in c) return r(id, 'fail', 'haproxy is not installed on the appliance', 'install the haproxy package');
   if (c.ok) {
-    const warn = haproxyCheckSummary(c.output);
-    return r(id, 'pass', `haproxy -c -f ${input.facts.haproxyCfgPath}: valid${ver}${c.output.includes('[WARNING]') ? `, with warnings: ${warn}` : ''}`);
+    const warnings = c.output.split('\n').filter((l) => l.includes('[WARNING]')).length;
+    return r(id, 'pass', `haproxy -c -f ${input.facts.haproxyCfgPath}: valid${ver}${warnings ? ` (${plural(warnings, 'warning')}, the first: ${haproxyCheckSummary(c.output, 1).replace(/^WARNING: /u, '')})` : ''}`);
   }
   if (c.rc === 124) return r(id, 'fail', `haproxy -c timed out${ver}`, 'check resolvers and external files referenced by haproxy.cfg');
   return r(id, 'fail', `haproxy -c -f ${input.facts.haproxyCfgPath} fails (exit ${c.rc})${ver}: ${haproxyCheckSummary(c.output)}`,
@@ -713,6 +720,7 @@ function checkClock(input: CheckInput): CheckResult | undefined {
 
 /** Runs every check. `sshPort` is the port the verifier logged in on. */
 export function runChecks(input: CheckInput, sshPort = 22): CheckResult[] {
+  commByPid = new Map((input.facts.processes ?? []).map((p) => [p.pid, p.comm]));
   const model = input.expected ? expectedModel(input.expected.config) : undefined;
   const out: CheckResult[] = [...checkState(input)];
   if (typeof model === 'string') out.push(r('state', 'fail', `the expected configuration has no network model: ${model}`, 'check the properties'));

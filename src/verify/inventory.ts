@@ -202,7 +202,7 @@ export type InventoryFormat = 'list' | 'ini' | 'yaml';
 
 export function detectFormat(text: string, file: string): InventoryFormat {
   if (/\.ya?ml$/iu.test(file)) return 'yaml';
-  const lines = text.split('\n').map((l) => l.replace(/(^|\s)[#;].*$/u, '').trim()).filter(Boolean);
+  const lines = text.split('\n').map((l) => l.replace(/(^|\s)[#;].*$/u, '').trim()).filter((l) => l && l !== '---');
   if (lines[0] && /^[A-Za-z0-9_.-]+:$/u.test(lines[0]) && lines.length > 1 && !lines[0].includes('@')) return 'yaml';
   if (lines.some((l) => /^\[[^\]]+\]$/u.test(l) && !/^\[[0-9a-f:]+\](:\d+)?$/iu.test(l)) || lines.some((l) => /\s\S+=/u.test(l))) return 'ini';
   return 'list';

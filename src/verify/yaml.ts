@@ -69,7 +69,7 @@ function splitKey(text: string): [string, string] | undefined {
     key = text.slice(1, end);
     rest = text.slice(end + 2);
   } else {
-    const m = /^([^:]+?):(?:\s+|$)(.*)$/u.exec(text);
+    const m = /^(.+?):(?:\s+|$)(.*)$/u.exec(text);
     if (!m) return undefined;
     key = m[1]!;
     rest = m[2]!;

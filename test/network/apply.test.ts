@@ -9,14 +9,14 @@ import { underRoot, writeAtomic } from '../../src/apply/files.js';
 import { describeAction, liveActions, runActions } from '../../src/apply/live.js';
 import { ApplyError } from '../../src/errors.js';
 import type { Plan } from '../../src/plan/types.js';
-import { planAppliance } from '../../src/plan/plan.js';
+import { planNetwork } from '../../src/plan/plan.js';
 import { PATHS } from '../../src/network/scheme.js';
 import { SCENARIOS, scenarioConfig, scenarioNics } from './scenarios.js';
 
 function seedPlan(name = 'seed-frontend'): Plan {
   const s = SCENARIOS.find((x) => x.name === name)!;
   const config = scenarioConfig(s);
-  return planAppliance(config, scenarioNics(s, config));
+  return planNetwork(config, scenarioNics(s, config));
 }
 
 async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
@@ -118,10 +118,12 @@ test('dry run: a unified diff of every change, nothing written; secrets never sh
   });
 });
 
-test('apply failure is an ApplyError that says what was already changed', async () => {
+test('a file that cannot be staged fails the run before anything changed', async () => {
   await withRoot(async (root) => {
     writeFileSync(join(root, 'etc'), 'a file where a directory must be');
-    await assert.rejects(applyPlan(seedPlan(), { root }), (e) => e instanceof ApplyError && /cannot write .*10-management\.link: .*nothing was changed yet/u.test(e.message));
+    await assert.rejects(applyPlan(seedPlan(), { root }), (e) => e instanceof ApplyError && /^nothing was changed and no service was touched: cannot write \/etc\/systemd\/network\/10-management\.link/u.test(e.message));
+    assert.equal(readFileSync(join(root, 'etc'), 'utf8'), 'a file where a directory must be');
+    assert.equal(existsSync(join(root, 'var/lib/haproxy-appliance/journal.json')), false, 'no journal left behind');
   });
 });
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { planAppliance } from '../../src/plan/plan.js';
+import { planNetwork } from '../../src/plan/plan.js';
 import { SCENARIOS, scenarioConfig, scenarioNics } from './scenarios.js';
 
 const GOLDEN = fileURLToPath(new URL('../golden/network/', import.meta.url));
@@ -34,7 +34,7 @@ function listFiles(dir: string): string[] {
 for (const s of SCENARIOS) {
   test(`golden: ${s.name} (${s.what})`, () => {
     const config = scenarioConfig(s);
-    const plan = planAppliance(config, scenarioNics(s, config));
+    const plan = planNetwork(config, scenarioNics(s, config));
     const dir = join(GOLDEN, s.name);
     if (UPDATE) {
       rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import type { ApplianceConfig } from '../../src/config/types.js';
 import { InputError } from '../../src/errors.js';
 import { networkModel, placeServiceRange, within, type RuleSpec } from '../../src/network/model.js';
 import { PATHS, PRIORITY, ROUTE_TABLE } from '../../src/network/scheme.js';
-import { planAppliance } from '../../src/plan/plan.js';
+import { planNetwork } from '../../src/plan/plan.js';
 import { SCENARIOS, scenarioConfig, scenarioNics, type Scenario } from './scenarios.js';
 
 const scenario = (name: string): Scenario => SCENARIOS.find((s) => s.name === name)!;
@@ -158,8 +158,8 @@ test('plan: pure and deterministic; files 0644 without secrets; what it does not
   for (const s of SCENARIOS) {
     const config = deepFreeze(scenarioConfig(s));
     const nics = deepFreeze(scenarioNics(s, config));
-    const a = planAppliance(config, nics);
-    const b = planAppliance(config, nics);
+    const a = planNetwork(config, nics);
+    const b = planNetwork(config, nics);
     assert.deepEqual(a, b);
     for (const f of a.files) {
       assert.equal(f.mode, 0o644, f.path);
@@ -171,7 +171,7 @@ test('plan: pure and deterministic; files 0644 without secrets; what it does not
     for (const p of a.remove) assert.ok(!written.has(p));
     assert.deepEqual(a.renames, [], 'no live names known: nothing to rename');
   }
-  const def = planAppliance(scenarioConfig(scenario('default-2nic')), scenarioNics(scenario('default-2nic'), scenarioConfig(scenario('default-2nic'))));
+  const def = planNetwork(scenarioConfig(scenario('default-2nic')), scenarioNics(scenario('default-2nic'), scenarioConfig(scenario('default-2nic'))));
   assert.ok(def.remove.includes(PATHS.network('frontend')) && def.remove.includes(PATHS.link('frontend')) && def.remove.includes(PATHS.timesyncd));
 });
 
@@ -179,7 +179,7 @@ test('plan renames live NICs that do not carry their role name yet', () => {
   const s = scenario('seed-frontend');
   const config = scenarioConfig(s);
   const nics = scenarioNics(s, config).map((n, i) => ({ ...n, currentName: i === 0 ? 'management' : `ens${192 + i}` }));
-  assert.deepEqual(planAppliance(config, nics).renames, [{ from: 'ens193', to: 'workload' }, { from: 'ens194', to: 'frontend' }]);
+  assert.deepEqual(planNetwork(config, nics).renames, [{ from: 'ens193', to: 'workload' }, { from: 'ens194', to: 'frontend' }]);
 });
 
 test('more list items than a priority band holds is an InputError', () => {

@@ -16,7 +16,6 @@ for (const a of process.argv.slice(2)) {
   const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
   if (m) flags[m[1]] = m[2] === undefined ? true : m[2];
 }
-process.title = 'dataplaneapi';
 
 function users() {
   const text = fs.readFileSync(flags['config-file'] || '/etc/haproxy/haproxy.cfg', 'utf8');
