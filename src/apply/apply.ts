@@ -183,9 +183,6 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
       const journal: Journal = { id, phase: 'staging', entries, actions: actions.filter((a) => a.kind !== 'exec' || a.stdin === undefined).filter((a) => !(a.kind === 'write' && a.mode === 0o600)) };
       await writeJournal(root, journal);
       crashPoint('journal-staging');
-      const backupDir = await backupFiles(root, id, changes.flatMap((c) => (c.before ? [{ path: c.path, content: c.before.content, mode: c.before.mode }] : [])));
-      if (backupDir) result.backupDir = backupDir;
-      crashPoint('backed-up');
 
       const problem = await stageAndCheck(changes, entries, options.checker).catch((err: Error) => `${err.message}`);
       if (problem) {
@@ -193,6 +190,9 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
         await clearJournal(root);
         throw new ApplyError(`nothing was changed and no service was touched: ${problem}`);
       }
+      const backupDir = await backupFiles(root, id, changes.flatMap((c) => (c.before ? [{ path: c.path, content: c.before.content, mode: c.before.mode }] : [])));
+      if (backupDir) result.backupDir = backupDir;
+      crashPoint('backed-up');
       journal.phase = 'committing';
       await writeJournal(root, journal);
       crashPoint('journal-committing');

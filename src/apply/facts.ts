@@ -96,7 +96,7 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
 export function haproxyChecker(required: boolean) {
   return async (_kind: 'haproxy', file: string): Promise<string | undefined> => {
     const { execa } = await import('execa');
-    const r = await execa('haproxy', ['-c', '-q', '-f', file], { reject: false, stdin: 'ignore', timeout: 60_000 });
+    const r = await execa('haproxy', ['-c', '-f', file], { reject: false, stdin: 'ignore', timeout: 60_000 });
     if ((r as { code?: string }).code === 'ENOENT') return required ? 'haproxy is not installed, so the configuration cannot be checked' : undefined;
     if (r.exitCode === 0) return undefined;
     const alerts = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /ALERT|error/iu.test(l)).map((l) => l.trim()).slice(0, 5);

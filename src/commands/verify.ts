@@ -10,9 +10,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, EXIT } from '../errors.js';
 import type { Values } from '../cli.js';
-import { validateProperties } from '../config/validate.js';
-import { readOvfEnvironment } from '../ingest/transports.js';
-import { publicConfig } from '../state/state.js';
 import { parseHostSpec, parseInventory, type HostSpec } from '../verify/inventory.js';
 import { readKnownHosts } from '../verify/known-hosts.js';
 import { defaultKeys, HostError, loadKey, type SshCredentials } from '../verify/ssh.js';
@@ -42,6 +39,10 @@ function secretFromEnv(values: Values, option: string, env: NodeJS.ProcessEnv): 
 }
 
 async function loadExpect(file: string): Promise<NonNullable<VerifyOptions['expect']> & { apiUser: string; apiPassword: string }> {
+  // Loaded only for --expect: zod, xmldom and execa cost ~150 ms of start-up.
+  const [{ validateProperties }, { readOvfEnvironment }, { publicConfig }] = await Promise.all([
+    import('../config/validate.js'), import('../ingest/transports.js'), import('../state/state.js'),
+  ]);
   const env = await readOvfEnvironment({ file });
   const result = validateProperties(env.properties, { ...(env.adapters.length > 0 && { adapterCount: env.adapters.length }) });
   if (!result.config) {

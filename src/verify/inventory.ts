@@ -186,8 +186,14 @@ function resolve(c: Collected, file: string): HostSpec[] {
     return [...(parents.get(g) ?? []).flatMap((p) => ancestry(p, seen)), g];
   };
   return c.order.map((name) => {
-    const vars: Vars = { ...(c.groupVars.get('all') ?? {}) };
-    for (const g of c.hostGroups.get(name) ?? []) for (const a of ancestry(g)) Object.assign(vars, c.groupVars.get(a) ?? {});
+    // As Ansible: `all` first, then parents before children (deeper groups win), host vars last.
+    const depth = new Map<string, number>([['all', 0]]);
+    for (const g of c.hostGroups.get(name) ?? []) {
+      const chain = ancestry(g);
+      chain.forEach((a, i) => depth.set(a, Math.max(depth.get(a) ?? 0, a === 'all' ? 0 : i + 1)));
+    }
+    const vars: Vars = {};
+    for (const g of [...depth].sort((x, y) => x[1] - y[1]).map(([g]) => g)) Object.assign(vars, c.groupVars.get(g) ?? {});
     Object.assign(vars, c.hostVars.get(name));
     const where = `${file}: host ${name}`;
     const host = vars.ansible_host ?? vars.ansible_ssh_host ?? name;

@@ -3,11 +3,7 @@
  * A fleet: the same, N at a time, with a progress callback per host. Never throws for a host:
  * every failure ends up in that host's report.
  */
-import { parseAppliedState, STATE_FILE, type PublicConfig } from '../state/state.js';
-import { probeApiInfo, probeTls } from './api.js';
-import { runChecks } from './checks.js';
-import { configDifferences } from './expected.js';
-import { factsFromSections } from './facts.js';
+import type { AppliedState, PublicConfig } from '../state/state.js';
 import { collectionScript, newMarker, APPLIANCE_PATHS, splitSections } from './script.js';
 import { connect, HostError, runScript, type HostKeyPolicy, type SshCredentials } from './ssh.js';
 import type { CheckInput } from './checks.js';
@@ -30,12 +26,28 @@ export interface VerifyOptions {
   onProgress?: (event: ProgressEvent) => void;
 }
 
+/**
+ * What is needed only once the facts are in (zod for state.json, the checks, the network model,
+ * the TLS probe): loaded while the first SSH handshake waits on the network, not before it.
+ */
+let later: Promise<[typeof import('../state/state.js'), typeof import('./checks.js'), typeof import('./facts.js'), typeof import('./api.js'), typeof import('./expected.js')]> | undefined;
+function loadLater() {
+  later ??= Promise.all([import('../state/state.js'), import('./checks.js'), import('./facts.js'), import('./api.js'), import('./expected.js')]);
+  return later;
+}
+
 export type ProgressEvent =
   | { kind: 'start'; name: string; index: number; total: number }
   | { kind: 'done'; name: string; index: number; total: number; report: HostReport; finished: number };
 
 /** The expected configuration: --expect wins; state.json is compared with it when both exist. */
-export function expectedFor(facts: Facts, expect: VerifyOptions['expect']): Pick<CheckInput, 'expected' | 'expectedProblem' | 'stateDifferences'> {
+export function expectedFor(
+  facts: Facts,
+  expect: VerifyOptions['expect'],
+  parseAppliedState: (text: string) => AppliedState | string,
+  configDifferences: (a: unknown, b: unknown) => string[],
+): Pick<CheckInput, 'expected' | 'expectedProblem' | 'stateDifferences'> {
+  const STATE_FILE = APPLIANCE_PATHS.state;
   const state = facts.stateText !== undefined ? parseAppliedState(facts.stateText) : undefined;
   const stateErr = facts.sections.state?.stderr;
   if (expect) {
@@ -59,18 +71,22 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
   const base = { name: spec.name, host, port, user, checks: [] as HostReport['checks'] };
   let connected: Awaited<ReturnType<typeof connect>> | undefined;
   try {
-    connected = await connect({ host, port, user }, opts.credentials, opts.hostKeys, opts.timeoutMs);
+    const connecting = connect({ host, port, user }, opts.credentials, opts.hostKeys, opts.timeoutMs);
+    const modules = loadLater();
+    modules.catch(() => undefined);
+    connected = await connecting;
     const tConnect = performance.now();
     const marker = newMarker();
     const res = await runScript(connected.ssh, collectionScript(marker), opts.timeoutMs);
     const tCollect = performance.now();
+    const [{ parseAppliedState }, { runChecks }, { factsFromSections }, { probeApiInfo, probeTls }, { configDifferences }] = await modules;
     const sections = splitSections(marker, res.stdout, res.stderr);
     if (!sections.meta) {
       throw new HostError('collect', `the collection script printed nothing usable (exit ${res.code ?? 'unknown'}${res.stderr.trim() ? `: ${res.stderr.trim().split('\n')[0]}` : ''})`,
         'the login shell must run /bin/sh; check that the account is not restricted (ForceCommand, nologin)');
     }
     const facts = factsFromSections(sections);
-    const exp = expectedFor(facts, opts.expect);
+    const exp = expectedFor(facts, opts.expect, parseAppliedState, configDifferences);
     const now = opts.now?.() ?? new Date();
 
     // The Data Plane API, as its clients reach it.

@@ -10,15 +10,18 @@
  * file content can forge a section boundary.
  */
 import { randomBytes } from 'node:crypto';
-import { STATE_FILE } from '../state/state.js';
 
-/** Paths the verifier reads on the appliance. */
+/**
+ * Paths the verifier reads on the appliance: the agent's (a test holds them equal to
+ * src/haproxy/plan.ts, src/pki/plan.ts and src/state/state.ts, which are not imported here to
+ * keep the verifier's start-up small).
+ */
 export const APPLIANCE_PATHS = {
   haproxyCfg: '/etc/haproxy/haproxy.cfg',
   /** The appliance CA and the Data Plane API's server certificate (as on today's OVA). */
   caCert: '/etc/haproxy/ca.crt',
   serverCert: '/etc/haproxy/server.crt',
-  state: STATE_FILE,
+  state: '/var/lib/haproxy-appliance/state.json',
 } as const;
 
 /** Process names whose state the verifier reports (comm is cut at 15 characters). */

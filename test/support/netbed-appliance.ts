@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, type Run } from './cli.js';
 import { ovfEnv, SEED_MACS, type Adapter } from './ovf.js';
-import { routeLine, ruleLine, type NetDump, type NetworkdSnapshot, type TestBed } from '../helpers/netns.js';
+import { routeLine, ruleLine, type IpRule, type NetDump, type NetworkdSnapshot, type TestBed } from '../helpers/netns.js';
 
 export type Role = 'management' | 'workload' | 'frontend';
 export const ADAPTERS_3: Adapter[] = [{ mac: SEED_MACS.management }, { mac: SEED_MACS.workload }, { mac: SEED_MACS.frontend }];
@@ -188,7 +188,7 @@ export function ipv4Addrs(d: NetDump): Record<string, string[]> {
 export function comparable(d: NetDump): { routes: string[]; rules: string[]; addrs: Record<string, string[]> } {
   return {
     routes: d.routes.map((r) => routeLine(r, { withProto: true })).sort(),
-    rules: ruleLines(d),
+    rules: ruleLines(d).map((l, i) => `${l} proto ${String(d.rules[i]!.protocol ?? '-')}`),
     addrs: ipv4Addrs(d),
   };
 }
@@ -203,15 +203,51 @@ export async function routeGet(bed: TestBed, ns: string, args: string): Promise<
     .join(' ');
 }
 
-/** A counter of /proc/net/snmp in `ns` (e.g. Ip InAddrErrors: packets the namespace could not route). */
-export async function snmp(bed: TestBed, ns: string, group: string, field: string): Promise<number> {
-  const text = (await bed.exec(ns, ['cat', '/proc/net/snmp'])).stdout;
+/**
+ * A kernel counter in `ns`, from /proc/net/snmp (e.g. `Ip InAddrErrors`: packets a host that
+ * does not forward received for someone else) or /proc/net/netstat (e.g. `IpExt InNoRoutes`:
+ * packets a router had no route for).
+ */
+export async function counter(bed: TestBed, ns: string, group: string, field: string): Promise<number> {
+  const text = (await bed.exec(ns, ['cat', '/proc/net/snmp', '/proc/net/netstat'])).stdout;
   const lines = text.split('\n').filter((l) => l.startsWith(`${group}:`));
   const names = lines[0]?.split(/\s+/u) ?? [];
   const values = lines[1]?.split(/\s+/u) ?? [];
   const i = names.indexOf(field);
-  if (i < 0) throw new Error(`no ${group} ${field} in /proc/net/snmp`);
+  if (i < 0) throw new Error(`no ${group} ${field} in /proc/net/snmp or /proc/net/netstat`);
   return Number(values[i]);
+}
+
+/** Packets the management gateway dropped because they were not for it (it does not forward). */
+export function mgwDropped(bed: TestBed): Promise<number> {
+  return counter(bed, 'mgw', 'Ip', 'InAddrErrors');
+}
+
+/**
+ * Deletes the appliance's policy rules with these priorities (`ip rule del`), runs `fn`, then
+ * puts them back exactly as they were (selector, table, suppress_prefixlength and protocol,
+ * so a later networkd run adopts them as its own), even when `fn` throws.
+ */
+export async function withoutRules<T>(bed: TestBed, ns: string, priorities: number[], fn: () => Promise<T>): Promise<T> {
+  const all = await bed.ipJson<IpRule[]>(ns, ['-4', 'rule']);
+  const gone = all.filter((r) => priorities.includes(r.priority));
+  if (gone.length !== priorities.length) throw new Error(`rules ${priorities.join(', ')}: found ${gone.map(ruleLine).join('; ') || 'none'}`);
+  for (const r of gone) await bed.ip(ns, ['-4', 'rule', 'del', ...ruleArgs(r)]);
+  try {
+    return await fn();
+  } finally {
+    for (const r of gone) await bed.ip(ns, ['-4', 'rule', 'add', ...ruleArgs(r)]);
+  }
+}
+
+function ruleArgs(r: IpRule): string[] {
+  const args = ['priority', String(r.priority)];
+  if (r.src !== undefined && r.src !== 'all') args.push('from', `${r.src}/${r.srclen ?? 32}`);
+  if (r.dst !== undefined && r.dst !== 'all') args.push('to', `${r.dst}/${r.dstlen ?? 32}`);
+  if (r.table) args.push('table', r.table);
+  if (r.suppress_prefixlen !== undefined) args.push('suppress_prefixlength', String(r.suppress_prefixlen));
+  if (r.protocol) args.push('protocol', String(r.protocol));
+  return args;
 }
 
 /** Tries to bind host:port in `ns`: 'ok' or the error code (EADDRNOTAVAIL, ...). */

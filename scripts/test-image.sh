@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The end-to-end test appliance's image: a Debian bookworm root with systemd, haproxy, sshd and
+# the agent, bootable under systemd-nspawn. Two layers:
+#
+#   scripts/test-image.sh base        builds (once) and caches a pristine debootstrap root keyed by
+#                                     its package list; prints its path
+#   scripts/test-image.sh root DEST   copies the cached base to DEST (a fresh working root per run,
+#                                     so the cache stays pristine), applies the container settings
+#                                     below and installs the agent with firstboot/install.sh;
+#                                     prints DEST
+#
+# Cache: $HPA_IMAGE_CACHE (default /var/cache/haproxy-appliance-test). Mirror: $HPA_DEBIAN_MIRROR
+# (default debootstrap's, deb.debian.org). Needs root, debootstrap (first build only) and cp.
+# Touches nothing outside the cache and DEST; debootstrap's own mounts (proc, sys) are inside the
+# root it builds and are gone when it exits.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cache=${HPA_IMAGE_CACHE:-/var/cache/haproxy-appliance-test}
+suite=bookworm
+# What the appliance needs (the seed's tools: netstat from net-tools, ss/ip from iproute2, ps from
+# procps), plus resolved and timesyncd as on the real appliance, and openssl / ca-certificates for
+# the agent's PKI and trust store.
+packages=(
+  systemd systemd-sysv systemd-resolved systemd-timesyncd dbus
+  iproute2 net-tools procps
+  haproxy openssh-server
+  openssl ca-certificates
+)
+
+die() { echo "scripts/test-image.sh: $*" >&2; exit 1; }
+
+need_root() {
+  [ "$(id -u)" = 0 ] || die "must run as root (debootstrap and systemd-nspawn need it): sudo $0 $*"
+}
+
+key() {
+  # The cache key: suite, mirror and package list (sorted). A different list builds a new root.
+  printf '%s\n' "$suite" "${HPA_DEBIAN_MIRROR:-default}" "$(printf '%s\n' "${packages[@]}" | sort | tr '\n' ' ')" \
+    | sha256sum | cut -c1-12
+}
+
+base() {
+  need_root base
+  local dir="$cache/$suite-$(key)"
+  if [ -f "$dir/complete" ]; then echo "$dir/root"; return; fi
+  command -v debootstrap >/dev/null 2>&1 || die "debootstrap is missing: run scripts/e2e-deps.sh (as root), or apt-get install debootstrap systemd-container"
+  mkdir -p "$cache"
+  # One builder at a time; a second caller waits and then finds the finished root.
+  exec 9>"$cache/.lock"
+  flock 9
+  if [ -f "$dir/complete" ]; then echo "$dir/root"; return; fi
+  local tmp="$cache/.build-$$"
+  rm -rf "$tmp" "$dir"
+  mkdir -p "$tmp"
+  local include
+  include=$(IFS=,; echo "${packages[*]}")
+  local t0=$SECONDS
+  echo "scripts/test-image.sh: debootstrap $suite with ${packages[*]} into $dir (first run only, ~1 min)" >&2
+  # shellcheck disable=SC2086
+  if ! debootstrap --variant=minbase --include="$include" "$suite" "$tmp/root" ${HPA_DEBIAN_MIRROR:-} >"$tmp/debootstrap.log" 2>&1; then
+    tail -n 30 "$tmp/debootstrap.log" >&2
+    # debootstrap can leave proc/sys mounted in the root when it fails: never leave mounts behind.
+    for m in "$tmp/root/proc" "$tmp/root/sys"; do mountpoint -q "$m" 2>/dev/null && umount -l "$m"; done
+    rm -rf "$tmp"
+    die "debootstrap failed (log above)"
+  fi
+  # A smaller root copies faster: the downloaded packages are not needed.
+  rm -f "$tmp/root"/var/cache/apt/archives/*.deb
+  rm -rf "$tmp/root"/var/lib/apt/lists/*
+  printf '%s\n' "${packages[@]}" >"$tmp/packages"
+  echo "$((SECONDS - t0))" >"$tmp/debootstrap-seconds"
+  touch "$tmp/complete"
+  mv "$tmp" "$dir"
+  echo "scripts/test-image.sh: built in $((SECONDS - t0)) s" >&2
+  echo "$dir/root"
+}
+
+# Settings for booting the image under systemd-nspawn in a network namespace (and nothing the
+# real appliance would not have): networkd and resolved enabled as on the appliance, the units
+# that cannot work in a container masked.
+container_settings() {
+  local r=$1
+  mkdir -p "$r/etc/systemd/system/multi-user.target.wants" "$r/etc/systemd/system/sockets.target.wants" \
+    "$r/etc/systemd/system/network-online.target.wants"
+  ln -sfn /lib/systemd/system/systemd-networkd.service "$r/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
+  ln -sfn /lib/systemd/system/systemd-networkd.socket "$r/etc/systemd/system/sockets.target.wants/systemd-networkd.socket"
+  ln -sfn /lib/systemd/system/systemd-resolved.service "$r/etc/systemd/system/multi-user.target.wants/systemd-resolved.service"
+  ln -sfn /lib/systemd/system/systemd-networkd-wait-online.service \
+    "$r/etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service"
+  mkdir -p "$r/etc/systemd/system"
+  # No terminals (the container's console is read-only), no udev (nspawn has none), no clock to set.
+  for u in console-getty.service getty@.service serial-getty@.service systemd-udevd.service \
+    systemd-udev-trigger.service systemd-udev-settle.service e2scrub_reap.service apt-daily.timer \
+    apt-daily-upgrade.timer dpkg-db-backup.timer; do
+    ln -sfn /dev/null "$r/etc/systemd/system/$u"
+  done
+  # resolved's stub as /etc/resolv.conf, as on the appliance.
+  ln -sfn ../run/systemd/resolve/stub-resolv.conf "$r/etc/resolv.conf"
+  # A fresh machine: systemd makes a machine id at first boot.
+  : >"$r/etc/machine-id"
+  rm -f "$r/var/lib/dbus/machine-id"
+}
+
+root() {
+  need_root root DEST
+  local dest=${1:?usage: scripts/test-image.sh root DEST}
+  [ -e "$dest" ] && die "$dest exists; give a new directory"
+  local b
+  b=$(base)
+  mkdir -p "$(dirname "$dest")"
+  cp -a "$b" "$dest"
+  container_settings "$dest"
+  "$repo/firstboot/install.sh" "$dest" >&2
+  echo "$dest"
+}
+
+case "${1:-}" in
+  base) base ;;
+  root) shift; root "$@" ;;
+  key) key ;;
+  *) die "usage: $0 base | root DEST | key" ;;
+esac
