@@ -6,7 +6,9 @@
  */
 import type { ApplianceConfig, NicConfig, NicRole } from '../config/types.js';
 import { networkModel, type NetworkModel } from '../network/model.js';
-import type { PublicConfig } from '../state/state.js';
+import { parseAppliedState, STATE_FILE, type PublicConfig } from '../state/state.js';
+import type { CheckInput } from './checks.js';
+import type { Expected, Facts } from './types.js';
 
 /** The public configuration as the full type the model takes (the model reads no secret). */
 function asApplianceConfig(cfg: PublicConfig): ApplianceConfig {
@@ -38,4 +40,21 @@ export function configDifferences(a: unknown, b: unknown, path = ''): string[] {
   }
   const show = (v: unknown) => (v === undefined ? '(unset)' : typeof v === 'string' && v.includes('BEGIN') ? '(a PEM certificate)' : JSON.stringify(v));
   return [`${path}: ${show(a)} → ${show(b)}`];
+}
+
+/** The expected configuration: --expect wins; state.json is compared with it when both exist. */
+export function expectedFor(facts: Facts, expect: { file: string; config: PublicConfig } | undefined): Pick<CheckInput, 'expected' | 'expectedProblem' | 'stateDifferences'> {
+  const state = facts.stateText !== undefined ? parseAppliedState(facts.stateText) : undefined;
+  const stateErr = facts.sections.state?.stderr;
+  if (expect) {
+    const expected: Expected = { config: expect.config, source: { kind: 'expect', file: expect.file } };
+    if (state && typeof state !== 'string') return { expected, stateDifferences: configDifferences(state.config, expect.config) };
+    return { expected };
+  }
+  if (state === undefined) {
+    const why = stateErr && /No such file/iu.test(stateErr) ? `${STATE_FILE} does not exist (the agent has not run)` : `${STATE_FILE} is unreadable${stateErr ? `: ${stateErr.split('\n')[0]}` : ''}`;
+    return { expectedProblem: why };
+  }
+  if (typeof state === 'string') return { expectedProblem: `${STATE_FILE} ${state}` };
+  return { expected: { config: state.config, source: { kind: 'state', path: STATE_FILE, version: state.version, appliedAt: state.appliedAt } } };
 }

@@ -3,11 +3,10 @@
  * A fleet: the same, N at a time, with a progress callback per host. Never throws for a host:
  * every failure ends up in that host's report.
  */
-import type { AppliedState, PublicConfig } from '../state/state.js';
+import type { PublicConfig } from '../state/state.js';
 import { collectionScript, newMarker, APPLIANCE_PATHS, splitSections } from './script.js';
 import { connect, HostError, runScript, type HostKeyPolicy, type SshCredentials } from './ssh.js';
-import type { CheckInput } from './checks.js';
-import type { ApiProbe, Expected, Facts, FleetReport, HostReport } from './types.js';
+import type { ApiProbe, FleetReport, HostReport } from './types.js';
 import type { HostSpec } from './inventory.js';
 import { exitCodeOf } from './report.js';
 
@@ -30,38 +29,15 @@ export interface VerifyOptions {
  * What is needed only once the facts are in (zod for state.json, the checks, the network model,
  * the TLS probe): loaded while the first SSH handshake waits on the network, not before it.
  */
-let later: Promise<[typeof import('../state/state.js'), typeof import('./checks.js'), typeof import('./facts.js'), typeof import('./api.js'), typeof import('./expected.js')]> | undefined;
+let later: Promise<[typeof import('./checks.js'), typeof import('./facts.js'), typeof import('./api.js'), typeof import('./expected.js')]> | undefined;
 function loadLater() {
-  later ??= Promise.all([import('../state/state.js'), import('./checks.js'), import('./facts.js'), import('./api.js'), import('./expected.js')]);
+  later ??= Promise.all([import('./checks.js'), import('./facts.js'), import('./api.js'), import('./expected.js')]);
   return later;
 }
 
 export type ProgressEvent =
   | { kind: 'start'; name: string; index: number; total: number }
   | { kind: 'done'; name: string; index: number; total: number; report: HostReport; finished: number };
-
-/** The expected configuration: --expect wins; state.json is compared with it when both exist. */
-export function expectedFor(
-  facts: Facts,
-  expect: VerifyOptions['expect'],
-  parseAppliedState: (text: string) => AppliedState | string,
-  configDifferences: (a: unknown, b: unknown) => string[],
-): Pick<CheckInput, 'expected' | 'expectedProblem' | 'stateDifferences'> {
-  const STATE_FILE = APPLIANCE_PATHS.state;
-  const state = facts.stateText !== undefined ? parseAppliedState(facts.stateText) : undefined;
-  const stateErr = facts.sections.state?.stderr;
-  if (expect) {
-    const expected: Expected = { config: expect.config, source: { kind: 'expect', file: expect.file } };
-    if (state && typeof state !== 'string') return { expected, stateDifferences: configDifferences(state.config, expect.config) };
-    return { expected };
-  }
-  if (state === undefined) {
-    const why = stateErr && /No such file/iu.test(stateErr) ? `${STATE_FILE} does not exist (the agent has not run)` : `${STATE_FILE} is unreadable${stateErr ? `: ${stateErr.split('\n')[0]}` : ''}`;
-    return { expectedProblem: why };
-  }
-  if (typeof state === 'string') return { expectedProblem: `${STATE_FILE} ${state}` };
-  return { expected: { config: state.config, source: { kind: 'state', path: STATE_FILE, version: state.version, appliedAt: state.appliedAt } } };
-}
 
 export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<HostReport> {
   const t0 = performance.now();
@@ -79,14 +55,14 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
     const marker = newMarker();
     const res = await runScript(connected.ssh, collectionScript(marker), opts.timeoutMs);
     const tCollect = performance.now();
-    const [{ parseAppliedState }, { runChecks }, { factsFromSections }, { probeApiInfo, probeTls }, { configDifferences }] = await modules;
+    const [{ runChecks }, { factsFromSections }, { probeApiInfo, probeTls }, { expectedFor }] = await modules;
     const sections = splitSections(marker, res.stdout, res.stderr);
     if (!sections.meta) {
       throw new HostError('collect', `the collection script printed nothing usable (exit ${res.code ?? 'unknown'}${res.stderr.trim() ? `: ${res.stderr.trim().split('\n')[0]}` : ''})`,
         'the login shell must run /bin/sh; check that the account is not restricted (ForceCommand, nologin)');
     }
     const facts = factsFromSections(sections);
-    const exp = expectedFor(facts, opts.expect, parseAppliedState, configDifferences);
+    const exp = expectedFor(facts, opts.expect);
     const now = opts.now?.() ?? new Date();
 
     // The Data Plane API, as its clients reach it.

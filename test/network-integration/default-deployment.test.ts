@@ -17,7 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { canRunNetworkBeds, createTestBed, listBedNamespaces, type NetDump, type TestBed } from '../helpers/netns.js';
+import { canRunNetworkBeds, createTestBed, listBedNamespaces, type NetDump, type NetworkdHandle, type TestBed } from '../helpers/netns.js';
 import { SEED_MACS, SEED_PROPERTIES } from '../support/ovf.js';
 import {
   ADAPTERS_2,
@@ -63,18 +63,26 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
   let root: ProvisionedRoot;
   const t0 = Date.now();
 
-  /** Provision the root for `properties`, then boot networkd on a reset namespace. */
-  async function reconfigure(properties: Record<string, string>, until: Parameters<TestBed['runNetworkd']>[2] = { until: 'static' }): Promise<NetDump> {
+  /**
+   * Provision the root for `properties`, then boot networkd on a reset namespace. networkd is
+   * stopped afterwards (static config stays in the kernel) unless `keep`: a DHCP client
+   * releases its lease and removes its routes when networkd stops, so DHCP phases keep it
+   * running (as on the appliance) and stop it in their after().
+   */
+  async function reconfigure(
+    properties: Record<string, string>,
+    until: Parameters<TestBed['runNetworkd']>[2] = { until: 'static' },
+    keep = false,
+  ): Promise<{ d: NetDump; nd: NetworkdHandle }> {
     root.setEnv({ properties, adapters: ADAPTERS_2 });
     root.provision();
     await bed.resetNetworkState('appliance');
-    const t = Date.now();
     const nd = await bed.runNetworkd('appliance', root.unitDir, until);
     const warnings = nd.log().split('\n').filter((l) => /\.(network|link):\d+: /u.test(l));
-    await nd.stop();
+    if (!keep) await nd.stop();
     assert.deepEqual(warnings, [], 'networkd accepts every line of the units');
-    console.log(`networkd ready after ${nd.readyAfterMs} ms (${since(t)} with stop)`);
-    return bed.dump('appliance');
+    console.log(`networkd ready after ${nd.readyAfterMs} ms`);
+    return { d: await bed.dump('appliance'), nd };
   }
 
   /** One TCP connection from `ns` to a listener on the appliance's host:port. */
@@ -109,7 +117,7 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
       const r = root.provision();
       assert.match(r.stderr, /NICs from the OVF environment's adapters .*: management 00:50:56:b1:20:5e, workload 00:50:56:b1:8d:33$/mu);
       renames = await bed.applyLinkFiles('appliance', root.unitDir);
-      d = await reconfigure(DEFAULT_PROPS);
+      ({ d } = await reconfigure(DEFAULT_PROPS));
     });
 
     test('kernel-named NICs are renamed by the .link files; no frontend units', () => {
@@ -151,7 +159,7 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
   describe('2. additional workload networks', () => {
     let d: NetDump;
     before(async () => {
-      d = await reconfigure({ ...DEFAULT_PROPS, 'network.additional_workload_networks': '10.50.0.0/16, 10.60.8.0/22' });
+      ({ d } = await reconfigure({ ...DEFAULT_PROPS, 'network.additional_workload_networks': '10.50.0.0/16, 10.60.8.0/22' }));
     });
 
     test('`to` rules 4000/4001 send the networks through the workload gateway; nothing else moves', async () => {
@@ -193,24 +201,27 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
   describe('3. workload by DHCP (dnsmasq), network.workload_gateway given', () => {
     let d: NetDump;
     let dhcp: Dnsmasq | undefined;
+    let nd: NetworkdHandle | undefined;
     let lease = '';
     before(async () => {
       dhcp = await startDnsmasq(bed, 'wrouter', 'wr-wl', '192.168.1.100,192.168.1.150,255.255.0.0,1h', '192.168.1.1');
       const t = Date.now();
-      d = await reconfigure(
+      ({ d, nd } = await reconfigure(
         { ...DEFAULT_PROPS, 'network.workload_ip': '' },
         {
           until: routesPresent({
-            '200': [/^192\.168\.0\.0\/16 dev workload table 200 scope link src 192\.168\.1\.1\d\d$/u, 'default via 192.168.1.1 dev workload table 200'],
+            '200': [/^192\.168\.0\.0\/16 dev workload table 200 scope link src 192\.168\.1\.1\d\d metric 1024$/u, 'default via 192.168.1.1 dev workload table 200'],
             main: MGMT_MAIN,
             local: ['local 192.168.0.0/24 dev lo table local scope host'],
           }),
         },
-      );
+        true,
+      ));
       lease = (ipv4Addrs(d).workload ?? [])[0] ?? '';
       console.log(`DHCP lease ${lease} configured ${since(t)} after provisioning`);
     });
     after(async () => {
+      await nd?.stop();
       await dhcp?.stop();
     });
 
@@ -219,7 +230,7 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
       assert.match(dhcp!.leases(), new RegExp(` ${SEED_MACS.workload} ${lease.split('/')[0]!.replace(/\./gu, '\\.')} `, 'u'));
       assert.deepEqual(table(d, 'main'), MGMT_MAIN, 'no workload route in main (noprefixroute), one default route');
       const ip = lease.split('/')[0];
-      assert.deepEqual(table(d, '200'), [`192.168.0.0/16 dev workload table 200 scope link src ${ip}`, 'default via 192.168.1.1 dev workload table 200'].sort());
+      assert.deepEqual(table(d, '200'), [`192.168.0.0/16 dev workload table 200 scope link src ${ip} metric 1024`, 'default via 192.168.1.1 dev workload table 200'].sort());
       assert.deepEqual(ruleLines(d), [
         ...KERNEL_RULES_HEAD,
         '1000: from 192.168.0.0/24 lookup 200',
@@ -251,9 +262,10 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
   describe("4. workload by DHCP, the lease's router as the workload gateway", () => {
     let d: NetDump;
     let dhcp: Dnsmasq | undefined;
+    let nd: NetworkdHandle | undefined;
     before(async () => {
       dhcp = await startDnsmasq(bed, 'wrouter', 'wr-wl', '192.168.1.100,192.168.1.150,255.255.0.0,1h', '192.168.1.1');
-      d = await reconfigure(
+      ({ d, nd } = await reconfigure(
         { ...DEFAULT_PROPS, 'network.workload_ip': '', 'network.workload_gateway': '' },
         {
           until: routesPresent({
@@ -261,17 +273,23 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
             main: MGMT_MAIN,
           }),
         },
-      );
+        true,
+      ));
     });
     after(async () => {
+      await nd?.stop();
       await dhcp?.stop();
     });
 
     test("the lease's default route goes to table 200, never to main", async () => {
       assert.deepEqual(table(d, 'main'), MGMT_MAIN);
-      const t200 = table(d, '200');
-      assert.ok(t200.some((l) => /^default via 192\.168\.1\.1 dev workload table 200 .*src 192\.168\.1\.1\d\d/u.test(l)), t200.join('\n'));
-      assert.equal(table(d, '200').filter((l) => l.startsWith('default')).length, 1);
+      const ip = ((ipv4Addrs(d).workload ?? [])[0] ?? '').split('/')[0]!;
+      assert.match(ip, /^192\.168\.1\.1\d\d$/u);
+      assert.deepEqual(table(d, '200'), [
+        `192.168.0.0/16 dev workload table 200 scope link src ${ip} metric 1024`,
+        `192.168.1.1 dev workload table 200 scope link src ${ip} metric 1024`,
+        `default via 192.168.1.1 dev workload table 200 src ${ip} metric 1024`,
+      ]);
       assert.deepEqual(ruleLines(d), [
         ...KERNEL_RULES_HEAD,
         '1000: from 192.168.0.0/24 lookup 200',

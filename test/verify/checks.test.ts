@@ -13,7 +13,7 @@ import { parseBinds } from '../../src/verify/parse/haproxy.js';
 import { parseRoutes } from '../../src/verify/parse/ip.js';
 import { parseNetstat } from '../../src/verify/parse/listeners.js';
 import { splitSections } from '../../src/verify/script.js';
-import { expectedFor } from '../../src/verify/run.js';
+import { expectedFor } from '../../src/verify/expected.js';
 import type { ApiProbe, CheckResult, Facts } from '../../src/verify/types.js';
 import { SEED_PROPERTIES } from '../support/ovf.js';
 import { ROOT } from './appliance-bed.js';

@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import { execa } from 'execa';
 import { HAPROXY_CFG } from '../../src/haproxy/plan.js';
 import { PKI_PATHS } from '../../src/pki/plan.js';
+import { STATE_FILE } from '../../src/state/state.js';
 import { runChecks } from '../../src/verify/checks.js';
 import { factsFromSections } from '../../src/verify/facts.js';
 import { APPLIANCE_PATHS, collectionScript, newMarker, splitSections } from '../../src/verify/script.js';
@@ -24,6 +25,7 @@ test('the paths the script reads are the agent\'s', () => {
   assert.equal(APPLIANCE_PATHS.haproxyCfg, HAPROXY_CFG);
   assert.equal(APPLIANCE_PATHS.caCert, PKI_PATHS.caCert);
   assert.equal(APPLIANCE_PATHS.serverCert, PKI_PATHS.serverCert);
+  assert.equal(APPLIANCE_PATHS.state, STATE_FILE);
 });
 
 async function runIsolated(hide: string[]): Promise<{ stdout: string; stderr: string; marker: string; code: number }> {

@@ -1,0 +1,130 @@
+/**
+ * Which services a change touches, in which order, at boot and on an admin's rerun; the Data
+ * Plane API's two configuration forms; the agent's own units and the rendered API unit checked by
+ * the real `systemd-analyze verify`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { validateProperties } from '../../src/config/validate.js';
+import { planAppliance } from '../../src/plan/plan.js';
+import { computeChanges } from '../../src/apply/apply.js';
+import { describeAction, liveActions } from '../../src/apply/live.js';
+import { planDataplane, parseDataplaneVersion, takesYaml } from '../../src/dataplane/plan.js';
+import { newSalt } from '../../src/apply/facts.js';
+import { applyPlan } from '../../src/apply/apply.js';
+import { SEED_MACS, SEED_PROPERTIES, ROOT, fixture } from '../support/ovf.js';
+import { withSandbox } from '../support/sandbox.js';
+
+const CA = { cert: fixture('pki/ca.crt'), key: fixture('pki/ca.key') };
+const NICS = [
+  { role: 'management' as const, mac: SEED_MACS.management, currentName: 'ens192' },
+  { role: 'workload' as const, mac: SEED_MACS.workload, currentName: 'management' },
+  { role: 'frontend' as const, mac: SEED_MACS.frontend, currentName: 'frontend' },
+];
+
+function plan(over: Record<string, string> = {}, facts: { haproxyCfg?: string; rootPasswordMarker?: string; dataplaneVersionOutput?: string } = {}) {
+  const config = validateProperties({ ...SEED_PROPERTIES, ...over }).config!;
+  return planAppliance(config, NICS, { ...facts, pki: { ca: CA, server: CA }, salts: { userlist: newSalt(), root: 'rootsalt' } });
+}
+
+test('first boot: NICs renamed, trust store, root password, API enabled and queued; nothing reloaded', async () => {
+  await withSandbox(async (root) => {
+    const p = plan({}, { dataplaneVersionOutput: 'HAProxy Data Plane API v2.1.0 1a2b3c' });
+    const { changes } = await computeChanges(p, root);
+    const actions = liveActions(p, changes, { boot: true, systemd: true, vmtoolsd: true }).map(describeAction);
+    assert.deepEqual(actions.filter((a) => a.startsWith('ip link')), [
+      'ip link set dev ens192 down', 'ip link set dev ens192 name hpa-tmp0', 'ip link set dev management down', 'ip link set dev management name hpa-tmp1',
+      'ip link set dev hpa-tmp0 name management', 'ip link set dev management up', 'ip link set dev hpa-tmp1 name workload', 'ip link set dev workload up',
+    ], 'a swap of names goes through temporary names');
+    const rest = actions.filter((a) => !a.startsWith('ip link'));
+    assert.deepEqual(rest.map((a) => a.replace(/cacert \S+$/, 'cacert <base64>')), [
+      'write "haproxy.local" to /proc/sys/kernel/hostname',
+      'update-ca-certificates',
+      'systemctl daemon-reload',
+      'systemctl enable dataplaneapi.service',
+      'systemctl start --no-block dataplaneapi.service',
+      'chpasswd -e (input on stdin, not shown)',
+      'write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)',
+      'vmtoolsd --cmd info-set guestinfo.dataplaneapi.cacert <base64>',
+    ]);
+    assert.ok(!actions.some((a) => a.includes('vmware')), 'no password in any action');
+  });
+});
+
+test('an admin rerun reloads only what its change touches, in dependency order', async () => {
+  await withSandbox(async (root) => {
+    const base = plan({}, { dataplaneVersionOutput: 'v2.1.0' });
+    await applyPlan(base, { root });
+    const marker = base.rootPassword!.marker;
+    const ctx = { boot: false, systemd: true, vmtoolsd: false };
+    const actionsFor = async (over: Record<string, string>) => {
+      const p = plan(over, { haproxyCfg: readFileSync(join(root, 'etc/haproxy/haproxy.cfg'), 'utf8'), rootPasswordMarker: marker, dataplaneVersionOutput: 'v2.1.0' });
+      const renamed = { ...p, renames: [] };
+      return liveActions(renamed, (await computeChanges(renamed, root)).changes, ctx).map(describeAction);
+    };
+    assert.deepEqual(await actionsFor({}), [], 'nothing changed: nothing runs');
+    assert.deepEqual(await actionsFor({ 'network.nameservers': '10.1.1.1' }), ['networkctl reload', 'networkctl reconfigure management']);
+    assert.deepEqual(await actionsFor({ 'loadbalance.haproxy_pwd': 'another-password' }), [
+      'systemctl reload-or-restart haproxy.service', 'systemctl restart dataplaneapi.service',
+    ]);
+    assert.deepEqual(await actionsFor({ 'loadbalance.dataplane_port': '5557' }), [
+      'systemctl daemon-reload', 'systemctl enable dataplaneapi.service', 'systemctl restart dataplaneapi.service',
+    ]);
+    assert.deepEqual(await actionsFor({ 'appliance.permit_root_login': 'False' }), ['sshd -t', 'systemctl reload-or-restart ssh.service']);
+    assert.deepEqual(await actionsFor({ 'appliance.root_pwd': 'a-new-root-pwd' }), [
+      'chpasswd -e (input on stdin, not shown)', 'write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)',
+    ]);
+  });
+});
+
+test('the Data Plane API: flags for 2.1-2.8, dataplaneapi.yaml for 2.9 and 3.x, disabled with a clear word when missing', () => {
+  assert.deepEqual(parseDataplaneVersion('HAProxy Data Plane API v2.1.0 1a2b3c4'), [2, 1, 0]);
+  assert.equal(takesYaml([2, 8, 7]), false);
+  assert.equal(takesYaml([2, 9, 0]), true);
+  assert.equal(takesYaml([3, 0, 1]), true);
+  const config = validateProperties(SEED_PROPERTIES).config!;
+  const flags = planDataplane(config, { versionOutput: 'HAProxy Data Plane API v2.1.0' });
+  assert.equal(flags.form, 'flags');
+  assert.equal(flags.files.length, 1);
+  const unit = flags.files[0]!.content;
+  for (const flag of ['--scheme=https', '--tls-host=10.191.181.52', '--tls-port=5556', '--tls-certificate=/etc/haproxy/server.crt', '--tls-key=/etc/haproxy/server.key',
+    '--userlist=controller', '--config-file=/etc/haproxy/haproxy.cfg', '--haproxy-bin=/usr/sbin/haproxy', '"--reload-cmd=/bin/systemctl reload haproxy"', '--reload-delay=30', '--update-map-files', '--log-to=stdout']) {
+    assert.ok(unit.includes(flag), flag);
+  }
+  const yaml = planDataplane(config, { versionOutput: 'HAProxy Data Plane API v3.0.2' });
+  assert.equal(yaml.form, 'yaml');
+  assert.match(yaml.files[0]!.content, /^ExecStart=\/usr\/local\/bin\/dataplaneapi -f \/etc\/haproxy\/dataplaneapi\.yaml$/m);
+  assert.match(yaml.files[1]!.content, /^config_version: 2$/m);
+  assert.match(yaml.files[1]!.content, /^ {4}tls_port: 5556$/m);
+  const missing = planDataplane(config, {});
+  assert.equal(missing.enable, false);
+  assert.match(missing.warnings[0]!, /Data Plane API is not installed \(\/usr\/local\/bin\/dataplaneapi is missing\)/);
+});
+
+test('systemd-analyze verify accepts the agent\'s units and the rendered Data Plane API unit', async () => {
+  await withSandbox(async (root) => {
+    // An image root: systemd's own units, the built agent where the unit runs it, and the units
+    // where install puts them.
+    mkdirSync(join(root, 'lib/systemd'), { recursive: true });
+    execFileSync('cp', ['-a', '/lib/systemd/system', join(root, 'lib/systemd/system')]);
+    for (const d of ['usr/local/bin', 'etc/systemd/system/haproxy.service.d', 'etc/systemd/system/ssh.service.d', 'usr/sbin']) mkdirSync(join(root, d), { recursive: true });
+    copyFileSync(`${ROOT}dist/bin.js`, join(root, 'usr/local/bin/haproxy-appliance'));
+    chmodSync(join(root, 'usr/local/bin/haproxy-appliance'), 0o755);
+    copyFileSync(`${ROOT}firstboot/haproxy-appliance.service`, join(root, 'etc/systemd/system/haproxy-appliance.service'));
+    const config = validateProperties(SEED_PROPERTIES).config!;
+    const unit = planDataplane(config, { versionOutput: 'v2.1.0' }).files[0]!;
+    writeFileSync(join(root, 'etc/systemd/system/dataplaneapi.service'), unit.content);
+    for (const d of ['haproxy.service.d', 'ssh.service.d']) {
+      for (const f of readdirSync(`${ROOT}firstboot/${d}`)) copyFileSync(`${ROOT}firstboot/${d}/${f}`, join(root, 'etc/systemd/system', d, f));
+    }
+    const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, '/etc/systemd/system/haproxy-appliance.service'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const api = spawnSync('systemd-analyze', ['verify', `--root=${root}`, '/etc/systemd/system/dataplaneapi.service'], { encoding: 'utf8' });
+    // The one complaint allowed: the API binary itself is not part of this test root.
+    const complaints = api.stderr.split('\n').filter((l) => l.trim() && !l.includes('/usr/local/bin/dataplaneapi is not executable') && !/haproxy\.service|ssh\.service/.test(l));
+    assert.deepEqual(complaints, []);
+  });
+});
