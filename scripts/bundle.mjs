@@ -89,6 +89,23 @@ const rewritePlugin = {
   },
 };
 
+/**
+ * ssh2's optional native crypto binding (`…/sshcrypto.node`) and cpu-features: not built here
+ * (allowScripts), required by ssh2 in a try/catch, after which it uses its JavaScript/WebAssembly
+ * code. In the bundle they become a module that throws, so nothing is looked up on disk (and a
+ * single executable does not warn about require()ing a non-built-in module).
+ */
+const optionalNativePlugin = {
+  name: 'hpa-optional-native',
+  setup(b) {
+    b.onResolve({ filter: /\.node$|^cpu-features$/ }, (args) => ({ path: args.path, namespace: 'hpa-optional-native' }));
+    b.onLoad({ filter: /.*/, namespace: 'hpa-optional-native' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not part of the single-file build`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
 const common = {
   entryPoints: [join(ROOT, 'src/bin.ts')],
   bundle: true,
@@ -97,14 +114,11 @@ const common = {
   minify: true,
   legalComments: 'eof',
   logLevel: 'warning',
-  // ssh2's optional native crypto binding and cpu-features: not built (allowScripts), required in
-  // a try/catch by ssh2, which falls back to JavaScript. Left as runtime requires that fail.
-  external: ['*.node', 'cpu-features'],
   define: {
     __HPA_VERSION__: JSON.stringify(version),
     __HPA_TEMPLATES__: JSON.stringify(templates()),
   },
-  plugins: [rewritePlugin],
+  plugins: [rewritePlugin, optionalNativePlugin],
 };
 
 const t0 = performance.now();

@@ -14,6 +14,7 @@ import { ROOT_PASSWORD_MARKER } from '../access/plan.js';
 import { DATAPLANEAPI_BIN } from '../dataplane/plan.js';
 import { PKI_PATHS, decidePki, materializePki, type PkiDecision } from '../pki/plan.js';
 import { underRoot } from './files.js';
+import { run } from '../util/run.js';
 import type { LiveContext } from './live.js';
 
 async function readIfThere(path: string): Promise<string | undefined> {
@@ -37,8 +38,7 @@ export function newSalt(): string {
 
 async function dataplaneVersion(bin: string): Promise<string | undefined> {
   if (!(await executable(bin))) return undefined;
-  const { execa } = await import('execa');
-  const r = await execa(bin, ['--version'], { reject: false, stdin: 'ignore', timeout: 10_000 });
+  const r = await run([bin, '--version'], { timeoutMs: 10_000 });
   // Present but it would not say its version (another architecture in an image root): the flags form.
   return `${r.stdout}\n${r.stderr}`.trim() || 'unknown';
 }
@@ -95,9 +95,8 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
  */
 export function haproxyChecker(required: boolean) {
   return async (_kind: 'haproxy', file: string): Promise<string | undefined> => {
-    const { execa } = await import('execa');
-    const r = await execa('haproxy', ['-c', '-f', file], { reject: false, stdin: 'ignore', timeout: 60_000 });
-    if ((r as { code?: string }).code === 'ENOENT') return required ? 'haproxy is not installed, so the configuration cannot be checked' : undefined;
+    const r = await run(['haproxy', '-c', '-f', file]);
+    if (r.notFound) return required ? 'haproxy is not installed, so the configuration cannot be checked' : undefined;
     if (r.exitCode === 0) return undefined;
     const alerts = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /ALERT|error/iu.test(l)).map((l) => l.trim()).slice(0, 5);
     return alerts.join('; ') || `haproxy -c exited ${r.exitCode}`;

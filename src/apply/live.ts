@@ -9,6 +9,7 @@ import { ApplyError } from '../errors.js';
 import type { Plan } from '../plan/types.js';
 import type { FileChange } from './apply.js';
 import { writeAtomic } from './files.js';
+import { failureDetail, run } from '../util/run.js';
 
 export type LiveAction =
   /** `stdin` may hold a secret (chpasswd's hash): it is never printed or journaled. */
@@ -121,13 +122,9 @@ export async function systemRunner(action: LiveAction): Promise<void> {
     else await writeFile(action.path, action.content);
     return;
   }
-  const { argv } = action;
-  const { execa } = await import('execa');
-  const r = await execa(argv[0]!, argv.slice(1), { reject: false, timeout: 60_000, ...(action.stdin !== undefined ? { input: action.stdin } : { stdin: 'ignore' as const }) });
-  if (r.exitCode !== 0) {
-    const detail = (r.stderr || r.stdout || (r as { shortMessage?: string }).shortMessage || '').trim();
-    throw new Error(`exit ${r.exitCode ?? 'unknown'}${detail ? `: ${detail}` : ''}`);
-  }
+  const r = await run(action.argv, { ...(action.stdin !== undefined && { input: action.stdin }) });
+  if (r.notFound) throw new Error(`${action.argv[0]} is not installed`);
+  if (r.exitCode !== 0) throw new Error(`exit ${r.exitCode ?? 'unknown'}: ${failureDetail(r)}`);
 }
 
 export function describeAction(a: LiveAction): string {

@@ -12,9 +12,10 @@ import { InputError, EXIT } from '../errors.js';
 import type { Values } from '../cli.js';
 import { parseHostSpec, parseInventory, type HostSpec } from '../verify/inventory.js';
 import { readKnownHosts } from '../verify/known-hosts.js';
-import { defaultKeys, HostError, loadKey, type SshCredentials } from '../verify/ssh.js';
-import { verifyFleet, type ProgressEvent, type VerifyOptions } from '../verify/run.js';
+import type { SshCredentials } from '../verify/ssh.js';
+import type { ProgressEvent, VerifyOptions } from '../verify/run.js';
 import { counts, renderJson, renderJunit, renderText, useColor } from '../verify/report.js';
+import { preconnect, type Preconnected } from '../verify/tcp.js';
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
@@ -87,6 +88,36 @@ export async function verifyCommand(values: Values, positionals: string[], io: {
   const password = secretFromEnv(values, 'password-env', env);
   const apiPassword = secretFromEnv(values, 'api-password-env', env);
   const identity = str(values.identity);
+  if (str(values.expect) !== undefined && unique.length > 1) throw new InputError(`--expect describes one appliance; ${unique.length} hosts were given`);
+
+  // Connect to the first hosts now: the TCP handshake and sshd's start-up overlap the loading of
+  // the SSH library (tens of ms). Usage errors below close these sockets again.
+  const pre = new Map<HostSpec, Preconnected>();
+  for (const spec of unique.slice(0, concurrency)) pre.set(spec, preconnect(spec.host, spec.port ?? port, timeoutMs));
+  try {
+    return await verifyWith(values, unique, { env, stdout, stderr, port, concurrency, timeoutMs, user, identity, password, apiPassword, pre });
+  } finally {
+    for (const p of pre.values()) p.discard();
+  }
+}
+
+interface Prepared {
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  port: number;
+  concurrency: number;
+  timeoutMs: number;
+  user: string;
+  identity: string | undefined;
+  password: string | undefined;
+  apiPassword: string | undefined;
+  pre: Map<HostSpec, Preconnected>;
+}
+
+async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Promise<number> {
+  const { env, stdout, stderr, port, concurrency, timeoutMs, user, identity, password, apiPassword } = o;
+  const [{ defaultKeys, HostError, loadKey }, { verifyFleet }] = await Promise.all([import('../verify/ssh.js'), import('../verify/run.js')]);
   let credentials: SshCredentials;
   try {
     if (identity !== undefined) credentials = { keys: [await loadKey(identity)], ...(password !== undefined && { password }) };
@@ -112,7 +143,6 @@ export async function verifyCommand(values: Values, positionals: string[], io: {
   const expectFile = str(values.expect);
   let expect: Awaited<ReturnType<typeof loadExpect>> | undefined;
   if (expectFile !== undefined) {
-    if (unique.length > 1) throw new InputError(`--expect describes one appliance; ${unique.length} hosts were given`);
     expect = await loadExpect(expectFile);
   }
   const apiUser = str(values['api-user']);
@@ -143,6 +173,7 @@ export async function verifyCommand(values: Values, positionals: string[], io: {
     concurrency,
     timeoutMs,
     onProgress: progress,
+    preconnected: new Map([...o.pre].map(([spec, p]) => [spec, p.socket])),
   });
 
   if (json) stdout.write(renderJson(report));

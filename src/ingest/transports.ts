@@ -8,8 +8,8 @@
 import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { InputError } from '../errors.js';
+import { run } from '../util/run.js';
 import type { OvfEnvironment } from '../config/types.js';
 import { parseOvfEnvironment } from './ovf-env.js';
 import { readIsoRootFile } from './iso9660.js';
@@ -27,9 +27,9 @@ type Attempt = { xml: string; source: string } | { tried: string };
 const GUESTINFO_KEY = 'info-get guestinfo.ovfEnv';
 
 async function fromTool(tool: string, argv: string[]): Promise<Attempt> {
-  const r = await execa(tool, argv, { reject: false, timeout: 10_000, stdin: 'ignore' });
+  const r = await run([tool, ...argv], { timeoutMs: 10_000 });
   const label = `guestinfo via ${tool}`;
-  if ((r as { code?: string }).code === 'ENOENT') return { tried: `${label} (${tool} is not installed)` };
+  if (r.notFound) return { tried: `${label} (${tool} is not installed)` };
   if (r.exitCode !== 0 || !r.stdout.trim()) {
     return { tried: `${label} (guestinfo.ovfEnv is empty: the OVF descriptor must declare ovf:transport="com.vmware.guestInfo")` };
   }
@@ -42,7 +42,7 @@ async function fromTool(tool: string, argv: string[]): Promise<Attempt> {
  * works before udev has filled its database, early in boot.
  */
 async function isoDevices(): Promise<{ path: string; mount?: string }[]> {
-  const r = await execa('blkid', ['-c', '/dev/null', '-t', 'TYPE=iso9660', '-o', 'device'], { reject: false, stdin: 'ignore', timeout: 15_000 });
+  const r = await run(['blkid', '-c', '/dev/null', '-t', 'TYPE=iso9660', '-o', 'device'], { timeoutMs: 15_000 });
   const paths = r.exitCode === 0 ? r.stdout.split('\n').filter(Boolean) : [];
   if (paths.length === 0) return [];
   const mounts = await readFile('/proc/mounts', 'utf8').catch(() => '');
@@ -70,12 +70,12 @@ async function readFirst(dir: string): Promise<string | undefined> {
 async function mountAndRead(path: string): Promise<string | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'ovf-iso-'));
   try {
-    const m = await execa('mount', ['-o', 'ro', '-t', 'iso9660', path, dir], { reject: false, stdin: 'ignore' });
+    const m = await run(['mount', '-o', 'ro', '-t', 'iso9660', path, dir]);
     if (m.exitCode !== 0) return undefined; // e.g. no iso9660 in this kernel: the caller reads the image itself
     try {
       return await readFirst(dir);
     } finally {
-      await execa('umount', [dir], { reject: false, stdin: 'ignore' });
+      await run(['umount', dir]);
     }
   } finally {
     await rmdir(dir).catch(() => undefined);

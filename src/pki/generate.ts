@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execa } from 'execa';
 import { ApplyError } from '../errors.js';
+import { failureDetail, run } from '../util/run.js';
 
 export interface KeyPair { cert: string; key: string }
 
@@ -23,9 +23,9 @@ async function withPrivateDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
 }
 
 async function openssl(args: string[]): Promise<void> {
-  const r = await execa('openssl', args, { reject: false, stdin: 'ignore', timeout: 60_000 });
-  if ((r as { code?: string }).code === 'ENOENT') throw new ApplyError('openssl is not installed; it is needed to make the appliance\'s certificates');
-  if (r.exitCode !== 0) throw new ApplyError(`openssl ${args[0]} failed: ${r.stderr.trim().split('\n').slice(-1)[0] ?? `exit ${r.exitCode}`}`);
+  const r = await run(['openssl', ...args]);
+  if (r.notFound) throw new ApplyError('openssl is not installed; it is needed to make the appliance\'s certificates');
+  if (r.exitCode !== 0) throw new ApplyError(`openssl ${args[0]} failed: ${failureDetail(r)}`);
 }
 
 /** A self-signed CA for the appliance, valid ten years. */

@@ -3,10 +3,11 @@
  * A fleet: the same, N at a time, with a progress callback per host. Never throws for a host:
  * every failure ends up in that host's report.
  */
+import type { Socket } from 'node:net';
 import type { PublicConfig } from '../state/state.js';
 import { collectionScript, newMarker, APPLIANCE_PATHS, splitSections } from './script.js';
 import { connect, HostError, runScript, type HostKeyPolicy, type SshCredentials } from './ssh.js';
-import type { ApiProbe, FleetReport, HostReport } from './types.js';
+import type { ApiProbe, Facts, FleetReport, HostReport } from './types.js';
 import type { HostSpec } from './inventory.js';
 import { exitCodeOf } from './report.js';
 
@@ -23,6 +24,8 @@ export interface VerifyOptions {
   /** The clock for certificate expiry and skew (tests pin it). */
   now?: () => Date;
   onProgress?: (event: ProgressEvent) => void;
+  /** TCP connections already opened (by the command, during start-up), taken once per host. */
+  preconnected?: Map<HostSpec, Promise<Socket>>;
 }
 
 /**
@@ -47,15 +50,41 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
   const base = { name: spec.name, host, port, user, checks: [] as HostReport['checks'] };
   let connected: Awaited<ReturnType<typeof connect>> | undefined;
   try {
-    const connecting = connect({ host, port, user }, opts.credentials, opts.hostKeys, opts.timeoutMs);
+    const sock = opts.preconnected?.get(spec);
+    opts.preconnected?.delete(spec);
+    const connecting = connect({ host, port, user }, opts.credentials, opts.hostKeys, opts.timeoutMs, sock);
     const modules = loadLater();
     modules.catch(() => undefined);
     connected = await connecting;
     const tConnect = performance.now();
     const marker = newMarker();
-    const res = await runScript(connected.ssh, collectionScript(marker), opts.timeoutMs);
+    let loaded: Awaited<typeof modules> | undefined;
+    void modules.then((m) => (loaded = m), () => undefined);
+    const apiUser = opts.api?.user;
+    const apiPassword = opts.api?.password;
+    const probe = (m: Awaited<typeof modules>, cfg: PublicConfig, mgmt: string, facts: Facts): Promise<ApiProbe> => {
+      const target = { address: mgmt, port: cfg.loadbalance.dataplanePort, timeoutMs: Math.min(opts.timeoutMs, 10_000), ssh: connected!.ssh };
+      const user = apiUser ?? cfg.loadbalance.haproxyUser;
+      const caPem = cfg.appliance.caCert ?? facts.certs.find((c) => c.source === APPLIANCE_PATHS.caCert)?.pem;
+      return m[2].probeTls(target).then((p) => (user && apiPassword !== undefined && caPem ? m[2].probeApiInfo(p, target, caPem, user, apiPassword) : p));
+    };
+    // The script prints state.json and the certificates first: once they are in, the Data Plane
+    // API is probed from here while the appliance runs the rest of the script.
+    let early: Promise<ApiProbe> | undefined;
+    const onStdout = (soFar: string) => {
+      if (early || !loaded || !soFar.includes(`${marker}-rc certs `)) return;
+      const partial = loaded[1].factsFromSections(splitSections(marker, soFar, ''));
+      const cfg = loaded[3].expectedFor(partial, opts.expect).expected?.config;
+      const mgmt = cfg?.network.management.address?.address;
+      if (cfg && mgmt) {
+        early = probe(loaded, cfg, mgmt, partial);
+        early.catch(() => undefined);
+      }
+    };
+    const res = await runScript(connected.ssh, collectionScript(marker), opts.timeoutMs, onStdout);
     const tCollect = performance.now();
-    const [{ runChecks }, { factsFromSections }, { probeApiInfo, probeTls }, { expectedFor }] = await modules;
+    const m = await modules;
+    const [{ runChecks }, { factsFromSections }, , { expectedFor }] = m;
     const sections = splitSections(marker, res.stdout, res.stderr);
     if (!sections.meta) {
       throw new HostError('collect', `the collection script printed nothing usable (exit ${res.code ?? 'unknown'}${res.stderr.trim() ? `: ${res.stderr.trim().split('\n')[0]}` : ''})`,
@@ -65,19 +94,12 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
     const exp = expectedFor(facts, opts.expect);
     const now = opts.now?.() ?? new Date();
 
-    // The Data Plane API, as its clients reach it.
-    let api: ApiProbe | undefined;
+    // The Data Plane API, as its clients reach it (a DHCP management address is known only now).
     const cfg = exp.expected?.config;
     const mgmt = cfg?.network.management.address?.address ?? facts.interfaces?.find((i) => i.name === 'management')?.ipv4[0]?.split('/')[0];
-    const apiUser = opts.api?.user ?? cfg?.loadbalance.haproxyUser;
-    const apiPassword = opts.api?.password;
-    if (cfg && mgmt) {
-      const target = { address: mgmt, port: cfg.loadbalance.dataplanePort, timeoutMs: Math.min(opts.timeoutMs, 10_000), ssh: connected.ssh };
-      api = await probeTls(target);
-      const caPem = cfg.appliance.caCert ?? facts.certs.find((c) => c.source === APPLIANCE_PATHS.caCert)?.pem;
-      if (apiUser && apiPassword !== undefined && caPem) api = await probeApiInfo(api, target, caPem, apiUser, apiPassword);
-    }
-    const checks = runChecks({ facts, ...exp, ...(api && { api }), ...(apiUser && apiPassword !== undefined && { apiUser }), now }, port);
+    const api: ApiProbe | undefined = early ? await early : cfg && mgmt ? await probe(m, cfg, mgmt, facts) : undefined;
+    const effectiveUser = apiUser ?? cfg?.loadbalance.haproxyUser;
+    const checks = runChecks({ facts, ...exp, ...(api && { api }), ...(effectiveUser && apiPassword !== undefined && { apiUser: effectiveUser }), now }, port);
     const versions: Record<string, string> = {};
     if (facts.haproxyVersion) versions.haproxy = facts.haproxyVersion;
     if (api?.info?.version) versions.dataplaneapi = api.info.version;

@@ -24,9 +24,6 @@ export const APPLIANCE_PATHS = {
   state: '/var/lib/haproxy-appliance/state.json',
 } as const;
 
-/** Process names whose state the verifier reports (comm is cut at 15 characters). */
-export const SERVICE_PROCESSES = ['haproxy', 'dataplaneapi', 'sshd', 'systemd-networkd'] as const;
-
 export function newMarker(): string {
   return `@@hpa-${randomBytes(8).toString('hex')}@@`;
 }
@@ -49,6 +46,15 @@ meta() {
   if [ -d /run/systemd/system ] && has systemctl; then echo 'systemd yes'; else echo 'systemd no'; fi
 }
 sec meta meta
+sec state cat ${p.state}
+certs() {
+  tls=$(ps -C dataplaneapi -o args= 2>/dev/null | sed -n 's/.*--tls-certificate[= ]\\([^ ]*\\).*/\\1/p' | head -n 1)
+  for f in ${p.caCert} ${p.serverCert} $tls; do
+    printf 'file %s\\n' "$f"
+    if [ -r "$f" ]; then sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$f"; else echo 'unreadable'; fi
+  done
+}
+sec certs certs
 sec etc-hostname cat /etc/hostname
 sec resolv.conf cat /etc/resolv.conf
 if [ -r /run/systemd/resolve/resolv.conf ]; then sec resolved-upstream cat /run/systemd/resolve/resolv.conf; fi
@@ -87,15 +93,6 @@ else
 fi
 sec haproxy-cfg cat ${p.haproxyCfg}
 sec haproxy-cfg-mtime stat -c %Y ${p.haproxyCfg}
-certs() {
-  tls=$(ps -C dataplaneapi -o args= 2>/dev/null | sed -n 's/.*--tls-certificate[= ]\\([^ ]*\\).*/\\1/p' | head -n 1)
-  for f in ${p.caCert} ${p.serverCert} $tls; do
-    printf 'file %s\\n' "$f"
-    if [ -r "$f" ]; then sed -n '/-----BEGIN CERTIFICATE-----/,/-----END CERTIFICATE-----/p' "$f"; else echo 'unreadable'; fi
-  done
-}
-sec certs certs
-sec state cat ${p.state}
 exit 0
 `;
 }

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { NodeSSH } from 'node-ssh';
 import {
@@ -125,8 +126,16 @@ export interface Connected {
  * Connects and authenticates. Throws HostError: `hostkey` (unknown without --accept-new,
  * changed, revoked), `auth`, `unreachable`.
  */
-export async function connect(target: SshTarget, creds: SshCredentials, policy: HostKeyPolicy, timeoutMs: number): Promise<Connected> {
+export async function connect(target: SshTarget, creds: SshCredentials, policy: HostKeyPolicy, timeoutMs: number, preconnected?: Promise<Socket>): Promise<Connected> {
   const { host, port, user } = target;
+  let sock: Socket | undefined;
+  if (preconnected) {
+    try {
+      sock = await preconnected;
+    } catch (err) {
+      throw classify(err, target, creds, timeoutMs, []);
+    }
+  }
   const name = hostKeyName(host, port);
   let refusal: HostError | undefined;
   let recorded: string | undefined;
@@ -173,6 +182,7 @@ export async function connect(target: SshTarget, creds: SshCredentials, policy: 
     await ssh.connect({
       host,
       port,
+      ...(sock && { sock }),
       username: user,
       readyTimeout: timeoutMs,
       hostVerifier,
@@ -218,8 +228,8 @@ export interface ExecResult {
   code: number | null;
 }
 
-/** Runs `script` with `sh -s` (one channel), bounded by `timeoutMs`. */
-export async function runScript(ssh: NodeSSH, script: string, timeoutMs: number): Promise<ExecResult> {
+/** Runs `script` with `sh -s` (one channel), bounded by `timeoutMs`; `onStdout` sees the output as it comes. */
+export async function runScript(ssh: NodeSSH, script: string, timeoutMs: number, onStdout?: (soFar: string) => void): Promise<ExecResult> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -228,7 +238,20 @@ export async function runScript(ssh: NodeSSH, script: string, timeoutMs: number)
     }, timeoutMs);
   });
   try {
-    const r = await Promise.race([ssh.execCommand('LC_ALL=C exec /bin/sh -s', { stdin: script, noTrim: true }), timeout]);
+    let soFar = '';
+    const r = await Promise.race([
+      ssh.execCommand('LC_ALL=C exec /bin/sh -s', {
+        stdin: script,
+        noTrim: true,
+        ...(onStdout && {
+          onStdout: (chunk: Buffer) => {
+            soFar += chunk.toString('utf8');
+            onStdout(soFar);
+          },
+        }),
+      }),
+      timeout,
+    ]);
     return { stdout: r.stdout, stderr: r.stderr, code: r.code };
   } finally {
     clearTimeout(timer);

@@ -24,7 +24,6 @@ import {
   BACKEND,
   buildTopology,
   CLIENT,
-  DNSMASQ_BIN,
   ipv4Addrs,
   mgwDropped,
   NO_FRONTEND,
@@ -40,18 +39,9 @@ import {
   withoutRules,
   type Dnsmasq,
 } from '../support/netbed-appliance.js';
-import { accessSync, constants } from 'node:fs';
 
 const can = await canRunNetworkBeds();
-const dnsmasqMissing = (() => {
-  try {
-    accessSync(DNSMASQ_BIN, constants.X_OK);
-    return undefined;
-  } catch {
-    return `${DNSMASQ_BIN} is missing (test/install-deps.sh installs dnsmasq-base)`;
-  }
-})();
-const skip = can.ok ? (dnsmasqMissing ?? false) : `cannot run network beds here: ${can.reason}`;
+const skip = can.ok ? false : `cannot run network beds here: ${can.reason}`;
 
 const DEFAULT_PROPS = { ...SEED_PROPERTIES, ...NO_FRONTEND };
 const KERNEL_RULES_HEAD = ['0: from all lookup local'];
@@ -148,7 +138,7 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
       assert.deepEqual([ok.reply?.localAddress, ok.reply?.remoteAddress], ['192.168.0.1', CLIENT.workload]);
       await withoutRules(bed, 'appliance', [1000, 2000], async () => {
         const lost0 = await mgwDropped(bed);
-        const r = await reach('wclient', '192.168.0.1', 6443, 1_500);
+        const r = await reach('wclient', '192.168.0.1', 6443, 1_000);
         assert.deepEqual([r.ok, r.error], [false, 'ETIMEDOUT']);
         assert.ok((await mgwDropped(bed)) - lost0 >= 1, 'the reply went to the management gateway');
       });
@@ -185,7 +175,7 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
         assert.equal(r.reply?.remoteAddress, '192.168.1.2', 'from the workload address, through the workload router');
         await withoutRules(bed, 'appliance', [4000], async () => {
           const lost0 = await mgwDropped(bed);
-          const bad = await bed.connect('appliance', BACKEND, 6443, { timeoutMs: 1_500 });
+          const bad = await bed.connect('appliance', BACKEND, 6443, { timeoutMs: 1_000 });
           assert.deepEqual([bad.ok, bad.error], [false, 'ETIMEDOUT']);
           assert.ok((await mgwDropped(bed)) - lost0 >= 1, 'the SYN went to the management gateway');
         });
@@ -253,7 +243,7 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
       const own = await reach('wrouter', ip, 22);
       assert.equal(own.ok, true, own.error);
       await withoutRules(bed, 'appliance', [1000], async () => {
-        const r = await reach('wclient', '192.168.0.1', 6443, 1_500);
+        const r = await reach('wclient', '192.168.0.1', 6443, 1_000);
         assert.deepEqual([r.ok, r.error], [false, 'ETIMEDOUT']);
       });
     });

@@ -161,8 +161,8 @@ describe('seed 3-NIC appliance: CLI units on the real systemd-networkd', { skip 
         assert.equal(await routeGet(bed, 'appliance', `${CLIENT.workload} from 192.168.0.1`), 'via 10.191.191.254 dev management table main');
         const lost0 = await mgwDropped(bed);
         const [w, f] = await Promise.all([
-          bed.connect('wclient', '192.168.0.1', 6443, { timeoutMs: 2_000 }),
-          bed.connect('fclient', '172.16.10.2', 443, { timeoutMs: 2_000 }),
+          bed.connect('wclient', '192.168.0.1', 6443, { timeoutMs: 1_000 }),
+          bed.connect('fclient', '172.16.10.2', 443, { timeoutMs: 1_000 }),
         ]);
         const lost = (await mgwDropped(bed)) - lost0;
         assert.deepEqual([w.ok, w.error, f.ok, f.error], [false, 'ETIMEDOUT', false, 'ETIMEDOUT']);

@@ -5,13 +5,13 @@
  * real DHCP server (dnsmasq) in a namespace, and read the resulting kernel state in a
  * form that is easy to compare.
  *
- * Topology (every namespace belongs to one bed; nothing touches the host):
+ * Topology (every namespace belongs to one bed; nothing touches the host; the appliance's NICs
+ * carry the seed's MACs and start with kernel names eth0, eth1, ...):
  *
- *   wclient 10.99.0.2/24 ── wrouter (10.99.0.1 | 192.168.1.1/16 = workload gateway) ─┐
- *   backend 10.50.0.10/16 ─┘ (optional, 10.50.0.1 on wrouter)                         │ workload
- *   fclient 10.98.0.2/24 ── frouter (10.98.0.1 | 172.16.10.1/24 = frontend gateway) ──┤ frontend
- *                           mgw (10.191.191.254/20 = management gateway) ─────────────┘ management
- *                                                                              appliance
+ *   wclient 10.99.0.2/24 ─ [10.99.0.1 wrouter 192.168.1.1/16] ─── workload   ┐
+ *   backend 10.50.0.10/16 ─ [10.50.0.1 wrouter]  (optional)                   │
+ *   fclient 10.98.0.2/24 ─ [10.98.0.1 frouter 172.16.10.1/24] ── frontend    ├─ appliance
+ *                          [mgw 10.191.191.254/20] ──────────── management   ┘
  *
  * The routers forward and use strict reverse-path filtering (rp_filter=1); they do not route
  * between each other, and the management gateway neither forwards nor knows any client
@@ -19,7 +19,7 @@
  * connection whose reply takes the wrong NIC fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, type Run } from './cli.js';
@@ -105,23 +105,24 @@ export interface TopologyOptions {
 }
 
 /**
- * Builds the appliance namespace (NICs with the seed's MACs, kernel names eth0..) and its
- * surroundings. Returns the renames udev would do (applyLinkFiles is left to the caller).
+ * Builds the appliance namespace (NICs with the seed's MACs, kernel names eth0.., down) and
+ * its surroundings. Returns the kernel name each NIC got; renaming them (bed.applyLinkFiles,
+ * udev's job) and running networkd is left to the caller.
  */
 export async function buildTopology(bed: TestBed, opts: TopologyOptions): Promise<Record<Role, string | undefined>> {
   await bed.addNamespace('appliance');
   const kernelNames: Record<Role, string | undefined> = { management: undefined, workload: undefined, frontend: undefined };
-  const routers: Array<{ ns: string; role: Role; dev: string; cidr: string; cl: string; clCidr: string; client: string; clientCidr: string; routes: string[] }> = [];
+  const routers: Array<{ ns: string; dev: string; cidr: string; cl: string; clCidr: string; client: string; clientCidr: string; routes: string[] }> = [];
   if (opts.nics.includes('management')) await bed.addNamespace('mgw');
   if (opts.nics.includes('workload')) {
     await bed.addNamespace('wrouter');
     await bed.addNamespace('wclient');
-    routers.push({ ns: 'wrouter', role: 'workload', dev: 'wr-wl', cidr: '192.168.1.1/16', cl: 'wr-cl', clCidr: '10.99.0.1/24', client: 'wclient', clientCidr: `${CLIENT.workload}/24`, routes: opts.wrouterRoutes ?? [] });
+    routers.push({ ns: 'wrouter', dev: 'wr-wl', cidr: '192.168.1.1/16', cl: 'wr-cl', clCidr: '10.99.0.1/24', client: 'wclient', clientCidr: `${CLIENT.workload}/24`, routes: opts.wrouterRoutes ?? [] });
   }
   if (opts.nics.includes('frontend')) {
     await bed.addNamespace('frouter');
     await bed.addNamespace('fclient');
-    routers.push({ ns: 'frouter', role: 'frontend', dev: 'fr-fe', cidr: '172.16.10.1/24', cl: 'fr-cl', clCidr: '10.98.0.1/24', client: 'fclient', clientCidr: `${CLIENT.frontend}/24`, routes: opts.frouterRoutes ?? [] });
+    routers.push({ ns: 'frouter', dev: 'fr-fe', cidr: '172.16.10.1/24', cl: 'fr-cl', clCidr: '10.98.0.1/24', client: 'fclient', clientCidr: `${CLIENT.frontend}/24`, routes: opts.frouterRoutes ?? [] });
   }
   // Strict reverse-path filtering and forwarding on the routers, before any link exists
   // (new links take net.ipv4.conf.default.*; the effective value is max(all, link)).
@@ -295,11 +296,16 @@ export interface Dnsmasq {
  * (omitted when undefined). No config file, pid/lease files in a private temp dir.
  */
 export async function startDnsmasq(bed: TestBed, ns: string, iface: string, range: string, router: string | undefined): Promise<Dnsmasq> {
+  try {
+    accessSync(DNSMASQ_BIN, fsConstants.X_OK);
+  } catch {
+    throw new Error(`${DNSMASQ_BIN} is missing: install Debian's dnsmasq-base (test/install-deps.sh does)`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'hpa-dnsmasq-'));
   const leaseFile = join(dir, 'leases');
   const args = [
     'netns', 'exec', bed.nsName(ns), DNSMASQ_BIN,
-    '--no-daemon', '--conf-file=/dev/null', '--port=0', '--log-dhcp', '--log-facility=-',
+    '--no-daemon', '--conf-file=/dev/null', '--port=0', '--no-ping', '--log-dhcp', '--log-facility=-',
     `--interface=${iface}`, '--bind-interfaces', '--except-interface=lo',
     `--dhcp-range=${range}`, '--dhcp-authoritative',
     `--pid-file=${join(dir, 'pid')}`, `--dhcp-leasefile=${leaseFile}`,

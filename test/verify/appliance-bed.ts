@@ -18,6 +18,7 @@
  * interfaces, routes, services or /etc: every mount happens in a private mount namespace.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -340,7 +341,12 @@ export class Appliance {
 
   constructor(world: World, spec: ApplianceSpec) {
     this.world = world;
-    this.spec = spec;
+    // NICs without a given MAC get a random locally administered one (networkd matches by MAC).
+    const macs = { ...spec.macs };
+    for (const role of ['management', 'workload', 'frontend'] as const) {
+      macs[role] ??= `02:${randomBytes(5).toString('hex').match(/../gu)!.join(':')}`;
+    }
+    this.spec = { ...spec, macs };
     this.dir = join(world.dir, spec.name);
   }
 
@@ -373,7 +379,7 @@ export class Appliance {
     this.netnsInode = (await bed.exec(this.ns, ['readlink', '/proc/self/ns/net'])).stdout.trim();
     for (const role of this.roles()) {
       const peer = `v${world.nextPeer()}${role[0]}`;
-      await bed.link(this.ns, role, 'gw', peer, { ...(spec.macs[role] && { macA: spec.macs[role] }) });
+      await bed.link(this.ns, role, 'gw', peer, { macA: spec.macs[role]! });
       await bed.ip('gw', ['link', 'set', peer, 'master', `br-${role[0]}`]);
     }
     await this.configureNetwork();
@@ -387,7 +393,7 @@ export class Appliance {
   private async configureNetwork(): Promise<void> {
     const { spec } = this;
     const bed = this.world.bed;
-    const nics = this.roles().map((role) => ({ role, mac: spec.macs[role] ?? '00:00:00:00:00:00' }));
+    const nics = this.roles().map((role) => ({ role, mac: spec.macs[role]! }));
     if (spec.network === 'networkd') {
       const unitDir = join(this.dir, 'units');
       await mkdir(unitDir, { recursive: true });

@@ -154,7 +154,7 @@ test('ps lines and service states: systemd, or process presence in the same netw
 
 test('the whole collection of a healthy appliance, split and parsed', () => {
   const sections = splitSections(FIXED_MARKER, fx('bed/collect-healthy.stdout'), fx('bed/collect-healthy.stderr'));
-  assert.deepEqual(Object.keys(sections), ['meta', 'etc-hostname', 'resolv.conf', 'listeners.ss', 'ip.addr', 'ip.route', 'ip.rule', 'processes', 'haproxy-version', 'haproxy-check', 'haproxy-cfg', 'haproxy-cfg-mtime', 'certs', 'state']);
+  assert.deepEqual(Object.keys(sections), ['meta', 'state', 'certs', 'etc-hostname', 'resolv.conf', 'listeners.ss', 'ip.addr', 'ip.route', 'ip.rule', 'processes', 'haproxy-version', 'haproxy-check', 'haproxy-cfg', 'haproxy-cfg-mtime']);
   assert.ok(Object.values(sections).every((s) => s.rc === 0));
   assert.match(sections['haproxy-check']!.stderr, /\[WARNING\]/u);
   const f = factsFromSections(sections);
