@@ -105,7 +105,11 @@ export function fileHashes(plan: Plan): Record<string, string> {
   return Object.fromEntries(plan.files.map((f) => [f.path, createHash('sha256').update(f.content).digest('hex')]));
 }
 
-/** Finishes or undoes a run that was killed; returns what was done, for the report. */
+/**
+ * Finishes or undoes a run that was killed; returns what was done, for the report. The owed
+ * service actions are run once each; one that fails is reported, not retried forever (the run
+ * that follows recomputes everything it needs).
+ */
 async function recover(root: string, live: boolean, runner: Runner | undefined): Promise<string | undefined> {
   const journal = await readJournal(root);
   if (!journal) return undefined;
@@ -119,9 +123,22 @@ async function recover(root: string, live: boolean, runner: Runner | undefined):
     journal.phase = 'committed';
     await writeJournal(root, journal);
   }
-  if (live) await runActions(journal.actions as LiveAction[], runner);
+  const failed: string[] = [];
+  if (live) {
+    for (const a of journal.actions as LiveAction[]) {
+      await runActions([a], runner).catch((err: Error) => failed.push(err.message));
+    }
+  }
   await clearJournal(root);
-  return `run ${journal.id} was stopped while it replaced files: it was completed`;
+  return `run ${journal.id} was stopped while it replaced files: it was completed${failed.length ? `; but ${failed.join('; ')}` : ''}`;
+}
+
+/**
+ * The actions a journal may hold: no secret (chpasswd's input, the password marker) and no NIC
+ * rename (a rename is not repeatable; the next run renames from what it finds).
+ */
+function journaled(actions: LiveAction[]): LiveAction[] {
+  return actions.filter((a) => !(a.kind === 'exec' && (a.stdin !== undefined || a.why.startsWith('rename '))) && !(a.kind === 'write' && a.mode !== undefined));
 }
 
 /** Writes every new file beside its target and checks the candidates; a reason when one fails. */
@@ -178,9 +195,8 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
       const id = runId();
       const entries: JournalEntry[] = changes.map((c) =>
         c.action === 'remove' ? { path: c.path, remove: true } : { path: c.path, staged: stagedPath(underRoot(root, c.path), id) });
-      // Secrets (chpasswd's input) are not journaled: a run killed before it set the password
-      // leaves the marker unchanged, so the next run sets it again.
-      const journal: Journal = { id, phase: 'staging', entries, actions: actions.filter((a) => a.kind !== 'exec' || a.stdin === undefined).filter((a) => !(a.kind === 'write' && a.mode === 0o600)) };
+      // A run killed before it set the password leaves the marker unchanged: the next sets it.
+      const journal: Journal = { id, phase: 'staging', entries, actions: journaled(actions) };
       await writeJournal(root, journal);
       crashPoint('journal-staging');
 
