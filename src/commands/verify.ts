@@ -33,7 +33,8 @@ function intOption(values: Values, name: string, def: number, min: number, max: 
 function secretFromEnv(values: Values, option: string, env: NodeJS.ProcessEnv): string | undefined {
   const name = str(values[option]);
   if (name === undefined) return undefined;
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/u.test(name)) throw new InputError(`--${option}: ${JSON.stringify(name)} is not an environment variable name (give the variable's NAME, not the password)`);
+  // The value is not echoed: it may be a password given here by mistake.
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/u.test(name)) throw new InputError(`--${option}: expects the NAME of an environment variable (letters, digits and _), not the password itself`);
   const value = env[name];
   if (value === undefined || value === '') throw new InputError(`--${option}: environment variable ${name} is not set`);
   return value;

@@ -32,7 +32,7 @@ test('help, and every usage error is exit 2 with one line naming the problem', (
     [[], /no host given/u],
     [['h', '--port', '70000', '--identity', enc], /--port: "70000" is not a whole number from 1 to 65535/u],
     [['h', '--password-env', 'HPA_NOPE'], /--password-env: environment variable HPA_NOPE is not set/u],
-    [['h', '--password-env', 'hunter2 with spaces'], /is not an environment variable name \(give the variable's NAME, not the password\)/u],
+    [['h', '--password-env', 'hunter2 with spaces'], /--password-env: expects the NAME of an environment variable \(letters, digits and _\), not the password itself/u],
     [['h', '--identity', join(dir, 'missing')], /--identity .*missing: no such file/u],
     [['h', '--identity', key], /--identity .*: not a private key ssh understands/u],
     [['h', '--identity', enc], /the key is encrypted; load it into ssh-agent/u],
@@ -46,7 +46,7 @@ test('help, and every usage error is exit 2 with one line naming the problem', (
     const r = verify(args, env);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
     assert.match(r.stderr, re, args.join(' '));
-    assert.ok(!r.stderr.includes('secret-passphrase'));
+    assert.ok(!r.stderr.includes('secret-passphrase') && !r.stderr.includes('hunter2'));
   }
   const top = spawnSync(process.execPath, ['--import', 'tsx', `${ROOT}src/bin.ts`, '--help'], { cwd: ROOT, encoding: 'utf8' });
   assert.match(top.stdout, /\n {2}verify +check running appliances over SSH/u);
