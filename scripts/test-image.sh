@@ -4,10 +4,13 @@
 #
 #   scripts/test-image.sh base        builds (once) and caches a pristine debootstrap root keyed by
 #                                     its package list; prints its path
-#   scripts/test-image.sh root DEST   copies the cached base to DEST (a fresh working root per run,
+#   scripts/test-image.sh root DEST [INSTALL-OPTIONS]
+#                                     copies the cached base to DEST (a fresh working root per run,
 #                                     so the cache stays pristine), applies the container settings
-#                                     below and installs the agent with firstboot/install.sh;
-#                                     prints DEST
+#                                     below and installs the agent with firstboot/install.sh
+#                                     (INSTALL-OPTIONS are passed to it); prints DEST
+#   scripts/test-image.sh cached      exit 0 when the base is already cached
+#   scripts/test-image.sh key         the cache key (suite, mirror, package list)
 #
 # Cache: $HPA_IMAGE_CACHE (default /var/cache/haproxy-appliance-test). Mirror: $HPA_DEBIAN_MIRROR
 # (default debootstrap's, deb.debian.org). Needs root, debootstrap (first build only) and cp.
@@ -105,20 +108,22 @@ container_settings() {
 
 root() {
   need_root root DEST
-  local dest=${1:?usage: scripts/test-image.sh root DEST}
+  local dest=${1:?usage: scripts/test-image.sh root DEST [INSTALL-OPTIONS]}
+  shift
   [ -e "$dest" ] && die "$dest exists; give a new directory"
   local b
   b=$(base)
   mkdir -p "$(dirname "$dest")"
   cp -a "$b" "$dest"
   container_settings "$dest"
-  "$repo/firstboot/install.sh" "$dest" >&2
+  "$repo/firstboot/install.sh" "$@" "$dest" >&2
   echo "$dest"
 }
 
 case "${1:-}" in
   base) base ;;
   root) shift; root "$@" ;;
+  cached) [ -f "$cache/$suite-$(key)/complete" ] ;;
   key) key ;;
-  *) die "usage: $0 base | root DEST | key" ;;
+  *) die "usage: $0 base | root DEST [INSTALL-OPTIONS] | cached | key" ;;
 esac

@@ -52,17 +52,12 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
   try {
     const sock = opts.preconnected?.get(spec);
     opts.preconnected?.delete(spec);
-    const connecting = connect({ host, port, user }, opts.credentials, opts.hostKeys, opts.timeoutMs, sock);
-    const modules = loadLater();
-    modules.catch(() => undefined);
-    connected = await connecting;
+    connected = await connect({ host, port, user }, opts.credentials, opts.hostKeys, opts.timeoutMs, sock);
     const tConnect = performance.now();
     const marker = newMarker();
-    let loaded: Awaited<typeof modules> | undefined;
-    void modules.then((m) => (loaded = m), () => undefined);
     const apiUser = opts.api?.user;
     const apiPassword = opts.api?.password;
-    const probe = (m: Awaited<typeof modules>, cfg: PublicConfig, mgmt: string, facts: Facts): Promise<ApiProbe> => {
+    const probe = (m: Awaited<ReturnType<typeof loadLater>>, cfg: PublicConfig, mgmt: string, facts: Facts): Promise<ApiProbe> => {
       const target = { address: mgmt, port: cfg.loadbalance.dataplanePort, timeoutMs: Math.min(opts.timeoutMs, 10_000), ssh: connected!.ssh };
       const user = apiUser ?? cfg.loadbalance.haproxyUser;
       const caPem = cfg.appliance.caCert ?? facts.certs.find((c) => c.source === APPLIANCE_PATHS.caCert)?.pem;
@@ -71,7 +66,9 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
     // The script prints state.json and the certificates first: once they are in, the Data Plane
     // API is probed from here while the appliance runs the rest of the script.
     let early: Promise<ApiProbe> | undefined;
-    const onStdout = (soFar: string) => {
+    let loaded: Awaited<ReturnType<typeof loadLater>> | undefined;
+    let soFar = '';
+    const tryEarly = () => {
       if (early || !loaded || !soFar.includes(`${marker}-rc certs `)) return;
       const partial = loaded[1].factsFromSections(splitSections(marker, soFar, ''));
       const cfg = loaded[3].expectedFor(partial, opts.expect).expected?.config;
@@ -81,7 +78,17 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
         early.catch(() => undefined);
       }
     };
-    const res = await runScript(connected.ssh, collectionScript(marker), opts.timeoutMs, onStdout);
+    const collecting = runScript(connected.ssh, collectionScript(marker), opts.timeoutMs, (text) => {
+      soFar = text;
+      tryEarly();
+    });
+    // Loaded while the appliance runs the script (not during the handshake, which needs this thread).
+    const modules = loadLater();
+    modules.then((x) => {
+      loaded = x;
+      tryEarly();
+    }, () => undefined);
+    const res = await collecting;
     const tCollect = performance.now();
     const m = await modules;
     const [{ runChecks }, { factsFromSections }, , { expectedFor }] = m;

@@ -17,8 +17,11 @@ export const GUEST_BACKEND = '172.16.10.3';
 /** The VIP listeners the sections create (as the seed's `netstat -tnlp` shows them). */
 export const VIP_LISTENERS = ['192.168.0.1:443', '192.168.0.1:6443', '192.168.0.3:6443'] as const;
 
-/** The seed's sections, as the Data Plane API writes them (two-space indentation). */
-export function seedSections(): string {
+/**
+ * The Supervisor's load balancer (kube-apiserver and nginx on 192.168.0.1), as the Data Plane API
+ * writes it (two-space indentation).
+ */
+export function supervisorSections(): string {
   const servers = (port: number) =>
     CPVM_ADDRESSES.map((a) => `  server ${SUPERVISOR}-${a}:${port} ${a}:${port} check weight 100 verify none`).join('\n');
   return `frontend ${SUPERVISOR}
@@ -43,8 +46,12 @@ backend ${SUPERVISOR}-nginx
   option tcp-check
   log-tag ${SUPERVISOR}-nginx
 ${servers(443)}
+`;
+}
 
-frontend ${GUEST}
+/** One guest cluster's API server load balancer (192.168.0.3:6443 → 172.16.10.3:6443). */
+export function guestSections(): string {
+  return `frontend ${GUEST}
   mode tcp
   bind 192.168.0.3:6443 name ${GUEST}-192.168.0.3:apiserver
   log-tag ${GUEST}
@@ -63,17 +70,21 @@ backend ${GUEST}-apiserver
 /** Names of the frontends the seed's sections add. */
 export const SEED_FRONTENDS = [SUPERVISOR, GUEST] as const;
 
+/** The listeners each part adds. */
+export const SUPERVISOR_LISTENERS = ['192.168.0.1:443', '192.168.0.1:6443'] as const;
+export const GUEST_LISTENERS = ['192.168.0.3:6443'] as const;
+
 const VERSION_LINE = /^# _version=(\d+)[ \t]*$/mu;
 
 /**
  * haproxy.cfg after the API's change: the version line bumped (or `# _version=1` put on top, as
  * the API does on its first write) and the sections appended after a blank line.
  */
-export function addSeedSections(cfg: string): { cfg: string; version: number } {
+export function addSections(cfg: string, sections: string): { cfg: string; version: number } {
   const m = VERSION_LINE.exec(cfg);
   const version = m ? Number(m[1]) + 1 : 1;
   let out = m ? cfg.replace(VERSION_LINE, `# _version=${version}`) : `# _version=${version}\n${cfg}`;
   if (!out.endsWith('\n')) out += '\n';
   if (!out.endsWith('\n\n')) out += '\n';
-  return { cfg: out + seedSections(), version };
+  return { cfg: out + sections, version };
 }

@@ -239,10 +239,20 @@ export class World {
     liveWorlds.add(w);
     if (!exitHook) {
       exitHook = true;
-      // Last resort (the bed's own hook then deletes the namespaces): kill what we started.
-      process.on('exit', () => {
+      // Last resort: kill what we started (by PID) and delete the namespaces, on exit and on
+      // SIGINT/SIGTERM/SIGHUP (then re-raised, as the network bed does, when nobody else listens).
+      const killAll = () => {
         for (const x of liveWorlds) x.killAllSync();
-      });
+      };
+      process.on('exit', killAll);
+      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+        const onSignal = () => {
+          killAll();
+          process.removeListener(sig, onSignal);
+          if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+        };
+        process.on(sig, onSignal);
+      }
     }
     return w;
   }
@@ -300,6 +310,9 @@ export class World {
   killAllSync(): void {
     for (const a of this.appliances) a.killSync();
     this.bed.cleanupSync();
+    // A namespace whose `ip netns add` was still running when a signal came is created after
+    // the bed's cleanup: wait a moment and delete whatever carries this bed's random id.
+    spawnSync('sh', ['-c', `sleep 0.3; for n in $(ip netns list | awk '{print $1}' | grep '^hpa-${this.bed.id}-'); do ip netns del "$n"; done; true`], { stdio: 'ignore', timeout: 5_000 });
     rmSync(this.dir, { recursive: true, force: true });
     liveWorlds.delete(this);
   }
@@ -308,6 +321,9 @@ export class World {
 // ---------------------------------------------------------------------------------------------
 // One appliance
 // ---------------------------------------------------------------------------------------------
+
+/** No process of a bed outlives this, even if the test process is killed without cleaning up. */
+const MAX_LIFE_S = 3600;
 
 const HOLDER_SCRIPT = `
 set -e
@@ -325,7 +341,7 @@ mkdir -p /run/sshd /run/haproxy
 chmod 0755 /run/sshd
 hostname "$HOST"
 echo READY
-exec sleep 3600
+exec sleep ${MAX_LIFE_S}
 `;
 
 export class Appliance {
@@ -479,8 +495,9 @@ export class Appliance {
     return t;
   }
 
-  private inside(argv: string[]): string[] {
-    return ['nsenter', '-t', String(this.holder!.child.pid), '-n', '-m', '-u', '--', ...argv];
+  /** argv run inside the appliance's namespaces; daemons get a bounded life (`timeout`), as the holder has. */
+  private inside(argv: string[], opts: { daemon?: boolean } = {}): string[] {
+    return ['nsenter', '-t', String(this.holder!.child.pid), '-n', '-m', '-u', '--', ...(opts.daemon ? ['timeout', String(MAX_LIFE_S)] : []), ...argv];
   }
 
   private async waitFor(what: string, t: Tracked, cond: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
@@ -506,13 +523,13 @@ export class Appliance {
   }
 
   async startSshd(): Promise<void> {
-    const t = this.spawnTracked('sshd', this.inside(['/usr/sbin/sshd', '-D', '-e', '-f', join(this.dir, 'sshd_config')]));
+    const t = this.spawnTracked('sshd', this.inside(['/usr/sbin/sshd', '-D', '-e', '-f', join(this.dir, 'sshd_config')], { daemon: true }));
     this.sshd = t;
     await this.waitFor('sshd', t, () => this.listening(this.mgmtIp, 22));
   }
 
   async startHaproxy(): Promise<void> {
-    const t = this.spawnTracked('haproxy', this.inside(['/usr/sbin/haproxy', '-W', '-db', '-f', '/etc/haproxy/haproxy.cfg']));
+    const t = this.spawnTracked('haproxy', this.inside(['/usr/sbin/haproxy', '-W', '-db', '-f', '/etc/haproxy/haproxy.cfg'], { daemon: true }));
     this.haproxy = t;
     const first = /bind (\d+\.\d+\.\d+\.\d+):(\d+)/u.exec(await this.readHaproxyCfg());
     await this.waitFor('haproxy', t, async () => (first ? this.listening(first[1]!, Number(first[2])) : true));
@@ -533,7 +550,7 @@ export class Appliance {
   async startDataplane(port = this.dataplanePort): Promise<void> {
     const t = this.spawnTracked('dataplaneapi', this.inside([join(this.dir, 'bin/dataplaneapi'), '--log-level=warning', '--log-to=stdout', '--scheme=https',
       '--haproxy-bin=/usr/sbin/haproxy', '--config-file=/etc/haproxy/haproxy.cfg', '--reload-cmd=/usr/bin/systemctl reload haproxy', '--reload-delay=30',
-      `--tls-host=${this.mgmtIp}`, `--tls-port=${port}`, '--tls-certificate=/etc/haproxy/server.crt', '--tls-key=/etc/haproxy/server.key', '--userlist=controller']));
+      `--tls-host=${this.mgmtIp}`, `--tls-port=${port}`, '--tls-certificate=/etc/haproxy/server.crt', '--tls-key=/etc/haproxy/server.key', '--userlist=controller'], { daemon: true }));
     this.dataplane = t;
     await this.waitFor('dataplaneapi', t, async () => t.log.includes('READY'));
   }
