@@ -4,15 +4,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { CertInfo } from '../types.js';
-
-/** `IP Address:1.2.3.4, DNS:x` (node's subjectAltName) → sorted `IP:1.2.3.4`, `DNS:x`. */
-export function sanList(cert: X509Certificate): string[] {
-  return (cert.subjectAltName ?? '')
-    .split(/,\s*/u)
-    .filter(Boolean)
-    .map((s) => s.replace(/^IP Address:/u, 'IP:'))
-    .sort();
-}
+import { sanList } from '../../pki/inspect.js';
 
 export function certInfo(pem: string, source: string): CertInfo | undefined {
   let cert: X509Certificate;
