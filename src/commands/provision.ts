@@ -12,6 +12,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { ApplyError, EXIT, InputError } from '../errors.js';
 import type { Values } from '../cli.js';
 import { applyPlan, type ApplyResult } from '../apply/apply.js';
@@ -110,10 +111,9 @@ function stateWriter(config: ApplianceConfig) {
     path: STATE_FILE,
     render: (files: Record<string, string>) => `${JSON.stringify({ ...body(files), appliedAt: new Date().toISOString() }, null, 2)}\n`,
     same: (existing: string, files: Record<string, string>) => {
-      const old = parseAppliedState(existing);
-      if (typeof old === 'string') return false;
-      const { appliedAt: _at, ...rest } = old;
-      return JSON.stringify(rest) === JSON.stringify(body(files));
+      if (typeof parseAppliedState(existing) === 'string') return false;
+      const { appliedAt: _at, ...old } = JSON.parse(existing) as Record<string, unknown>;
+      return isDeepStrictEqual(old, JSON.parse(JSON.stringify(body(files))));
     },
   };
 }

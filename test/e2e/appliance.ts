@@ -234,6 +234,8 @@ export interface BootInfo {
   analyze: string;
   /** Kernel names the NICs had before the agent renamed them, and the names they have now. */
   renames: Array<{ mac: string; before: string; after: string }>;
+  /** Units that failed during boot, each with the last lines of its journal. */
+  failedUnits: Array<{ unit: string; log: string }>;
 }
 
 export interface VerifyRun {
@@ -296,6 +298,31 @@ export function verdict(report: VerifyJson): { green: boolean; accepted: string[
   return { green: report.hosts.length > 0 && unexpected.length === 0, accepted, unexpected };
 }
 
+const liveBeds = new Set<ApplianceBed>();
+let exitHookInstalled = false;
+
+/**
+ * Last resort when the process ends without cleanup (an exception, Ctrl-C, SIGTERM): the
+ * container is killed by PID, its cgroups and working root removed (synchronously). The test
+ * bed's own hook deletes the namespaces. The signal is re-raised afterwards.
+ */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  const all = () => {
+    for (const b of liveBeds) b.cleanupSync();
+  };
+  process.on('exit', all);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const on = () => {
+      all();
+      process.removeListener(sig, on);
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.on(sig, on);
+  }
+}
+
 export class ApplianceBed {
   readonly id = randomBytes(3).toString('hex');
   readonly machine = `hpa-e2e-${this.id}`;
@@ -312,6 +339,50 @@ export class ApplianceBed {
   private readonly listeners: ListenHandle[] = [];
   private cleaned = false;
   private readonly cgroupDirs: string[] = [];
+
+  constructor() {
+    liveBeds.add(this);
+    installExitHook();
+  }
+
+  /** Synchronous, best-effort variant of {@link cleanup} for the exit hook. */
+  cleanupSync(): void {
+    if (this.cleaned) return;
+    this.cleaned = true;
+    liveBeds.delete(this);
+    const pids = [this.nspawn?.pid, this.initPid, ...[...this.children].map((c) => c.pid)].filter((p): p is number => p !== undefined);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    const wait = new Int32Array(new SharedArrayBuffer(4));
+    for (let i = 0; i < 30 && (this.initPid !== undefined && isAlive(this.initPid)); i++) Atomics.wait(wait, 0, 0, 100);
+    for (const top of this.cgroupDirs.splice(0)) {
+      const dirs: string[] = [];
+      const walk = (d: string) => {
+        dirs.push(d);
+        try {
+          for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) walk(join(d, e.name));
+        } catch {
+          /* gone */
+        }
+      };
+      walk(top);
+      for (const d of dirs.reverse()) {
+        try {
+          rmdirSync(d);
+        } catch {
+          /* busy or gone: left */
+        }
+      }
+    }
+    this.bed.cleanupSync();
+    const mounted = readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${this.work}`);
+    if (!mounted) rmSync(this.work, { recursive: true, force: true });
+  }
 
   /** The image: the cached Debian root (built on first use), copied, with the agent installed. */
   async prepareImage(log: (line: string) => void): Promise<{ baseMs: number; built: boolean; copyMs: number; base: string }> {
@@ -488,13 +559,21 @@ Prefix=fd01:3:7:404::/64
     const agentMs = (Number(props.ExecMainExitTimestampMonotonic) - Number(props.ExecMainStartTimestampMonotonic)) / 1000;
     const journal = await this.inside(['journalctl', '-b', '-u', 'haproxy-appliance.service', '-o', 'cat', '--no-pager']);
     const analyze = await this.inside(['systemd-analyze']);
+    const failedUnits: BootInfo['failedUnits'] = [];
+    if (state !== 'running') {
+      const failed = await this.inside(['systemctl', '--failed', '--plain', '--no-legend', '--no-pager']);
+      for (const unit of failed.stdout.split('\n').map((l) => l.trim().split(/\s+/u)[0]).filter((u): u is string => !!u)) {
+        const j = await this.inside(['journalctl', '-b', '-u', unit, '-o', 'cat', '--no-pager', '-n', '6']);
+        failedUnits.push({ unit, log: j.stdout.trim() });
+      }
+    }
     const after = await this.bed.ipJson<Array<{ ifname: string; address?: string }>>('appliance', ['link']);
     const renames = before.filter((l) => l.address && l.ifname !== 'lo').map((l) => ({
       mac: l.address!, before: l.ifname, after: after.find((x) => x.address === l.address)?.ifname ?? '(gone)',
     }));
     return {
       bootedMs, systemState: state, agentResult: `${props.ActiveState}/${props.Result}`, agentMs, agentLog: journal.stdout.trim(),
-      analyze: analyze.stdout.trim().split('\n')[0] ?? '', renames,
+      analyze: analyze.stdout.trim().split('\n')[0] ?? '', renames, failedUnits,
     };
   }
 
@@ -748,6 +827,7 @@ Prefix=fd01:3:7:404::/64
     const notes: string[] = [];
     if (this.cleaned) return notes;
     this.cleaned = true;
+    liveBeds.delete(this);
     try {
       await this.powerOff();
     } catch (e) {

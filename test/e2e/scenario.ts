@@ -162,6 +162,9 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       log(indent(b.agentLog.split('\n').filter((l) => !l.startsWith('created ') && !l.startsWith('updated ')).join('\n')));
       log(`    NICs: ${b.renames.map((r) => `${r.before} → ${r.after}`).join(', ')}`);
       if (b.agentResult !== 'active/success') throw new StepError(`the first-boot unit did not succeed (${b.agentResult}):\n${b.agentLog}`);
+      if (b.systemState !== 'running') {
+        throw new StepError(`the appliance booted ${b.systemState}, not running; failed units:\n${b.failedUnits.map((u) => `  ${u.unit}:\n${indent(u.log, '    ')}`).join('\n') || '  (none listed)'}`);
+      }
       const roleOf: Record<string, string> = { '00:50:56:b1:20:5e': 'management', '00:50:56:b1:8d:33': 'workload', '00:50:56:b1:8a:41': 'frontend' };
       const wrong = b.renames.filter((r) => roleOf[r.mac] !== r.after);
       if (wrong.length) throw new StepError(`NICs not renamed to their roles: ${wrong.map((w) => `${w.mac} is ${w.after}`).join(', ')}`);

@@ -312,7 +312,17 @@ export async function startDnsmasq(bed: TestBed, ns: string, iface: string, rang
     '--user=root', '--group=root',
     ...(router ? [`--dhcp-option=3,${router}`] : []),
   ];
-  // `ip netns exec` execs dnsmasq: the spawned PID is dnsmasq's own.
+  // `ip netns exec` (and setpriv) exec dnsmasq: the spawned PID is dnsmasq's own. setpriv
+  // --pdeathsig makes the kernel kill it should this test process die without cleaning up.
+  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => {
+    try {
+      accessSync(p, fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (setpriv) args.splice(3, 0, setpriv, '--pdeathsig', 'KILL');
   const child: ChildProcess = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
