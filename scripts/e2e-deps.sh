@@ -1,14 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages the end-to-end bed (npm run demo, test/e2e/) needs on this machine:
 # systemd-nspawn (systemd-container), debootstrap (the image, built once and cached), nsenter and
-# unshare (util-linux), ip (iproute2), systemd-networkd (systemd: it sends the router's IPv6 RAs).
+# unshare and setpriv (util-linux), ip (iproute2), systemd-networkd (systemd: it sends the router's IPv6 RAs).
 # Quick when everything is there. Run as root.
 set -eu
 need=""
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ]; }
 have systemd-nspawn || need="$need systemd-container"
 have debootstrap || need="$need debootstrap"
-{ have nsenter && have unshare; } || need="$need util-linux"
+{ have nsenter && have unshare && have setpriv; } || need="$need util-linux"
 have ip || need="$need iproute2"
 have /lib/systemd/systemd-networkd || need="$need systemd"
 [ -z "$need" ] && exit 0

@@ -44,6 +44,15 @@ key() {
     | sha256sum | cut -c1-12
 }
 
+# Removes a build directory, unmounting first whatever is mounted below it (debootstrap mounts
+# proc and sys in the root it builds; an interrupted build can leave them).
+remove_build() {
+  local t=$1 m
+  [ -d "$t" ] || return 0
+  for m in $(awk -v p="$t/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do umount -l "$m"; done
+  rm -rf "$t"
+}
+
 base() {
   need_root base
   local dir="$cache/$suite-$(key)"
@@ -54,19 +63,25 @@ base() {
   exec 9>"$cache/.lock"
   flock 9
   if [ -f "$dir/complete" ]; then echo "$dir/root"; return; fi
-  local tmp="$cache/.build-$$"
-  rm -rf "$tmp" "$dir"
+  # Builds interrupted earlier (this one holds the lock, so no other build is running).
+  local t
+  for t in "$cache"/.build-*; do remove_build "$t"; done
+  tmp="$cache/.build-$$"
+  rm -rf "$dir"
   mkdir -p "$tmp"
+  trap 'remove_build "$tmp"' EXIT
   local include
   include=$(IFS=,; echo "${packages[*]}")
   local t0=$SECONDS
   echo "scripts/test-image.sh: debootstrap $suite with ${packages[*]} into $dir (first run only, ~1 min)" >&2
+  # In its own process group, so an interruption ends debootstrap and everything it started
+  # (dpkg in the chroot) before the build directory is removed.
   # shellcheck disable=SC2086
-  if ! debootstrap --variant=minbase --include="$include" "$suite" "$tmp/root" ${HPA_DEBIAN_MIRROR:-} >"$tmp/debootstrap.log" 2>&1; then
+  setsid debootstrap --variant=minbase --include="$include" "$suite" "$tmp/root" ${HPA_DEBIAN_MIRROR:-} >"$tmp/debootstrap.log" 2>&1 &
+  dpid=$!
+  trap 'kill -TERM -- "-$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; exit 130' INT TERM
+  if ! wait "$dpid"; then
     tail -n 30 "$tmp/debootstrap.log" >&2
-    # debootstrap can leave proc/sys mounted in the root when it fails: never leave mounts behind.
-    for m in "$tmp/root/proc" "$tmp/root/sys"; do mountpoint -q "$m" 2>/dev/null && umount -l "$m"; done
-    rm -rf "$tmp"
     die "debootstrap failed (log above)"
   fi
   # A smaller root copies faster: the downloaded packages are not needed.
@@ -74,8 +89,12 @@ base() {
   rm -rf "$tmp/root"/var/lib/apt/lists/*
   printf '%s\n' "${packages[@]}" >"$tmp/packages"
   echo "$((SECONDS - t0))" >"$tmp/debootstrap-seconds"
+  if awk -v p="$tmp/" 'index($5, p) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+    die "something is still mounted below $tmp after debootstrap"
+  fi
   touch "$tmp/complete"
   mv "$tmp" "$dir"
+  trap - EXIT INT TERM
   echo "scripts/test-image.sh: built in $((SECONDS - t0)) s" >&2
   echo "$dir/root"
 }

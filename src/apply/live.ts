@@ -72,9 +72,8 @@ export function liveActions(plan: Plan, changes: FileChange[], context: LiveCont
     if (reconfigure.size) exec(['networkctl', 'reconfigure', ...[...reconfigure].sort()], 'apply the new units to these links now');
   }
   const hostname = changes.find((c) => c.affects.includes('hostname') && c.content !== undefined);
-  if (hostname) {
-    actions.push({ kind: 'write', path: '/proc/sys/kernel/hostname', content: hostname.content!.trim(), why: 'set the host name now' });
-  }
+  // sethostname(2) through hostname(1): works where /proc/sys is read-only (containers) too.
+  if (hostname) exec(['hostname', hostname.content!.trim()], 'set the host name now');
   if (systemd && !boot && touches(changes, 'systemd-timesyncd')) {
     exec(['systemctl', 'try-restart', 'systemd-timesyncd.service'], 'timesyncd reads its NTP servers at start');
   }
@@ -115,7 +114,7 @@ export function liveActions(plan: Plan, changes: FileChange[], context: LiveCont
   return actions;
 }
 
-/** The real thing: commands through execa, writes to the file (e.g. /proc/sys/kernel/hostname). */
+/** The real thing: commands (through src/util/run.ts) and file writes. */
 export async function systemRunner(action: LiveAction): Promise<void> {
   if (action.kind === 'write') {
     if (action.mode !== undefined) await writeAtomic(action.path, action.content, action.mode);

@@ -2,7 +2,8 @@
  * Where the OVF environment comes from. Unless a file is named, the transports are tried in this
  * order: VMware guestinfo (vmtoolsd, then vmware-rpctool), the ISO transport (a CD-ROM with an
  * iso9660 file system holding ovf-env.xml, mounted read-only, or read directly where the kernel
- * cannot mount iso9660), then the file named by OVF_ENV.
+ * cannot mount iso9660), then the file named by OVF_ENV (the environment variable, or the line
+ * in /etc/default/haproxy-appliance).
  * This is the ingest stage's only I/O.
  */
 import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { run } from '../util/run.js';
 import type { OvfEnvironment } from '../config/types.js';
 import { parseOvfEnvironment } from './ovf-env.js';
 import { readIsoRootFile } from './iso9660.js';
+import { AGENT_DEFAULTS_FILE, readDefaultsFile } from '../config/agent-defaults.js';
 
 export interface ReadOptions {
   /** `--ovf-env FILE`: read only this file. */
@@ -116,7 +118,12 @@ export async function readOvfEnvironment(options: ReadOptions = {}): Promise<Ovf
         () => fromTool('vmtoolsd', ['--cmd', GUESTINFO_KEY]),
         () => fromTool('vmware-rpctool', [GUESTINFO_KEY]),
         fromIso,
-        async () => (env.OVF_ENV ? fromFile(env.OVF_ENV, 'OVF_ENV file') : { tried: 'OVF_ENV (not set)' }),
+        async () => {
+          // Set by systemd from the defaults file for the first-boot unit; an admin's rerun from a
+          // shell reads the same file, so both find the same environment.
+          const file = env.OVF_ENV || (await readDefaultsFile().catch(() => new Map<string, string>())).get('OVF_ENV');
+          return file ? fromFile(file, 'OVF_ENV file') : { tried: `OVF_ENV (not set, nor in ${AGENT_DEFAULTS_FILE})` };
+        },
       ];
   const tried: string[] = [];
   for (const attempt of attempts) {

@@ -89,23 +89,7 @@ export function parseNicsSpec(text: string, origin: string): Map<NicRole, string
   return map;
 }
 
-/**
- * Reads `KEY=VALUE` lines of a shell-style defaults file (comments, blank lines, `export`, single
- * or double quotes). Returns the variables; never evaluates anything.
- */
-export function parseDefaultsFile(text: string): Map<string, string> {
-  const vars = new Map<string, string>();
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/u.exec(line);
-    if (!m) continue;
-    const quoted = /^(?:"((?:[^"\\]|\\.)*)"|'([^']*)')\s*(?:#.*)?$/u.exec(m[2]!.trim());
-    const value = quoted ? (quoted[1]?.replace(/\\(.)/gu, '$1') ?? quoted[2]!) : m[2]!.replace(/(?:^|\s+)#.*$/u, '').trim();
-    vars.set(m[1]!, value);
-  }
-  return vars;
-}
+export { parseDefaultsFile } from '../config/agent-defaults.js';
 
 interface Candidate {
   source: string;

@@ -3,7 +3,7 @@
  * undefined and says why, so one odd output never hides the other checks.
  */
 import { APPLIANCE_PATHS } from './script.js';
-import { parseAddrs, parseRoutes, parseRules } from './parse/ip.js';
+import { parseAddrs, parseRoutes, parseRtTables, parseRules, tableNumber } from './parse/ip.js';
 import { parseNetstat, parseSs } from './parse/listeners.js';
 import { parseBinds, parseHaproxyVersion } from './parse/haproxy.js';
 import { parseCertSection } from './parse/certs.js';
@@ -64,9 +64,11 @@ export function factsFromSections(sections: Record<string, SectionInfo>): Facts 
     const addrs = tryParse('ip.addr', parseAddrs);
     const routes = tryParse('ip.route', parseRoutes);
     const rules = tryParse('ip.rule', parseRules);
+    // ip prints table names from rt_tables (the agent installs `200 workload`): compare numbers.
+    const names = parseRtTables(sections['rt-tables']?.stdout ?? '');
     if (addrs) f.interfaces = addrs;
-    if (routes) f.routes = routes;
-    if (rules) f.rules = rules;
+    if (routes) f.routes = routes.map((r) => ({ ...r, table: tableNumber(r.table, names) }));
+    if (rules) f.rules = rules.map((r) => (r.table === undefined ? r : { ...r, table: tableNumber(r.table, names) }));
   } else ipProblems.push('the ip command (iproute2) is not installed on the appliance');
   if (ipProblems.length) f.ipProblem = ipProblems.join('; ');
 

@@ -61,7 +61,10 @@ if [ -r /run/systemd/resolve/resolv.conf ]; then sec resolved-upstream cat /run/
 if has ss; then sec listeners.ss ss -Htnlp
 elif has netstat; then sec listeners.netstat netstat -tnlp
 else sec listeners.none false; fi
+# Table names (rt_tables, rt_tables.d: the agent names 200 workload, 201 frontend) for ip's output.
+rttables() { cat /etc/iproute2/rt_tables /etc/iproute2/rt_tables.d/*.conf /usr/share/iproute2/rt_tables /usr/share/iproute2/rt_tables.d/*.conf 2>/dev/null; return 0; }
 if has ip; then
+  sec rt-tables rttables
   sec ip.addr ip -j addr
   [ "$rc" = 0 ] || sec ip.addr.text ip addr
   sec ip.route ip -4 -j route show table all

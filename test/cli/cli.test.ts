@@ -81,7 +81,7 @@ test('a short password is reported without echoing it', () => {
 test('transports: --ovf-env, then OVF_ENV; nothing found lists what was tried', () => {
   const none = cli(['validate'], { env: { OVF_ENV: '' } });
   assert.equal(none.code, 2);
-  assert.match(none.stderr, /no OVF environment found; tried: guestinfo via vmtoolsd \(.*\); guestinfo via vmware-rpctool \(.*\); ISO transport \(.*\); OVF_ENV \(not set\)/);
+  assert.match(none.stderr, /no OVF environment found; tried: guestinfo via vmtoolsd \(.*\); guestinfo via vmware-rpctool \(.*\); ISO transport \(.*\); OVF_ENV \(not set, nor in \/etc\/default\/haproxy-appliance\)/);
   const fromEnv = cli(['validate', '--json'], { env: { OVF_ENV: SEED_ENV_FILE } });
   assert.equal(fromEnv.code, 0, fromEnv.stderr);
   assert.match(JSON.parse(fromEnv.stdout).source, /^OVF_ENV file .*examples\/ovf-env\.xml$/);

@@ -23,7 +23,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants as fsConstants, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { accessSync, constants as fsConstants, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,7 +128,7 @@ function missingPackages(cacheWarm: boolean): string[] {
   const need: string[] = [];
   if (!have('systemd-nspawn')) need.push('systemd-container');
   if (!cacheWarm && !have('debootstrap')) need.push('debootstrap');
-  if (!have('nsenter') || !have('unshare')) need.push('util-linux');
+  if (!have('nsenter') || !have('unshare') || !have('setpriv')) need.push('util-linux');
   if (!have('ip')) need.push('iproute2');
   if (!have('/lib/systemd/systemd-networkd')) need.push('systemd');
   return need;
@@ -274,15 +274,6 @@ export function knownApiAbsence(c: VerifyJson['hosts'][number]['checks'][number]
   return false;
 }
 
-/**
- * Development aid (HPA_E2E_SHIMS=table-names), never the default: the verifier reading policy
- * tables as numbers while `ip -j` prints the names of /etc/iproute2/rt_tables.d (a verifier bug).
- */
-function tableNamesShim(c: VerifyJson['hosts'][number]['checks'][number]): boolean {
-  if (!(process.env.HPA_E2E_SHIMS ?? '').split(',').includes('table-names')) return false;
-  return (c.id === 'route.table' && /table \d+ is empty/u.test(c.message)) || (c.id === 'rule' && /lookup (workload|frontend)`, not `.*lookup \d+`/u.test(c.message));
-}
-
 /** Green: the host was reached and every failed check is the known API absence. */
 export function verdict(report: VerifyJson): { green: boolean; accepted: string[]; unexpected: string[] } {
   const accepted: string[] = [];
@@ -292,7 +283,7 @@ export function verdict(report: VerifyJson): { green: boolean; accepted: string[
     for (const c of h.checks) {
       if (c.status !== 'fail') continue;
       const name = c.subject ? `${c.id} ${c.subject}` : c.id;
-      (knownApiAbsence(c) || tableNamesShim(c) ? accepted : unexpected).push(`${name}: ${c.message}`);
+      (knownApiAbsence(c) ? accepted : unexpected).push(`${name}: ${c.message}`);
     }
   }
   return { green: report.hosts.length > 0 && unexpected.length === 0, accepted, unexpected };
@@ -339,6 +330,8 @@ export class ApplianceBed {
   private readonly listeners: ListenHandle[] = [];
   private cleaned = false;
   private readonly cgroupDirs: string[] = [];
+  /** What nspawn keeps under /run/systemd/nspawn for this machine (removed by nspawn on a clean exit). */
+  private nspawnRuntime: string[] = [];
 
   constructor() {
     liveBeds.add(this);
@@ -379,6 +372,7 @@ export class ApplianceBed {
         }
       }
     }
+    this.removeNspawnRuntime();
     this.bed.cleanupSync();
     const mounted = readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${this.work}`);
     if (!mounted) rmSync(this.work, { recursive: true, force: true });
@@ -389,43 +383,15 @@ export class ApplianceBed {
     await mkdir(this.work, { recursive: true, mode: 0o700 });
     const t0 = performance.now();
     const warm = await imageCacheWarm();
-    if (!warm) log('building the Debian bookworm image (debootstrap, first run only; cached under /var/cache/haproxy-appliance-test)');
+    if (!warm) log(`    building the Debian bookworm image (debootstrap, first run only; cached under ${process.env.HPA_IMAGE_CACHE ?? '/var/cache/haproxy-appliance-test'})`);
     const base = await execa(TEST_IMAGE, ['base'], { reject: false, stdin: 'ignore', timeout: 900_000 });
     if (base.exitCode !== 0) throw new Error(`scripts/test-image.sh base failed (exit ${base.exitCode}):\n${tail(String(base.stderr), 30)}`);
     const baseMs = performance.now() - t0;
     const t1 = performance.now();
     const r = await execa(TEST_IMAGE, ['root', this.root, '--set', `OVF_ENV=${OVF_ENV_INSIDE}`], { reject: false, stdin: 'ignore', timeout: 300_000 });
     if (r.exitCode !== 0) throw new Error(`scripts/test-image.sh root failed (exit ${r.exitCode}):\n${tail(String(r.stderr), 30)}`);
-    for (const line of String(r.stderr).split('\n')) if (line.startsWith('firstboot/install.sh: installed into')) log(line);
-    await this.applyShims(log);
+    for (const line of String(r.stderr).split('\n')) if (line.startsWith('firstboot/install.sh: installed into')) log(`    ${line}`);
     return { baseMs, built: !warm, copyMs: performance.now() - t1, base: String(base.stdout).trim() };
-  }
-
-  /**
-   * Development aids, never on by default: HPA_E2E_SHIMS=hostname,ssh-online works around agent
-   * bugs in the working root only, so the later steps can be developed while src/ is fixed.
-   *  - hostname: nspawn mounts /proc/sys read-only; an agent that sets the host name by writing
-   *    /proc/sys/kernel/hostname fails there. The container (its own UTS namespace) gets a
-   *    writable hostname file from a private procfs.
-   *  - ssh-online: sshd (ListenAddress = the management address) ordered after
-   *    network-online.target, so it does not start before networkd has put the address on.
-   */
-  private async applyShims(log: (line: string) => void): Promise<void> {
-    const shims = (process.env.HPA_E2E_SHIMS ?? '').split(',').map((x) => x.trim()).filter(Boolean);
-    for (const shim of shims) {
-      if (shim === 'hostname') {
-        const dir = join(this.root, 'etc/systemd/system/haproxy-appliance.service.d');
-        await mkdir(dir, { recursive: true });
-        await writeFile(join(dir, '90-e2e-shim.conf'), `[Service]
-ExecStartPre=/bin/sh -c 'mkdir -p /run/hpa-proc && mount -t proc proc /run/hpa-proc && mount --bind /run/hpa-proc/sys/kernel/hostname /proc/sys/kernel/hostname; umount -l /run/hpa-proc'
-`);
-      } else if (shim === 'ssh-online') {
-        const dir = join(this.root, 'etc/systemd/system/ssh.service.d');
-        await mkdir(dir, { recursive: true });
-        await writeFile(join(dir, '90-e2e-shim.conf'), '[Unit]\nWants=network-online.target\nAfter=network-online.target\n');
-      } else if (shim !== 'table-names') throw new Error(`HPA_E2E_SHIMS: unknown shim ${shim} (hostname, ssh-online, table-names)`);
-      log(`    HPA_E2E_SHIMS: ${shim} (development aid: works around an agent bug in this working root)`);
-    }
   }
 
   /** The namespaces and links of the diagram above, the router's RAs, and the backends. */
@@ -516,16 +482,20 @@ Prefix=fd01:3:7:404::/64
     try {
       // `nsenter --net` first: nspawn mounts the container's /sys before it joins
       // --network-namespace-path, so /sys/class/net would show the host's NICs (systemd 252);
-      // started inside the namespace, its sysfs shows the appliance's. sh and nsenter exec, so
-      // the PID is nspawn's.
+      // started inside the namespace, its sysfs shows the appliance's. sh, setpriv and nsenter
+      // exec, so the PID is nspawn's.
       // With --keep-unit, nspawn splits the cgroup it runs in into payload/ and supervisor/. It
       // gets a cgroup of its own (per hierarchy systemd uses), so two beds never share one and
       // cleanup can remove exactly what this boot created.
       const cgroups = this.makeCgroups();
+      const st = statSync(this.root);
+      this.nspawnRuntime = [`/run/systemd/nspawn/propagate/${this.machine}`, `/run/systemd/nspawn/locks/inode-${st.dev}:${st.ino}`];
       this.nspawn = spawn('sh', [
         '-c', 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n - 1)); done; exec "$@"', 'sh',
         String(cgroups.length), ...cgroups.map((c) => join(c, 'cgroup.procs')),
-        'nsenter', `--net=${netns}`, 'systemd-nspawn', '--quiet', '--boot', `--directory=${this.root}`, `--machine=${this.machine}`,
+        // If this process dies without cleaning up (SIGKILL), nspawn gets SIGTERM and powers the
+        // container off instead of running on.
+        'setpriv', '--pdeathsig', 'TERM', 'nsenter', `--net=${netns}`, 'systemd-nspawn', '--quiet', '--boot', `--directory=${this.root}`, `--machine=${this.machine}`,
         `--network-namespace-path=${netns}`, '--capability=CAP_NET_ADMIN', '--register=no', '--keep-unit',
         '--resolv-conf=off', '--link-journal=no', '--timezone=off', '--console=read-only',
         `--bind-ro=${this.envDir}:${OVF_ENV_DIR_INSIDE}`,
@@ -541,7 +511,7 @@ Prefix=fd01:3:7:404::/64
     while (this.initPid === undefined) {
       if (exited) throw new Error(`systemd-nspawn exited (${nspawn.exitCode ?? nspawn.signalCode}):\n${this.consoleTail()}`);
       if (Date.now() > deadline) throw new Error(`the container did not start:\n${this.consoleTail()}`);
-      this.initPid = childOf(nspawn.pid!);
+      this.initPid = containerInit(nspawn.pid!);
       if (this.initPid === undefined) await sleep(50);
     }
     let state = '';
@@ -746,6 +716,18 @@ Prefix=fd01:3:7:404::/64
     return dirs;
   }
 
+  /** nspawn's runtime files for this machine, when it was killed before it could remove them. */
+  private removeNspawnRuntime(): void {
+    for (const p of this.nspawnRuntime.splice(0)) {
+      try {
+        if (statSync(p).isDirectory()) rmdirSync(p);
+        else rmSync(p, { force: true });
+      } catch {
+        /* not there (the normal case), or not empty: left */
+      }
+    }
+  }
+
   /** Removes the cgroups of {@link makeCgroups}, deepest first; a process left in one is ours and is killed by PID. */
   private async removeCgroups(): Promise<string[]> {
     const notes: string[] = [];
@@ -844,6 +826,7 @@ Prefix=fd01:3:7:404::/64
     }
     await Promise.all(this.listeners.map((l) => l.close().catch(() => undefined)));
     notes.push(...(await this.removeCgroups()));
+    this.removeNspawnRuntime();
     await this.bed.cleanup();
     const mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === this.work || m.startsWith(`${this.work}/`));
     if (mounted.length) {
@@ -860,23 +843,30 @@ Prefix=fd01:3:7:404::/64
   }
 }
 
-/** The PID of a child of `pid` (the container's init for nspawn), from /proc. */
-function childOf(pid: number): number | undefined {
+/**
+ * The container's init: the child of the nspawn process `pid` that runs systemd. (While nspawn
+ * sets up, it has a short-lived helper child, and init is nspawn itself until it execs systemd.)
+ */
+function containerInit(pid: number): number | undefined {
+  let kids: number[] = [];
   try {
-    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/u).filter(Boolean).map(Number);
-    if (kids.length) return kids[0];
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/u).filter(Boolean).map(Number);
   } catch {
-    /* no children file: scan */
-  }
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/u.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) return Number(d);
-    } catch {
-      /* gone */
+    for (const d of readdirSync('/proc')) {
+      if (!/^\d+$/u.test(d)) continue;
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) kids.push(Number(d));
+      } catch {
+        /* gone */
+      }
     }
   }
-  return undefined;
+  return kids.find((k) => {
+    try {
+      return readFileSync(`/proc/${k}/comm`, 'utf8').trim() === 'systemd';
+    } catch {
+      return false;
+    }
+  });
 }

@@ -17,7 +17,7 @@
  */
 import { renderText } from '../../src/verify/report.js';
 import type { FleetReport } from '../../src/verify/types.js';
-import { ADDR, ApplianceBed, checkReadiness, OVF_ENV_INSIDE, seedEnvironment, sleep, verdict, type BootInfo, type ClientLoop, type ClientLoopResult, type VerifyRun } from './appliance.js';
+import { ADDR, ApplianceBed, checkReadiness, OVF_ENV_INSIDE, seedEnvironment, sleep, verdict, type ClientLoop, type ClientLoopResult, type VerifyRun } from './appliance.js';
 import { CPVM_ADDRESSES, GUEST_BACKEND, GUEST_LISTENERS, guestSections, SEED_FRONTENDS, SUPERVISOR_LISTENERS, supervisorSections, VIP_LISTENERS } from './dataplane.js';
 
 export interface StepTiming {
@@ -136,7 +136,8 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     log(indent(text.trimEnd(), '    '));
     const { green, accepted, unexpected } = verdict(v.report);
     if (!green) throw new StepError(`${label}: verify is not green (exit ${v.exitCode}):\n${unexpected.map((u) => `  - ${u}`).join('\n')}`);
-    log(`    verify: green in ${s(v.ms)} — ${accepted.length ? `the only failures are the Data Plane API's, which is not installed here: ${accepted.map((a) => a.split(':')[0]).join(', ')}` : 'no failures'}`);
+    const names = (xs: string[]) => xs.map((a) => a.split(':')[0]).join(', ');
+    log(`    verify: green in ${s(v.ms)} — ${accepted.length ? `the only failures are the Data Plane API's, which is not installed here: ${names(accepted)}` : 'no failures'}`);
   };
 
   try {
@@ -154,7 +155,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       log(`    workstation ${ADDR.workstation}; clients ${ADDR.wclient} (workload), ${ADDR.fclient} (frontend); backends ${CPVM_ADDRESSES.join(', ')} :6443/:443, ${GUEST_BACKEND}:6443`);
     });
 
-    const boot = await step('boot: the seed\'s properties as the OVF environment; systemd-nspawn boots the image', async (): Promise<BootInfo> => {
+    await step('boot: the seed\'s properties as the OVF environment; systemd-nspawn boots the image', async () => {
       await app.setEnvironment(seedEnvironment());
       const b = await app.boot();
       log(`    booted in ${s(b.bootedMs)} (system ${b.systemState}); ${b.analyze}`);
@@ -170,9 +171,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       if (wrong.length) throw new StepError(`NICs not renamed to their roles: ${wrong.map((w) => `${w.mac} is ${w.after}`).join(', ')}`);
       result.bootedMs = b.bootedMs;
       result.agentBootMs = b.agentMs;
-      return b;
     });
-    void boot;
 
     await step('verify: haproxy-appliance verify root@10.191.181.52 from the workstation, over SSH', async () => {
       const v = await app.verify();

@@ -141,7 +141,7 @@ test('live actions: renames, networkctl only when a networkd file changed, host 
       'ip link set dev workload up',
       'networkctl reload',
       'networkctl reconfigure lo management workload',
-      'write "haproxy.local" to /proc/sys/kernel/hostname',
+      'hostname haproxy.local',
       'systemctl try-restart systemd-timesyncd.service',
     ]);
     // Only /etc/hosts changed: nothing to reload.

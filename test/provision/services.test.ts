@@ -41,7 +41,7 @@ test('first boot: NICs renamed, trust store, root password, API enabled and queu
     ], 'a swap of names goes through temporary names');
     const rest = actions.filter((a) => !a.startsWith('ip link'));
     assert.deepEqual(rest.map((a) => a.replace(/cacert \S+$/, 'cacert <base64>')), [
-      'write "haproxy.local" to /proc/sys/kernel/hostname',
+      'hostname haproxy.local',
       'update-ca-certificates',
       'systemctl daemon-reload',
       'systemctl enable dataplaneapi.service',

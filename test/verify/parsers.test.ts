@@ -180,3 +180,19 @@ test('sections survive content that looks like a marker, a missing trailing newl
   assert.deepEqual(s.b, { stdout: '', rc: 127, stderr: 'sh: 1: ss: not found' });
   assert.throws(() => collectionScript('@@evil'), /bad marker/u);
 });
+
+test('table names from rt_tables become numbers, as the checks compare them', async () => {
+  const { factsFromSections } = await import('../../src/verify/facts.js');
+  const route = JSON.stringify([{ type: 'unicast', dst: 'default', gateway: '192.168.1.1', dev: 'workload', table: 'workload', flags: [] },
+    { type: 'unicast', dst: 'default', gateway: '10.191.191.254', dev: 'management', flags: [] },
+    { type: 'local', dst: '192.168.0.0/24', dev: 'lo', table: 'local', flags: [] }]);
+  const rules = JSON.stringify([{ priority: 0, src: 'all', table: 'local' }, { priority: 1000, src: '192.168.0.0', srclen: 24, table: 'workload' }, { priority: 2001, src: '172.16.10.0', srclen: 24, table: 'frontend' }]);
+  const f = factsFromSections({
+    'rt-tables': { rc: 0, stdout: '#\n255\tlocal\n254\tmain\n253\tdefault\n0\tunspec\n# haproxy-appliance\n200 workload\n201 frontend\n', stderr: '' },
+    'ip.addr': { rc: 0, stdout: '[]', stderr: '' },
+    'ip.route': { rc: 0, stdout: route, stderr: '' },
+    'ip.rule': { rc: 0, stdout: rules, stderr: '' },
+  });
+  assert.deepEqual(f.routes!.map((r) => r.table), ['200', 'main', 'local']);
+  assert.deepEqual(f.rules!.map((r) => r.table), ['local', '200', '201']);
+});

@@ -168,3 +168,21 @@ export function parseAddrs(text: string): Interface[] {
   }
   return out;
 }
+
+/** `200 workload` lines (rt_tables and rt_tables.d) → name → number; comments and junk skipped. */
+export function parseRtTables(text: string): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^\s*(\d+)\s+([A-Za-z0-9_.-]+)\s*(?:#.*)?$/u.exec(line);
+    if (m && !names.has(m[2]!)) names.set(m[2]!, m[1]!);
+  }
+  return names;
+}
+
+/** The kernel's own tables keep their names (main, local, default); others become numbers. */
+const BUILTIN_TABLES = new Set(['main', 'local', 'default', 'unspec']);
+
+/** A table as the checks compare it: `200` whether ip printed `200` or a name from rt_tables. */
+export function tableNumber(table: string, names: Map<string, string>): string {
+  return BUILTIN_TABLES.has(table) ? table : (names.get(table) ?? table);
+}
