@@ -57,7 +57,7 @@ base() {
   need_root base
   local dir="$cache/$suite-$(key)"
   if [ -f "$dir/complete" ]; then echo "$dir/root"; return; fi
-  command -v debootstrap >/dev/null 2>&1 || die "debootstrap is missing: run scripts/e2e-deps.sh (as root), or apt-get install debootstrap systemd-container"
+  command -v debootstrap >/dev/null 2>&1 || die "debootstrap is missing: run scripts/install-deps.sh (as root), or apt-get install debootstrap systemd-container"
   mkdir -p "$cache"
   # One builder at a time; a second caller waits and then finds the finished root.
   exec 9>"$cache/.lock"

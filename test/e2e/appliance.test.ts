@@ -6,7 +6,7 @@
  * green, and everything is cleaned up. The same scenario as `npm run demo` (test/e2e/scenario.ts).
  *
  * Needs root and Linux (CI runs as root); installs debootstrap and systemd-container when missing
- * (scripts/e2e-deps.sh). The Debian image is built once (~1 min) and cached under
+ * (scripts/install-deps.sh). The Debian image is built once (~1 min) and cached under
  * /var/cache/haproxy-appliance-test; a warm run takes about 20 s.
  */
 import assert from 'node:assert/strict';

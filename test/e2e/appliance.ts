@@ -35,7 +35,7 @@ import { addSections, CPVM_ADDRESSES, GUEST_BACKEND, SEED_FRONTENDS } from './da
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BUNDLE = join(ROOT, 'dist/haproxy-appliance.mjs');
 const TEST_IMAGE = join(ROOT, 'scripts/test-image.sh');
-const DEPS = join(ROOT, 'scripts/e2e-deps.sh');
+const DEPS = join(ROOT, 'scripts/install-deps.sh');
 const PATH_INSIDE = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const HOST_PATH = process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -165,7 +165,7 @@ export async function checkReadiness(opts: { install: boolean }): Promise<Readin
     missing = missingPackages(await imageCacheWarm());
   }
   if (missing.length) {
-    return { ok: false, reason: `missing Debian packages: ${missing.join(' ')}`, fix: `as root: sh scripts/e2e-deps.sh (or apt-get install ${missing.join(' ')})` };
+    return { ok: false, reason: `missing Debian packages: ${missing.join(' ')}`, fix: `as root: sh scripts/install-deps.sh (or apt-get install ${missing.join(' ')})` };
   }
   const can = await canRunNetworkBeds();
   if (!can.ok) return { ok: false, reason: `cannot create network namespaces here: ${can.reason}`, fix: 'run on a Linux machine where root may create network namespaces (not inside an unprivileged container)' };

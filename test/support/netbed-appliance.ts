@@ -299,7 +299,7 @@ export async function startDnsmasq(bed: TestBed, ns: string, iface: string, rang
   try {
     accessSync(DNSMASQ_BIN, fsConstants.X_OK);
   } catch {
-    throw new Error(`${DNSMASQ_BIN} is missing: install Debian's dnsmasq-base (test/install-deps.sh does)`);
+    throw new Error(`${DNSMASQ_BIN} is missing: install Debian's dnsmasq-base (scripts/install-deps.sh does)`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'hpa-dnsmasq-'));
   const leaseFile = join(dir, 'leases');
