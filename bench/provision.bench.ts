@@ -3,19 +3,19 @@
  * (the seed), as it ships (compiled dist/bin.js, run by node), against the Node start-up floor
  * `node -e 0`. Target: within 2x of the floor.
  *
- *   npx tsc -p . && node --import tsx bench/provision.bench.ts [--runs N] [--json]
+ *   npm run build && node --import tsx bench/provision.bench.ts [--runs N] [--json]
  *
  * Runs are interleaved (floor, cold, warm, floor, …) so machine noise hits all alike; the
  * figures are medians. "cold" is a dry run against an empty root (every file would be created);
  * "warm" against a root already provisioned (nothing would change: the re-run case). A second
  * table splits one in-process run into its stages, to show where the time goes. If netplan is
  * installed, `netplan generate --root-dir` for the same three NICs is timed too (optional), and
- * if esbuild is (it comes with tsx), the same CLI as one bundled file (what a bundling build
- * step would give). Children run with a clean environment (PATH only), as under systemd:
+ * so is the single-file build the image ships (dist/haproxy-appliance.mjs, from `npm run build`).
+ * Children run with a clean environment (PATH only), as under systemd:
  * e.g. NODE_EXTRA_CA_CERTS alone adds ~30 ms to every node start.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,22 +69,8 @@ function stages(): Record<string, number> {
   }
 }
 
-/**
- * What a single-file build would give: the same CLI bundled by esbuild (shipped with tsx, so
- * present in dev installs). Laid out so the CLI's relative URLs still resolve: package.json one
- * level above the bundle, templates/ two levels above. Undefined when esbuild is not there.
- */
-function bundle(dir: string): string | undefined {
-  const esbuild = join(ROOT, 'node_modules/.bin/esbuild');
-  if (!existsSync(esbuild)) return undefined;
-  const out = join(dir, 'pkg/dist/bin.mjs');
-  const r = spawnSync(esbuild, [join(ROOT, 'src/bin.ts'), '--bundle', '--minify', '--platform=node', '--format=esm', '--target=node20', `--outfile=${out}`,
-    '--banner:js=import{createRequire as __cr}from"module";const require=__cr(import.meta.url);', '--log-level=error'], { encoding: 'utf8' });
-  if (r.status !== 0) return undefined;
-  cpSync(join(ROOT, 'package.json'), join(dir, 'pkg/package.json'));
-  cpSync(join(ROOT, 'templates'), join(dir, 'templates'), { recursive: true });
-  return out;
-}
+/** The single-file build the image ships (`npm run build` makes it; firstboot/install.sh installs it). */
+const SHIPPED = join(ROOT, 'dist/haproxy-appliance.mjs');
 
 function netplanYaml(): string {
   return `network:
@@ -124,8 +110,7 @@ async function main(): Promise<void> {
   const cold = mkdtempSync(join(tmpdir(), 'hpa-bench-cold-'));
   const warm = mkdtempSync(join(tmpdir(), 'hpa-bench-warm-'));
   const np = mkdtempSync(join(tmpdir(), 'hpa-bench-netplan-'));
-  const bundleDir = mkdtempSync(join(tmpdir(), 'hpa-bench-bundle-'));
-  const bundled = args.includes('--no-bundle') ? undefined : bundle(bundleDir);
+  const bundled = existsSync(SHIPPED) ? SHIPPED : undefined;
   const netplan = ['/usr/sbin/netplan', '/usr/bin/netplan'].find((p) => existsSync(p));
   try {
     time([process.execPath, BIN, 'provision', '--root', warm, '--ovf-env', ENV_FILE]);
@@ -154,9 +139,9 @@ async function main(): Promise<void> {
     }
     const label: Record<string, string> = {
       floor: 'node -e 0 (floor)',
-      cold: 'provision --dry-run --root (empty root)',
+      cold: 'provision --dry-run --root (empty root: OpenSSL makes the CA and server keys)',
       warm: 'provision --dry-run --root (up to date)',
-      bundled: 'same, up to date, esbuild single-file bundle',
+      bundled: 'same, up to date, the shipped single-file build (dist/haproxy-appliance.mjs)',
       netplan: 'netplan generate --root-dir (same NICs)',
     };
     process.stdout.write(`Node ${process.version}, ${runs} interleaved runs each, medians\n\n| command | median ms | p90 ms | x floor |\n|---|---:|---:|---:|\n`);
@@ -164,7 +149,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nTarget: within 2x of the floor (${(2 * floor).toFixed(1)} ms).\n\nOne in-process run, by stage (ms):\n\n| stage | ms |\n|---|---:|\n`);
     for (const [k, v] of Object.entries(split)) process.stdout.write(`| ${k} | ${v.toFixed(1)} |\n`);
   } finally {
-    for (const d of [cold, warm, np, bundleDir]) rmSync(d, { recursive: true, force: true });
+    for (const d of [cold, warm, np]) rmSync(d, { recursive: true, force: true });
   }
 }
 

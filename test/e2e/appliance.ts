@@ -31,6 +31,7 @@ import { execa } from 'execa';
 import { canRunNetworkBeds, createTestBed, type ConnectResult, type ListenHandle, type TestBed } from '../helpers/netns.js';
 import { ovfEnv, SEED_MACS, SEED_PROPERTIES, type Adapter } from '../support/ovf.js';
 import { addSections, CPVM_ADDRESSES, GUEST_BACKEND, SEED_FRONTENDS } from './dataplane.js';
+import { cleanupOnExit } from '../support/exit-hook.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BUNDLE = join(ROOT, 'dist/haproxy-appliance.mjs');
@@ -289,32 +290,9 @@ export function verdict(report: VerifyJson): { green: boolean; accepted: string[
   return { green: report.hosts.length > 0 && unexpected.length === 0, accepted, unexpected };
 }
 
-const liveBeds = new Set<ApplianceBed>();
-let exitHookInstalled = false;
-
-/**
- * Last resort when the process ends without cleanup (an exception, Ctrl-C, SIGTERM): the
- * container is killed by PID, its cgroups and working root removed (synchronously). The test
- * bed's own hook deletes the namespaces. The signal is re-raised afterwards.
- */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  const all = () => {
-    for (const b of liveBeds) b.cleanupSync();
-  };
-  process.on('exit', all);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const on = () => {
-      all();
-      process.removeListener(sig, on);
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    };
-    process.on(sig, on);
-  }
-}
-
 export class ApplianceBed {
+  /** Unregisters the last-resort cleanup (see test/support/exit-hook.ts). */
+  private forgetExitHook: () => void = () => undefined;
   readonly id = randomBytes(3).toString('hex');
   readonly machine = `hpa-e2e-${this.id}`;
   readonly work = join(process.env.HPA_E2E_WORKDIR ?? '/var/tmp', `hpa-e2e-${this.id}`);
@@ -334,15 +312,14 @@ export class ApplianceBed {
   private nspawnRuntime: string[] = [];
 
   constructor() {
-    liveBeds.add(this);
-    installExitHook();
+    this.forgetExitHook = cleanupOnExit(() => this.cleanupSync());
   }
 
   /** Synchronous, best-effort variant of {@link cleanup} for the exit hook. */
   cleanupSync(): void {
     if (this.cleaned) return;
     this.cleaned = true;
-    liveBeds.delete(this);
+    this.forgetExitHook();
     const pids = [this.nspawn?.pid, this.initPid, ...[...this.children].map((c) => c.pid)].filter((p): p is number => p !== undefined);
     for (const pid of pids) {
       try {
@@ -809,7 +786,7 @@ Prefix=fd01:3:7:404::/64
     const notes: string[] = [];
     if (this.cleaned) return notes;
     this.cleaned = true;
-    liveBeds.delete(this);
+    this.forgetExitHook();
     try {
       await this.powerOff();
     } catch (e) {

@@ -18,6 +18,7 @@ import { chmod, cp, mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { cleanupOnExit } from '../support/exit-hook.js';
 
 /** Path of the networkd binary (systemd 252 on Debian bookworm). */
 export const NETWORKD_BIN = '/lib/systemd/systemd-networkd';
@@ -526,38 +527,14 @@ export interface AddNamespaceOptions {
   disableIPv6?: boolean;
 }
 
-const liveBeds = new Set<TestBed>();
-let exitHookInstalled = false;
-
-/**
- * Last resort: synchronous cleanup of every live bed when the process exits, including on
- * SIGINT/SIGTERM/SIGHUP (after cleaning up, the signal is re-raised with its default action
- * unless someone else also listens for it). A SIGKILLed process leaves its `hpa-*`
- * namespaces behind; their random names keep them from clashing with later runs.
- */
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  const cleanAll = () => {
-    for (const bed of liveBeds) bed.cleanupSync();
-  };
-  process.on('exit', cleanAll);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const onSignal = () => {
-      cleanAll();
-      process.removeListener(sig, onSignal);
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    };
-    process.on(sig, onSignal);
-  }
-}
-
 /**
  * Owns a set of namespaces, veth pairs, processes and temp dirs. Namespaces are
  * addressed by short names (`'appliance'`, `'gw'`); their real names are
  * `hpa-<random>-<short>` (see {@link TestBed.nsName}). Always call {@link cleanup}.
  */
 export class TestBed {
+  /** Unregisters the last-resort cleanup (see test/support/exit-hook.ts). */
+  private forgetExitHook: () => void = () => undefined;
   /** Random id shared by all namespaces of this bed. */
   readonly id: string;
   private readonly namespaces = new Map<string, string>();
@@ -570,8 +547,7 @@ export class TestBed {
 
   constructor() {
     this.id = randomBytes(3).toString('hex');
-    liveBeds.add(this);
-    installExitHook();
+    this.forgetExitHook = cleanupOnExit(() => this.cleanupSync());
   }
 
   /** Full namespace name of a short name, for use with `ip -n` / `ip netns exec`. */
@@ -1018,7 +994,7 @@ export class TestBed {
     this.namespaces.clear();
     for (const d of this.tempDirs) rmSync(d, { recursive: true, force: true });
     this.tempDirs.clear();
-    liveBeds.delete(this);
+    this.forgetExitHook();
   }
 
   /** Synchronous variant used by the process 'exit' hook. */
@@ -1038,7 +1014,7 @@ export class TestBed {
     this.namespaces.clear();
     for (const d of this.tempDirs) rmSync(d, { recursive: true, force: true });
     this.tempDirs.clear();
-    liveBeds.delete(this);
+    this.forgetExitHook();
   }
 }
 

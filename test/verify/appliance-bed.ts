@@ -30,6 +30,7 @@ import { networkModel } from '../../src/network/model.js';
 import { renderNetworkFiles } from '../../src/render/network.js';
 import { publicConfig, STATE_FORMAT, type AppliedState } from '../../src/state/state.js';
 import { createTestBed, type TestBed } from '../helpers/netns.js';
+import { cleanupOnExit } from '../support/exit-hook.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -217,10 +218,10 @@ async function pidsInNetns(nsInode: string): Promise<number[]> {
   return out;
 }
 
-const liveWorlds = new Set<World>();
-let exitHook = false;
 
 export class World {
+  /** Unregisters the last-resort cleanup (see test/support/exit-hook.ts). */
+  forgetExitHook: () => void = () => undefined;
   readonly bed: TestBed;
   readonly dir: string;
   private readonly appliances: Appliance[] = [];
@@ -236,24 +237,8 @@ export class World {
     const dir = await mkdtemp(join(tmpdir(), 'hpa-verify-'));
     await chmod(dir, 0o755);
     const w = new World(createTestBed(), dir);
-    liveWorlds.add(w);
-    if (!exitHook) {
-      exitHook = true;
-      // Last resort: kill what we started (by PID) and delete the namespaces, on exit and on
-      // SIGINT/SIGTERM/SIGHUP (then re-raised, as the network bed does, when nobody else listens).
-      const killAll = () => {
-        for (const x of liveWorlds) x.killAllSync();
-      };
-      process.on('exit', killAll);
-      for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-        const onSignal = () => {
-          killAll();
-          process.removeListener(sig, onSignal);
-          if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-        };
-        process.on(sig, onSignal);
-      }
-    }
+    // Last resort: kill what we started (by PID) and delete the namespaces, on exit and signals.
+    w.forgetExitHook = cleanupOnExit(() => w.killAllSync());
     return w;
   }
 
@@ -304,7 +289,7 @@ export class World {
     for (const a of this.appliances) await a.stopAll().catch(() => undefined);
     await this.bed.cleanup();
     await rm(this.dir, { recursive: true, force: true });
-    liveWorlds.delete(this);
+    this.forgetExitHook();
   }
 
   killAllSync(): void {
@@ -314,7 +299,7 @@ export class World {
     // the bed's cleanup: wait a moment and delete whatever carries this bed's random id.
     spawnSync('sh', ['-c', `sleep 0.3; for n in $(ip netns list | awk '{print $1}' | grep '^hpa-${this.bed.id}-'); do ip netns del "$n"; done; true`], { stdio: 'ignore', timeout: 5_000 });
     rmSync(this.dir, { recursive: true, force: true });
-    liveWorlds.delete(this);
+    this.forgetExitHook();
   }
 }
 
