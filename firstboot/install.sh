@@ -5,7 +5,7 @@
 #
 #   firstboot/install.sh [OPTIONS] ROOT
 #
-#   --build FILE      the agent to install (default: dist/haproxy-appliance.mjs of this tree,
+#   --build FILE      the agent to install (default: dist/haproxy-appliance.cjs of this tree,
 #                     from `npm run build`); a single executable (scripts/sea.sh) is installed
 #                     as /usr/local/bin/haproxy-appliance itself and needs no node
 #   --node FILE       the node binary to copy into ROOT/usr/local/bin/node when the image has
@@ -14,7 +14,8 @@
 #   --set KEY=VALUE   set KEY (OVF_ENV or NICS) in ROOT/etc/default/haproxy-appliance
 #
 # Writes under ROOT only:
-#   /usr/local/lib/haproxy-appliance/haproxy-appliance.mjs   the single-file build
+#   /usr/local/lib/haproxy-appliance/haproxy-appliance.cjs   the single-file build
+#   /usr/local/lib/haproxy-appliance/start.cjs               runs it with V8's code cache
 #   /usr/local/lib/haproxy-appliance/README.md               (the unit's Documentation=)
 #   /usr/local/bin/haproxy-appliance                         launcher (or the single executable)
 #   /usr/local/bin/node                                      when the image has no node
@@ -27,7 +28,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-build="$repo/dist/haproxy-appliance.mjs"
+build="$repo/dist/haproxy-appliance.cjs"
 node=""
 copy_node=yes
 sets=""
@@ -90,13 +91,14 @@ if [ "$(head -c 4 "$build" | od -An -c | tr -d ' ')" = "177ELF" ]; then
   put "$build" /usr/local/bin/haproxy-appliance 755
   copy_node=no
 else
-  put "$build" "$lib/haproxy-appliance.mjs" 644
+  put "$build" "$lib/haproxy-appliance.cjs" 644
+  put "$(dirname "$build")/start.cjs" "$lib/start.cjs" 644
   launcher=$(mktemp)
   cat >"$launcher" <<EOF
 #!/bin/sh
 # Runs the haproxy-appliance agent (installed by firstboot/install.sh) with the image's node.
 for node in /usr/local/bin/node /usr/bin/node; do
-  [ -x "\$node" ] && exec "\$node" $lib/haproxy-appliance.mjs "\$@"
+  [ -x "\$node" ] && exec "\$node" $lib/start.cjs "\$@"
 done
 echo "haproxy-appliance: node is not installed (looked for /usr/local/bin/node and /usr/bin/node)" >&2
 exit 1
@@ -145,5 +147,18 @@ while IFS= read -r kv; do
 done <<EOF
 $sets
 EOF
+
+# V8's code cache for the single-file build, made now so that the first boot starts fast too: a
+# sandboxed dry run compiles the provision path (start.cjs writes the cache beside the build).
+# Best effort: a node of another version in the image rejects it and the first run rewrites it.
+if [ -f "$root$lib/start.cjs" ] && [ ! -f "$root$lib/haproxy-appliance.cjs.provision.cache" ]; then
+  warm=$(command -v node 2>/dev/null || true)
+  if [ -n "$warm" ] && [ -f "$repo/examples/ovf-env.xml" ]; then
+    scratch=$(mktemp -d)
+    "$warm" "$root$lib/start.cjs" provision --dry-run --root "$scratch" --ovf-env "$repo/examples/ovf-env.xml" >/dev/null 2>&1 || true
+    rm -rf "$scratch"
+    [ -f "$root$lib/haproxy-appliance.cjs.provision.cache" ] && say "made the code cache $lib/haproxy-appliance.cjs.provision.cache"
+  fi
+fi
 
 if [ "$changed" -eq 0 ]; then say "$root is up to date"; else say "installed into $root"; fi

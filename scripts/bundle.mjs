@@ -1,24 +1,22 @@
 #!/usr/bin/env node
 /**
  * The single-file build of the agent: src/bin.ts and every dependency bundled by esbuild into
- * dist/haproxy-appliance.mjs (Node 20, ESM), which needs nothing but the `node` binary: no
- * node_modules, no package.json, no templates/ folder next to it.
+ * dist/haproxy-appliance.cjs (Node 20, CommonJS), which needs nothing but the `node` binary: no
+ * node_modules, no package.json, no templates/ folder next to it. dist/start.cjs runs it with
+ * V8's code cache (`node dist/start.cjs …`); a Node single executable embeds it as it is
+ * (scripts/sea.sh, docs/image.md).
  *
- *   node scripts/bundle.mjs            dist/haproxy-appliance.mjs (what `npm run build` makes)
- *   node scripts/bundle.mjs --sea      also dist/sea/haproxy-appliance.cjs, the CommonJS form a
- *                                      Node single executable application embeds (docs/image.md)
+ *   node scripts/bundle.mjs            (what `npm run build` runs)
  *
- * Three things in src/ find files relative to their own module, which a bundle moves:
- *   - src/cli.ts reads ../package.json for VERSION          → the version is built in
- *   - src/render/templates.ts reads ../../templates/*.hbs    → the templates are built in
- *   - src/verify/ssh.ts require()s ssh2 through createRequire(import.meta.url), which esbuild
- *     cannot follow                                          → a plain require esbuild bundles
- * Each is handled here by a build-time rewrite of exactly that source text (the build fails if
- * the text is not found, rather than shipping a bundle that breaks at run time), or, once src/
- * reads the build-time constants __HPA_VERSION__ / __HPA_TEMPLATES__ itself, by `define` alone.
+ * Two things in src/ find files relative to their own module, which a bundle moves; the build
+ * provides them instead:
+ *   - src/cli.ts reads ../package.json for VERSION unless __HPA_VERSION__ is defined (`define`);
+ *   - src/render/templates.ts compiles ../../templates/*.hbs unless src/render/precompiled.ts
+ *     provides them, which the build replaces with every template precompiled.
  * After building, the bundle is smoke-tested from an empty directory outside the tree.
  */
 import { build } from 'esbuild';
+import Handlebars from 'handlebars';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,9 +24,12 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const OUT = join(ROOT, 'dist/haproxy-appliance.mjs');
-const SEA_OUT = join(ROOT, 'dist/sea/haproxy-appliance.cjs');
-const sea = process.argv.includes('--sea');
+const OUT = join(ROOT, 'dist/haproxy-appliance.cjs');
+/** The start script: runs OUT with V8's code cache (scripts/start.cjs). */
+const START = join(ROOT, 'dist/start.cjs');
+
+/** The options src/render/templates.ts compiles with (COMPILE_OPTIONS there). */
+const COMPILE_OPTIONS = { noEscape: true, knownHelpersOnly: true };
 
 const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 
@@ -48,43 +49,15 @@ function templates() {
 }
 
 /**
- * Build-time rewrites: file → [{ find, replace, unless }]. `unless` is the text that shows src/
- * already does it itself (then the rewrite is skipped); otherwise `find` must be there.
+ * src/render/precompiled.ts, which is empty in the source tree, becomes every template
+ * precompiled by Handlebars with the options the agent compiles with at run time.
  */
-const REWRITES = {
-  'src/cli.ts': [{
-    find: "JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))",
-    replace: '({ version: __HPA_VERSION__ })',
-    unless: '__HPA_VERSION__',
-  }],
-  'src/render/templates.ts': [{
-    find: "return readFileSync(new URL(name, TEMPLATES_DIR), 'utf8');",
-    replace: "{ const t = __HPA_TEMPLATES__[name]; if (t === undefined) throw new Error(`template ${name} is not built in`); return t; }",
-    unless: '__HPA_TEMPLATES__',
-  }],
-  'src/verify/ssh.ts': [{
-    find: 'const require = createRequire(import.meta.url);',
-    replace: '',
-    unless: "from 'ssh2'",
-  }],
-};
-
-const rewritePlugin = {
-  name: 'hpa-rewrites',
+const precompiledPlugin = {
+  name: 'hpa-precompiled-templates',
   setup(b) {
-    b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, (args) => {
-      const rel = relative(ROOT, args.path).split('\\').join('/');
-      const rules = REWRITES[rel];
-      if (!rules) return undefined;
-      let text = readFileSync(args.path, 'utf8');
-      for (const r of rules) {
-        if (r.unless && text.includes(r.unless)) continue;
-        if (!text.includes(r.find)) {
-          throw new Error(`scripts/bundle.mjs: ${rel} no longer contains ${JSON.stringify(r.find)}; update REWRITES (see the comment at the top)`);
-        }
-        text = text.replace(r.find, r.replace);
-      }
-      return { contents: text, loader: 'ts' };
+    b.onLoad({ filter: /[\\/]src[\\/]render[\\/]precompiled\.ts$/ }, () => {
+      const entries = Object.entries(templates()).map(([name, source]) => `${JSON.stringify(name)}: ${Handlebars.precompile(source, COMPILE_OPTIONS)}`);
+      return { contents: `export const PRECOMPILED = {\n${entries.join(',\n')}\n};\n`, loader: 'js' };
     });
   },
 };
@@ -116,56 +89,32 @@ const common = {
   logLevel: 'warning',
   define: {
     __HPA_VERSION__: JSON.stringify(version),
-    __HPA_TEMPLATES__: JSON.stringify(templates()),
   },
-  plugins: [rewritePlugin, optionalNativePlugin],
+  plugins: [precompiledPlugin, optionalNativePlugin],
 };
 
 const t0 = performance.now();
 await build({
   ...common,
-  format: 'esm',
+  // CommonJS: V8's code cache (vm.Script cachedData, used by start.cjs) and a Node single
+  // executable both take one CommonJS script. import.meta does not exist there; the only use left
+  // is templates.ts's TEMPLATES_DIR URL, unused once the templates are precompiled.
+  format: 'cjs',
   outfile: OUT,
-  // src/bin.ts's own `#!/usr/bin/env node` line is kept by esbuild. CommonJS dependencies
-  // (ssh2, handlebars) call require(), and ssh2's WebAssembly poly1305 reads __dirname: an ES
-  // module has to be given both.
-  banner: {
-    js: [
-      "import { createRequire as __hpaCreateRequire } from 'node:module';",
-      "import { fileURLToPath as __hpaFileURLToPath } from 'node:url';",
-      "import { dirname as __hpaDirname } from 'node:path';",
-      'const require = __hpaCreateRequire(import.meta.url);',
-      'const __filename = __hpaFileURLToPath(import.meta.url);',
-      'const __dirname = __hpaDirname(__filename);',
-    ].join(' '),
-  },
+  define: { ...common.define, 'import.meta.url': '__hpaMetaUrl' },
+  banner: { js: "var __hpaMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
-const head = readFileSync(OUT, 'utf8').slice(0, 200);
-if (!head.startsWith('#!/usr/bin/env node\n')) {
-  writeFileSync(OUT, `#!/usr/bin/env node\n${readFileSync(OUT, 'utf8')}`);
-}
-spawnSync('chmod', ['0755', OUT]);
-
-if (sea) {
-  mkdirSync(join(ROOT, 'dist/sea'), { recursive: true });
-  await build({
-    ...common,
-    format: 'cjs',
-    outfile: SEA_OUT,
-    // A single executable runs one CommonJS script; import.meta does not exist there. The only
-    // remaining use is templates.ts's TEMPLATES_DIR URL (unused once the templates are built in).
-    define: { ...common.define, 'import.meta.url': '__hpaMetaUrl' },
-    banner: { js: "var __hpaMetaUrl = require('node:url').pathToFileURL(process.execPath).href;" },
-  });
-}
+cpSync(join(ROOT, 'scripts/start.cjs'), START);
+spawnSync('chmod', ['0755', START]);
 
 // Smoke test: the bundle alone, copied to an empty directory, must start, know its version and
 // render every kind of file (provision --dry-run into an empty sandbox root).
 const dir = mkdtempSync(join(tmpdir(), 'hpa-bundle-'));
 const tail = (s) => (s.length > 1500 ? `…${s.slice(-1500)}` : s);
 try {
-  const copy = join(dir, 'haproxy-appliance.mjs');
-  cpSync(OUT, copy);
+  cpSync(OUT, join(dir, 'haproxy-appliance.cjs'));
+  cpSync(START, join(dir, 'start.cjs'));
+  const copy = join(dir, 'start.cjs');
   mkdirSync(join(dir, 'root'));
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
   const v = spawnSync(process.execPath, [copy, '--version'], { cwd: dir, encoding: 'utf8', env });
@@ -186,4 +135,4 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 const size = (statSync(OUT).size / 1024).toFixed(0);
-process.stderr.write(`scripts/bundle.mjs: ${relative(ROOT, OUT)} (${size} KiB, version ${version})${sea ? ` and ${relative(ROOT, SEA_OUT)}` : ''} in ${Math.round(performance.now() - t0)} ms\n`);
+process.stderr.write(`scripts/bundle.mjs: ${relative(ROOT, OUT)} (${size} KiB, version ${version}) and ${relative(ROOT, START)} in ${Math.round(performance.now() - t0)} ms\n`);

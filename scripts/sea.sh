@@ -5,7 +5,7 @@
 #   scripts/sea.sh [OUT]      default OUT: dist/sea/haproxy-appliance
 #
 # Steps (docs/image.md explains them):
-#   1. node scripts/bundle.mjs --sea   → dist/sea/haproxy-appliance.cjs (SEA runs one CJS script)
+#   1. node scripts/bundle.mjs         → dist/haproxy-appliance.cjs (SEA runs one CJS script)
 #   2. node --experimental-sea-config  → the preparation blob
 #   3. copy this machine's node binary and inject the blob with postject (from npm; fetched into
 #      a temporary folder with `npm exec` when it is not installed)
@@ -18,9 +18,9 @@ node=$(command -v node)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-node "$repo/scripts/bundle.mjs" --sea
+node "$repo/scripts/bundle.mjs"
 cat >"$work/sea-config.json" <<EOF
-{ "main": "$repo/dist/sea/haproxy-appliance.cjs", "output": "$work/sea-prep.blob", "disableExperimentalSEAWarning": true }
+{ "main": "$repo/dist/haproxy-appliance.cjs", "output": "$work/sea-prep.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true }
 EOF
 node --experimental-sea-config "$work/sea-config.json"
 mkdir -p "$(dirname "$out")"

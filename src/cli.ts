@@ -7,7 +7,12 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApplyError, EXIT, InputError } from './errors.js';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/** Set by the single-file build (scripts/bundle.mjs); in the source tree, package.json says. */
+declare const __HPA_VERSION__: string | undefined;
+
+export const VERSION: string = typeof __HPA_VERSION__ === 'string'
+  ? __HPA_VERSION__
+  : (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | string[] | undefined>;

@@ -4,19 +4,20 @@
  * every failure into one plain sentence of a known kind (unreachable, auth, hostkey). Passwords
  * are only ever handed to ssh2; no message here can contain one.
  */
-import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { NodeSSH } from 'node-ssh';
+// @ts-expect-error ssh2 ships no type declarations (node-ssh bundles its own for its API only)
+import ssh2 from 'ssh2';
 import {
   appendKnownHost, fingerprint, hostKeyAlgorithms, hostKeyName, keyTypeOf, knownHostsLine, knownKeyTypes, verifyHostKey, type KnownHostEntry,
 } from './known-hosts.js';
 import type { HostErrorKind } from './types.js';
 
-const require = createRequire(import.meta.url);
-const ssh2Utils = (require('ssh2') as { utils: { parseKey(data: string | Buffer, passphrase?: string): unknown } }).utils;
+// ssh2 (node-ssh's engine) is CommonJS without type declarations here: its key parser, typed.
+const ssh2Utils = (ssh2 as unknown as { utils: { parseKey(data: string | Buffer, passphrase?: string): unknown } }).utils;
 
 export class HostError extends Error {
   readonly kind: HostErrorKind;

@@ -34,7 +34,7 @@ import { addSections, CPVM_ADDRESSES, GUEST_BACKEND, SEED_FRONTENDS } from './da
 import { cleanupOnExit } from '../support/exit-hook.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const BUNDLE = join(ROOT, 'dist/haproxy-appliance.mjs');
+export const BUNDLE = join(ROOT, 'dist/start.cjs');
 const TEST_IMAGE = join(ROOT, 'scripts/test-image.sh');
 const DEPS = join(ROOT, 'scripts/install-deps.sh');
 const PATH_INSIDE = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
