@@ -28,7 +28,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { canRunNetworkBeds, createTestBed, type ConnectResult, type ListenHandle, type TestBed } from '../helpers/netns.js';
+import { canRunNetworkBeds, createTestBed, isAlive, type ConnectResult, type ListenHandle, type TestBed } from '../helpers/netns.js';
 import { ovfEnv, SEED_MACS, SEED_PROPERTIES, type Adapter } from '../support/ovf.js';
 import { addSections, CPVM_ADDRESSES, GUEST_BACKEND, SEED_FRONTENDS } from './dataplane.js';
 import { cleanupOnExit } from '../support/exit-hook.js';
@@ -76,15 +76,6 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
     return await Promise.race([p.then(() => true as const), timeout]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
