@@ -12,7 +12,7 @@ import { chmod } from 'node:fs/promises';
 import { ApplyError } from '../errors.js';
 import type { DesiredFile, Plan, Service } from '../plan/types.js';
 import { readCurrent, underRoot, writeAtomic, writeDurable, type Current } from './files.js';
-import { liveActions, runActions, type LiveAction, type LiveContext, type Runner } from './live.js';
+import { describeAction, liveActions, runActions, type LiveAction, type LiveContext, type Runner } from './live.js';
 import {
   acquireLock, backupFiles, clearJournal, commitEntries, crashPoint, discardStaged, readJournal, stagedPath, writeJournal,
   type Journal, type JournalEntry,
@@ -46,6 +46,8 @@ export interface ApplyOptions {
   context?: LiveContext;
   /** Checks a candidate file before it replaces the live one; resolves to a reason when it fails. */
   checker?: Checker;
+  /** Told each step as it happens (one plain line each), for the admin or the journal. */
+  progress?: (line: string) => void;
   /** The state file's content for this plan, written after a successful apply when it differs. */
   state?: { path: string; render: (files: Record<string, string>) => string; same: (existing: string, files: Record<string, string>) => boolean };
 }
@@ -185,10 +187,13 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
     throw err instanceof ApplyError ? err : new ApplyError(`cannot take the lock under ${root}: ${err.message}`, { cause: err });
   });
   crashPoint('locked');
+  const say = options.progress ?? (() => undefined);
   try {
     const recovered = await recover(root, live, options.runner);
+    if (recovered) say(recovered);
     const { changes, unchanged } = await computeChanges(plan, root);
     const actions = live ? liveActions(plan, changes, options.context) : [];
+    say(changes.length ? `${changes.length} file${changes.length === 1 ? '' : 's'} to change, ${unchanged.length} up to date` : `all ${unchanged.length} files are up to date`);
     const result: ApplyResult = { root, live, dryRun, changes, unchanged, renames, actions, ...(recovered && { recovered }) };
 
     if (changes.length || actions.length) {
@@ -206,8 +211,12 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
         await clearJournal(root);
         throw new ApplyError(`nothing was changed and no service was touched: ${problem}`);
       }
+      say(`staged the new files${changes.some((c) => c.check) && options.checker ? '; the candidate haproxy.cfg passed haproxy -c' : ''}`);
       const backupDir = await backupFiles(root, id, changes.flatMap((c) => (c.before ? [{ path: c.path, content: c.before.content, mode: c.before.mode }] : [])));
-      if (backupDir) result.backupDir = backupDir;
+      if (backupDir) {
+        result.backupDir = backupDir;
+        say(`backed up the files being replaced to ${backupDir}`);
+      }
       crashPoint('backed-up');
       journal.phase = 'committing';
       await writeJournal(root, journal);
@@ -217,8 +226,14 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
       });
       journal.phase = 'committed';
       await writeJournal(root, journal);
+      say(`replaced ${changes.length} file${changes.length === 1 ? '' : 's'}`);
       crashPoint('journal-committed');
-      if (live) await runActions(actions, options.runner, (i) => crashPoint(`action-${i}`));
+      if (live) {
+        await runActions(actions, options.runner, (i) => {
+          say(`ran: ${describeAction(actions[i]!)} (${actions[i]!.why})`);
+          crashPoint(`action-${i}`);
+        });
+      }
     }
     if (options.state) {
       const path = underRoot(root, options.state.path);

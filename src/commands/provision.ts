@@ -154,6 +154,8 @@ export async function provisionCommand(values: Values): Promise<number> {
     context: gathered.context,
     checker: haproxyChecker(root === undefined),
     state: stateWriter(config),
+    // Progress on stderr as it happens: plain lines (journald keeps them as they are); none with --json.
+    ...(!json && { progress: (line: string) => process.stderr.write(`${process.stderr.isTTY ? '  → ' : 'step: '}${line}\n`) }),
   });
   if (json) printJson(result, nics, config.deployment, allWarnings);
   else printText(result, nics);
