@@ -66,8 +66,8 @@ ${INGEST_USAGE}
   --nics management=MAC,workload=MAC[,frontend=MAC]
                         which NIC plays which role (default: the OVF environment's adapters,
                         NICS= in /etc/default/haproxy-appliance, the role names, the PCI slots)
-  --boot                run as the first-boot unit does: services start after the agent, so
-                        none is reloaded`,
+  --boot                run as the first-boot unit does: while the system boots, services start
+                        after the agent, so none is reloaded (once it is up, a rerun as usual)`,
     options: { ...INGEST_OPTIONS, root: { type: 'string' }, 'dry-run': { type: 'boolean' }, nics: { type: 'string' }, boot: { type: 'boolean' } },
     run: async (values) => (await import('./commands/provision.js')).provisionCommand(values),
   },

@@ -43,6 +43,12 @@ async function dataplaneVersion(bin: string): Promise<string | undefined> {
   return `${r.stdout}\n${r.stderr}`.trim() || 'unknown';
 }
 
+/** Whether systemd has finished booting (`systemctl is-system-running`: running or degraded). */
+async function systemUp(): Promise<boolean> {
+  const r = await run(['systemctl', 'is-system-running'], { timeoutMs: 10_000 });
+  return ['running', 'degraded'].includes(r.stdout.trim());
+}
+
 export interface GatheredFacts {
   facts: ApplianceFacts;
   pkiDecision: PkiDecision;
@@ -70,9 +76,12 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
   const pkiDecision = decidePki(config, pkiFacts);
   const pki = await materializePki(config, pkiFacts, pkiDecision);
   const live = root === '/';
+  const systemd = live && (await access('/run/systemd/system').then(() => true, () => false));
   const context: LiveContext = {
-    boot: options.boot,
-    systemd: live && (await access('/run/systemd/system').then(() => true, () => false)),
+    // `--boot` from the unit: at boot the services start after the agent; but once the system is
+    // up (an admin's `systemctl restart haproxy-appliance`) it is a rerun that reloads what changed.
+    boot: options.boot && !(systemd && (await systemUp())),
+    systemd,
     vmtoolsd: live && ((await executable('/usr/bin/vmtoolsd')) || (await executable('/usr/sbin/vmtoolsd'))),
   };
   return {
