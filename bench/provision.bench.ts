@@ -9,7 +9,8 @@
  * figures are medians. "cold" is a dry run against an empty root (every file would be created);
  * "warm" against a root already provisioned (nothing would change: the re-run case). A second
  * table splits one in-process run into its stages, to show where the time goes. If netplan is
- * installed, `netplan generate --root-dir` for the same three NICs is timed too (optional), and
+ * installed, `netplan generate --root-dir` for the same three NICs is timed too (optional), as is
+ * cloud-init's `devel net-convert` rendering them to networkd units when cloud-init is, and
  * so is the single-file build the image ships (dist/haproxy-appliance.cjs, started by
  * dist/start.cjs with V8's code cache, which the warm-up run writes; from `npm run build`).
  * Children run with a clean environment (PATH only), as under systemd:
@@ -110,6 +111,11 @@ async function main(): Promise<void> {
   const np = mkdtempSync(join(tmpdir(), 'hpa-bench-netplan-'));
   const bundled = existsSync(SHIPPED) ? SHIPPED : undefined;
   const netplan = ['/usr/sbin/netplan', '/usr/bin/netplan'].find((p) => existsSync(p));
+  const cloudInit = ['/usr/bin/cloud-init'].find((p) => existsSync(p));
+  const ci = mkdtempSync(join(tmpdir(), 'hpa-bench-cloud-init-'));
+  // cloud-init 22 reads network config v2 but not `to: default`; it drops `table` and
+  // `routing-policy` when it renders networkd units (so its output lacks the policy routing).
+  writeFileSync(join(ci, 'network.yaml'), netplanYaml().replace(/to: default/gu, 'to: 0.0.0.0/0'));
   try {
     time([process.execPath, BIN, 'provision', '--root', warm, '--ovf-env', ENV_FILE]);
     if (netplan) {
@@ -122,6 +128,7 @@ async function main(): Promise<void> {
       warm: [process.execPath, BIN, 'provision', '--dry-run', '--root', warm, '--ovf-env', ENV_FILE],
       ...(bundled && { bundled: [process.execPath, bundled, 'provision', '--dry-run', '--root', warm, '--ovf-env', ENV_FILE] }),
       ...(netplan && { netplan: [netplan, 'generate', '--root-dir', np] }),
+      ...(cloudInit && { cloudinit: [cloudInit, 'devel', 'net-convert', '-p', join(ci, 'network.yaml'), '-k', 'yaml', '-d', join(ci, 'out'), '-D', 'debian', '-O', 'networkd'] }),
     };
     const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cmd).map((k) => [k, []]));
     for (const argv of Object.values(cmd)) time(argv); // warm the page cache
@@ -141,13 +148,14 @@ async function main(): Promise<void> {
       warm: 'provision --dry-run --root (up to date)',
       bundled: 'same, up to date, the shipped single-file build (dist/start.cjs: bundle + code cache)',
       netplan: 'netplan generate --root-dir (same NICs)',
+      cloudinit: 'cloud-init devel net-convert to networkd (same NICs; drops tables and rules)',
     };
     process.stdout.write(`Node ${process.version}, ${runs} interleaved runs each, medians\n\n| command | median ms | p90 ms | x floor |\n|---|---:|---:|---:|\n`);
     for (const r of rows) process.stdout.write(`| ${label[r.what]} | ${r.median.toFixed(1)} | ${r.p90.toFixed(1)} | ${r.ratio.toFixed(2)} |\n`);
     process.stdout.write(`\nTarget: within 2x of the floor (${(2 * floor).toFixed(1)} ms).\n\nOne in-process run on the up-to-date root, by stage (ms):\n\n| stage | ms |\n|---|---:|\n`);
     for (const [k, v] of Object.entries(split)) process.stdout.write(`| ${k} | ${v.toFixed(1)} |\n`);
   } finally {
-    for (const d of [cold, warm, np]) rmSync(d, { recursive: true, force: true });
+    for (const d of [cold, warm, np, ci]) rmSync(d, { recursive: true, force: true });
   }
 }
 
