@@ -62,8 +62,3 @@ export function overlaps(a: Cidr, b: Cidr): boolean {
 export function rangeOf(address: string): string {
   return ipaddr.IPv4.parse(address).range();
 }
-
-/** The number of addresses in a prefix, e.g. 256 for /24. */
-export function size(prefix: number): number {
-  return 2 ** (32 - prefix);
-}

@@ -288,9 +288,3 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
 ];
 
 export const PROPERTY_BY_KEY: ReadonlyMap<string, PropertyDeclaration> = new Map(PROPERTIES.map((p) => [p.key, p]));
-
-/** The keys whose values are secrets. */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(PROPERTIES.filter((p) => p.secret).map((p) => p.key));
-
-/** All declarations as one zod object schema (the field level only; relations are in validate.ts). */
-export const propertiesSchema = z.object(Object.fromEntries(PROPERTIES.map((p) => [p.key, p.schema])));

@@ -4,8 +4,8 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { ApplianceConfig, Deployment, NicConfig, NicRole, Problem, StaticAddress } from './types.js';
-import { PROPERTIES, PROPERTY_BY_KEY, SECRET_KEYS } from './properties.js';
-import { contains, overlaps, parseCidr, rangeOf, type Cidr } from './ipv4.js';
+import { PROPERTIES, PROPERTY_BY_KEY } from './properties.js';
+import { contains, overlaps, rangeOf, type Cidr } from './ipv4.js';
 
 export interface ValidateOptions {
   /** The NIC count the OVF environment lists (its EthernetAdapterSection), when it lists any. */
@@ -154,7 +154,7 @@ export function validateProperties(raw: Record<string, string>, options: Validat
   const extra = (v['network.additional_workload_networks'] as Cidr[] | undefined) ?? [];
   for (const net of extra) {
     for (const [role, nic] of nics) {
-      if (nic.cidr && overlaps(net, parseCidr(nic.cidr.network) as Cidr)) {
+      if (nic.cidr && overlaps(net, nic.cidr)) {
         problem('network.additional_workload_networks', role === 'workload'
           ? `${net.network} includes the primary workload network ${nic.cidr.network}; list only the other workload networks`
           : `${net.network} overlaps the ${role} network ${nic.cidr.network}`);
@@ -208,9 +208,4 @@ export function redact(config: ApplianceConfig): unknown {
     },
     loadbalance: { ...config.loadbalance, haproxyPassword: R },
   };
-}
-
-/** Raw properties with secrets masked, for messages and logs. */
-export function redactRaw(raw: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(raw).map(([k, val]) => [k, SECRET_KEYS.has(k) && val.trim() !== '' ? '(redacted)' : val]));
 }
