@@ -6,15 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateProperties } from '../../src/config/validate.js';
 import { planAppliance } from '../../src/plan/plan.js';
-import { computeChanges } from '../../src/apply/apply.js';
+import { applyPlan, computeChanges } from '../../src/apply/apply.js';
 import { describeAction, liveActions } from '../../src/apply/live.js';
 import { planDataplane, parseDataplaneVersion, takesYaml } from '../../src/dataplane/plan.js';
 import { newSalt } from '../../src/apply/facts.js';
-import { applyPlan } from '../../src/apply/apply.js';
 import { SEED_MACS, SEED_PROPERTIES, ROOT, fixture } from '../support/ovf.js';
 import { withSandbox } from '../support/sandbox.js';
 
@@ -106,25 +105,27 @@ test('the Data Plane API: flags for 2.1-2.8, dataplaneapi.yaml for 2.9 and 3.x, 
 
 test('systemd-analyze verify accepts the agent\'s units and the rendered Data Plane API unit', async () => {
   await withSandbox(async (root) => {
-    // An image root: systemd's own units, the built agent where the unit runs it, and the units
-    // where install puts them.
+    // An image root: systemd's own units (haproxy's and sshd's among them), the agent installed
+    // by firstboot/install.sh as an image build does, and the rendered API unit.
     mkdirSync(join(root, 'lib/systemd'), { recursive: true });
     execFileSync('cp', ['-a', '/lib/systemd/system', join(root, 'lib/systemd/system')]);
-    for (const d of ['usr/local/bin', 'etc/systemd/system/haproxy.service.d', 'etc/systemd/system/ssh.service.d', 'usr/sbin']) mkdirSync(join(root, d), { recursive: true });
-    copyFileSync(`${ROOT}dist/bin.js`, join(root, 'usr/local/bin/haproxy-appliance'));
-    chmodSync(join(root, 'usr/local/bin/haproxy-appliance'), 0o755);
-    copyFileSync(`${ROOT}firstboot/haproxy-appliance.service`, join(root, 'etc/systemd/system/haproxy-appliance.service'));
+    execFileSync('sh', [`${ROOT}firstboot/install.sh`, '--no-node', root], { stdio: 'ignore' });
+    for (const bin of ['/usr/sbin/haproxy', '/usr/sbin/sshd', '/bin/kill']) {
+      mkdirSync(join(root, bin, '..'), { recursive: true });
+      copyFileSync(bin, join(root, bin)); // the programs haproxy's and sshd's units run, as in an image
+      chmodSync(join(root, bin), 0o755);
+    }
     const config = validateProperties(SEED_PROPERTIES).config!;
     const unit = planDataplane(config, { versionOutput: 'v2.1.0' }).files[0]!;
     writeFileSync(join(root, 'etc/systemd/system/dataplaneapi.service'), unit.content);
-    for (const d of ['haproxy.service.d', 'ssh.service.d']) {
-      for (const f of readdirSync(`${ROOT}firstboot/${d}`)) copyFileSync(`${ROOT}firstboot/${d}/${f}`, join(root, 'etc/systemd/system', d, f));
+    // haproxy and sshd with the agent's ordering drop-ins.
+    for (const u of ['/etc/systemd/system/haproxy-appliance.service', '/lib/systemd/system/haproxy.service', '/lib/systemd/system/ssh.service']) {
+      const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, u], { encoding: 'utf8' });
+      assert.equal(r.status, 0, `${u}: ${r.stderr}`);
     }
-    const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, '/etc/systemd/system/haproxy-appliance.service'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
     const api = spawnSync('systemd-analyze', ['verify', `--root=${root}`, '/etc/systemd/system/dataplaneapi.service'], { encoding: 'utf8' });
     // The one complaint allowed: the API binary itself is not part of this test root.
-    const complaints = api.stderr.split('\n').filter((l) => l.trim() && !l.includes('/usr/local/bin/dataplaneapi is not executable') && !/haproxy\.service|ssh\.service/.test(l));
+    const complaints = api.stderr.split('\n').filter((l) => l.trim() && !l.includes('/usr/local/bin/dataplaneapi is not executable'));
     assert.deepEqual(complaints, []);
   });
 });
