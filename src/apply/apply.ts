@@ -139,8 +139,8 @@ async function recover(root: string, live: boolean, runner: Runner | undefined):
  * The actions a journal may hold: no secret (chpasswd's input, the password marker) and no NIC
  * rename (a rename is not repeatable; the next run renames from what it finds).
  */
-function journaled(actions: LiveAction[]): LiveAction[] {
-  return actions.filter((a) => !(a.kind === 'exec' && (a.stdin !== undefined || a.why.startsWith('rename '))) && !(a.kind === 'write' && a.mode !== undefined));
+export function journaled(actions: LiveAction[]): LiveAction[] {
+  return actions.filter((a) => !a.secret && !a.rename);
 }
 
 /** Writes every new file beside its target and checks the candidates; a reason when one fails. */

@@ -11,10 +11,15 @@ import type { FileChange } from './apply.js';
 import { writeAtomic } from './files.js';
 import { failureDetail, run } from '../util/run.js';
 
+/**
+ * `secret`: its stdin or content (chpasswd's hash, the password marker) is never printed or
+ * journaled. `rename`: a NIC rename step, not repeatable (a run that recovers a journal does not
+ * replay it; the next plan renames from what it finds).
+ */
+interface ActionFlags { why: string; secret?: true; rename?: true }
 export type LiveAction =
-  /** `stdin` may hold a secret (chpasswd's hash): it is never printed or journaled. */
-  | { kind: 'exec'; argv: string[]; why: string; stdin?: string }
-  | { kind: 'write'; path: string; content: string; why: string; mode?: number };
+  | ({ kind: 'exec'; argv: string[]; stdin?: string } & ActionFlags)
+  | ({ kind: 'write'; path: string; content: string; mode?: number } & ActionFlags);
 
 /** Performs one action; rejects with a message that says why (a command's stderr). */
 export type Runner = (action: LiveAction) => Promise<void>;
@@ -32,9 +37,9 @@ function renameActions(renames: Plan['renames']): LiveAction[] {
   return steps.flatMap((s): LiveAction[] => {
     const why = `rename ${s.from} to ${s.to}`;
     return [
-      ...(s.down ? [{ kind: 'exec' as const, argv: ['ip', 'link', 'set', 'dev', s.from, 'down'], why }] : []),
-      { kind: 'exec', argv: ['ip', 'link', 'set', 'dev', s.from, 'name', s.to], why },
-      ...(s.up ? [{ kind: 'exec' as const, argv: ['ip', 'link', 'set', 'dev', s.to, 'up'], why }] : []),
+      ...(s.down ? [{ kind: 'exec' as const, argv: ['ip', 'link', 'set', 'dev', s.from, 'down'], why, rename: true as const }] : []),
+      { kind: 'exec', argv: ['ip', 'link', 'set', 'dev', s.from, 'name', s.to], why, rename: true },
+      ...(s.up ? [{ kind: 'exec' as const, argv: ['ip', 'link', 'set', 'dev', s.to, 'up'], why, rename: true as const }] : []),
     ];
   });
 }
@@ -104,8 +109,8 @@ export function liveActions(plan: Plan, changes: FileChange[], context: LiveCont
     exec(['systemctl', 'reload-or-restart', 'ssh.service'], 'the sshd drop-in changed');
   }
   if (plan.rootPassword) {
-    actions.push({ kind: 'exec', argv: ['chpasswd', '-e'], stdin: plan.rootPassword.chpasswdLine, why: 'set the root password from appliance.root_pwd' });
-    actions.push({ kind: 'write', path: plan.rootPassword.markerPath, content: plan.rootPassword.marker, mode: 0o600, why: 'remember which root password property was applied' });
+    actions.push({ kind: 'exec', argv: ['chpasswd', '-e'], stdin: plan.rootPassword.chpasswdLine, secret: true, why: 'set the root password from appliance.root_pwd' });
+    actions.push({ kind: 'write', path: plan.rootPassword.markerPath, content: plan.rootPassword.marker, mode: 0o600, secret: true, why: 'remember which root password property was applied' });
   }
   if (context.vmtoolsd && plan.publishCa) {
     // guestinfo keys set by the guest do not survive a power cycle: published on every run.
@@ -128,7 +133,7 @@ export async function systemRunner(action: LiveAction): Promise<void> {
 
 export function describeAction(a: LiveAction): string {
   if (a.kind === 'exec') return `${a.argv.join(' ')}${a.stdin !== undefined ? ' (input on stdin, not shown)' : ''}`;
-  return a.mode === 0o600 ? `write ${a.path} (secret, not shown)` : `write ${JSON.stringify(a.content)} to ${a.path}`;
+  return a.secret ? `write ${a.path} (secret, not shown)` : `write ${JSON.stringify(a.content)} to ${a.path}`;
 }
 
 export async function runActions(actions: LiveAction[], runner: Runner = systemRunner, after?: (i: number) => void): Promise<void> {

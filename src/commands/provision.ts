@@ -73,7 +73,7 @@ function printText(result: ApplyResult, nics: ResolvedNics): void {
   const verb = { create: 'created', update: 'updated', mode: 'changed mode of', remove: 'removed' } as const;
   for (const c of result.changes) process.stdout.write(`${verb[c.action]} ${c.path}\n`);
   for (const r of result.renames) process.stdout.write(`renamed ${r.from} to ${r.to}\n`);
-  for (const a of result.actions) if (!a.why.startsWith('rename ')) process.stdout.write(`ran: ${describeAction(a)}\n`);
+  for (const a of result.actions) if (!a.rename) process.stdout.write(`ran: ${describeAction(a)}\n`);
   const n = result.changes.length;
   process.stdout.write(`provisioned ${where}: ${n ? `${n} file${n === 1 ? '' : 's'} changed` : 'nothing to change'}, ${result.unchanged.length} already up to date\n`);
 }

@@ -10,7 +10,7 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { validateProperties } from '../../src/config/validate.js';
 import { planAppliance } from '../../src/plan/plan.js';
-import { applyPlan, computeChanges } from '../../src/apply/apply.js';
+import { applyPlan, computeChanges, journaled } from '../../src/apply/apply.js';
 import { describeAction, liveActions } from '../../src/apply/live.js';
 import { planDataplane, parseDataplaneVersion, takesYaml } from '../../src/dataplane/plan.js';
 import { newSalt } from '../../src/apply/facts.js';
@@ -50,6 +50,10 @@ test('first boot: NICs renamed, trust store, root password, API enabled and queu
       'vmtoolsd --cmd info-set guestinfo.dataplaneapi.cacert <base64>',
     ]);
     assert.ok(!actions.some((a) => a.includes('vmware')), 'no password in any action');
+    // What a journal may replay after a crash: no rename (not repeatable), no secret.
+    const kept = journaled(liveActions(p, changes, { boot: true, systemd: true, vmtoolsd: true })).map(describeAction);
+    assert.ok(kept.includes('update-ca-certificates') && kept.includes('systemctl daemon-reload'));
+    assert.ok(!kept.some((a) => a.startsWith('ip link') || a.startsWith('chpasswd') || a.includes('root-password.applied')), kept.join('\n'));
   });
 });
 
