@@ -10,7 +10,7 @@
  *
  * Exit: 0 done (or nothing to do), 1 apply failed, 2 bad input (nothing changed).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { ApplyError, EXIT, InputError } from '../errors.js';
@@ -19,8 +19,8 @@ import { applyPlan, type ApplyResult } from '../apply/apply.js';
 import { describeAction } from '../apply/live.js';
 import { underRoot } from '../apply/files.js';
 import { discoverNics } from '../network/discover.js';
-import { parseDefaultsFile, resolveNics, type ResolvedNics } from '../network/nics.js';
-import { AGENT_DEFAULTS_FILE } from '../network/scheme.js';
+import { resolveNics, type ResolvedNics } from '../network/nics.js';
+import { AGENT_DEFAULTS_FILE, readDefaultsFile } from '../config/agent-defaults.js';
 import { planAppliance } from '../plan/plan.js';
 import { gatherFacts, haproxyChecker } from '../apply/facts.js';
 import type { PkiDecision } from '../pki/plan.js';
@@ -42,14 +42,10 @@ async function sandboxRoot(value: unknown): Promise<string | undefined> {
 /** NICS= from the agent's config file under `root`, if set. */
 async function agentOverride(root: string): Promise<{ value: string; file: string } | undefined> {
   const file = underRoot(root, AGENT_DEFAULTS_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new InputError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  const value = parseDefaultsFile(text).get('NICS');
+  const vars = await readDefaultsFile(file).catch((err: Error) => {
+    throw new InputError(`cannot read ${file}: ${err.message}`);
+  });
+  const value = vars.get('NICS');
   return value ? { value, file } : undefined;
 }
 

@@ -89,7 +89,6 @@ export function parseNicsSpec(text: string, origin: string): Map<NicRole, string
   return map;
 }
 
-export { parseDefaultsFile } from '../config/agent-defaults.js';
 
 interface Candidate {
   source: string;

@@ -42,9 +42,6 @@ export const PCI_SLOT: Readonly<Record<NicRole, string>> = {
 
 export const NETWORKD_DIR = '/etc/systemd/network';
 
-/** The agent's own configuration file (NICS=management=MAC,workload=MAC[,frontend=MAC]). */
-export { AGENT_DEFAULTS_FILE } from '../config/agent-defaults.js';
-
 export const PATHS = {
   link: (role: NicRole) => `${NETWORKD_DIR}/10-${role}.link`,
   network: (role: NicRole) => `${NETWORKD_DIR}/20-${role}.network`,

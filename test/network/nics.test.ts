@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../src/errors.js';
 import { discoverNics } from '../../src/network/discover.js';
-import { normalizeMac, parseDefaultsFile, parseNicsSpec, renamesFor, resolveNics, type LiveNic } from '../../src/network/nics.js';
+import { normalizeMac, parseNicsSpec, renamesFor, resolveNics, type LiveNic } from '../../src/network/nics.js';
+import { parseDefaultsFile } from '../../src/config/agent-defaults.js';
 import { SEED_MACS } from '../support/ovf.js';
 
 const M = SEED_MACS;
