@@ -20,11 +20,11 @@ function deploymentOption(value: unknown): Deployment | undefined {
   throw new InputError(`--deployment: ${JSON.stringify(value)} is not a deployment configuration; use default or frontend`);
 }
 
-export async function loadConfiguration(values: Values): Promise<Loaded> {
-  const deployment = deploymentOption(values.deployment);
-  const env = await readOvfEnvironment({ ...(typeof values['ovf-env'] === 'string' && { file: values['ovf-env'] }) });
+/** Reads (from `file`, or the transports) and validates; an InputError lists every problem. */
+export async function loadEnvironment(options: { file?: string; deployment?: Deployment }): Promise<Loaded> {
+  const env = await readOvfEnvironment({ ...(options.file !== undefined && { file: options.file }) });
   const result = validateProperties(env.properties, {
-    ...(deployment && { deployment }),
+    ...(options.deployment && { deployment: options.deployment }),
     ...(env.adapters.length > 0 && { adapterCount: env.adapters.length }),
   });
   if (!result.config) {
@@ -32,4 +32,10 @@ export async function loadConfiguration(values: Values): Promise<Loaded> {
     throw new InputError(`the OVF environment from ${env.source} has ${n} problem${n === 1 ? '' : 's'}; nothing was changed`, result.problems, result.warnings);
   }
   return { env, config: result.config, warnings: result.warnings };
+}
+
+/** `--ovf-env` and `--deployment` of validate and provision. */
+export async function loadConfiguration(values: Values): Promise<Loaded> {
+  const deployment = deploymentOption(values.deployment);
+  return loadEnvironment({ ...(typeof values['ovf-env'] === 'string' && { file: values['ovf-env'] }), ...(deployment && { deployment }) });
 }

@@ -42,15 +42,13 @@ function secretFromEnv(values: Values, option: string, env: NodeJS.ProcessEnv): 
 
 async function loadExpect(file: string): Promise<NonNullable<VerifyOptions['expect']> & { apiUser: string; apiPassword: string }> {
   // Loaded only for --expect: zod, xmldom and execa cost ~150 ms of start-up.
-  const [{ validateProperties }, { readOvfEnvironment }, { publicConfig }] = await Promise.all([
-    import('../config/validate.js'), import('../ingest/transports.js'), import('../state/state.js'),
-  ]);
-  const env = await readOvfEnvironment({ file });
-  const result = validateProperties(env.properties, { ...(env.adapters.length > 0 && { adapterCount: env.adapters.length }) });
-  if (!result.config) {
-    throw new InputError(`--expect ${file}: the OVF environment has ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'}`, result.problems, result.warnings);
-  }
-  return { file, config: publicConfig(result.config), apiUser: result.config.loadbalance.haproxyUser, apiPassword: result.config.loadbalance.haproxyPassword };
+  const [{ loadEnvironment }, { publicConfig }] = await Promise.all([import('./load.js'), import('../state/state.js')]);
+  const { config } = await loadEnvironment({ file }).catch((err: unknown) => {
+    if (!(err instanceof InputError) || err.problems.length === 0) throw err;
+    const n = err.problems.length;
+    throw new InputError(`--expect ${file}: the OVF environment has ${n} problem${n === 1 ? '' : 's'}`, err.problems, err.warnings);
+  });
+  return { file, config: publicConfig(config), apiUser: config.loadbalance.haproxyUser, apiPassword: config.loadbalance.haproxyPassword };
 }
 
 export async function verifyCommand(values: Values, positionals: string[], io: { env?: NodeJS.ProcessEnv; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream } = {}): Promise<number> {
