@@ -41,6 +41,7 @@ test('the appliance image boots, provisions itself, verifies green and survives 
   assert.deepEqual(surface.exposed.map((c) => c.status), ['pass'], `vip.exposed passes: ${JSON.stringify(surface.exposed)}`);
 
   // The trust store (class 7): done after the services, by its own unit, and it holds the CA.
+  assert.equal(result.trustStore?.loaded, true, 'haproxy-appliance-trust-store.service is installed');
   assert.equal(result.trustStore?.result, 'success', 'haproxy-appliance-trust-store.service succeeded');
   assert.equal(result.trustStore?.bundleHoldsCa, true, 'the system bundle holds the appliance CA');
 

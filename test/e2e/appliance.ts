@@ -229,7 +229,7 @@ export interface BootInfo {
   /** Units that failed during boot, each with the last lines of its journal. */
   failedUnits: Array<{ unit: string; log: string }>;
   /** haproxy-appliance-trust-store.service at this boot: its result and how long it ran (ms). */
-  trustStore: { result: string; ms: number };
+  trustStore: { loaded: boolean; result: string; ms: number };
 }
 
 export interface VerifyRun {
@@ -507,9 +507,9 @@ Prefix=fd01:3:7:404::/64
         failedUnits.push({ unit, log: j.stdout.trim() });
       }
     }
-    const trust = await this.inside(['systemctl', 'show', 'haproxy-appliance-trust-store.service', '-p', 'Result', '-p', 'InactiveExitTimestampMonotonic', '-p', 'InactiveEnterTimestampMonotonic']);
+    const trust = await this.inside(['systemctl', 'show', 'haproxy-appliance-trust-store.service', '-p', 'LoadState', '-p', 'Result', '-p', 'InactiveExitTimestampMonotonic', '-p', 'InactiveEnterTimestampMonotonic']);
     const tp = Object.fromEntries(trust.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-    const trustStore = { result: tp.Result ?? '(unknown)', ms: (Number(tp.InactiveEnterTimestampMonotonic) - Number(tp.InactiveExitTimestampMonotonic)) / 1000 };
+    const trustStore = { loaded: tp.LoadState === 'loaded', result: tp.Result ?? '(unknown)', ms: (Number(tp.InactiveEnterTimestampMonotonic) - Number(tp.InactiveExitTimestampMonotonic)) / 1000 };
     const after = await this.bed.ipJson<Array<{ ifname: string; address?: string }>>('appliance', ['link']);
     const renames = before.filter((l) => l.address && l.ifname !== 'lo').map((l) => ({
       mac: l.address!, before: l.ifname, after: after.find((x) => x.address === l.address)?.ifname ?? '(gone)',

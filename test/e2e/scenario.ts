@@ -54,7 +54,7 @@ export interface ScenarioResult {
    */
   surface?: { listeners: string[]; exposed: Array<{ status: string; subject?: string; message: string }> };
   /** haproxy-appliance-trust-store.service at first boot, and whether the bundle holds the CA. */
-  trustStore?: { result: string; ms: number; bundleHoldsCa: boolean };
+  trustStore?: { loaded: boolean; result: string; ms: number; bundleHoldsCa: boolean };
   /** The bed's work directory (image root, logs); removed at the end unless logs are kept. */
   workDir?: string;
   error?: string;
