@@ -15,7 +15,7 @@ import { ApplyError } from '../errors.js';
 import type { Plan } from '../plan/types.js';
 import type { FileChange } from './apply.js';
 import { writeAtomic } from './files.js';
-import { failureCause, failureDetail, run, seconds } from '../util/run.js';
+import { failureCause, failureDetail, run } from '../util/run.js';
 
 /**
  * `secret`: its stdin or content (chpasswd's hash, the password marker) is never printed or
