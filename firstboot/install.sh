@@ -22,6 +22,8 @@
 #   /etc/systemd/system/haproxy-appliance.service            the first-boot unit, enabled through
 #   /etc/systemd/system/multi-user.target.wants/haproxy-appliance.service (a symlink: no
 #                                                            systemctl needed, none is run)
+#   /etc/systemd/system/haproxy-appliance-trust-store.service the CA into the trust store, after
+#                                                            the services (enabled the same way)
 #   /etc/systemd/system/{haproxy,ssh}.service.d/10-haproxy-appliance.conf   ordering drop-ins
 #   /etc/default/haproxy-appliance                           the defaults template, if absent
 set -eu
@@ -126,6 +128,8 @@ put "$here/haproxy-appliance.service" /etc/systemd/system/haproxy-appliance.serv
 put "$here/haproxy.service.d/10-haproxy-appliance.conf" /etc/systemd/system/haproxy.service.d/10-haproxy-appliance.conf 644
 put "$here/ssh.service.d/10-haproxy-appliance.conf" /etc/systemd/system/ssh.service.d/10-haproxy-appliance.conf 644
 link /etc/systemd/system/haproxy-appliance.service /etc/systemd/system/multi-user.target.wants/haproxy-appliance.service
+put "$here/haproxy-appliance-trust-store.service" /etc/systemd/system/haproxy-appliance-trust-store.service 644
+link /etc/systemd/system/haproxy-appliance-trust-store.service /etc/systemd/system/multi-user.target.wants/haproxy-appliance-trust-store.service
 
 # The defaults: the template when absent; an admin's (or an earlier run's) file is kept.
 defaults=/etc/default/haproxy-appliance

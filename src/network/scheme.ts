@@ -50,6 +50,8 @@ export const PATHS = {
   hosts: '/etc/hosts',
   rtTables: '/etc/iproute2/rt_tables.d/haproxy-appliance.conf',
   timesyncd: '/etc/systemd/timesyncd.conf.d/50-haproxy-appliance.conf',
+  /** LLMNR and mDNS off: resolved's listeners on 0.0.0.0 would answer on every VIP (AnyIP). */
+  resolved: '/etc/systemd/resolved.conf.d/50-haproxy-appliance.conf',
 } as const;
 
 /** Every network-related path the agent may write; what a plan does not write it removes. */
@@ -61,5 +63,6 @@ export function ownedNetworkPaths(): string[] {
     PATHS.anyip,
     PATHS.rtTables,
     PATHS.timesyncd,
+    PATHS.resolved,
   ];
 }

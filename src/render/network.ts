@@ -1,7 +1,7 @@
 /**
  * The network model rendered into the files the appliance needs: a .link and a .network per NIC,
- * the AnyIP unit for lo, table names, hostname, hosts and the timesyncd drop-in. Pure apart from
- * reading the templates.
+ * the AnyIP unit for lo, table names, hostname, hosts, the timesyncd drop-in and the resolved
+ * drop-in. Pure apart from reading the templates.
  */
 import type { DesiredFile } from '../plan/types.js';
 import type { NetworkModel, RouteSpec } from '../network/model.js';
@@ -41,5 +41,7 @@ export function renderNetworkFiles(model: NetworkModel): DesiredFile[] {
   if (model.ntp.length) {
     files.push({ path: PATHS.timesyncd, content: render('network/timesyncd.conf', { servers: model.ntp.join(' ') }), mode: MODE, affects: ['systemd-timesyncd'] });
   }
+  // Always: no property turns LLMNR or mDNS on (docs/network.md, "The appliance's own surface").
+  files.push({ path: PATHS.resolved, content: render('network/resolved.conf', {}), mode: MODE, affects: ['systemd-resolved'] });
   return files;
 }

@@ -2,6 +2,11 @@
  * Running the system's tools: one place that calls execa, loaded on first use (a run with
  * `--ovf-env FILE` and nothing to change starts no command, and start-up time is first-boot time).
  * Never through a shell; input (a secret, for chpasswd) goes on stdin, never in argv.
+ *
+ * Every command has a timeout: `timeoutMs`, or {@link defaultTimeoutMs}. Callers give the work
+ * its own (a trust-store rebuild, a service start that waits for the service); when one fires the
+ * program is sent SIGTERM (SIGKILL 5 s later) and the result says `timedOut`, so the error can say
+ * "timed out after N s" instead of a missing exit code.
  */
 export interface RunResult {
   exitCode: number | undefined;
@@ -9,20 +14,67 @@ export interface RunResult {
   stderr: string;
   /** The program is not installed. */
   notFound: boolean;
+  /** The timeout fired and the program was killed. */
+  timedOut: boolean;
+  /** The timeout it ran with (ms). */
+  timeoutMs: number;
+  /** The signal that ended it, when one did (SIGTERM after a timeout, or from elsewhere). */
+  signal?: string;
+}
+
+/** A command's timeout when the caller gives none: generous for a quick tool on a slow machine. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/**
+ * Programs whose usual work is slow on a slow machine, and their default timeout: openssl makes
+ * the appliance's RSA keys (a 3072-bit CA key takes well under a second on real hardware, but
+ * prime generation is random and runs tens of times slower in an unaccelerated VM).
+ */
+const PROGRAM_TIMEOUT_MS: Readonly<Record<string, number>> = { openssl: 300_000 };
+
+/** The timeout a command runs with when the caller gives none. */
+export function defaultTimeoutMs(program: string): number {
+  return PROGRAM_TIMEOUT_MS[program] ?? DEFAULT_TIMEOUT_MS;
 }
 
 export async function run(argv: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   const { execa } = await import('execa');
+  const timeoutMs = options.timeoutMs ?? defaultTimeoutMs(argv[0]!);
   const r = await execa(argv[0]!, argv.slice(1), {
     reject: false,
-    timeout: options.timeoutMs ?? 60_000,
+    timeout: timeoutMs,
     ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
   });
-  return { exitCode: r.exitCode, stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), notFound: (r as { code?: string }).code === 'ENOENT' };
+  return {
+    exitCode: r.exitCode,
+    stdout: String(r.stdout ?? ''),
+    stderr: String(r.stderr ?? ''),
+    notFound: (r as { code?: string }).code === 'ENOENT',
+    timedOut: r.timedOut === true,
+    timeoutMs,
+    ...(r.signal && { signal: r.signal }),
+  };
 }
 
-/** The last meaningful line a failed command printed, for an error message. */
+/** `90 s`, `1.5 s`: a timeout as an admin reads it. */
+export function seconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(1))} s`;
+}
+
+/** Why a command did not succeed: a timeout, a signal, or its exit code. */
+export function failureCause(r: RunResult): string {
+  if (r.timedOut) return `timed out after ${seconds(r.timeoutMs)}`;
+  if (r.exitCode === undefined) return r.signal ? `killed by ${r.signal}` : 'ended without an exit code';
+  return `exit ${r.exitCode}`;
+}
+
+/**
+ * The last meaningful line a failed command printed, for an error message; a timeout or a
+ * signal is always named (what it printed before it was killed follows).
+ */
 export function failureDetail(r: RunResult): string {
   const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim()).filter(Boolean);
-  return lines.at(-1) ?? `exit ${r.exitCode ?? 'unknown'}`;
+  const last = lines.at(-1);
+  if (r.timedOut || r.exitCode === undefined) return last ? `${failureCause(r)} (last output: ${last})` : failureCause(r);
+  return last ?? failureCause(r);
 }

@@ -228,6 +228,8 @@ export interface BootInfo {
   renames: Array<{ mac: string; before: string; after: string }>;
   /** Units that failed during boot, each with the last lines of its journal. */
   failedUnits: Array<{ unit: string; log: string }>;
+  /** haproxy-appliance-trust-store.service at this boot: its result and how long it ran (ms). */
+  trustStore: { loaded: boolean; result: string; ms: number };
 }
 
 export interface VerifyRun {
@@ -505,13 +507,16 @@ Prefix=fd01:3:7:404::/64
         failedUnits.push({ unit, log: j.stdout.trim() });
       }
     }
+    const trust = await this.inside(['systemctl', 'show', 'haproxy-appliance-trust-store.service', '-p', 'LoadState', '-p', 'Result', '-p', 'InactiveExitTimestampMonotonic', '-p', 'InactiveEnterTimestampMonotonic']);
+    const tp = Object.fromEntries(trust.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const trustStore = { loaded: tp.LoadState === 'loaded', result: tp.Result ?? '(unknown)', ms: (Number(tp.InactiveEnterTimestampMonotonic) - Number(tp.InactiveExitTimestampMonotonic)) / 1000 };
     const after = await this.bed.ipJson<Array<{ ifname: string; address?: string }>>('appliance', ['link']);
     const renames = before.filter((l) => l.address && l.ifname !== 'lo').map((l) => ({
       mac: l.address!, before: l.ifname, after: after.find((x) => x.address === l.address)?.ifname ?? '(gone)',
     }));
     return {
       bootedMs, systemState: state, agentResult: `${props.ActiveState}/${props.Result}`, agentMs, agentLog: journal.stdout.trim(),
-      analyze: analyze.stdout.trim().split('\n')[0] ?? '', renames, failedUnits,
+      analyze: analyze.stdout.trim().split('\n')[0] ?? '', renames, failedUnits, trustStore,
     };
   }
 
@@ -574,6 +579,12 @@ Prefix=fd01:3:7:404::/64
     await this.mustInside(['systemctl', 'reload', 'haproxy.service']);
     await this.waitForListeners(listeners, 15_000);
     return { version, reloadMs: performance.now() - t0 };
+  }
+
+  /** TCP and UDP listeners inside the appliance (`ss -Hlntu`), as `tcp 0.0.0.0:5355`. */
+  async allListeners(): Promise<string[]> {
+    const r = await this.mustInside(['ss', '-Hlntu']);
+    return r.stdout.split('\n').map((l) => l.trim().split(/\s+/u)).filter((f) => f.length >= 5).map((f) => `${f[0]} ${f[4]}`);
   }
 
   /** TCP listeners inside the appliance (`ss -Htnl`), as address:port. */

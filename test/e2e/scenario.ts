@@ -15,6 +15,8 @@
  *
  * Used by scripts/demo.ts (`npm run demo`) and test/e2e/appliance.test.ts.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { renderText } from '../../src/verify/report.js';
 import type { FleetReport } from '../../src/verify/types.js';
 import { ADDR, ApplianceBed, checkReadiness, OVF_ENV_INSIDE, seedEnvironment, sleep, verdict, type ClientLoop, type ClientLoopResult, type VerifyRun } from './appliance.js';
@@ -46,6 +48,13 @@ export interface ScenarioResult {
   duringReload?: ClientLoopResult;
   duringRerun?: ClientLoopResult;
   imageBuilt?: boolean;
+  /**
+   * The appliance's own surface after the first boot: every TCP/UDP listener (`tcp 0.0.0.0:22`),
+   * and the verifier's `vip.exposed` results.
+   */
+  surface?: { listeners: string[]; exposed: Array<{ status: string; subject?: string; message: string }> };
+  /** haproxy-appliance-trust-store.service at first boot, and whether the bundle holds the CA. */
+  trustStore?: { loaded: boolean; result: string; ms: number; bundleHoldsCa: boolean };
   /** The bed's work directory (image root, logs); removed at the end unless logs are kept. */
   workDir?: string;
   error?: string;
@@ -171,6 +180,10 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       if (wrong.length) throw new StepError(`NICs not renamed to their roles: ${wrong.map((w) => `${w.mac} is ${w.after}`).join(', ')}`);
       result.bootedMs = b.bootedMs;
       result.agentBootMs = b.agentMs;
+      const bundle = await readFile(join(app.root, 'etc/ssl/certs/ca-certificates.crt'), 'utf8').catch(() => '');
+      const ca = (await readFile(join(app.root, 'etc/haproxy/ca.crt'), 'utf8')).trim();
+      result.trustStore = { ...b.trustStore, bundleHoldsCa: ca.length > 0 && bundle.includes(ca) };
+      log(`    trust store (haproxy-appliance-trust-store.service, after the services): ${b.trustStore.result} in ${s(b.trustStore.ms)}; the bundle ${result.trustStore.bundleHoldsCa ? 'holds' : 'LACKS'} the appliance CA`);
     });
 
     await step('verify: haproxy-appliance verify root@10.191.181.52 from the workstation, over SSH', async () => {
@@ -178,6 +191,9 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       result.bootToGreenMs = app.sinceBoot();
       showVerify(v, 'after first boot');
       log(`    boot-to-green: ${s(result.bootToGreenMs)}`);
+      const exposed = (v.report.hosts[0]?.checks ?? []).filter((c) => c.id === 'vip.exposed').map((c) => ({ status: c.status, ...(c.subject !== undefined && { subject: c.subject }), message: c.message }));
+      result.surface = { listeners: await app.allListeners(), exposed };
+      log(`    listeners inside the appliance: ${result.surface.listeners.join(', ')}`);
     });
 
     await step('dataplane: the seed\'s frontends and backends, as the Data Plane API adds them; reload haproxy', async () => {

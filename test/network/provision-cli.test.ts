@@ -44,7 +44,7 @@ test('provision --root: the seed tree as the golden files, then nothing to chang
     const golden = tree(GOLDEN_SEED);
     assert.deepEqual(new Map([...tree(root)].filter(([p]) => golden.has(p))), golden);
     assert.match(first.stdout, /^created \/etc\/systemd\/network\/20-workload\.network$/mu);
-    assert.match(first.stdout, /provisioned sandbox .*: 18 files changed, 0 already up to date\n$/u);
+    assert.match(first.stdout, /provisioned sandbox .*: 19 files changed, 0 already up to date\n$/u);
     assert.match(first.stderr, /NICs from the OVF environment's adapters .*: management 00:50:56:b1:20:5e, workload 00:50:56:b1:8d:33, frontend 00:50:56:b1:8a:41/u);
     for (const [path] of golden) assert.equal(statSync(join(root, path)).mode & 0o777, 0o644, path);
 
@@ -53,7 +53,7 @@ test('provision --root: the seed tree as the golden files, then nothing to chang
     const doc = JSON.parse(second.stdout);
     assert.equal(doc.ok, true);
     assert.deepEqual(doc.changed, []);
-    assert.equal(doc.unchanged.length, 18);
+    assert.equal(doc.unchanged.length, 19);
     assert.deepEqual(doc.actions, [], 'the sandbox runs no command');
     assert.equal(doc.live, false);
   });
@@ -66,7 +66,7 @@ test('provision --dry-run: prints a unified diff, writes nothing; empty once up 
     assert.deepEqual(readdirSync(root), [], 'nothing written');
     assert.match(dry.stdout, /^--- \/dev\/null\n\+\+\+ b\/etc\/systemd\/network\/10-management\.link\n@@ /u);
     assert.match(dry.stdout, /^\+\+\+ b\/etc\/systemd\/network\/30-lo-anyip\.network\n@@ -0,0 \+1,\d+ @@\n(?:\+.*\n)*\+Type=local\n\+Table=local\n/mu);
-    assert.match(dry.stderr, /dry run on sandbox .*: 18 files would change; nothing was written/u);
+    assert.match(dry.stderr, /dry run on sandbox .*: 19 files would change; nothing was written/u);
     assert.ok(!dry.stdout.includes('vmware'), 'no password in the diff');
 
     assert.equal(cli(['provision', '--root', root, '--ovf-env', SEED_ENV_FILE]).code, 0);

@@ -29,7 +29,7 @@ function plan(over: Record<string, string> = {}, facts: { haproxyCfg?: string; r
   return planAppliance(config, NICS, { ...facts, pki: { ca: CA, server: CA }, salts: { userlist: newSalt(), root: 'rootsalt' } });
 }
 
-test('first boot: NICs renamed, trust store, root password, API enabled and queued; nothing reloaded', async () => {
+test('first boot: root password first, NICs renamed, API enabled and queued, trust store queued last; nothing reloaded', async () => {
   await withSandbox(async (root) => {
     const p = plan({}, { dataplaneVersionOutput: 'HAProxy Data Plane API v2.1.0 1a2b3c' });
     const { changes } = await computeChanges(p, root);
@@ -40,19 +40,21 @@ test('first boot: NICs renamed, trust store, root password, API enabled and queu
     ], 'a swap of names goes through temporary names');
     const rest = actions.filter((a) => !a.startsWith('ip link'));
     assert.deepEqual(rest.map((a) => a.replace(/cacert \S+$/, 'cacert <base64>')), [
+      'chpasswd -e (input on stdin, not shown)',
+      'write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)',
       'hostname haproxy.local',
-      'update-ca-certificates',
       'systemctl daemon-reload',
       'systemctl enable dataplaneapi.service',
       'systemctl start --no-block dataplaneapi.service',
-      'chpasswd -e (input on stdin, not shown)',
-      'write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)',
       'vmtoolsd --cmd info-set guestinfo.dataplaneapi.cacert <base64>',
+      // Off the critical path: the unit runs after the agent, sshd and haproxy.
+      'systemctl start --no-block haproxy-appliance-trust-store.service',
     ]);
+    assert.deepEqual(actions.slice(0, 2), ['chpasswd -e (input on stdin, not shown)', 'write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)'], 'the root password before anything else');
     assert.ok(!actions.some((a) => a.includes('vmware')), 'no password in any action');
     // What a journal may replay after a crash: no rename (not repeatable), no secret.
     const kept = journaled(liveActions(p, changes, { boot: true, systemd: true, vmtoolsd: true })).map(describeAction);
-    assert.ok(kept.includes('update-ca-certificates') && kept.includes('systemctl daemon-reload'));
+    assert.ok(kept.includes('systemctl start --no-block haproxy-appliance-trust-store.service') && kept.includes('systemctl daemon-reload'));
     assert.ok(!kept.some((a) => a.startsWith('ip link') || a.startsWith('chpasswd') || a.includes('root-password.applied')), kept.join('\n'));
   });
 });
@@ -80,6 +82,34 @@ test('an admin rerun reloads only what its change touches, in dependency order',
     assert.deepEqual(await actionsFor({ 'appliance.root_pwd': 'a-new-root-pwd' }), [
       'chpasswd -e (input on stdin, not shown)', 'write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)',
     ]);
+  });
+});
+
+test('a new CA: the trust store is updated last, once; waited for on a rerun, by the program itself without systemd', async () => {
+  await withSandbox(async (root) => {
+    const base = plan({}, { dataplaneVersionOutput: 'v2.1.0' });
+    await applyPlan(base, { root });
+    // Another CA (and a server certificate issued by it, as facts would give).
+    const other = { cert: fixture('pki/other-ca.crt'), key: fixture('pki/other-ca.key') };
+    const config = validateProperties(SEED_PROPERTIES).config!;
+    const p = planAppliance(config, NICS, {
+      haproxyCfg: readFileSync(join(root, 'etc/haproxy/haproxy.cfg'), 'utf8'), rootPasswordMarker: base.rootPassword!.marker, dataplaneVersionOutput: 'v2.1.0',
+      pki: { ca: other, server: other }, salts: { userlist: newSalt(), root: 'rootsalt' },
+    });
+    const changed = { ...p, renames: [] };
+    const { changes } = await computeChanges(changed, root);
+    assert.ok(changes.some((c) => c.affects.includes('ca-certificates')), 'the CA files changed');
+    const rerun = liveActions(changed, changes, { boot: false, systemd: true, vmtoolsd: false });
+    const trust = rerun.filter((a) => a.kind === 'exec' && (a.argv.includes('haproxy-appliance-trust-store.service') || a.argv[0] === 'update-ca-certificates'));
+    assert.deepEqual(trust.map(describeAction), ['systemctl start haproxy-appliance-trust-store.service']);
+    assert.equal(rerun.at(-1), trust[0], 'the last step');
+    assert.ok((trust[0]!.timeoutMs ?? 0) > 15 * 60_000, 'waits longer than the unit\'s own 15 min');
+    const bare = liveActions(changed, changes, { boot: false, systemd: false, vmtoolsd: false });
+    assert.deepEqual(bare.slice(-2).map(describeAction), ['update-ca-certificates', 'openssl rehash /etc/ssl/certs']);
+    assert.equal(bare.at(-2)!.timeoutMs, 15 * 60_000);
+    // Nothing of the CA changed: no trust store step.
+    const same = { ...base, renames: [] };
+    assert.ok(!liveActions(same, (await computeChanges(same, root)).changes, { boot: false, systemd: true, vmtoolsd: false }).some((a) => describeAction(a).includes('trust-store')));
   });
 });
 
@@ -114,16 +144,16 @@ test('systemd-analyze verify accepts the agent\'s units and the rendered Data Pl
     mkdirSync(join(root, 'lib/systemd'), { recursive: true });
     execFileSync('cp', ['-a', '/lib/systemd/system', join(root, 'lib/systemd/system')]);
     execFileSync('sh', [`${ROOT}firstboot/install.sh`, '--no-node', root], { stdio: 'ignore' });
-    for (const bin of ['/usr/sbin/haproxy', '/usr/sbin/sshd', '/bin/kill']) {
+    for (const bin of ['/usr/sbin/haproxy', '/usr/sbin/sshd', '/bin/kill', '/bin/sh', '/usr/sbin/update-ca-certificates', '/usr/bin/openssl']) {
       mkdirSync(join(root, bin, '..'), { recursive: true });
-      copyFileSync(bin, join(root, bin)); // the programs haproxy's and sshd's units run, as in an image
+      copyFileSync(bin, join(root, bin)); // the programs the units run, as in an image
       chmodSync(join(root, bin), 0o755);
     }
     const config = validateProperties(SEED_PROPERTIES).config!;
     const unit = planDataplane(config, { versionOutput: 'v2.1.0' }).files[0]!;
     writeFileSync(join(root, 'etc/systemd/system/dataplaneapi.service'), unit.content);
     // haproxy and sshd with the agent's ordering drop-ins.
-    for (const u of ['/etc/systemd/system/haproxy-appliance.service', '/lib/systemd/system/haproxy.service', '/lib/systemd/system/ssh.service']) {
+    for (const u of ['/etc/systemd/system/haproxy-appliance.service', '/etc/systemd/system/haproxy-appliance-trust-store.service', '/lib/systemd/system/haproxy.service', '/lib/systemd/system/ssh.service']) {
       const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, u], { encoding: 'utf8' });
       assert.equal(r.status, 0, `${u}: ${r.stderr}`);
     }
