@@ -102,7 +102,7 @@ export interface GatheredFacts {
 export interface FactsOptions {
   boot: boolean;
   now?: Date;
-  /** A dry run: the folders made for key generation are removed again. */
+  /** A dry run (informational: facts write nothing but the key work folder, which is removed again). */
   dryRun?: boolean;
   /** `--dataplaneapi-version`: the Data Plane API's version, as given (e.g. `2.1.0`). */
   dataplaneVersion?: string;
@@ -134,7 +134,8 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
   try {
     pki = await materializePki(config, pkiFacts, pkiDecision, ws);
   } finally {
-    if (options.dryRun) await releaseWorkspace(ws);
+    // Folders made only for this are removed again (a refused or dry run leaves the tree as it was).
+    await releaseWorkspace(ws);
   }
   const live = root === '/';
   const systemd = live && (await access('/run/systemd/system').then(() => true, () => false));

@@ -4,7 +4,8 @@
  * or a log, and those files live in a private 0700 work folder on the target file system
  * (`/var/lib/haproxy-appliance/pki-work`, under --root in a sandbox), never in the build host's
  * /tmp: each generation has its own subfolder, removed afterwards; one left by a killed run is
- * removed by the next run. A dry run also removes the folders it had to create. Returns PEM
+ * removed by the next run. The folders a run had to create for it are removed again once the keys
+ * are made (so a dry run, or a run refused later, leaves the tree as it was). Returns PEM
  * text: writing it into place is the apply stage's job.
  */
 import { randomBytes } from 'node:crypto';
@@ -58,7 +59,7 @@ export async function cleanPkiLeftovers(ws: PkiWorkspace): Promise<string[]> {
   return removed;
 }
 
-/** Removes the folders a dry run created for its work folder (only while they are empty). */
+/** Removes the folders this run created for its work folder (only while they are empty). */
 export async function releaseWorkspace(ws: PkiWorkspace): Promise<void> {
   if (!ws.created) return;
   for (let d = ws.dir; ; d = dirname(d)) {
@@ -69,8 +70,13 @@ export async function releaseWorkspace(ws: PkiWorkspace): Promise<void> {
 }
 
 async function withPrivateDir<T>(ws: PkiWorkspace, fn: (dir: string) => Promise<T>): Promise<T> {
-  const first = await mkdir(ws.dir, { recursive: true, mode: 0o700 });
-  if (first && !ws.created) ws.created = first;
+  // Parents as any folder of the tree (0755), the work folder itself root only.
+  const first = await mkdir(dirname(ws.dir), { recursive: true, mode: 0o755 });
+  const made = await mkdir(ws.dir, { mode: 0o700 }).then(() => true, (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+    return false;
+  });
+  if (!ws.created && (first ?? (made ? ws.dir : undefined))) ws.created = first ?? ws.dir;
   const st = await lstat(ws.dir);
   if (!st.isDirectory()) throw new ApplyError(`${ws.dir} must be a directory for making keys`);
   await chmod(ws.dir, 0o700);
