@@ -18,7 +18,7 @@
  * image cannot make the agent move or delete a file it does not own.
  */
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readFile, readdir, rm, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, readdir, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
 import { STATE_DIR } from '../state/state.js';
@@ -183,7 +183,9 @@ export async function backupFiles(root: string, id: string, files: { path: strin
   if (files.length === 0) return undefined;
   const base = await confinedPath(root, BACKUP_DIR);
   await mkdir(base, { recursive: true, mode: 0o700 });
+  await chmod(base, 0o700); // also when it was there already
   const dir = join(base, id);
+  await mkdir(dir, { mode: 0o700 });
   for (const f of files) {
     // Backups may hold keys and hashes: the folder is 0700 and every copy 0600.
     await writeAtomic(await confinedPath(root, `${BACKUP_DIR}/${id}${f.path}`), f.content, 0o600);
