@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readlink, realpath, rename, rm, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readlink, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 
@@ -126,13 +126,14 @@ export interface Current {
 /**
  * The file's content and permission bits, or undefined when it does not exist. Opens only a
  * regular file: anything else (a FIFO, which would block forever, a device, a socket, a
- * directory, a symbolic link) is a `PathRefused` saying which path and what it is. `display` is
- * the path named in that message (default: `file`).
+ * directory) is a `PathRefused` saying which path and what it is. `display` is the path named in
+ * that message (default: `file`). A symbolic link is refused too, unless `followLink` (the live
+ * system, where links are the admin's: under a root, `confinedPath` has resolved them already).
  */
-export async function readCurrent(file: string, display: string = file): Promise<Current | undefined> {
+export async function readCurrent(file: string, display: string = file, followLink = false): Promise<Current | undefined> {
   let st: Stats;
   try {
-    st = await lstat(file);
+    st = followLink ? await stat(file) : await lstat(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined; // writing it will tell why
@@ -141,7 +142,7 @@ export async function readCurrent(file: string, display: string = file): Promise
   const refuse = (s: Stats) => new PathRefused(`${display} is ${fileKind(s)}, not a regular file; nothing was changed`);
   if (!st.isFile()) throw refuse(st);
   // O_NONBLOCK: should it have become a FIFO since, the open does not wait for a writer.
-  const fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  const fh = await open(file, constants.O_RDONLY | (followLink ? 0 : constants.O_NOFOLLOW) | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
     const now = await fh.stat();
     if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) throw refuse(now);
@@ -154,7 +155,7 @@ export async function readCurrent(file: string, display: string = file): Promise
 /** `readCurrent` of an appliance path under `root`, confined; errors name the appliance path. */
 export async function readUnderRoot(root: string, path: string): Promise<Current | undefined> {
   const file = await confinedPath(root, path);
-  return readCurrent(file, root === '/' ? path : `${path} (${file})`);
+  return root === '/' ? readCurrent(file, path, true) : readCurrent(file, `${path} (${file})`);
 }
 
 async function fsyncDir(dir: string): Promise<void> {

@@ -18,7 +18,7 @@
  * image cannot make the agent move or delete a file it does not own.
  */
 import { constants } from 'node:fs';
-import { chmod, lstat, mkdir, open, readFile, readdir, rm, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
 import { STATE_DIR } from '../state/state.js';
@@ -136,7 +136,8 @@ export async function resolveJournal(root: string, journal: Journal, owned: Set<
     if (!owned.has(entry.path)) throw bad(`names ${JSON.stringify(entry.path.slice(0, 200))}, which is not a file the agent owns`);
     const target = await confinedPath(root, entry.path);
     const kind = async (p: string) => {
-      const st = await lstat(p).catch(() => undefined);
+      // The live system's links are the admin's (followed); under a root none is left to follow.
+      const st = await (root === '/' ? stat(p) : lstat(p)).catch(() => undefined);
       return st && !st.isFile() ? fileKind(st) : undefined;
     };
     const targetKind = await kind(target);
@@ -145,7 +146,11 @@ export async function resolveJournal(root: string, journal: Journal, owned: Set<
       out.push({ entry, target });
       continue;
     }
-    if (entry.remove !== undefined || entry.staged !== stagedName(entry.path, journal.id)) {
+    // A journal of an earlier agent holds the staged file's absolute path: accepted only when
+    // it is exactly the staging file beside the target in this root.
+    const legacy = typeof entry.staged === 'string' && entry.staged.startsWith('/')
+      && [underRoot(root, dirname(entry.path)), dirname(target)].some((d) => entry.staged === join(d, stagedName(entry.path, journal.id)));
+    if (entry.remove !== undefined || (entry.staged !== stagedName(entry.path, journal.id) && !legacy)) {
       throw bad(`stages ${entry.path} as ${JSON.stringify(String(entry.staged).slice(0, 200))}, not as ${stagedName(entry.path, journal.id)} beside it`);
     }
     const staged = stagedPath(target, journal.id);

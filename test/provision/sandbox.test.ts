@@ -97,6 +97,13 @@ test('readCurrent opens regular files only: a FIFO, a socket, a directory are na
         await assert.rejects(readCurrent(join(root, name)), (e) => e instanceof PathRefused && e.message === `${join(root, name)} is ${kind}, not a regular file; nothing was changed`);
       }
       assert.equal(await readCurrent(join(root, 'none')), undefined);
+      // A link: refused under a root (confinedPath resolves links first), followed on the live system.
+      writeFileSync(join(root, 'real'), 'content\n');
+      symlinkSync('real', join(root, 'link'));
+      await assert.rejects(readCurrent(join(root, 'link')), (e) => e instanceof PathRefused && /is a symbolic link, not a regular file/u.test(e.message));
+      assert.deepEqual(await readCurrent(join(root, 'link'), 'link', true), { content: 'content\n', mode: 0o644 });
+      symlinkSync('fifo', join(root, 'link-to-fifo'));
+      await assert.rejects(readCurrent(join(root, 'link-to-fifo'), 'link-to-fifo', true), (e) => e instanceof PathRefused && e.message.startsWith('link-to-fifo is a FIFO'));
     } finally {
       await new Promise((ok) => server.close(ok));
     }
@@ -370,6 +377,15 @@ test('a crafted journal cannot move or delete a file the agent does not own: ref
       assert.match(r.stderr, /nothing was touched/u, what);
       assert.deepEqual(snapshot(dir), before, `${what}: nothing changed inside or outside the root`);
     }
+    // An earlier agent's journal (the staged file by its absolute path) is still recovered, when
+    // that path is exactly the staging file beside the target in this root.
+    const staged = join(root, 'etc/haproxy', `.haproxy.cfg.hpa-stage-${id}`);
+    writeFileSync(staged, 'a staged candidate\n', { mode: 0o600 });
+    writeFileSync(join(root, STATE, 'journal.json'), JSON.stringify({ id, phase: 'staging', entries: [{ path: cfg, staged }], actions: [] }));
+    const legacy = cli(['provision', '--root', root, '--ovf-env', envFile(dir, CA)]);
+    assert.equal(legacy.code, 0, legacy.stderr);
+    assert.match(legacy.stderr, new RegExp(`run ${id} was stopped before it replaced any file`, 'u'));
+    assert.equal(existsSync(staged), false);
   });
 });
 
