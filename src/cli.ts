@@ -56,19 +56,28 @@ ${INGEST_USAGE}`,
   provision: {
     summary: 'make this machine (or a --root sandbox) match the OVF environment',
     usage: `haproxy-appliance provision [--ovf-env FILE] [--root DIR] [--dry-run] [--json] [--nics SPEC] [--boot]
+          [--dataplaneapi-version X.Y.Z]
 
 Reads and validates the OVF environment (bad input: exit 2, nothing changed), then makes the
 machine match it.
 
 ${INGEST_USAGE}
-  --root DIR            sandbox: write every file under DIR, run no command on the live system
+  --root DIR            sandbox: read and write every file under DIR (no link followed out of
+                        it), run nothing from DIR, probe nothing of this host; needs --ovf-env
   --dry-run             print what would change as a unified diff; change nothing
   --nics management=MAC,workload=MAC[,frontend=MAC]
                         which NIC plays which role (default: the OVF environment's adapters,
                         NICS= in /etc/default/haproxy-appliance, the role names, the PCI slots)
   --boot                run as the first-boot unit does: while the system boots, services start
-                        after the agent, so none is reloaded (once it is up, a rerun as usual)`,
-    options: { ...INGEST_OPTIONS, root: { type: 'string' }, 'dry-run': { type: 'boolean' }, nics: { type: 'string' }, boot: { type: 'boolean' } },
+                        after the agent, so none is reloaded (once it is up, a rerun as usual)
+  --dataplaneapi-version X.Y.Z
+                        the installed Data Plane API's version, which decides its configuration
+                        form (default: \`dataplaneapi --version\`; with --root, the image's
+                        /var/lib/dpkg/status, else unknown: the 2.1 flags form, with a warning)`,
+    options: {
+      ...INGEST_OPTIONS, root: { type: 'string' }, 'dry-run': { type: 'boolean' }, nics: { type: 'string' }, boot: { type: 'boolean' },
+      'dataplaneapi-version': { type: 'string' },
+    },
     run: async (values) => (await import('./commands/provision.js')).provisionCommand(values),
   },
   'ovf-descriptor': {

@@ -9,13 +9,17 @@
  */
 import { createHash } from 'node:crypto';
 import { chmod } from 'node:fs/promises';
-import { ApplyError } from '../errors.js';
+import { realpath } from 'node:fs/promises';
+import { ApplyError, InputError } from '../errors.js';
 import type { DesiredFile, Plan, Service } from '../plan/types.js';
-import { readCurrent, underRoot, writeAtomic, writeDurable, type Current } from './files.js';
+import { isSecretPath } from '../plan/secrets.js';
+import { ownedPaths } from '../plan/owned.js';
+import { STATE_DIR } from '../state/state.js';
+import { PathRefused, confinedPath, readUnderRoot, writeAtomic, writeDurable, type Current } from './files.js';
 import { describeAction, liveActions, runActions, type LiveAction, type LiveContext, type Runner } from './live.js';
 import {
-  acquireLock, backupFiles, clearJournal, commitEntries, crashPoint, discardStaged, readJournal, stagedPath, writeJournal,
-  type Journal, type JournalEntry,
+  acquireLock, BACKUP_DIR, JOURNAL_FILE, backupFiles, clearJournal, commitEntries, crashPoint, discardStaged, readJournal, resolveJournal, stagedName,
+  writeJournal, type Journal, type JournalEntry,
 } from './journal.js';
 
 export type ChangeAction = 'create' | 'update' | 'mode' | 'remove';
@@ -75,15 +79,18 @@ export interface ApplyResult {
 }
 
 async function fileChange(root: string, f: DesiredFile): Promise<FileChange | undefined> {
-  const before = await readCurrent(underRoot(root, f.path));
-  const base = { path: f.path, mode: f.mode, secret: f.secret === true, affects: f.affects, interfaces: f.interfaces ?? [], content: f.content, ...(f.check && { check: f.check }) };
+  const before = await readUnderRoot(root, f.path);
+  const base = { path: f.path, mode: f.mode, secret: f.secret === true || isSecretPath(f.path), affects: f.affects, interfaces: f.interfaces ?? [], content: f.content, ...(f.check && { check: f.check }) };
   if (!before) return { ...base, action: 'create' };
   if (before.content !== f.content) return { ...base, action: 'update', before };
   if (before.mode !== f.mode) return { ...base, action: 'mode', before };
   return undefined;
 }
 
-/** The changes that would make the tree under `root` match the plan. Reads only. */
+/**
+ * The changes that would make the tree under `root` match the plan. Reads only: every path
+ * confined to the root, regular files only (else a `PathRefused`).
+ */
 export async function computeChanges(plan: Plan, root: string): Promise<{ changes: FileChange[]; unchanged: string[] }> {
   const changes: FileChange[] = [];
   const unchanged: string[] = [];
@@ -93,10 +100,10 @@ export async function computeChanges(plan: Plan, root: string): Promise<{ change
     else unchanged.push(f.path);
   }
   for (const path of plan.remove) {
-    const before = await readCurrent(underRoot(root, path));
+    const before = await readUnderRoot(root, path);
     if (before) {
       const networkd = path.startsWith('/etc/systemd/network/') && path.endsWith('.network');
-      changes.push({ path, action: 'remove', mode: before.mode, secret: false, affects: networkd ? ['systemd-networkd'] : [], interfaces: [], before });
+      changes.push({ path, action: 'remove', mode: before.mode, secret: isSecretPath(path), affects: networkd ? ['systemd-networkd'] : [], interfaces: [], before });
     }
   }
   return { changes, unchanged };
@@ -112,16 +119,18 @@ export function fileHashes(plan: Plan): Record<string, string> {
  * service actions are run once each; one that fails is reported, not retried forever (the run
  * that follows recomputes everything it needs).
  */
-async function recover(root: string, live: boolean, runner: Runner | undefined): Promise<string | undefined> {
+async function recover(root: string, live: boolean, runner: Runner | undefined, owned: Set<string>): Promise<string | undefined> {
   const journal = await readJournal(root);
   if (!journal) return undefined;
+  // Every entry checked (owned path, its own staging name, regular files) before anything is touched.
+  const entries = await resolveJournal(root, journal, owned);
   if (journal.phase === 'staging') {
-    await discardStaged(journal.entries);
+    await discardStaged(entries);
     await clearJournal(root);
     return `run ${journal.id} was stopped before it replaced any file: its staged files were discarded`;
   }
   if (journal.phase === 'committing') {
-    await commitEntries(root, journal.entries);
+    await commitEntries(entries);
     journal.phase = 'committed';
     await writeJournal(root, journal);
   }
@@ -144,7 +153,7 @@ export function journaled(actions: LiveAction[]): LiveAction[] {
 }
 
 /** Writes every new file beside its target and checks the candidates; a reason when one fails. */
-async function stageAndCheck(changes: FileChange[], entries: JournalEntry[], checker: Checker | undefined): Promise<string | undefined> {
+async function stageAndCheck(changes: FileChange[], entries: { staged?: string }[], checker: Checker | undefined): Promise<string | undefined> {
   for (const [i, c] of changes.entries()) {
     const staged = entries[i]!.staged;
     if (!staged) continue;
@@ -168,15 +177,30 @@ function runId(): string {
   return new Date().toISOString().replace(/[-:]/gu, '').replace(/\.\d+Z$/u, 'Z') + `-${process.pid}`;
 }
 
+/**
+ * Resolves, before anything is written, every path this run may touch under the root (targets,
+ * the journal, the backups, the state file): a path leading out of the root fails here, when
+ * nothing was changed yet.
+ */
+async function preflight(plan: Plan, root: string, state: ApplyOptions['state']): Promise<void> {
+  if (root === '/') return;
+  const paths = [...plan.files.map((f) => f.path), ...plan.remove, JOURNAL_FILE, BACKUP_DIR, STATE_DIR, ...(state ? [state.path] : [])];
+  for (const p of paths) await confinedPath(root, p);
+}
+
 export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise<ApplyResult> {
   const root = options.root ?? '/';
   const live = options.root === undefined;
+  if (!live && (await realpath(root).catch(() => root)) === '/') {
+    throw new InputError(`--root: ${root} is the live system's root (/), not a sandbox; leave --root out to provision this machine`);
+  }
   const dryRun = options.dryRun === true;
   const renames = live ? plan.renames : [];
 
   if (dryRun) {
+    await preflight(plan, root, options.state);
     const { changes, unchanged } = await computeChanges(plan, root).catch((err: Error) => {
-      throw new ApplyError(`cannot read the current files under ${root}: ${err.message}`, { cause: err });
+      throw err instanceof InputError ? err : new ApplyError(`cannot read the current files under ${root}: ${err.message}`, { cause: err });
     });
     const actions = live ? liveActions(plan, changes, options.context) : [];
     const { unifiedDiff } = await import('./diff.js');
@@ -188,8 +212,12 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
   });
   crashPoint('locked');
   const say = options.progress ?? (() => undefined);
+  /** Set once this run may have changed something: a refusal after it is no longer "nothing changed". */
+  let touched = false;
   try {
-    const recovered = await recover(root, live, options.runner);
+    await preflight(plan, root, options.state);
+    const recovered = await recover(root, live, options.runner, ownedPaths(plan));
+    touched = recovered !== undefined;
     if (recovered) say(recovered);
     const { changes, unchanged } = await computeChanges(plan, root);
     const actions = live ? liveActions(plan, changes, options.context) : [];
@@ -198,16 +226,19 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
 
     if (changes.length || actions.length) {
       const id = runId();
+      // Paths as on the appliance and staging names beside them: never a host path.
       const entries: JournalEntry[] = changes.map((c) =>
-        c.action === 'remove' ? { path: c.path, remove: true } : { path: c.path, staged: stagedPath(underRoot(root, c.path), id) });
+        c.action === 'remove' ? { path: c.path, remove: true } : { path: c.path, staged: stagedName(c.path, id) });
       // A run killed before it set the password leaves the marker unchanged: the next sets it.
       const journal: Journal = { id, phase: 'staging', entries, actions: journaled(actions) };
+      const resolved = await resolveJournal(root, journal, ownedPaths(plan));
+      touched = true;
       await writeJournal(root, journal);
       crashPoint('journal-staging');
 
-      const problem = await stageAndCheck(changes, entries, options.checker).catch((err: Error) => `${err.message}`);
+      const problem = await stageAndCheck(changes, resolved, options.checker).catch((err: Error) => `${err.message}`);
       if (problem) {
-        await discardStaged(entries);
+        await discardStaged(resolved);
         await clearJournal(root);
         throw new ApplyError(`nothing was changed and no service was touched: ${problem}`);
       }
@@ -221,7 +252,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
       journal.phase = 'committing';
       await writeJournal(root, journal);
       crashPoint('journal-committing');
-      await commitEntries(root, entries, (i) => crashPoint(`committed-${i}`)).catch((err: Error) => {
+      await commitEntries(resolved, (i) => crashPoint(`committed-${i}`)).catch((err: Error) => {
         throw new ApplyError(`replacing the files stopped half way (${err.message}); the journal keeps the rest, and the next run finishes it`, { cause: err });
       });
       journal.phase = 'committed';
@@ -236,8 +267,8 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
       }
     }
     if (options.state) {
-      const path = underRoot(root, options.state.path);
-      const existing = await readCurrent(path);
+      const path = await confinedPath(root, options.state.path);
+      const existing = await readUnderRoot(root, options.state.path);
       const hashes = fileHashes(plan);
       if (changes.length || !existing || !options.state.same(existing.content, hashes)) {
         await writeAtomic(path, options.state.render(hashes), 0o644);
@@ -248,6 +279,9 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
     return result;
   } catch (err) {
     if (err instanceof ApplyError) throw err;
+    // Refused before this run changed anything: bad input (exit 2); after, a failed apply.
+    if (err instanceof InputError && !touched) throw err;
+    if (err instanceof PathRefused) throw new ApplyError(`${err.message.replace(/; nothing was changed$/u, '')}; the run stopped part way (the journal lets the next run finish or undo it)`, { cause: err });
     throw new ApplyError(`apply under ${root} failed: ${(err as Error).message}`, { cause: err });
   } finally {
     await release();

@@ -2,10 +2,16 @@
  * What planning needs to know of the machine (or the --root sandbox), read before planning:
  * the current haproxy.cfg and PKI files, the root-password marker, the Data Plane API's version,
  * whether systemd and VMware Tools are there. Also makes what must be new: crypt salts and, via
- * OpenSSL, any missing key material. Reads and computes; writes nothing.
+ * OpenSSL, any missing key material (in the private work folder of the target file system, see
+ * src/pki/generate.ts). Writes nothing else.
+ *
+ * Under --root every path is confined to the root and read only when it is a regular file, and
+ * nothing from the root is ever executed: the Data Plane API's version comes from
+ * --dataplaneapi-version, else the root's package database (/var/lib/dpkg/status), else it is
+ * unknown (a warning; the flags form is rendered).
  */
 import { randomBytes } from 'node:crypto';
-import { access, readFile } from 'node:fs/promises';
+import { access, lstat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import type { ApplianceConfig } from '../config/types.js';
 import type { ApplianceFacts } from '../plan/plan.js';
@@ -13,17 +19,30 @@ import { HAPROXY_CFG } from '../haproxy/plan.js';
 import { ROOT_PASSWORD_MARKER } from '../access/plan.js';
 import { DATAPLANEAPI_BIN } from '../dataplane/plan.js';
 import { PKI_PATHS, decidePki, materializePki, type PkiDecision } from '../pki/plan.js';
-import { underRoot } from './files.js';
+import { PKI_WORK_DIR, cleanPkiLeftovers, releaseWorkspace, type PkiWorkspace } from '../pki/generate.js';
+import { confinedPath, readUnderRoot } from './files.js';
 import { run } from '../util/run.js';
 import type { LiveContext } from './live.js';
 
-async function readIfThere(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
+/** An appliance path's content under the root (confined, regular files only), if it exists. */
+async function readIfThere(root: string, path: string): Promise<string | undefined> {
+  return (await readUnderRoot(root, path))?.content;
+}
+
+/** The dpkg database, where an image records the packages installed in it. */
+export const DPKG_STATUS = '/var/lib/dpkg/status';
+/** The package name of the Data Plane API's .deb (its releases' nfpm default). */
+export const DATAPLANEAPI_PACKAGE = 'dataplaneapi';
+
+/** The version of an installed package in a dpkg status file, if it is recorded as installed. */
+export function dpkgVersion(status: string, pkg: string): string | undefined {
+  for (const stanza of status.split(/\n\s*\n/u)) {
+    const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'mu').exec(stanza)?.[1]?.trim();
+    if (field('Package') !== pkg) continue;
+    if (field('Status')?.split(/\s+/u)[2] !== 'installed') continue; // `install ok installed`, not half-installed or config-files
+    return field('Version');
   }
+  return undefined;
 }
 
 async function executable(path: string): Promise<boolean> {
@@ -36,11 +55,36 @@ export function newSalt(): string {
   return [...randomBytes(16)].map((b) => alphabet[b & 63]).join('');
 }
 
-async function dataplaneVersion(bin: string): Promise<string | undefined> {
-  if (!(await executable(bin))) return undefined;
-  const r = await run([bin, '--version'], { timeoutMs: 10_000 });
-  // Present but it would not say its version (another architecture in an image root): the flags form.
-  return `${r.stdout}\n${r.stderr}`.trim() || 'unknown';
+interface DataplaneVersion {
+  /** Version text (`--version` output, `v<given>`, or the package's version); undefined when not installed. */
+  output?: string;
+  /** Why the version is not known, when it is not. */
+  unknown?: string;
+}
+
+/**
+ * The Data Plane API's version. `given` (--dataplaneapi-version) wins. On the live system the
+ * binary says it; under a root nothing is executed: the root's dpkg database is asked, and
+ * failing that the version is unknown.
+ */
+async function dataplaneVersion(root: string, given: string | undefined): Promise<DataplaneVersion> {
+  if (given !== undefined) return { output: `v${given}` };
+  if (root === '/') {
+    if (!(await executable(DATAPLANEAPI_BIN))) return {};
+    const r = await run([DATAPLANEAPI_BIN, '--version'], { timeoutMs: 10_000 });
+    const out = `${r.stdout}\n${r.stderr}`.trim();
+    return out ? { output: out } : { output: 'unknown', unknown: `${DATAPLANEAPI_BIN} --version said nothing` };
+  }
+  const bin = await confinedPath(root, DATAPLANEAPI_BIN);
+  const st = await lstat(bin).catch(() => undefined);
+  if (!st?.isFile()) return {};
+  const status = await readIfThere(root, DPKG_STATUS);
+  const version = status === undefined ? undefined : dpkgVersion(status, DATAPLANEAPI_PACKAGE);
+  if (version) return { output: `${DATAPLANEAPI_PACKAGE} ${version} (${DPKG_STATUS})` };
+  return {
+    output: 'unknown',
+    unknown: `with --root nothing from the image is run, and ${DPKG_STATUS} in it records no ${DATAPLANEAPI_PACKAGE} package`,
+  };
 }
 
 /** Whether systemd has finished booting (`systemctl is-system-running`: running or degraded). */
@@ -55,16 +99,25 @@ export interface GatheredFacts {
   context: LiveContext;
 }
 
-export async function gatherFacts(config: ApplianceConfig, root: string, options: { boot: boolean; now?: Date }): Promise<GatheredFacts> {
-  const at = (p: string) => underRoot(root, p);
-  const [haproxyCfg, rootPasswordMarker, caCert, caKey, serverCert, serverKey, dataplaneVersionOutput] = await Promise.all([
-    readIfThere(at(HAPROXY_CFG)),
-    readIfThere(at(ROOT_PASSWORD_MARKER)),
-    readIfThere(at(PKI_PATHS.caCert)),
-    readIfThere(at(PKI_PATHS.caKey)),
-    readIfThere(at(PKI_PATHS.serverCert)),
-    readIfThere(at(PKI_PATHS.serverKey)),
-    dataplaneVersion(at(DATAPLANEAPI_BIN)),
+export interface FactsOptions {
+  boot: boolean;
+  now?: Date;
+  /** A dry run (informational: facts write nothing but the key work folder, which is removed again). */
+  dryRun?: boolean;
+  /** `--dataplaneapi-version`: the Data Plane API's version, as given (e.g. `2.1.0`). */
+  dataplaneVersion?: string;
+}
+
+export async function gatherFacts(config: ApplianceConfig, root: string, options: FactsOptions): Promise<GatheredFacts> {
+  const read = (p: string) => readIfThere(root, p);
+  const [haproxyCfg, rootPasswordMarker, caCert, caKey, serverCert, serverKey, dataplane] = await Promise.all([
+    read(HAPROXY_CFG),
+    read(ROOT_PASSWORD_MARKER),
+    read(PKI_PATHS.caCert),
+    read(PKI_PATHS.caKey),
+    read(PKI_PATHS.serverCert),
+    read(PKI_PATHS.serverKey),
+    dataplaneVersion(root, options.dataplaneVersion),
   ]);
   const pkiFacts = {
     ...(caCert !== undefined && { caCert }),
@@ -74,7 +127,16 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
     now: options.now ?? new Date(),
   };
   const pkiDecision = decidePki(config, pkiFacts);
-  const pki = await materializePki(config, pkiFacts, pkiDecision);
+  // Keys are made on the target file system, in its private work folder; a killed run's leftovers go first.
+  const ws: PkiWorkspace = { dir: await confinedPath(root, PKI_WORK_DIR) };
+  await cleanPkiLeftovers(ws);
+  let pki;
+  try {
+    pki = await materializePki(config, pkiFacts, pkiDecision, ws);
+  } finally {
+    // Folders made only for this are removed again (a refused or dry run leaves the tree as it was).
+    await releaseWorkspace(ws);
+  }
   const live = root === '/';
   const systemd = live && (await access('/run/systemd/system').then(() => true, () => false));
   const context: LiveContext = {
@@ -88,7 +150,8 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
     facts: {
       ...(haproxyCfg !== undefined && { haproxyCfg }),
       ...(rootPasswordMarker !== undefined && { rootPasswordMarker }),
-      ...(dataplaneVersionOutput !== undefined && { dataplaneVersionOutput }),
+      ...(dataplane.output !== undefined && { dataplaneVersionOutput: dataplane.output }),
+      ...(dataplane.unknown !== undefined && { dataplaneVersionUnknown: dataplane.unknown }),
       pki,
       salts: { userlist: newSalt(), root: newSalt() },
     },

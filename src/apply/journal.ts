@@ -10,13 +10,19 @@
  * - `committed`: files are in place; the recorded actions (reloads) are run again.
  * So whenever a run dies, the machine is on the old or the new configuration once the next run
  * has started, and every file was at every moment a complete old or new version.
+ *
+ * The journal names files by their path on the appliance and their staging name beside it, never
+ * by a host path: a root that was moved recovers where it now is. Recovery first checks every
+ * entry (an owned path, its exact staging name for that run, a regular file or nothing) and
+ * refuses a journal that names anything else, touching nothing: a journal inside an untrusted
+ * image cannot make the agent move or delete a file it does not own.
  */
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
 import { STATE_DIR } from '../state/state.js';
-import { removeFile, renameDurable, underRoot, writeAtomic } from './files.js';
+import { PathRefused, confinedPath, fileKind, readUnderRoot, removeFile, renameDurable, underRoot, writeAtomic } from './files.js';
 
 export const LOCK_FILE = `${STATE_DIR}/lock`;
 export const JOURNAL_FILE = `${STATE_DIR}/journal.json`;
@@ -25,9 +31,9 @@ export const BACKUP_DIR = `${STATE_DIR}/backups`;
 export const BACKUPS_KEPT = 5;
 
 export interface JournalEntry {
-  /** Path on the appliance. */
+  /** Path on the appliance (absolute, as on the appliance; the root is not part of it). */
   path: string;
-  /** Staged file (full path under the root), renamed onto the target at commit; absent for a removal. */
+  /** The staged file's name, in the target's directory (`stagedName`); absent for a removal. */
   staged?: string;
   remove?: boolean;
 }
@@ -41,12 +47,7 @@ export interface Journal {
 }
 
 /** Test hook: `HAPROXY_APPLIANCE_CRASH_AT=<step>` ends the process abruptly at that step. */
-export function crashPoint(step: string): void {
-  if (process.env.HAPROXY_APPLIANCE_CRASH_AT === step) {
-    process.stderr.write(`haproxy-appliance: simulated crash at ${step}\n`);
-    process.kill(process.pid, 'SIGKILL');
-  }
-}
+export { crashPoint } from '../util/crash.js';
 
 function alive(pid: number): boolean {
   try {
@@ -82,46 +83,101 @@ export async function acquireLock(root: string): Promise<() => Promise<void>> {
 }
 
 export async function readJournal(root: string): Promise<Journal | undefined> {
+  const file = await confinedPath(root, JOURNAL_FILE);
+  const current = await readUnderRoot(root, JOURNAL_FILE);
+  if (!current) return undefined;
   try {
-    return JSON.parse(await readFile(underRoot(root, JOURNAL_FILE), 'utf8')) as Journal;
+    return JSON.parse(current.content) as Journal;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     // A torn journal cannot happen (it is written atomically); an unreadable one is reported.
-    throw new ApplyError(`cannot read the journal ${underRoot(root, JOURNAL_FILE)}: ${(err as Error).message}`);
+    throw new ApplyError(`cannot read the journal ${file}: ${(err as Error).message}`);
   }
 }
 
 export async function writeJournal(root: string, journal: Journal): Promise<void> {
-  await writeAtomic(underRoot(root, JOURNAL_FILE), `${JSON.stringify(journal, null, 2)}\n`, 0o600);
+  await writeAtomic(await confinedPath(root, JOURNAL_FILE), `${JSON.stringify(journal, null, 2)}\n`, 0o600);
 }
 
 export async function clearJournal(root: string): Promise<void> {
-  await rm(underRoot(root, JOURNAL_FILE), { force: true });
+  await removeFile(await confinedPath(root, JOURNAL_FILE));
 }
 
+/** A run's id: `YYYYMMDDTHHMMSSZ-<pid>` (also the name of its backup folder). */
+export const RUN_ID = /^\d{8}T\d{6}Z-\d+$/u;
+
 /** The staging name for a target: same directory, so the commit is a rename within one file system. */
+export function stagedName(path: string, id: string): string {
+  return `.${basename(path)}.hpa-stage-${id}`;
+}
+
+/** The host path of a staged file: beside the (confined) target. */
 export function stagedPath(target: string, id: string): string {
-  return join(dirname(target), `.${basename(target)}.hpa-stage-${id}`);
+  return join(dirname(target), stagedName(target, id));
+}
+
+/** A journal entry resolved to host paths under the root, after its checks. */
+interface Resolved { entry: JournalEntry; target: string; staged?: string }
+
+/**
+ * Checks every entry of a journal read from disk and resolves it under the root; refuses (a
+ * `PathRefused`, nothing touched) an entry naming a path the agent does not own, a staging name
+ * other than the one this run would use, or a staged file or target that is not a regular file.
+ * `owned`: every path the agent may write.
+ */
+export async function resolveJournal(root: string, journal: Journal, owned: Set<string>): Promise<Resolved[]> {
+  const where = `the journal ${JOURNAL_FILE}${root === '/' ? '' : ` under ${root}`}`;
+  const bad = (why: string) => new PathRefused(`${where} ${why}; it was not written by this agent, so nothing was touched: check it, then remove it`);
+  if (typeof journal !== 'object' || journal === null || typeof journal.id !== 'string' || !RUN_ID.test(journal.id)) throw bad('has no valid run id');
+  if (!['staging', 'committing', 'committed'].includes(journal.phase) || !Array.isArray(journal.entries) || !Array.isArray(journal.actions)) throw bad('is not a journal of this format');
+  const out: Resolved[] = [];
+  for (const e of journal.entries as unknown[]) {
+    const entry = e as JournalEntry;
+    if (typeof entry !== 'object' || entry === null || typeof entry.path !== 'string') throw bad('holds an entry without a path');
+    if (!owned.has(entry.path)) throw bad(`names ${JSON.stringify(entry.path.slice(0, 200))}, which is not a file the agent owns`);
+    const target = await confinedPath(root, entry.path);
+    const kind = async (p: string) => {
+      // The live system's links are the admin's (followed); under a root none is left to follow.
+      const st = await (root === '/' ? stat(p) : lstat(p)).catch(() => undefined);
+      return st && !st.isFile() ? fileKind(st) : undefined;
+    };
+    const targetKind = await kind(target);
+    if (targetKind) throw bad(`names ${entry.path}, which is ${targetKind}, not a regular file`);
+    if (entry.remove === true && entry.staged === undefined) {
+      out.push({ entry, target });
+      continue;
+    }
+    // A journal of an earlier agent holds the staged file's absolute path: accepted only when
+    // it is exactly the staging file beside the target in this root.
+    const legacy = typeof entry.staged === 'string' && entry.staged.startsWith('/')
+      && [underRoot(root, dirname(entry.path)), dirname(target)].some((d) => entry.staged === join(d, stagedName(entry.path, journal.id)));
+    if (entry.remove !== undefined || (entry.staged !== stagedName(entry.path, journal.id) && !legacy)) {
+      throw bad(`stages ${entry.path} as ${JSON.stringify(String(entry.staged).slice(0, 200))}, not as ${stagedName(entry.path, journal.id)} beside it`);
+    }
+    const staged = stagedPath(target, journal.id);
+    const stagedKind = await kind(staged);
+    if (stagedKind) throw bad(`stages ${entry.path} in ${staged}, which is ${stagedKind}, not a regular file`);
+    out.push({ entry, target, staged });
+  }
+  return out;
 }
 
 /** Renames what is still staged into place (roll forward). Idempotent. */
-export async function commitEntries(root: string, entries: JournalEntry[], onEach?: (i: number) => void): Promise<void> {
+export async function commitEntries(entries: Resolved[], onEach?: (i: number) => void): Promise<void> {
   for (const [i, e] of entries.entries()) {
-    const target = underRoot(root, e.path);
-    if (e.remove) await removeFile(target);
+    if (e.entry.remove) await removeFile(e.target);
     else if (e.staged) {
-      const st = await stat(e.staged).catch(() => undefined);
-      if (st) await renameDurable(e.staged, target);
+      const st = await lstat(e.staged).catch(() => undefined);
+      if (st?.isFile()) await renameDurable(e.staged, e.target);
     }
     onEach?.(i);
   }
 }
 
 /** Deletes staged files (roll back a run that had not started replacing files). */
-export async function discardStaged(entries: JournalEntry[]): Promise<void> {
+export async function discardStaged(entries: Resolved[]): Promise<void> {
   for (const e of entries) {
     if (!e.staged) continue;
-    await rm(e.staged, { force: true }).catch((err: NodeJS.ErrnoException) => {
+    await removeFile(e.staged).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOTDIR') throw err; // its folder could never be made: nothing was staged
     });
   }
@@ -130,14 +186,21 @@ export async function discardStaged(entries: JournalEntry[]): Promise<void> {
 /** Copies the current files into a new backup folder for this run; keeps the last few runs. */
 export async function backupFiles(root: string, id: string, files: { path: string; content: string; mode: number }[]): Promise<string | undefined> {
   if (files.length === 0) return undefined;
-  const base = underRoot(root, BACKUP_DIR);
+  const base = await confinedPath(root, BACKUP_DIR);
   await mkdir(base, { recursive: true, mode: 0o700 });
+  await chmod(base, 0o700); // also when it was there already
   const dir = join(base, id);
+  await mkdir(dir, { mode: 0o700 });
   for (const f of files) {
     // Backups may hold keys and hashes: the folder is 0700 and every copy 0600.
-    await writeAtomic(join(dir, f.path), f.content, 0o600);
+    await writeAtomic(await confinedPath(root, `${BACKUP_DIR}/${id}${f.path}`), f.content, 0o600);
   }
-  const runs = (await readdir(base)).sort();
+  // Only the agent's own run folders are rotated (never a link, never another name).
+  const runs: string[] = [];
+  for (const name of (await readdir(base)).sort()) {
+    const st = await lstat(join(base, name)).catch(() => undefined);
+    if (RUN_ID.test(name) && st?.isDirectory()) runs.push(name);
+  }
   for (const old of runs.slice(0, Math.max(0, runs.length - BACKUPS_KEPT))) await rm(join(base, old), { recursive: true, force: true });
   return dir;
 }

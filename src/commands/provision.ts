@@ -1,26 +1,28 @@
 /**
  * `haproxy-appliance provision`: ingest → validate → NIC identities → plan → apply.
  *
- * - `--root DIR`: sandbox. Every file is written under DIR; no command touches the live system;
- *   NIC identities come from --nics, NICS= in DIR/etc/default/haproxy-appliance, or the OVF
- *   environment's adapters.
+ * - `--root DIR`: sandbox. Every file is read and written under DIR, confined to it (no symbolic
+ *   link is followed out of it: src/apply/files.ts); nothing from DIR is executed, and nothing of
+ *   the build host is probed: --ovf-env is required (no guestinfo, no CD-ROM, no host defaults
+ *   file), and NIC identities come from --nics, NICS= in DIR/etc/default/haproxy-appliance, or the
+ *   OVF environment's adapters. A DIR that resolves to / is refused.
  * - no --root: this machine. The live NICs are read from /sys/class/net, renamed to their roles,
  *   and networkd reloads only when one of its files changed.
  * - `--dry-run`: prints a unified diff of what would change (stdout) and changes nothing.
  *
  * Exit: 0 done (or nothing to do), 1 apply failed, 2 bad input (nothing changed).
  */
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { ApplyError, EXIT, InputError } from '../errors.js';
 import type { Values } from '../cli.js';
 import { applyPlan, type ApplyResult } from '../apply/apply.js';
 import { describeAction } from '../apply/live.js';
-import { underRoot } from '../apply/files.js';
+import { readUnderRoot } from '../apply/files.js';
 import { discoverNics } from '../network/discover.js';
 import { resolveNics, type ResolvedNics } from '../network/nics.js';
-import { AGENT_DEFAULTS_FILE, readDefaultsFile } from '../config/agent-defaults.js';
+import { AGENT_DEFAULTS_FILE, parseDefaultsFile } from '../config/agent-defaults.js';
 import { planAppliance } from '../plan/plan.js';
 import { gatherFacts, haproxyChecker } from '../apply/facts.js';
 import type { PkiDecision } from '../pki/plan.js';
@@ -30,23 +32,40 @@ import { VERSION } from '../cli.js';
 import { loadConfiguration } from './load.js';
 import { printWarnings } from './output.js';
 
-async function sandboxRoot(value: unknown): Promise<string | undefined> {
+/**
+ * The sandbox root: an existing directory, by its real path (so `/tmp/..`, an empty `$VAR/` or a
+ * link to `/` are seen for what they are), never the live system's `/`. With a root, the OVF
+ * environment must come from --ovf-env: the transports would probe the build host.
+ */
+async function sandboxRoot(value: unknown, values: Values): Promise<string | undefined> {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || value === '') throw new InputError('--root: give a directory');
-  const root = resolve(value);
-  const st = await stat(root).catch(() => undefined);
-  if (!st?.isDirectory()) throw new InputError(`--root: ${root} is not a directory`);
+  const given = resolve(value);
+  const st = await stat(given).catch(() => undefined);
+  if (!st?.isDirectory()) throw new InputError(`--root: ${given} is not a directory`);
+  const root = await realpath(given);
+  if (root === '/') throw new InputError(`--root: ${JSON.stringify(value)} is the live system's root (/), not a sandbox; leave --root out to provision this machine`);
+  if (typeof values['ovf-env'] !== 'string') {
+    throw new InputError('--root: give the OVF environment with --ovf-env FILE; in a sandbox the agent reads neither the build host\'s guestinfo nor its CD-ROM nor its defaults file');
+  }
   return root;
 }
 
-/** NICS= from the agent's config file under `root`, if set. */
+/** `--dataplaneapi-version`: `2.1.0`, `v3.0` and the like. */
+function dataplaneVersionOption(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const m = typeof value === 'string' ? /^v?(\d{1,4}\.\d{1,4}(?:\.\d{1,4})?)$/u.exec(value) : null;
+  if (!m) throw new InputError(`--dataplaneapi-version: ${JSON.stringify(String(value).slice(0, 40))} is not a version like 2.1.0 or 3.0`);
+  return m[1]!;
+}
+
+/** NICS= from the agent's defaults file under `root` (confined to it, a regular file only), if set. */
 async function agentOverride(root: string): Promise<{ value: string; file: string } | undefined> {
-  const file = underRoot(root, AGENT_DEFAULTS_FILE);
-  const vars = await readDefaultsFile(file).catch((err: Error) => {
-    throw new InputError(`cannot read ${file}: ${err.message}`);
+  const current = await readUnderRoot(root, AGENT_DEFAULTS_FILE).catch((err: Error) => {
+    throw err instanceof InputError ? err : new InputError(`cannot read ${AGENT_DEFAULTS_FILE}${root === '/' ? '' : ` under ${root}`}: ${err.message}`);
   });
-  const value = vars.get('NICS');
-  return value ? { value, file } : undefined;
+  const value = current && parseDefaultsFile(current.content).get('NICS');
+  return value ? { value, file: root === '/' ? AGENT_DEFAULTS_FILE : `${root}${AGENT_DEFAULTS_FILE}` } : undefined;
 }
 
 const octal = (mode: number) => `0${(mode & 0o777).toString(8)}`;
@@ -115,8 +134,10 @@ function stateWriter(config: ApplianceConfig) {
 }
 
 export async function provisionCommand(values: Values): Promise<number> {
+  // The root first: with --root nothing of the build host is probed for the OVF environment.
+  const root = await sandboxRoot(values.root, values);
+  const dataplaneVersion = dataplaneVersionOption(values['dataplaneapi-version']);
   const { env, config, warnings } = await loadConfiguration(values);
-  const root = await sandboxRoot(values.root);
   const json = values.json === true;
 
   let live;
@@ -134,8 +155,12 @@ export async function provisionCommand(values: Values): Promise<number> {
     adapters: env.adapters,
     ...(live && { live }),
   });
-  const gathered = await gatherFacts(config, root ?? '/', { boot: values.boot === true }).catch((err: Error) => {
-    throw err instanceof ApplyError ? err : new ApplyError(`cannot read the machine's current state: ${err.message}`, { cause: err });
+  const gathered = await gatherFacts(config, root ?? '/', {
+    boot: values.boot === true,
+    dryRun: values['dry-run'] === true,
+    ...(dataplaneVersion !== undefined && { dataplaneVersion }),
+  }).catch((err: Error) => {
+    throw err instanceof ApplyError || err instanceof InputError ? err : new ApplyError(`cannot read the machine's current state: ${err.message}`, { cause: err });
   });
   const plan = planAppliance(config, nics.assignments, gathered.facts);
   const allWarnings = [...warnings, ...nics.warnings, ...(plan.warnings ?? [])];

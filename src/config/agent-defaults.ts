@@ -1,8 +1,8 @@
 /**
  * The agent's defaults file, /etc/default/haproxy-appliance: shell-style `NAME=value` lines that
- * systemd's EnvironmentFile= reads too (OVF_ENV=, NICS=). Parsed, never evaluated. Pure.
+ * systemd's EnvironmentFile= reads too (OVF_ENV=, NICS=). Parsed, never evaluated.
  */
-import { readFile } from 'node:fs/promises';
+import { readCurrent } from '../apply/files.js';
 
 export const AGENT_DEFAULTS_FILE = '/etc/default/haproxy-appliance';
 
@@ -24,12 +24,13 @@ export function parseDefaultsFile(text: string): Map<string, string> {
   return vars;
 }
 
-/** The variables of the defaults file at `path`; empty when there is none. */
+/**
+ * The variables of the defaults file at `path` (a host path); empty when there is none. Only a
+ * regular file is read (a FIFO there would block forever): anything else is an error saying what
+ * it is. Under --root, provision reads the root's file through the same reader, confined
+ * (`readUnderRoot`), and parses it with `parseDefaultsFile`.
+ */
 export async function readDefaultsFile(path: string = AGENT_DEFAULTS_FILE): Promise<Map<string, string>> {
-  try {
-    return parseDefaultsFile(await readFile(path, 'utf8'));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
-    throw err;
-  }
+  const current = await readCurrent(path);
+  return current ? parseDefaultsFile(current.content) : new Map();
 }

@@ -28,8 +28,10 @@ export function takesYaml(version: [number, number, number] | undefined): boolea
 }
 
 export interface DataplaneFacts {
-  /** `dataplaneapi --version` output; undefined when the binary is missing. */
+  /** `dataplaneapi --version` output (or the version from elsewhere); undefined when the binary is missing. */
   versionOutput?: string;
+  /** Why the version could not be known (the binary is there, but was not, or could not be, asked). */
+  unknownReason?: string;
 }
 
 export interface DataplanePlan {
@@ -63,6 +65,8 @@ export function planDataplane(config: ApplianceConfig, facts: DataplaneFacts): D
   if (yaml) files.push({ path: DATAPLANEAPI_YAML, content: render('dataplaneapi/dataplaneapi.yaml', data), mode: 0o600, affects: ['dataplaneapi'] });
   if (facts.versionOutput === undefined) {
     warnings.push(`the Data Plane API is not installed (${DATAPLANEAPI_BIN} is missing): everything else is applied and dataplaneapi.service is left disabled; install the binary in the image and provision again`);
+  } else if (!version && facts.unknownReason) {
+    warnings.push(`the Data Plane API's version is unknown (${facts.unknownReason}): configuring it with flags (the 2.1 form); give --dataplaneapi-version to choose the form`);
   } else if (!version) {
     warnings.push(`could not read the Data Plane API's version from ${JSON.stringify(facts.versionOutput.trim().slice(0, 80))}; configuring it with flags (the 2.1 form)`);
   }

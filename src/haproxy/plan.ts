@@ -54,9 +54,9 @@ export function planHaproxyConfig(config: ApplianceConfig, facts: HaproxyFacts):
     path: HAPROXY_CFG,
     check: 'haproxy',
     content: mergeConfig(facts.existingCfg, managed),
-    // Holds a password hash: root only (haproxy's master and the Data Plane API run as root).
+    // Holds a password hash: root only (haproxy's master and the Data Plane API run as root);
+    // secret by the registry in src/plan/secrets.ts.
     mode: 0o600,
-    secret: true,
     affects: ['haproxy', 'dataplaneapi'],
   };
 }

@@ -6,7 +6,7 @@
 import type { ApplianceConfig } from '../config/types.js';
 import type { DesiredFile } from '../plan/types.js';
 import { caProblem, serverCertProblem, serverSans } from './inspect.js';
-import { generateCa, issueServerCert, type KeyPair } from './generate.js';
+import { generateCa, issueServerCert, type KeyPair, type PkiWorkspace } from './generate.js';
 
 export const PKI_PATHS = {
   caCert: '/etc/haproxy/ca.crt',
@@ -52,26 +52,27 @@ export interface PkiMaterial {
   server: KeyPair;
 }
 
-/** Makes whatever the decision says is missing (OpenSSL; no file is written). */
-export async function materializePki(config: ApplianceConfig, facts: PkiFacts, decision: PkiDecision): Promise<PkiMaterial> {
+/** Makes whatever the decision says is missing (OpenSSL, in the private work folder `ws`; nothing else is written). */
+export async function materializePki(config: ApplianceConfig, facts: PkiFacts, decision: PkiDecision, ws: PkiWorkspace): Promise<PkiMaterial> {
   const ca: KeyPair =
     decision.ca.source === 'properties' ? { cert: config.appliance.caCert!, key: config.appliance.caKey! }
     : decision.ca.source === 'existing' ? { cert: facts.caCert!, key: facts.caKey! }
-    : await generateCa(config.network.hostname);
+    : await generateCa(config.network.hostname, ws);
   const commonName = config.network.management.address?.address ?? config.network.hostname;
   const server = decision.server.issue
-    ? await issueServerCert(ca, commonName, serverSans(config))
+    ? await issueServerCert(ca, commonName, serverSans(config), ws)
     : { cert: facts.serverCert!, key: facts.serverKey! };
   return { ca, server };
 }
 
 export function planPkiFiles(material: PkiMaterial): DesiredFile[] {
   // A new server certificate reaches the API only by a restart; haproxy itself does not use it.
+  // The keys are secret by the registry in src/plan/secrets.ts.
   return [
     { path: PKI_PATHS.caCert, content: material.ca.cert, mode: 0o644, affects: ['dataplaneapi', 'ca-certificates'] },
-    { path: PKI_PATHS.caKey, content: material.ca.key, mode: 0o600, secret: true, affects: [] },
+    { path: PKI_PATHS.caKey, content: material.ca.key, mode: 0o600, affects: [] },
     { path: PKI_PATHS.serverCert, content: material.server.cert, mode: 0o644, affects: ['dataplaneapi'] },
-    { path: PKI_PATHS.serverKey, content: material.server.key, mode: 0o600, secret: true, affects: ['dataplaneapi'] },
+    { path: PKI_PATHS.serverKey, content: material.server.key, mode: 0o600, affects: ['dataplaneapi'] },
     { path: PKI_PATHS.trustStore, content: material.ca.cert, mode: 0o644, affects: ['ca-certificates'] },
   ];
 }

@@ -15,6 +15,7 @@ import { planDataplane } from '../dataplane/plan.js';
 import { planAccess } from '../access/plan.js';
 import { planPkiFiles, type PkiMaterial } from '../pki/plan.js';
 import type { NicAssignment, Plan } from './types.js';
+import { markSecrets } from './secrets.js';
 
 /** The network part alone: units, names, hostname, NTP. */
 export function planNetwork(config: ApplianceConfig, nics: NicAssignment[]): Plan {
@@ -33,8 +34,10 @@ export interface ApplianceFacts {
   haproxyCfg?: string;
   /** The crypt of the root password property applied last time. */
   rootPasswordMarker?: string;
-  /** `dataplaneapi --version` output; undefined when the binary is missing. */
+  /** `dataplaneapi --version` output (or the version from elsewhere); undefined when the binary is missing. */
   dataplaneVersionOutput?: string;
+  /** Why the Data Plane API's version is not known (with --root nothing from the image is run). */
+  dataplaneVersionUnknown?: string;
   /** The CA and server key pairs to install (given, kept, or newly made). */
   pki: PkiMaterial;
   /** Fresh crypt salts, used only where a new hash is needed. */
@@ -44,11 +47,15 @@ export interface ApplianceFacts {
 /** Everything the appliance gets. */
 export function planAppliance(config: ApplianceConfig, nics: NicAssignment[], facts: ApplianceFacts): Plan {
   const network = planNetwork(config, nics);
-  const dataplane = planDataplane(config, { ...(facts.dataplaneVersionOutput !== undefined && { versionOutput: facts.dataplaneVersionOutput }) });
+  const dataplane = planDataplane(config, {
+    ...(facts.dataplaneVersionOutput !== undefined && { versionOutput: facts.dataplaneVersionOutput }),
+    ...(facts.dataplaneVersionUnknown !== undefined && { unknownReason: facts.dataplaneVersionUnknown }),
+  });
   const access = planAccess(config, { ...(facts.rootPasswordMarker !== undefined && { rootPasswordMarker: facts.rootPasswordMarker }), salt: facts.salts.root });
   const haproxy = planHaproxyConfig(config, { ...(facts.haproxyCfg !== undefined && { existingCfg: facts.haproxyCfg }), salt: facts.salts.userlist });
   return {
-    files: [...network.files, ...planPkiFiles(facts.pki), haproxy, ...dataplane.files, ...access.files],
+    // Secret files are marked (and made 0600) here, from the one registry.
+    files: markSecrets([...network.files, ...planPkiFiles(facts.pki), haproxy, ...dataplane.files, ...access.files]),
     renames: network.renames,
     remove: network.remove,
     dataplaneEnabled: dataplane.enable,

@@ -4,13 +4,14 @@ import { ROOT } from './ovf.js';
 
 export interface Run { code: number; stdout: string; stderr: string }
 
-export function cli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Run {
+/** `timeoutMs` (default 60 s): a run that hangs is killed, and `cli` throws (ETIMEDOUT). */
+export function cli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Run {
   const r = spawnSync(process.execPath, [`${ROOT}dist/bin.js`, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     env: { PATH: process.env.PATH, ...options.env },
     input: options.input ?? '',
-    timeout: 60_000,
+    timeout: options.timeoutMs ?? 60_000,
   });
   if (r.error) throw r.error;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
