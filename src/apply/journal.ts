@@ -1,6 +1,6 @@
 /**
- * Crash safety for apply: a lock that keeps two runs apart, backups of every file before it is
- * replaced, and a journal that lets the next run finish (or undo) a run that was killed.
+ * Crash safety for apply: backups of every file before it is replaced, and a journal that lets the
+ * next run finish (or undo) a run that was killed. (The lock that keeps two runs apart: lock.ts.)
  *
  * A run stages every new file next to its target (`.name.hpa-stage`), records the plan of
  * renames in the journal, flips the journal to `committing`, renames the staged files into place
@@ -11,14 +11,15 @@
  * So whenever a run dies, the machine is on the old or the new configuration once the next run
  * has started, and every file was at every moment a complete old or new version.
  */
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
 import { STATE_DIR } from '../state/state.js';
 import { removeFile, renameDurable, underRoot, writeAtomic } from './files.js';
+import { flockHandle } from './lock.js';
 
-export const LOCK_FILE = `${STATE_DIR}/lock`;
 export const JOURNAL_FILE = `${STATE_DIR}/journal.json`;
 export const BACKUP_DIR = `${STATE_DIR}/backups`;
 /** How many runs' backups are kept. */
@@ -30,6 +31,11 @@ export interface JournalEntry {
   /** Staged file (full path under the root), renamed onto the target at commit; absent for a removal. */
   staged?: string;
   remove?: boolean;
+  /**
+   * For a merged file (haproxy.cfg): sha256 (hex) of the file the staged one was merged from,
+   * '' when there was none. It is renamed into place only while the target still is that file.
+   */
+  base?: string;
 }
 
 export interface Journal {
@@ -46,39 +52,6 @@ export function crashPoint(step: string): void {
     process.stderr.write(`haproxy-appliance: simulated crash at ${step}\n`);
     process.kill(process.pid, 'SIGKILL');
   }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Takes the lock (O_EXCL file holding our PID); a lock left by a dead process is taken over. */
-export async function acquireLock(root: string): Promise<() => Promise<void>> {
-  const file = underRoot(root, LOCK_FILE);
-  await mkdir(dirname(file), { recursive: true, mode: 0o755 });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return async () => {
-        await unlink(file).catch(() => undefined);
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-      if (pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new ApplyError(`another provision run (pid ${pid}) holds ${file}; wait for it to finish`);
-      }
-      await unlink(file).catch(() => undefined); // stale: its process is gone
-    }
-  }
-  throw new ApplyError(`cannot take the lock ${file}`);
 }
 
 export async function readJournal(root: string): Promise<Journal | undefined> {
@@ -104,16 +77,74 @@ export function stagedPath(target: string, id: string): string {
   return join(dirname(target), `.${basename(target)}.hpa-stage-${id}`);
 }
 
-/** Renames what is still staged into place (roll forward). Idempotent. */
-export async function commitEntries(root: string, entries: JournalEntry[], onEach?: (i: number) => void): Promise<void> {
+export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** How long apply waits for another writer (the Data Plane API saving) to release haproxy.cfg. */
+const WRITER_WAIT_S = 30;
+
+/**
+ * Compare-and-swap of a merged file: under the target's flock (the lock the Data Plane API's
+ * config-parser takes while it saves), renames the staged candidate onto `target` only while the
+ * target still is the file with sha256 `entry.base` ('' = no file). When it is not, `remerge`
+ * (still under the lock, so no save can come between) merges again from what is there, restages
+ * the candidate and updates `entry.base`, or clears `entry.staged` when nothing is left to write
+ * or the new candidate failed its check; without `remerge` (recovery) the stale candidate is
+ * dropped. Resolves whether the candidate was renamed into place.
+ */
+export async function swapMerged(
+  target: string,
+  entry: JournalEntry,
+  remerge?: (current: string | undefined) => Promise<void>,
+): Promise<boolean> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const fh = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    try {
+      if (fh) {
+        if (!(await flockHandle(fh, WRITER_WAIT_S))) throw new ApplyError(`${target} stayed locked by another writer for ${WRITER_WAIT_S} s`);
+        const held = await fh.stat();
+        const now = await lstat(target).catch(() => undefined);
+        if (!now || now.ino !== held.ino || now.dev !== held.dev) continue; // replaced while we waited: look again
+      }
+      const current = fh ? await fh.readFile('utf8') : undefined;
+      if ((current === undefined ? '' : sha256(current)) !== entry.base) {
+        if (remerge) await remerge(current);
+        else await rm(entry.staged!, { force: true });
+        if (!remerge || !entry.staged) return false;
+      }
+      await renameDurable(entry.staged!, target);
+      return true;
+    } finally {
+      await fh?.close(); // drops the lock
+    }
+  }
+  throw new ApplyError(`${target} kept being replaced while apply waited to swap it`);
+}
+
+/**
+ * Renames what is still staged into place (roll forward). Idempotent. A merged entry (`base`
+ * set) goes through `swapMerged`, with `remerge` in a run; in recovery a stale one is dropped and
+ * `onDropped` is told.
+ */
+export async function commitEntries(
+  root: string,
+  entries: JournalEntry[],
+  hooks: {
+    onEach?: (i: number) => void;
+    remerge?: (i: number, current: string | undefined) => Promise<void>;
+    onDropped?: (i: number) => void;
+  } = {},
+): Promise<void> {
   for (const [i, e] of entries.entries()) {
     const target = underRoot(root, e.path);
     if (e.remove) await removeFile(target);
-    else if (e.staged) {
-      const st = await stat(e.staged).catch(() => undefined);
-      if (st) await renameDurable(e.staged, target);
+    else if (e.staged && (await stat(e.staged).catch(() => undefined))) {
+      if (e.base === undefined) await renameDurable(e.staged, target);
+      else if (!(await swapMerged(target, e, hooks.remerge && ((current) => hooks.remerge!(i, current))))) hooks.onDropped?.(i);
     }
-    onEach?.(i);
+    hooks.onEach?.(i);
   }
 }
 
