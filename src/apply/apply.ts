@@ -7,9 +7,7 @@
  * with nothing changed writes nothing and reloads nothing. A dry run computes the same changes,
  * returns them with a unified diff, and writes nothing.
  */
-import { createHash } from 'node:crypto';
-import { chmod } from 'node:fs/promises';
-import { realpath } from 'node:fs/promises';
+import { realpath, rm } from 'node:fs/promises';
 import { ApplyError, InputError } from '../errors.js';
 import type { DesiredFile, Plan, Service } from '../plan/types.js';
 import { isSecretPath } from '../plan/secrets.js';
@@ -18,9 +16,10 @@ import { STATE_DIR } from '../state/state.js';
 import { PathRefused, confinedPath, readUnderRoot, writeAtomic, writeDurable, type Current } from './files.js';
 import { describeAction, liveActions, runActions, type LiveAction, type LiveContext, type Runner } from './live.js';
 import {
-  acquireLock, BACKUP_DIR, JOURNAL_FILE, backupFiles, clearJournal, commitEntries, crashPoint, discardStaged, readJournal, resolveJournal, stagedName,
-  writeJournal, type Journal, type JournalEntry,
+  BACKUP_DIR, JOURNAL_FILE, backupFiles, clearJournal, commitEntries, crashPoint, discardStaged, readJournal, resolveJournal, sha256, stagedName,
+  writeJournal, type Journal, type JournalEntry, type Resolved,
 } from './journal.js';
+import { acquireRunLock } from './lock.js';
 
 export type ChangeAction = 'create' | 'update' | 'mode' | 'remove';
 
@@ -38,6 +37,8 @@ export interface FileChange {
   check?: DesiredFile['check'];
   /** What is there now; undefined for create. */
   before?: Current;
+  /** A merged file (haproxy.cfg): `base` is what `content` was merged from (see DesiredFile). */
+  merge?: DesiredFile['merge'];
 }
 
 export interface ApplyOptions {
@@ -54,6 +55,11 @@ export interface ApplyOptions {
   progress?: (line: string) => void;
   /** The state file's content for this plan, written after a successful apply when it differs. */
   state?: { path: string; render: (files: Record<string, string>) => string; same: (existing: string, files: Record<string, string>) => boolean };
+  /**
+   * The run lock and recovery already done by the caller (`beginApply`), so that facts were read
+   * under the lock. Without it, applyPlan takes the lock and recovers itself.
+   */
+  session?: ApplySession;
 }
 
 /** Checks the staged candidate at `file` (a full path); resolves undefined when it is fine. */
@@ -80,9 +86,19 @@ export interface ApplyResult {
 
 async function fileChange(root: string, f: DesiredFile): Promise<FileChange | undefined> {
   const before = await readUnderRoot(root, f.path);
-  const base = { path: f.path, mode: f.mode, secret: f.secret === true || isSecretPath(f.path), affects: f.affects, interfaces: f.interfaces ?? [], content: f.content, ...(f.check && { check: f.check }) };
+  let content = f.content;
+  let merge = f.merge;
+  if (merge && before?.content !== merge.base) {
+    // Another writer (the Data Plane API) changed it since the plan read it: merge with what is there.
+    content = merge.remerge(before?.content);
+    merge = { ...merge, base: before?.content };
+  }
+  const base = {
+    path: f.path, mode: f.mode, secret: f.secret === true || isSecretPath(f.path), affects: f.affects, interfaces: f.interfaces ?? [], content,
+    ...(f.check && { check: f.check }), ...(merge && { merge }),
+  };
   if (!before) return { ...base, action: 'create' };
-  if (before.content !== f.content) return { ...base, action: 'update', before };
+  if (before.content !== content) return { ...base, action: 'update', before };
   if (before.mode !== f.mode) return { ...base, action: 'mode', before };
   return undefined;
 }
@@ -109,9 +125,10 @@ export async function computeChanges(plan: Plan, root: string): Promise<{ change
   return { changes, unchanged };
 }
 
-/** sha256 of every planned file, for the state file. */
-export function fileHashes(plan: Plan): Record<string, string> {
-  return Object.fromEntries(plan.files.map((f) => [f.path, createHash('sha256').update(f.content).digest('hex')]));
+/** sha256 of every planned file (as written, when apply merged it again), for the state file. */
+export function fileHashes(plan: Plan, changes: FileChange[] = []): Record<string, string> {
+  const written = new Map(changes.flatMap((c) => (c.content !== undefined ? [[c.path, c.content] as const] : [])));
+  return Object.fromEntries(plan.files.map((f) => [f.path, sha256(written.get(f.path) ?? f.content)]));
 }
 
 /**
@@ -129,8 +146,10 @@ async function recover(root: string, live: boolean, runner: Runner | undefined, 
     await clearJournal(root);
     return `run ${journal.id} was stopped before it replaced any file: its staged files were discarded`;
   }
+  const dropped: string[] = [];
   if (journal.phase === 'committing') {
-    await commitEntries(entries);
+    // A merged file another writer changed since is not overwritten: this run merges it again.
+    await commitEntries(entries, { onDropped: (i) => dropped.push(entries[i]!.entry.path) });
     journal.phase = 'committed';
     await writeJournal(root, journal);
   }
@@ -141,7 +160,42 @@ async function recover(root: string, live: boolean, runner: Runner | undefined, 
     }
   }
   await clearJournal(root);
-  return `run ${journal.id} was stopped while it replaced files: it was completed${failed.length ? `; but ${failed.join('; ')}` : ''}`;
+  const kept = dropped.length ? `; ${dropped.join(', ')} had been changed by another writer since, so its candidate was dropped (this run merges it again)` : '';
+  return `run ${journal.id} was stopped while it replaced files: it was completed${kept}${failed.length ? `; but ${failed.join('; ')}` : ''}`;
+}
+
+/** The run lock, held, and what recovery did; from `beginApply`. */
+export interface ApplySession {
+  root: string;
+  /** A previous run that had been killed and that this session finished or undid. */
+  recovered?: string;
+  /** Drops the lock (the kernel drops it too if the process dies). */
+  release(): Promise<void>;
+}
+
+/**
+ * Starts a run that will write: takes the run lock (one provision run at a time, a kernel lock:
+ * see lock.ts) and finishes or undoes a run that was killed. Call it before reading the facts a
+ * plan is made from, so that nothing read is changed by another run before this one commits.
+ * Recovery checks the journal against every path the agent may own (it runs before any plan).
+ */
+export async function beginApply(root: string, options: { live: boolean; runner?: Runner; progress?: (line: string) => void }): Promise<ApplySession> {
+  if (root !== '/' && (await realpath(root).catch(() => root)) === '/') {
+    throw new InputError(`--root: ${root} is the live system's root (/), not a sandbox; leave --root out to provision this machine`);
+  }
+  const lock = await acquireRunLock(root).catch((err: Error) => {
+    throw err instanceof ApplyError ? err : new ApplyError(`cannot take the lock under ${root}: ${err.message}`, { cause: err });
+  });
+  crashPoint('locked');
+  try {
+    const recovered = await recover(root, options.live, options.runner, ownedPaths());
+    if (recovered) options.progress?.(recovered);
+    return { root, ...(recovered && { recovered }), release: () => lock.release() };
+  } catch (err) {
+    await lock.release();
+    if (err instanceof ApplyError || err instanceof InputError) throw err;
+    throw new ApplyError(`apply under ${root} failed: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**
@@ -169,6 +223,45 @@ async function stageAndCheck(changes: FileChange[], entries: { staged?: string }
     if (!c.check || !staged || !checker) continue;
     const problem = await checker(c.check, staged);
     if (problem) return `the new ${c.path} failed its check: ${problem}`;
+  }
+  return undefined;
+}
+
+/** The journal's `base` of a merged file: sha256 of the text it was merged from, '' for none. */
+const baseHash = (text: string | undefined): string => (text === undefined ? '' : sha256(text));
+
+/**
+ * Merges change `c` again from `current` (what another writer left) and stages the result in
+ * place of the old candidate (`r.staged`), checked again; `r.entry.base` follows. Nothing stays
+ * staged when the merge leaves the file as it is, or when the new candidate fails its check
+ * (then the reason is returned).
+ */
+async function remerge(c: FileChange, r: Resolved, current: string | undefined, checker: Checker | undefined): Promise<string | undefined> {
+  const content = c.merge!.remerge(current);
+  c.merge = { ...c.merge!, base: current };
+  r.entry.base = baseHash(current);
+  c.content = content;
+  const staged = r.staged!;
+  await rm(staged, { force: true });
+  if (content === current) return undefined;
+  await writeDurable(staged, content, c.mode);
+  const problem = c.check && checker ? await checker(c.check, staged) : undefined;
+  if (problem) await rm(staged, { force: true });
+  return problem;
+}
+
+/**
+ * Merged files whose target another writer changed while this run staged and checked: merged,
+ * staged and checked again before anything is replaced (the commit swaps them under the writer's
+ * lock, and merges once more if it changed again).
+ */
+async function refreshMerged(root: string, changes: FileChange[], resolved: Resolved[], checker: Checker | undefined): Promise<string | undefined> {
+  for (const [i, c] of changes.entries()) {
+    if (!c.merge) continue;
+    const current = (await readUnderRoot(root, c.path))?.content;
+    if (current === c.merge.base) continue;
+    const problem = await remerge(c, resolved[i]!, current, checker);
+    if (problem) return `${c.path} was changed by another writer during this run, and the merge with it failed its check: ${problem}`;
   }
   return undefined;
 }
@@ -207,28 +300,26 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
     return { root, live, dryRun, changes, unchanged, renames, actions, diff: unifiedDiff(changes) };
   }
 
-  const release = await acquireLock(root).catch((err: Error) => {
-    throw err instanceof ApplyError ? err : new ApplyError(`cannot take the lock under ${root}: ${err.message}`, { cause: err });
-  });
-  crashPoint('locked');
   const say = options.progress ?? (() => undefined);
+  const session = options.session ?? (await beginApply(root, { live, ...(options.runner && { runner: options.runner }), progress: say }));
+  const { recovered } = session;
   /** Set once this run may have changed something: a refusal after it is no longer "nothing changed". */
-  let touched = false;
+  let touched = recovered !== undefined;
   try {
     await preflight(plan, root, options.state);
-    const recovered = await recover(root, live, options.runner, ownedPaths(plan));
-    touched = recovered !== undefined;
-    if (recovered) say(recovered);
     const { changes, unchanged } = await computeChanges(plan, root);
     const actions = live ? liveActions(plan, changes, options.context) : [];
     say(changes.length ? `${changes.length} file${changes.length === 1 ? '' : 's'} to change, ${unchanged.length} up to date` : `all ${unchanged.length} files are up to date`);
     const result: ApplyResult = { root, live, dryRun, changes, unchanged, renames, actions, ...(recovered && { recovered }) };
+    /** Problems found after files were replaced: reported (exit 1) once the services are done. */
+    const late: string[] = [];
 
     if (changes.length || actions.length) {
       const id = runId();
       // Paths as on the appliance and staging names beside them: never a host path.
       const entries: JournalEntry[] = changes.map((c) =>
-        c.action === 'remove' ? { path: c.path, remove: true } : { path: c.path, staged: stagedName(c.path, id) });
+        c.action === 'remove' ? { path: c.path, remove: true }
+        : { path: c.path, staged: stagedName(c.path, id), ...(c.merge && { base: baseHash(c.merge.base) }) });
       // A run killed before it set the password leaves the marker unchanged: the next sets it.
       const journal: Journal = { id, phase: 'staging', entries, actions: journaled(actions) };
       const resolved = await resolveJournal(root, journal, ownedPaths(plan));
@@ -236,7 +327,8 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
       await writeJournal(root, journal);
       crashPoint('journal-staging');
 
-      const problem = await stageAndCheck(changes, resolved, options.checker).catch((err: Error) => `${err.message}`);
+      const problem = await stageAndCheck(changes, resolved, options.checker).catch((err: Error) => `${err.message}`)
+        ?? await refreshMerged(root, changes, resolved, options.checker);
       if (problem) {
         await discardStaged(resolved);
         await clearJournal(root);
@@ -252,7 +344,15 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
       journal.phase = 'committing';
       await writeJournal(root, journal);
       crashPoint('journal-committing');
-      await commitEntries(resolved, (i) => crashPoint(`committed-${i}`)).catch((err: Error) => {
+      await commitEntries(resolved, {
+        onEach: (i) => crashPoint(`committed-${i}`),
+        // Another writer saved a merged file since the last look: merge again, under its lock.
+        remerge: async (i, current) => {
+          const c = changes[i]!;
+          const failed = await remerge(c, resolved[i]!, current, options.checker);
+          if (failed) late.push(`${c.path} was changed by another writer during this run, and the merge with it failed its check, so it was left as the other writer made it: ${failed}`);
+        },
+      }).catch((err: Error) => {
         throw new ApplyError(`replacing the files stopped half way (${err.message}); the journal keeps the rest, and the next run finishes it`, { cause: err });
       });
       journal.phase = 'committed';
@@ -269,13 +369,14 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
     if (options.state) {
       const path = await confinedPath(root, options.state.path);
       const existing = await readUnderRoot(root, options.state.path);
-      const hashes = fileHashes(plan);
+      const hashes = fileHashes(plan, changes);
       if (changes.length || !existing || !options.state.same(existing.content, hashes)) {
         await writeAtomic(path, options.state.render(hashes), 0o644);
       }
     }
     await clearJournal(root);
     crashPoint('done');
+    if (late.length) throw new ApplyError(late.join('; '));
     return result;
   } catch (err) {
     if (err instanceof ApplyError) throw err;
@@ -284,6 +385,6 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
     if (err instanceof PathRefused) throw new ApplyError(`${err.message.replace(/; nothing was changed$/u, '')}; the run stopped part way (the journal lets the next run finish or undo it)`, { cause: err });
     throw new ApplyError(`apply under ${root} failed: ${(err as Error).message}`, { cause: err });
   } finally {
-    await release();
+    if (!options.session) await session.release();
   }
 }

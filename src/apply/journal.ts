@@ -1,6 +1,6 @@
 /**
- * Crash safety for apply: a lock that keeps two runs apart, backups of every file before it is
- * replaced, and a journal that lets the next run finish (or undo) a run that was killed.
+ * Crash safety for apply: backups of every file before it is replaced, and a journal that lets the
+ * next run finish (or undo) a run that was killed. (The lock that keeps two runs apart: lock.ts.)
  *
  * A run stages every new file next to its target (`.name.hpa-stage`), records the plan of
  * renames in the journal, flips the journal to `committing`, renames the staged files into place
@@ -17,14 +17,15 @@
  * refuses a journal that names anything else, touching nothing: a journal inside an untrusted
  * image cannot make the agent move or delete a file it does not own.
  */
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readFile, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
 import { STATE_DIR } from '../state/state.js';
 import { PathRefused, confinedPath, fileKind, readUnderRoot, removeFile, renameDurable, underRoot, writeAtomic } from './files.js';
+import { flockHandle } from './lock.js';
 
-export const LOCK_FILE = `${STATE_DIR}/lock`;
 export const JOURNAL_FILE = `${STATE_DIR}/journal.json`;
 export const BACKUP_DIR = `${STATE_DIR}/backups`;
 /** How many runs' backups are kept. */
@@ -36,6 +37,11 @@ export interface JournalEntry {
   /** The staged file's name, in the target's directory (`stagedName`); absent for a removal. */
   staged?: string;
   remove?: boolean;
+  /**
+   * For a merged file (haproxy.cfg): sha256 (hex) of the file the staged one was merged from,
+   * '' when there was none. It is renamed into place only while the target still is that file.
+   */
+  base?: string;
 }
 
 export interface Journal {
@@ -48,39 +54,6 @@ export interface Journal {
 
 /** Test hook: `HAPROXY_APPLIANCE_CRASH_AT=<step>` ends the process abruptly at that step. */
 export { crashPoint } from '../util/crash.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Takes the lock (O_EXCL file holding our PID); a lock left by a dead process is taken over. */
-export async function acquireLock(root: string): Promise<() => Promise<void>> {
-  const file = underRoot(root, LOCK_FILE);
-  await mkdir(dirname(file), { recursive: true, mode: 0o755 });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(file, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return async () => {
-        await unlink(file).catch(() => undefined);
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-      if (pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new ApplyError(`another provision run (pid ${pid}) holds ${file}; wait for it to finish`);
-      }
-      await unlink(file).catch(() => undefined); // stale: its process is gone
-    }
-  }
-  throw new ApplyError(`cannot take the lock ${file}`);
-}
 
 export async function readJournal(root: string): Promise<Journal | undefined> {
   const file = await confinedPath(root, JOURNAL_FILE);
@@ -116,7 +89,7 @@ export function stagedPath(target: string, id: string): string {
 }
 
 /** A journal entry resolved to host paths under the root, after its checks. */
-interface Resolved { entry: JournalEntry; target: string; staged?: string }
+export interface Resolved { entry: JournalEntry; target: string; staged?: string }
 
 /**
  * Checks every entry of a journal read from disk and resolves it under the root; refuses (a
@@ -161,15 +134,72 @@ export async function resolveJournal(root: string, journal: Journal, owned: Set<
   return out;
 }
 
-/** Renames what is still staged into place (roll forward). Idempotent. */
-export async function commitEntries(entries: Resolved[], onEach?: (i: number) => void): Promise<void> {
+export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** How long apply waits for another writer (the Data Plane API saving) to release haproxy.cfg. */
+const WRITER_WAIT_S = 30;
+
+const isFile = async (p: string) => (await lstat(p).catch(() => undefined))?.isFile() === true;
+
+/**
+ * Compare-and-swap of a merged file: under the target's flock (the lock the Data Plane API's
+ * config-parser takes while it saves), renames the staged candidate onto the target only while
+ * the target still is the file with sha256 `entry.base` ('' = no file). When it is not, `remerge`
+ * (still under the lock, so no save can come between) merges again from what is there, restages
+ * the candidate and updates `entry.base`, or removes the candidate when nothing is left to write
+ * or the new one failed its check; without `remerge` (recovery) the stale candidate is dropped.
+ * Resolves whether the candidate was renamed into place.
+ */
+export async function swapMerged(r: Resolved, remerge?: (current: string | undefined) => Promise<void>): Promise<boolean> {
+  const { target, staged, entry } = r;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const fh = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    try {
+      if (fh) {
+        const held = await fh.stat();
+        if (!held.isFile()) throw new PathRefused(`${target} is ${fileKind(held)}, not a regular file`);
+        if (!(await flockHandle(fh, WRITER_WAIT_S))) throw new ApplyError(`${target} stayed locked by another writer for ${WRITER_WAIT_S} s`);
+        const now = await lstat(target).catch(() => undefined);
+        if (!now || now.ino !== held.ino || now.dev !== held.dev) continue; // replaced while we waited: look again
+      }
+      const current = fh ? await fh.readFile('utf8') : undefined;
+      if ((current === undefined ? '' : sha256(current)) !== entry.base) {
+        if (remerge) await remerge(current);
+        else await rm(staged!, { force: true });
+        if (!remerge || !(await isFile(staged!))) return false;
+      }
+      await renameDurable(staged!, target);
+      return true;
+    } finally {
+      await fh?.close(); // drops the lock
+    }
+  }
+  throw new ApplyError(`${target} kept being replaced while apply waited to swap it`);
+}
+
+/**
+ * Renames what is still staged into place (roll forward). Idempotent. A merged entry (`base`
+ * set) goes through `swapMerged`, with `remerge` in a run; in recovery a stale one is dropped and
+ * `onDropped` is told.
+ */
+export async function commitEntries(
+  entries: Resolved[],
+  hooks: {
+    onEach?: (i: number) => void;
+    remerge?: (i: number, current: string | undefined) => Promise<void>;
+    onDropped?: (i: number) => void;
+  } = {},
+): Promise<void> {
   for (const [i, e] of entries.entries()) {
     if (e.entry.remove) await removeFile(e.target);
-    else if (e.staged) {
-      const st = await lstat(e.staged).catch(() => undefined);
-      if (st?.isFile()) await renameDurable(e.staged, e.target);
+    else if (e.staged && (await isFile(e.staged))) {
+      if (e.entry.base === undefined) await renameDurable(e.staged, e.target);
+      else if (!(await swapMerged(e, hooks.remerge && ((current) => hooks.remerge!(i, current))))) hooks.onDropped?.(i);
     }
-    onEach?.(i);
+    hooks.onEach?.(i);
   }
 }
 

@@ -17,7 +17,7 @@ import { resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { ApplyError, EXIT, InputError } from '../errors.js';
 import type { Values } from '../cli.js';
-import { applyPlan, type ApplyResult } from '../apply/apply.js';
+import { applyPlan, beginApply, type ApplyResult } from '../apply/apply.js';
 import { describeAction } from '../apply/live.js';
 import { readUnderRoot } from '../apply/files.js';
 import { discoverNics } from '../network/discover.js';
@@ -155,29 +155,40 @@ export async function provisionCommand(values: Values): Promise<number> {
     adapters: env.adapters,
     ...(live && { live }),
   });
-  const gathered = await gatherFacts(config, root ?? '/', {
-    boot: values.boot === true,
-    dryRun: values['dry-run'] === true,
-    ...(dataplaneVersion !== undefined && { dataplaneVersion }),
-  }).catch((err: Error) => {
-    throw err instanceof ApplyError || err instanceof InputError ? err : new ApplyError(`cannot read the machine's current state: ${err.message}`, { cause: err });
-  });
-  const plan = planAppliance(config, nics.assignments, gathered.facts);
-  const allWarnings = [...warnings, ...nics.warnings, ...(plan.warnings ?? [])];
-  if (!json) {
-    printWarnings(allWarnings);
-    for (const note of pkiNotes(gathered.pkiDecision)) process.stderr.write(`note: ${note}\n`);
+  const allWarnings = [...warnings, ...nics.warnings];
+  const dryRun = values['dry-run'] === true;
+  // Progress on stderr as it happens: plain lines (journald keeps them as they are); none with --json.
+  const progress = json ? undefined : (line: string) => process.stderr.write(`${process.stderr.isTTY ? '  → ' : 'step: '}${line}\n`);
+  // A run that writes takes the lock before it reads anything it plans from (the current files,
+  // the PKI, which keys to make), so two runs never plan from the same state.
+  const session = dryRun ? undefined : await beginApply(root ?? '/', { live: root === undefined, ...(progress && { progress }) });
+  let result: ApplyResult;
+  try {
+    const gathered = await gatherFacts(config, root ?? '/', {
+      boot: values.boot === true,
+      dryRun,
+      ...(dataplaneVersion !== undefined && { dataplaneVersion }),
+    }).catch((err: Error) => {
+      throw err instanceof ApplyError || err instanceof InputError ? err : new ApplyError(`cannot read the machine's current state: ${err.message}`, { cause: err });
+    });
+    const plan = planAppliance(config, nics.assignments, gathered.facts);
+    allWarnings.push(...(plan.warnings ?? []));
+    if (!json) {
+      printWarnings(allWarnings);
+      for (const note of pkiNotes(gathered.pkiDecision)) process.stderr.write(`note: ${note}\n`);
+    }
+    result = await applyPlan(plan, {
+      ...(root !== undefined && { root }),
+      dryRun,
+      context: gathered.context,
+      checker: haproxyChecker(root === undefined),
+      state: stateWriter(config),
+      ...(session && { session }),
+      ...(progress && { progress }),
+    });
+  } finally {
+    await session?.release();
   }
-
-  const result = await applyPlan(plan, {
-    ...(root !== undefined && { root }),
-    dryRun: values['dry-run'] === true,
-    context: gathered.context,
-    checker: haproxyChecker(root === undefined),
-    state: stateWriter(config),
-    // Progress on stderr as it happens: plain lines (journald keeps them as they are); none with --json.
-    ...(!json && { progress: (line: string) => process.stderr.write(`${process.stderr.isTTY ? '  → ' : 'step: '}${line}\n`) }),
-  });
   if (json) printJson(result, nics, config.deployment, allWarnings);
   else printText(result, nics);
   return EXIT.ok;

@@ -48,12 +48,17 @@ export interface HaproxyFacts {
 
 export function planHaproxyConfig(config: ApplianceConfig, facts: HaproxyFacts): DesiredFile {
   const { haproxyUser: user, haproxyPassword } = config.loadbalance;
-  const passwordHash = userlistHash(haproxyPassword, facts.salt, existingUserHash(facts.existingCfg, user));
-  const managed = render('haproxy/managed.cfg', { user, passwordHash, statsSocket: STATS_SOCKET });
+  /** The file for what is on disk now: the agent's sections, every other section as it is. */
+  const mergeWith = (existing: string | undefined): string => {
+    const passwordHash = userlistHash(haproxyPassword, facts.salt, existingUserHash(existing, user));
+    return mergeConfig(existing, render('haproxy/managed.cfg', { user, passwordHash, statsSocket: STATS_SOCKET }));
+  };
   return {
     path: HAPROXY_CFG,
     check: 'haproxy',
-    content: mergeConfig(facts.existingCfg, managed),
+    content: mergeWith(facts.existingCfg),
+    // The Data Plane API writes this file at any time: apply merges again if it did meanwhile.
+    merge: { base: facts.existingCfg, remerge: mergeWith },
     // Holds a password hash: root only (haproxy's master and the Data Plane API run as root);
     // secret by the registry in src/plan/secrets.ts.
     mode: 0o600,

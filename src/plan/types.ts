@@ -33,6 +33,13 @@ export interface DesiredFile {
   interfaces?: string[];
   /** Checked before it replaces the live file: `haproxy -c -f <candidate>`. */
   check?: 'haproxy';
+  /**
+   * The content is a merge with what is on disk (haproxy.cfg: the agent's sections around the Data
+   * Plane API's): `base` is the text it was merged from (undefined: there was no file), and
+   * `remerge` merges again from what is there now. Apply replaces the file only while it still is
+   * `base` (compare-and-swap), and merges again when another writer changed it meanwhile.
+   */
+  merge?: { base: string | undefined; remerge: (current: string | undefined) => string };
 }
 
 /** A NIC the planner assigns a role to. */

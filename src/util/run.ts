@@ -37,13 +37,23 @@ export function defaultTimeoutMs(program: string): number {
   return PROGRAM_TIMEOUT_MS[program] ?? DEFAULT_TIMEOUT_MS;
 }
 
-export async function run(argv: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export interface RunOptions {
+  input?: string;
+  timeoutMs?: number;
+  /** Open file descriptors the program gets as its fds 3, 4, … (flock(1) locks one of ours). */
+  fds?: number[];
+}
+
+export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const { execa } = await import('execa');
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs(argv[0]!);
+  const stdin = options.input !== undefined ? 'pipe' as const : 'ignore' as const;
   const r = await execa(argv[0]!, argv.slice(1), {
     reject: false,
     timeout: timeoutMs,
-    ...(options.input !== undefined ? { input: options.input } : { stdin: 'ignore' as const }),
+    ...(options.input !== undefined && { input: options.input }),
+    // execa passes a number as an open descriptor at runtime; its types only allow that for 0-2.
+    stdio: [stdin, 'pipe', 'pipe', ...(options.fds ?? [])] as unknown as ['pipe', 'pipe', 'pipe'],
   });
   return {
     exitCode: r.exitCode,

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { verify } from 'unixcrypt';
@@ -101,21 +101,5 @@ test('a candidate haproxy.cfg that haproxy -c rejects changes nothing and exits 
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /nothing was changed and no service was touched: the new \/etc\/haproxy\/haproxy\.cfg failed its check: .*999\.999\.1\.1/);
     assert.deepEqual(tree(root), before, 'every file as it was, the nameserver change included');
-  });
-});
-
-test('a second run waits for nobody: a live lock refuses, a stale lock is taken over', async () => {
-  await withSandbox(async (root, dir) => {
-    const env = envFile(dir, CA);
-    mkdirSync(join(root, 'var/lib/haproxy-appliance'), { recursive: true });
-    const lock = join(root, 'var/lib/haproxy-appliance/lock');
-    appendFileSync(lock, `${process.pid}\n`); // this test process: alive
-    const busy = cli(['provision', '--root', root, '--ovf-env', env]);
-    assert.equal(busy.code, 1);
-    assert.match(busy.stderr, new RegExp(`another provision run \\(pid ${process.pid}\\) holds .*lock`));
-    execFileSync('sh', ['-c', `echo 2147483 > '${lock}'`]); // no such process
-    const r = cli(['provision', '--root', root, '--ovf-env', env]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(existsSync(lock), false, 'released');
   });
 });
