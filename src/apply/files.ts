@@ -145,7 +145,9 @@ export async function readCurrent(file: string, display: string = file, followLi
   const fh = await open(file, constants.O_RDONLY | (followLink ? 0 : constants.O_NOFOLLOW) | constants.O_NONBLOCK | constants.O_NOCTTY);
   try {
     const now = await fh.stat();
-    if (!now.isFile() || now.ino !== st.ino || now.dev !== st.dev) throw refuse(now);
+    // Another writer may have renamed a new file into place since the lstat (the Data Plane API
+    // saves haproxy.cfg that way): what counts is that the file opened is a regular one.
+    if (!now.isFile()) throw refuse(now);
     return { content: await fh.readFile('utf8'), mode: now.mode & 0o7777 };
   } finally {
     await fh.close();
