@@ -1,0 +1,55 @@
+/**
+ * The input limits, in one place. A real OVF environment is a few kilobytes with about twenty
+ * properties; every limit here is far above what a working appliance needs and far below what
+ * could slow the agent down or flood a terminal or the journal. docs/architecture.md lists them.
+ */
+import { BAND_SIZE } from '../network/scheme.js';
+
+/** The OVF environment document, in bytes (whatever its transport). */
+export const MAX_DOCUMENT_BYTES = 1024 * 1024;
+
+/** `<Property>` elements in the document (the appliance reads 17). */
+export const MAX_PROPERTIES = 256;
+
+/** `<Adapter>` elements in the document (the appliance has 2 or 3 NICs). */
+export const MAX_ADAPTERS = 16;
+
+/** Characters of a single-line property value. */
+export const MAX_LINE_VALUE = 4096;
+
+/** Characters of a multi-line property value (PEM), as the descriptor's MaxLen(65535) says. */
+export const MAX_MULTILINE_VALUE = 65535;
+
+/**
+ * Items of the list properties. Service ranges and additional workload networks get one policy
+ * routing rule each, in a band of rule priorities that holds 1000 (src/network/scheme.ts).
+ */
+export const MAX_SERVICE_RANGES = BAND_SIZE;
+export const MAX_ADDITIONAL_NETWORKS = BAND_SIZE;
+export const MAX_NTP_SERVERS = 16;
+export const MAX_NAMESERVERS = 3;
+
+/** Problems reported for one property; the rest are counted in one more line. */
+export const MAX_PROBLEMS_PER_PROPERTY = 10;
+
+/** Unknown property keys named one by one; more are counted in one warning. */
+export const MAX_UNKNOWN_NAMED = 5;
+
+/** Characters of an input value echoed in a message. */
+export const MAX_ECHO = 64;
+
+/**
+ * `value` quoted for a message (JSON string syntax, so controls show as escapes), cut to
+ * MAX_ECHO characters with the full length said: a 50 MB host name echoes 64 characters, not 50 MB.
+ */
+export function quote(value: string, max = MAX_ECHO): string {
+  if (value.length <= max) return JSON.stringify(value);
+  let cut = value.slice(0, max);
+  if (/[\uD800-\uDBFF]$/u.test(cut)) cut = cut.slice(0, -1); // never split a surrogate pair
+  return `${JSON.stringify(cut)}… (${value.length} characters)`;
+}
+
+/** Like quote(), without the outer quotes (controls still escaped): for keys echoed inline. */
+export function clip(value: string, max = MAX_ECHO): string {
+  return quote(value, max).replace(/^"(.*)"(….*)?$/su, '$1$2');
+}
