@@ -14,11 +14,11 @@ export const MAX_PROPERTIES = 256;
 /** `<Adapter>` elements in the document (the appliance has 2 or 3 NICs). */
 export const MAX_ADAPTERS = 16;
 
-/** Characters of a single-line property value. */
-export const MAX_LINE_VALUE = 4096;
-
-/** Characters of a multi-line property value (PEM), as the descriptor's MaxLen(65535) says. */
-export const MAX_MULTILINE_VALUE = 65535;
+/**
+ * Characters of any property value (the descriptor's MaxLen(65535) of the PEM properties; a list
+ * of 1000 ranges is about 20,000). Each property's own rule is stricter where it has one.
+ */
+export const MAX_VALUE = 65535;
 
 /**
  * Items of the list properties. Service ranges and additional workload networks get one policy

@@ -12,7 +12,7 @@ import type { Deployment } from './types.js';
 import { findControlCharacter, parseBoolean, scanPem, splitList, unsetToUndefined } from './normalize.js';
 import { isIP, isIPv4, parseCidr, type Cidr } from './ipv4.js';
 import {
-  MAX_ADDITIONAL_NETWORKS, MAX_LINE_VALUE, MAX_MULTILINE_VALUE, MAX_NAMESERVERS, MAX_NTP_SERVERS, MAX_SERVICE_RANGES, quote,
+  MAX_ADDITIONAL_NETWORKS, MAX_NAMESERVERS, MAX_VALUE, MAX_NTP_SERVERS, MAX_SERVICE_RANGES, quote,
 } from './limits.js';
 
 export type OvfClass = 'appliance' | 'network' | 'loadbalance';
@@ -56,7 +56,7 @@ function field<T>(
   parse: (value: string, ctx: Ctx) => T,
   options: { multiline?: boolean; whenUnset?: T; verbatim?: boolean } = {},
 ): z.ZodType<T | undefined, string | undefined> {
-  const max = options.multiline ? MAX_MULTILINE_VALUE : MAX_LINE_VALUE;
+  const max = MAX_VALUE;
   return z
     .string()
     .optional()
