@@ -262,7 +262,7 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   declare('network.hostname', {
     default: 'haproxy.local',
     label: 'Host Name',
-    description: 'Host name or fully qualified domain name of the appliance (RFC 1123).',
+    description: 'Host name or fully qualified domain name of the appliance (RFC 1123). Case and one trailing dot are dropped: HAProxy.Local. is haproxy.local.',
     schema: hostname(),
   }),
   declare('network.nameservers', {
@@ -273,7 +273,7 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   }),
   declare('network.ntp_servers', {
     label: 'NTP Servers',
-    description: 'Optional NTP servers (host names or IP addresses), separated by commas, for systemd-timesyncd. Blank keeps the image\'s time settings; air-gapped sites set their own.',
+    description: 'Optional NTP servers (host names or IP addresses, up to 16), separated by commas, for systemd-timesyncd. Blank keeps the image\'s time settings; air-gapped sites set their own.',
     schema: list((v, ctx) => (isIP(v) ? v : (p => (p ? fail(ctx, p) : canonicalHostname(v)))(hostnameProblem(v))), 'NTP servers', MAX_NTP_SERVERS),
   }),
   declare('network.management_ip', {
@@ -298,7 +298,7 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   }),
   declare('network.additional_workload_networks', {
     label: 'Additional Workload Networks',
-    description: 'Networks (CIDR, separated by commas) reachable through the workload gateway, such as further Supervisor workload networks. Must not include the primary workload network.',
+    description: 'Networks (CIDR, separated by commas) reachable through the workload gateway, such as further Supervisor workload networks; at most 1000. Must not include the primary workload network nor overlap a load-balancer IP range.',
     schema: list(networkCidr, 'networks', MAX_ADDITIONAL_NETWORKS),
   }),
   declare('network.frontend_ip', {
@@ -315,7 +315,7 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   }),
   declare('loadbalance.service_ip_range', {
     label: 'Load Balancer IP Ranges',
-    description: 'Networks (CIDR, separated by commas, like 192.168.0.0/24) of virtual IPs. The appliance answers for every address in them, so they must hold no other host: not its own addresses, gateways or nameservers.',
+    description: 'Networks (CIDR, separated by commas, like 192.168.0.0/24; at most 1000, none overlapping another) of virtual IPs. The appliance answers for every address in them, so they must hold no other host: not its own addresses, gateways or nameservers.',
     schema: list(networkCidr, 'ranges', MAX_SERVICE_RANGES),
   }),
   declare('loadbalance.dataplane_port', {
@@ -336,7 +336,7 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   }),
   declare('loadbalance.haproxy_pwd', {
     label: 'HAProxy Password',
-    description: 'Password for the Data Plane API user (6-128 characters, any printable characters).',
+    description: 'Password for the Data Plane API user (6-128 characters, any printable characters, taken exactly as typed: spaces count).',
     qualifiers: 'MinLen(6) MaxLen(128)',
     secret: true,
     schema: password('the Data Plane API password'),
