@@ -125,3 +125,15 @@ test('the parser itself refuses an oversize text and an adapter flood', () => {
   const adapters = Array.from({ length: 17 }, (_, i) => ({ mac: `00:50:56:00:00:${i.toString(16).padStart(2, '0')}` }));
   assert.throws(() => parseOvfEnvironment(ovfEnv(SEED_PROPERTIES, adapters), 't'), (e: unknown) => e instanceof InputError && e.problems[0]?.property === 'EthernetAdapterSection');
 });
+
+test('guestinfo: a vmtoolsd that prints more than 1 MiB is cut off and refused, not read to the end', () => {
+  withDir((dir) => {
+    // A stand-in vmtoolsd (VMware Tools cannot run off a VM) that would print 64 MiB.
+    writeFileSync(join(dir, 'vmtoolsd'), '#!/bin/sh\n[ "$1" = --cmd ] || exit 1\nhead -c 67108864 /dev/zero | tr "\\0" " "\n', { mode: 0o755 });
+    const r = cli(['validate', '--json'], { env: { PATH: `${dir}:${process.env.PATH}`, OVF_ENV: '/nonexistent' } });
+    assert.equal(r.code, 2);
+    const doc = JSON.parse(r.stdout) as { error: string; problems: Problem[] };
+    assert.match(doc.error, /^guestinfo via vmtoolsd: the document is larger than 1048576 bytes/u);
+    assert.deepEqual(doc.problems.map((p) => p.property), ['OVF environment']);
+  });
+});
