@@ -4,6 +4,7 @@
  * could slow the agent down or flood a terminal or the journal. docs/architecture.md lists them.
  */
 import { BAND_SIZE } from '../network/scheme.js';
+import type { Problem } from './types.js';
 
 /** The OVF environment document, in bytes (whatever its transport). */
 export const MAX_DOCUMENT_BYTES = 1024 * 1024;
@@ -34,6 +35,24 @@ export const MAX_PROBLEMS_PER_PROPERTY = 10;
 
 /** Unknown property keys named one by one; more are counted in one warning. */
 export const MAX_UNKNOWN_NAMED = 5;
+
+/**
+ * At most MAX_PROBLEMS_PER_PROPERTY problems per property, in their order, and one more line
+ * counting the rest: 8,000 overlapping ranges make 11 lines, not 8,000.
+ */
+export function capProblems(problems: Problem[]): Problem[] {
+  const count = new Map<string, number>();
+  const out: Problem[] = [];
+  for (const p of problems) {
+    const n = (count.get(p.property) ?? 0) + 1;
+    count.set(p.property, n);
+    if (n <= MAX_PROBLEMS_PER_PROPERTY) out.push(p);
+  }
+  for (const [property, n] of count) {
+    if (n > MAX_PROBLEMS_PER_PROPERTY) out.push({ property, message: `… and ${n - MAX_PROBLEMS_PER_PROPERTY} more problems like these` });
+  }
+  return out;
+}
 
 /** Characters of an input value echoed in a message. */
 export const MAX_ECHO = 64;

@@ -6,7 +6,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { ApplianceConfig, Deployment, NicConfig, NicRole, Problem, StaticAddress } from './types.js';
 import { PROPERTIES, PROPERTY_BY_KEY } from './properties.js';
 import { contains, overlaps, overlapsSorted, rangeOf, type Cidr } from './ipv4.js';
-import { MAX_PROBLEMS_PER_PROPERTY, MAX_UNKNOWN_NAMED, clip } from './limits.js';
+import { MAX_UNKNOWN_NAMED, capProblems, clip } from './limits.js';
 
 export interface ValidateOptions {
   /** The NIC count the OVF environment lists (its EthernetAdapterSection), when it lists any. */
@@ -46,24 +46,6 @@ export function detectDeployment(raw: Record<string, string>, options: ValidateO
   }
   const isSet = (k: string) => { const v = raw[k]?.trim(); return v !== undefined && v !== '' && v !== 'null'; };
   return FRONTEND_KEYS.some(isSet) ? 'frontend' : 'default';
-}
-
-/**
- * At most MAX_PROBLEMS_PER_PROPERTY problems per property, in their order, and one more line
- * counting the rest: 8,000 overlapping ranges make 11 lines, not 8,000.
- */
-function capProblems(problems: Problem[]): Problem[] {
-  const count = new Map<string, number>();
-  const out: Problem[] = [];
-  for (const p of problems) {
-    const n = (count.get(p.property) ?? 0) + 1;
-    count.set(p.property, n);
-    if (n <= MAX_PROBLEMS_PER_PROPERTY) out.push(p);
-  }
-  for (const [property, n] of count) {
-    if (n > MAX_PROBLEMS_PER_PROPERTY) out.push({ property, message: `… and ${n - MAX_PROBLEMS_PER_PROPERTY} more problems like these` });
-  }
-  return out;
 }
 
 export function validateProperties(raw: Record<string, string>, options: ValidateOptions = {}): ValidationResult {

@@ -7,7 +7,7 @@
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import { InputError } from '../errors.js';
 import type { OvfAdapter, OvfEnvironment, Problem } from '../config/types.js';
-import { MAX_ADAPTERS, MAX_DOCUMENT_BYTES, MAX_PROPERTIES, clip, quote } from '../config/limits.js';
+import { MAX_ADAPTERS, MAX_DOCUMENT_BYTES, MAX_PROPERTIES, capProblems, clip, quote } from '../config/limits.js';
 import { DOCUMENT_PROPERTY, decodeDocument } from './decode.js';
 
 export const OVF_ENV_NS = 'http://schemas.dmtf.org/ovf/environment/1';
@@ -82,7 +82,7 @@ export function parseOvfEnvironment(input: string | Uint8Array, source: string):
       const key = attr(p, OVF_ENV_NS, 'key');
       if (!key) continue;
       if (Object.hasOwn(properties, key)) {
-        problems.push({ property: key, message: 'is given twice in the OVF environment; give each property once (the second would silently override the first)' });
+        problems.push({ property: clip(key), message: 'is given twice in the OVF environment; give each property once (the second would silently override the first)' });
         continue;
       }
       properties[key] = attr(p, OVF_ENV_NS, 'value') ?? '';
@@ -114,7 +114,7 @@ export function parseOvfEnvironment(input: string | Uint8Array, source: string):
   }
   if (problems.length) {
     const n = problems.length;
-    throw new InputError(`the OVF environment from ${source} has ${n} problem${n === 1 ? '' : 's'}; nothing was changed`, problems);
+    throw new InputError(`the OVF environment from ${source} has ${n} problem${n === 1 ? '' : 's'}; nothing was changed`, capProblems(problems));
   }
   // The descriptor's NIC order is the unit-number order; adapters may be listed in any order.
   listed.sort((a, b) => (a.unitNumber ?? Infinity) - (b.unitNumber ?? Infinity) || a.order - b.order);
