@@ -79,9 +79,10 @@ export function span(c: Cidr): { start: number; end: number } {
 /**
  * Every overlap between networks, found in O(n log n): CIDR networks either nest or are apart, so
  * after sorting by first address (the larger network first when two start together) the networks
- * that hold the current one form a stack. `items` carries any tag; `report(inner, outer)` is called
- * for each network with the innermost earlier-sorted network that holds it (so each network is
- * reported at most once).
+ * that hold the current one form a stack (each holds the one above it; at most 33 deep per list,
+ * one per prefix length, since a list holds no network twice). `items` carries any tag;
+ * `report(inner, outer)` is called once for every overlapping pair that `accept` allows, the
+ * held network first: O(n log n) for the sort, O(n × depth) for the sweep.
  */
 export function overlapsSorted<T extends { cidr: Cidr }>(items: readonly T[], report: (inner: T, outer: T) => void, accept: (inner: T, outer: T) => boolean = () => true): void {
   const sorted = items
@@ -90,12 +91,7 @@ export function overlapsSorted<T extends { cidr: Cidr }>(items: readonly T[], re
   const stack: typeof sorted = [];
   for (const cur of sorted) {
     while (stack.length && stack.at(-1)!.end < cur.start) stack.pop();
-    for (let k = stack.length - 1; k >= 0; k--) {
-      if (accept(cur.item, stack[k]!.item)) {
-        report(cur.item, stack[k]!.item);
-        break;
-      }
-    }
+    for (let k = stack.length - 1; k >= 0; k--) if (accept(cur.item, stack[k]!.item)) report(cur.item, stack[k]!.item);
     stack.push(cur);
   }
 }

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { validateProperties } from '../../src/config/validate.js';
+import { overlaps, overlapsSorted, parseCidr, type Cidr } from '../../src/config/ipv4.js';
 import { cli } from '../support/cli.js';
 import { SEED_PROPERTIES, fixture, ovfEnv } from '../support/ovf.js';
 import { SEED_ADAPTERS } from './bad-inputs.js';
@@ -91,4 +93,26 @@ test('appliance.ca_cert: one certificate passes; a chain, another label or text 
   const text = set(`subject=CN = my CA\n${fixture('pki/ca.crt')}`);
   assert.match(text.problems[0]!.message, /text outside/u);
   assert.ok(!text.problems[0]!.message.includes('my CA'), 'the text is not echoed');
+});
+
+test('the sorted sweep finds exactly the overlaps the pairwise check finds (fast-check)', () => {
+  // A small address space, so that random networks nest and collide often.
+  const net = fc.tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 20, max: 30 })).map(([i, prefix]) => {
+    const c = parseCidr(`10.0.${i}.0/${prefix}`) as Cidr;
+    return parseCidr(c.network) as Cidr;
+  });
+  fc.assert(fc.property(fc.array(fc.record({ cidr: net, extra: fc.boolean() }), { maxLength: 40 }), (items) => {
+    // Every overlapping pair is reported exactly once, and nothing else; with `accept`, only the
+    // pairs across the two lists.
+    const pair = (i: number, j: number) => `${Math.min(i, j)}-${Math.max(i, j)}`;
+    for (const across of [false, true]) {
+      const found: string[] = [];
+      overlapsSorted(items.map((it, i) => ({ ...it, i })), (a, b) => found.push(pair(a.i, b.i)), (a, b) => !across || a.extra !== b.extra);
+      const brute: string[] = [];
+      items.forEach((a, i) => items.forEach((b, j) => {
+        if (i < j && overlaps(a.cidr, b.cidr) && (!across || a.extra !== b.extra)) brute.push(pair(i, j));
+      }));
+      assert.deepEqual(found.sort(), brute.sort());
+    }
+  }), { numRuns: 1000 });
 });
