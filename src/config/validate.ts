@@ -6,7 +6,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { ApplianceConfig, Deployment, NicConfig, NicRole, Problem, StaticAddress } from './types.js';
 import { PROPERTIES, PROPERTY_BY_KEY } from './properties.js';
 import { contains, overlaps, overlapsSorted, rangeOf, type Cidr } from './ipv4.js';
-import { MAX_UNKNOWN_NAMED, capProblems, clip } from './limits.js';
+import { MAX_UNKNOWN_NAMED, capProblems, clip, quote } from './limits.js';
 
 export interface ValidateOptions {
   /** The NIC count the OVF environment lists (its EthernetAdapterSection), when it lists any. */
@@ -138,7 +138,7 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
   if (caCert && ok('appliance.ca_cert')) {
     const cert = new X509Certificate(caCert);
     const now = options.now ?? new Date();
-    if (!cert.ca) problem('appliance.ca_cert', `the certificate for "${cert.subject.replace(/\n/gu, ', ')}" is not a CA (basicConstraints CA:TRUE is missing); it cannot sign the server certificate`);
+    if (!cert.ca) problem('appliance.ca_cert', `the certificate for ${quote(cert.subject.replace(/\n/gu, ', '), 200)} is not a CA (basicConstraints CA:TRUE is missing); it cannot sign the server certificate`);
     if (new Date(cert.validTo) < now) problem('appliance.ca_cert', `the CA certificate expired on ${new Date(cert.validTo).toISOString()}`);
     else if (new Date(cert.validFrom) > now) problem('appliance.ca_cert', `the CA certificate is not valid before ${new Date(cert.validFrom).toISOString()}; check the clock or the certificate`);
     if (caKey && ok('appliance.ca_cert_key') && !cert.checkPrivateKey(createPrivateKey(caKey))) {
