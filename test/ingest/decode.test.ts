@@ -136,12 +136,15 @@ const canIso = (() => {
 test('ISO transport (the image read directly): the bytes are decoded as declared', { skip: canIso ? false : 'needs genisoimage' }, async () => {
   const { readIsoRootFile } = await import('../../src/ingest/iso9660.js');
   const { parseOvfEnvironment } = await import('../../src/ingest/ovf-env.js');
-  await withDir(async (dir) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hpa-decode-'));
+  try {
     mkdirSync(join(dir, 'content'));
     writeFileSync(join(dir, 'content', 'ovf-env.xml'), Buffer.from(doc('ISO-8859-1'), 'latin1'));
     execFileSync('genisoimage', ['-quiet', '-r', '-o', join(dir, 'env.iso'), join(dir, 'content')]);
     const bytes = await readIsoRootFile(join(dir, 'env.iso'), ['ovf-env.xml']);
     assert.ok(bytes);
     assert.equal(parseOvfEnvironment(bytes, 'iso').properties['appliance.root_pwd'], PASSWORD);
-  });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
