@@ -5,6 +5,7 @@
 import { InputError } from '../errors.js';
 import type { ApplianceConfig, Deployment, OvfEnvironment } from '../config/types.js';
 import { validateProperties } from '../config/validate.js';
+import { quote } from '../config/limits.js';
 import { readOvfEnvironment } from '../ingest/transports.js';
 import type { Values } from '../cli.js';
 
@@ -17,7 +18,7 @@ export interface Loaded {
 function deploymentOption(value: unknown): Deployment | undefined {
   if (value === undefined) return undefined;
   if (value === 'default' || value === 'frontend') return value;
-  throw new InputError(`--deployment: ${JSON.stringify(value)} is not a deployment configuration; use default or frontend`);
+  throw new InputError(`--deployment: ${typeof value === 'string' ? quote(value) : JSON.stringify(value)} is not a deployment configuration; use default or frontend`);
 }
 
 /** Reads (from `file`, or the transports) and validates; an InputError lists every problem. */

@@ -1,8 +1,20 @@
 /** How commands speak: warnings and problems on stderr, one line each; JSON on stdout. */
 import { formatProblem, type InputError } from '../errors.js';
 
+/** Lines printed of one list (warnings, problems); the rest are counted in one more line. */
+const MAX_LINES = 50;
+/** Characters of one printed line: every echoed value is already cut short; this is the backstop. */
+const MAX_LINE = 1000;
+
+const line = (text: string) => (text.length > MAX_LINE ? `${text.slice(0, MAX_LINE)}… (${text.length} characters)` : text);
+
+function printLines(lines: string[], prefix: string, what: string): void {
+  for (const l of lines.slice(0, MAX_LINES)) process.stderr.write(`${prefix}${line(l)}\n`);
+  if (lines.length > MAX_LINES) process.stderr.write(`${prefix}… and ${lines.length - MAX_LINES} more ${what}\n`);
+}
+
 export function printWarnings(warnings: string[]): void {
-  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  printLines(warnings, 'warning: ', 'warnings');
 }
 
 /** Prints an input error: its headline, then one line per problem (or one JSON document). */
@@ -12,6 +24,9 @@ export function printInputError(command: string, err: InputError, json: boolean)
     return;
   }
   printWarnings(err.warnings);
-  process.stderr.write(`haproxy-appliance ${command}: ${err.message}\n`);
-  for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
+  process.stderr.write(`haproxy-appliance ${command}: ${line(err.message)}\n`);
+  // A single problem the headline already says (an unreadable document) is not said twice.
+  const only = err.problems.length === 1 ? err.problems[0]! : undefined;
+  if (only && err.message.endsWith(only.message)) return;
+  printLines(err.problems.map(formatProblem), '', 'problems');
 }

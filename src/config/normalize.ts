@@ -41,26 +41,47 @@ export function splitList(value: string): string[] {
   return value.split(/[\s,;]+/u).filter((item) => item.length > 0);
 }
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/gu;
+/** A PEM boundary line; matched without backtracking, so scanning is linear in the value. */
+const PEM_MARKER = /-----(BEGIN|END) ([A-Z0-9 ]{1,64})-----/gu;
 const BASE64 = /^[A-Za-z0-9+/=\s]+$/u;
 
+export interface PemScan {
+  /** Each block in canonical PEM (body re-wrapped at 64 columns, ending in a newline). */
+  blocks: { label: string; pem: string }[];
+  /** Whether anything but whitespace lies outside the blocks (never echoed: it may be a key). */
+  outside: boolean;
+}
+
 /**
- * Restores canonical PEM: every `-----BEGIN X-----` block gets its base64 body re-wrapped at 64
- * columns, whatever whitespace (spaces from a vCenter paste, CRLF) it arrived with. A value that is
- * itself base64 of a PEM document is decoded first. Returns undefined when no PEM block is found.
- * Headers inside a block (`Proc-Type:`, encrypted legacy keys) are kept in the output so that the
- * caller can reject them with a clear message.
+ * Finds the PEM blocks of a value: every `-----BEGIN X-----` block gets its base64 body re-wrapped
+ * at 64 columns, whatever whitespace (spaces from a vCenter paste, CRLF) it arrived with. A value
+ * that is itself base64 of a PEM document is decoded first. Headers inside a block (`Proc-Type:`,
+ * encrypted legacy keys) are kept in the output so that the caller can reject them with a clear
+ * message. A block is a BEGIN line followed by the END line of the same label; any other marker
+ * or text outside such pairs sets `outside`. Linear in the length of the value.
  */
-export function repairPem(value: string): string | undefined {
+export function scanPem(value: string): PemScan {
   let text = value.trim();
   if (!text.includes('-----BEGIN') && BASE64.test(text)) {
     const decoded = Buffer.from(text.replace(/\s+/gu, ''), 'base64').toString('utf8');
-    if (decoded.includes('-----BEGIN')) text = decoded;
+    if (decoded.includes('-----BEGIN')) text = decoded.trim();
   }
-  const blocks: string[] = [];
-  for (const m of text.matchAll(PEM_BLOCK)) {
-    const label = m[1]!;
-    let body = m[2]!;
+  const blocks: PemScan['blocks'] = [];
+  let outside = false;
+  let last = 0;
+  const markers = [...text.matchAll(PEM_MARKER)];
+  for (let i = 0; i < markers.length; i++) {
+    const begin = markers[i]!;
+    const end = markers[i + 1];
+    if (begin[1] !== 'BEGIN' || !end || end[1] !== 'END' || end[2] !== begin[2]) {
+      outside = true; // a marker outside a well-formed pair
+      continue;
+    }
+    i++;
+    if (text.slice(last, begin.index).trim() !== '') outside = true;
+    last = end.index + end[0].length;
+    const label = begin[2]!;
+    let body = text.slice(begin.index + begin[0].length, end.index);
     const headers: string[] = [];
     // RFC 1421 headers ("Proc-Type: 4,ENCRYPTED") survive only when newlines did; keep them.
     const headerMatch = /^\s*((?:[A-Za-z-]+:[^\n]*\n)+)\s*\n/u.exec(body.replace(/\r/gu, ''));
@@ -71,7 +92,14 @@ export function repairPem(value: string): string | undefined {
     const b64 = body.replace(/\s+/gu, '');
     const lines = b64.match(/.{1,64}/gu) ?? [];
     const parts = [`-----BEGIN ${label}-----`, ...headers, ...(headers.length ? [''] : []), ...lines, `-----END ${label}-----`];
-    blocks.push(parts.join('\n'));
+    blocks.push({ label, pem: `${parts.join('\n')}\n` });
   }
-  return blocks.length ? `${blocks.join('\n')}\n` : undefined;
+  if (text.slice(last).trim() !== '') outside = true;
+  return { blocks, outside };
+}
+
+/** Canonical PEM of every block of `value` (see scanPem), or undefined when there is none. */
+export function repairPem(value: string): string | undefined {
+  const { blocks } = scanPem(value);
+  return blocks.length ? blocks.map((b) => b.pem).join('') : undefined;
 }

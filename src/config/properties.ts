@@ -9,8 +9,11 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
 import type { Deployment } from './types.js';
-import { findControlCharacter, parseBoolean, repairPem, splitList, unsetToUndefined } from './normalize.js';
+import { findControlCharacter, parseBoolean, scanPem, splitList, unsetToUndefined } from './normalize.js';
 import { isIP, isIPv4, parseCidr, type Cidr } from './ipv4.js';
+import {
+  MAX_ADDITIONAL_NETWORKS, MAX_NAMESERVERS, MAX_VALUE, MAX_NTP_SERVERS, MAX_SERVICE_RANGES, quote,
+} from './limits.js';
 
 export type OvfClass = 'appliance' | 'network' | 'loadbalance';
 
@@ -45,20 +48,22 @@ function fail(ctx: Ctx, message: string): never {
 }
 
 /**
- * The common front of every schema: unset handling (`null`, blank), trimming, the control
- * character rule, then `parse` on the remaining text.
+ * The common front of every schema: the length limit, unset handling (`null`, blank), trimming,
+ * the control character rule, then `parse` on the remaining text. `verbatim` (passwords): the
+ * value is kept exactly as given, and only the empty string and the literal `null` mean unset.
  */
 function field<T>(
   parse: (value: string, ctx: Ctx) => T,
-  options: { multiline?: boolean; whenUnset?: T; keepSpaces?: boolean } = {},
+  options: { multiline?: boolean; whenUnset?: T; verbatim?: boolean } = {},
 ): z.ZodType<T | undefined, string | undefined> {
+  const max = MAX_VALUE;
   return z
     .string()
     .optional()
     .transform((raw, ctx) => {
-      const trimmed = unsetToUndefined(raw);
-      if (trimmed === undefined) return options.whenUnset;
-      const value = options.keepSpaces ? raw! : trimmed;
+      if (raw !== undefined && raw.length > max) return fail(ctx, `is ${raw.length} characters long; at most ${max} are accepted`);
+      const value = options.verbatim ? (raw === undefined || raw === '' || raw === 'null' ? undefined : raw) : unsetToUndefined(raw);
+      if (value === undefined) return options.whenUnset;
       if (!options.multiline) {
         const control = findControlCharacter(value);
         if (control) return fail(ctx, `contains a control character (${control}); this property must be a single line of text`);
@@ -67,38 +72,48 @@ function field<T>(
     });
 }
 
-/** Any printable characters, kept exactly as given (leading and trailing spaces too). */
+/**
+ * Any printable characters, kept exactly as given (leading and trailing spaces too). Blank (the
+ * empty string, what a vApp form left empty hands over) and `null` (what guest tools hand over for
+ * unset) mean unset; anything else is a password, spaces included: six spaces typed on purpose
+ * are a password, and a single stray space is refused as too short rather than ignored.
+ */
 function password(what: string) {
   return field((v, ctx) => {
     const length = [...v].length;
     if (length < 6 || length > 128) return fail(ctx, `${what} is ${length} characters long; it must be 6 to 128 characters`);
     return v;
-  }, { keepSpaces: true });
+  }, { verbatim: true });
 }
 
 const boolean = (whenUnset: boolean) =>
   field(
-    (v, ctx) => parseBoolean(v) ?? fail(ctx, `${JSON.stringify(v)} is not a boolean; use True or False`),
+    (v, ctx) => parseBoolean(v) ?? fail(ctx, `${quote(v)} is not a boolean; use True or False`),
     { whenUnset },
   );
 
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/u;
 
-/** RFC 1123 host name or FQDN; returns a reason when not one. */
+/** RFC 1123 host name or FQDN (one trailing dot allowed: the root); returns a reason when not one. */
 export function hostnameProblem(v: string): string | undefined {
   const name = v.endsWith('.') ? v.slice(0, -1) : v;
-  if (name.length > 253) return `${JSON.stringify(v)} is longer than 253 characters`;
+  if (name.length > 253) return `${quote(v)} is longer than 253 characters`;
   const bad = name.split('.').find((label) => !LABEL.test(label));
   if (bad !== undefined) {
     return bad === ''
-      ? `${JSON.stringify(v)} has an empty label (two dots in a row, or a leading dot)`
-      : `${JSON.stringify(v)} is not a valid host name: label ${JSON.stringify(bad)} must be 1-63 letters, digits or hyphens, not starting or ending with a hyphen (RFC 1123)`;
+      ? `${quote(v)} has an empty label (two dots in a row, or a leading dot)`
+      : `${quote(v)} is not a valid host name: label ${quote(bad)} must be 1-63 letters, digits or hyphens, not starting or ending with a hyphen (RFC 1123)`;
   }
-  if (/^\d+$/u.test(name.split('.').at(-1)!)) return `${JSON.stringify(v)} is not a valid host name: the last label is all digits`;
+  if (/^\d+$/u.test(name.split('.').at(-1)!)) return `${quote(v)} is not a valid host name: the last label is all digits`;
   return undefined;
 }
 
-const hostname = () => field((v, ctx) => { const p = hostnameProblem(v); return p ? fail(ctx, p) : v.toLowerCase(); });
+/** A valid host name in canonical form: lower case, without the trailing dot of an absolute name. */
+export function canonicalHostname(v: string): string {
+  return (v.endsWith('.') ? v.slice(0, -1) : v).toLowerCase();
+}
+
+const hostname = () => field((v, ctx) => { const p = hostnameProblem(v); return p ? fail(ctx, p) : canonicalHostname(v); });
 
 /** An interface address in CIDR form; the host address may be neither network nor broadcast. */
 const interfaceAddress = () =>
@@ -112,17 +127,18 @@ const interfaceAddress = () =>
   });
 
 const ipv4 = () =>
-  field((v, ctx) => (isIPv4(v) ? v : fail(ctx, `${JSON.stringify(v)} is not an IPv4 address (like 10.191.191.254)`)));
+  field((v, ctx) => (isIPv4(v) ? v : fail(ctx, `${quote(v)} is not an IPv4 address (like 10.191.191.254)`)));
 
-function list<T>(item: (v: string, ctx: Ctx) => T, what: string, max?: number) {
+/** A list property: at most `max` items (checked before any item is), none twice. */
+function list<T>(item: (v: string, ctx: Ctx) => T, what: string, max: number) {
   return field(
     (v, ctx) => {
       const items = splitList(v);
-      if (max !== undefined && items.length > max) return fail(ctx, `${items.length} ${what} given; at most ${max} are allowed`);
+      if (items.length > max) return fail(ctx, `${items.length} ${what} given; at most ${max} are allowed`);
       const seen = new Set<string>();
       const out: T[] = [];
       for (const i of items) {
-        if (seen.has(i)) return fail(ctx, `${i} is listed twice`);
+        if (seen.has(i)) return fail(ctx, `${quote(i)} is listed twice`);
         seen.add(i);
         out.push(item(i, ctx));
       }
@@ -142,12 +158,37 @@ function networkCidr(v: string, ctx: Ctx): Cidr {
   return c;
 }
 
-/** Canonical PEM of the expected kind, or an issue. */
+const KEY_LABELS = new Set(['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY', 'ENCRYPTED PRIVATE KEY']);
+
+/**
+ * Canonical PEM of the expected kind, or an issue. A certificate property holds exactly one
+ * `CERTIFICATE` block and a key property exactly one private key block, with nothing else around
+ * them: any other block (a private key pasted with the certificate) or text is refused, and
+ * neither the text nor the block is ever quoted in the message (it may be a key).
+ */
 function pem(kind: 'certificate' | 'key') {
   return field(
     (v, ctx) => {
-      const canonical = repairPem(v);
-      if (!canonical) return fail(ctx, `is not PEM: expected a -----BEGIN ${kind === 'key' ? 'PRIVATE KEY' : 'CERTIFICATE'}----- block (plain or base64-encoded)`);
+      const want = kind === 'key' ? 'PRIVATE KEY' : 'CERTIFICATE';
+      const { blocks, outside } = scanPem(v);
+      if (blocks.length === 0) return fail(ctx, `is not PEM: expected a -----BEGIN ${want}----- block (plain or base64-encoded)`);
+      const isWanted = (label: string) => (kind === 'key' ? KEY_LABELS.has(label) : label === 'CERTIFICATE');
+      const other = blocks.find((b) => !isWanted(b.label));
+      if (other) {
+        const label = other.label.length > 32 ? `${other.label.slice(0, 32)}…` : other.label;
+        return fail(ctx, kind === 'certificate'
+          ? (KEY_LABELS.has(other.label) || /KEY/u.test(other.label)
+            ? `holds a ${label} block besides the certificate; this property takes the CA certificate only (the key goes in appliance.ca_cert_key, which is kept secret); nothing of the key is shown here`
+            : `holds a ${label} block; this property takes one CERTIFICATE block only`)
+          : `holds a ${label} block; this property takes one private key block only`);
+      }
+      if (blocks.length > 1) {
+        return fail(ctx, kind === 'certificate'
+          ? `holds ${blocks.length} certificates; give exactly one, the CA certificate that signs the server certificate (a chain is not accepted: the appliance serves no chain, so clients must trust this CA directly)`
+          : `holds ${blocks.length} private keys; give exactly one`);
+      }
+      if (outside) return fail(ctx, `holds text outside the -----BEGIN ${want}----- block (not shown); give only the PEM block`);
+      const canonical = blocks[0]!.pem;
       if (/Proc-Type:\s*4,ENCRYPTED|BEGIN ENCRYPTED PRIVATE KEY/u.test(canonical)) return fail(ctx, 'is an encrypted private key; the appliance needs it unencrypted');
       try {
         if (kind === 'certificate') new X509Certificate(canonical);
@@ -161,7 +202,22 @@ function pem(kind: 'certificate' | 'key') {
   );
 }
 
-const USER = /^[^\s#"'\\]+$/u;
+/**
+ * The Data Plane API user: one token of haproxy's userlist (no space, `#`, quote or backslash,
+ * which haproxy's config parser would split, comment or unescape) that HTTP basic authentication
+ * can carry (RFC 7617: no colon in the user-id, which ends at the first one; no control
+ * character; printable ASCII only, since clients disagree on how to encode anything else).
+ */
+export function userProblem(v: string): string | undefined {
+  if (v.length > 64) return `is ${v.length} characters long; use at most 64`;
+  const bad = /[^\x21-\x7e]|[:#"'\\]/u.exec(v)?.[0];
+  if (bad === undefined) return undefined;
+  const what = bad === ':' ? 'a colon (HTTP basic authentication ends the user name at the first colon, so the login could never succeed)'
+    : bad === ' ' ? 'a space'
+    : /[#"'\\]/u.test(bad) ? `${JSON.stringify(bad)} (the haproxy userlist takes one plain token)`
+    : `${JSON.stringify(bad)} (only printable ASCII characters can be sent in HTTP basic authentication)`;
+  return `${quote(v)} is not a plain user name: it contains ${what}; use up to 64 printable ASCII characters without spaces, colons, quotes, backslashes or #`;
+}
 
 /** Shorthand for the declarations below. */
 function declare(
@@ -176,7 +232,7 @@ function declare(
 export const PROPERTIES: readonly PropertyDeclaration[] = [
   declare('appliance.root_pwd', {
     label: 'Root Password',
-    description: 'Initial password of the root user (6-128 characters, any printable characters). Applied at first boot and whenever this property changes; later changes are made in the OS. Blank keeps the image\'s password.',
+    description: 'Initial password of the root user (6-128 characters, any printable characters, taken exactly as typed: spaces count). Applied at first boot and whenever this property changes; later changes are made in the OS. Empty (or null) keeps the image\'s password; a value of only spaces is a password like any other.',
     qualifiers: 'MinLen(0) MaxLen(128)',
     secret: true,
     schema: password('the root password'),
@@ -190,14 +246,14 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   }),
   declare('appliance.ca_cert', {
     label: 'TLS Certificate Authority Certificate (ca.crt)',
-    description: 'PEM certificate of the CA that signs the Data Plane API\'s server certificate (basicConstraints CA:TRUE, not expired). Leave blank, together with the key, to have the appliance generate a CA once and keep it.',
+    description: 'PEM certificate of the CA that signs the Data Plane API\'s server certificate (basicConstraints CA:TRUE, not expired): exactly one CERTIFICATE block and nothing else. A chain, a private key or other text in this field is refused (the key goes in appliance.ca_cert_key). Leave blank, together with the key, to have the appliance generate a CA once and keep it.',
     qualifiers: 'MinLen(0) MaxLen(65535)',
     multiline: true,
     schema: pem('certificate'),
   }),
   declare('appliance.ca_cert_key', {
     label: 'TLS Certificate Authority Private Key (ca.key)',
-    description: 'Unencrypted PEM private key of that CA. Give both the certificate and the key, or neither.',
+    description: 'Unencrypted PEM private key of that CA: exactly one private key block. Give both the certificate and the key, or neither.',
     qualifiers: 'MinLen(0) MaxLen(65535)',
     multiline: true,
     secret: true,
@@ -206,19 +262,19 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   declare('network.hostname', {
     default: 'haproxy.local',
     label: 'Host Name',
-    description: 'Host name or fully qualified domain name of the appliance (RFC 1123).',
+    description: 'Host name or fully qualified domain name of the appliance (RFC 1123). Case and one trailing dot are dropped: HAProxy.Local. is haproxy.local.',
     schema: hostname(),
   }),
   declare('network.nameservers', {
     default: '1.1.1.1, 1.0.0.1',
     label: 'DNS',
     description: 'Up to three DNS servers, separated by commas.',
-    schema: list((v, ctx) => (isIP(v) ? v : fail(ctx, `${JSON.stringify(v)} is not an IP address`)), 'nameservers', 3),
+    schema: list((v, ctx) => (isIP(v) ? v : fail(ctx, `${quote(v)} is not an IP address`)), 'nameservers', MAX_NAMESERVERS),
   }),
   declare('network.ntp_servers', {
     label: 'NTP Servers',
-    description: 'Optional NTP servers (host names or IP addresses), separated by commas, for systemd-timesyncd. Blank keeps the image\'s time settings; air-gapped sites set their own.',
-    schema: list((v, ctx) => (isIP(v) ? v : (p => (p ? fail(ctx, p) : v.toLowerCase()))(hostnameProblem(v))), 'NTP servers'),
+    description: 'Optional NTP servers (host names or IP addresses, up to 16), separated by commas, for systemd-timesyncd. Blank keeps the image\'s time settings; air-gapped sites set their own.',
+    schema: list((v, ctx) => (isIP(v) ? v : (p => (p ? fail(ctx, p) : canonicalHostname(v)))(hostnameProblem(v))), 'NTP servers', MAX_NTP_SERVERS),
   }),
   declare('network.management_ip', {
     label: 'Management IP',
@@ -242,8 +298,8 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   }),
   declare('network.additional_workload_networks', {
     label: 'Additional Workload Networks',
-    description: 'Networks (CIDR, separated by commas) reachable through the workload gateway, such as further Supervisor workload networks. Must not include the primary workload network.',
-    schema: list(networkCidr, 'networks'),
+    description: 'Networks (CIDR, separated by commas) reachable through the workload gateway, such as further Supervisor workload networks; at most 1000. Must not include the primary workload network nor overlap a load-balancer IP range.',
+    schema: list(networkCidr, 'networks', MAX_ADDITIONAL_NETWORKS),
   }),
   declare('network.frontend_ip', {
     label: 'Frontend IP',
@@ -259,8 +315,8 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   }),
   declare('loadbalance.service_ip_range', {
     label: 'Load Balancer IP Ranges',
-    description: 'Networks (CIDR, separated by commas, like 192.168.0.0/24) of virtual IPs. The appliance answers for every address in them, so they must hold no other host: not its own addresses, gateways or nameservers.',
-    schema: list(networkCidr, 'ranges'),
+    description: 'Networks (CIDR, separated by commas, like 192.168.0.0/24; at most 1000, none overlapping another) of virtual IPs. The appliance answers for every address in them, so they must hold no other host: not its own addresses, gateways or nameservers.',
+    schema: list(networkCidr, 'ranges', MAX_SERVICE_RANGES),
   }),
   declare('loadbalance.dataplane_port', {
     ovfType: 'int',
@@ -269,18 +325,18 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
     label: 'Data Plane API Management Port',
     description: 'TCP port of the Data Plane API on the management address.',
     schema: field(
-      (v, ctx) => (/^\d{1,5}$/u.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? Number(v) : fail(ctx, `${JSON.stringify(v)} is not a port number from 1 to 65535`)),
+      (v, ctx) => (/^\d{1,5}$/u.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? Number(v) : fail(ctx, `${quote(v)} is not a port number from 1 to 65535`)),
       { whenUnset: 5556 },
     ),
   }),
   declare('loadbalance.haproxy_user', {
     label: 'HAProxy User ID',
-    description: 'User name for the Data Plane API (a single token: no spaces, quotes, backslashes or #).',
-    schema: field((v, ctx) => (USER.test(v) && v.length <= 64 ? v : fail(ctx, `${JSON.stringify(v)} is not a plain user name: use up to 64 characters without spaces, quotes, backslashes or #`))),
+    description: 'User name for the Data Plane API: 1-64 printable ASCII characters without spaces, colons, quotes, backslashes or # (HTTP basic authentication cannot carry a colon in the user name, and the haproxy userlist takes a single token).',
+    schema: field((v, ctx) => userProblem(v) ? fail(ctx, userProblem(v)!) : v),
   }),
   declare('loadbalance.haproxy_pwd', {
     label: 'HAProxy Password',
-    description: 'Password for the Data Plane API user (6-128 characters, any printable characters).',
+    description: 'Password for the Data Plane API user (6-128 characters, any printable characters, taken exactly as typed: spaces count).',
     qualifiers: 'MinLen(6) MaxLen(128)',
     secret: true,
     schema: password('the Data Plane API password'),

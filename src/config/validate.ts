@@ -5,7 +5,8 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { ApplianceConfig, Deployment, NicConfig, NicRole, Problem, StaticAddress } from './types.js';
 import { PROPERTIES, PROPERTY_BY_KEY } from './properties.js';
-import { contains, overlaps, rangeOf, type Cidr } from './ipv4.js';
+import { contains, overlaps, overlapsSorted, rangeOf, type Cidr } from './ipv4.js';
+import { MAX_UNKNOWN_NAMED, capProblems, clip, quote } from './limits.js';
 
 export interface ValidateOptions {
   /** The NIC count the OVF environment lists (its EthernetAdapterSection), when it lists any. */
@@ -27,8 +28,17 @@ const FRONTEND_KEYS = PROPERTIES.filter((p) => p.configurations && !p.configurat
 
 /** Which deployment configuration the environment describes, and why. */
 export function detectDeployment(raw: Record<string, string>, options: ValidateOptions): Deployment | Problem {
-  if (options.deployment) return options.deployment;
   const n = options.adapterCount;
+  if (options.deployment) {
+    const nics = options.deployment === 'frontend' ? 3 : 2;
+    if (n !== undefined && n > 0 && n !== nics) {
+      return {
+        property: 'EthernetAdapterSection',
+        message: `the OVF environment lists ${n} network adapter${n === 1 ? '' : 's'}, but the ${options.deployment} deployment has ${nics} NICs (${options.deployment === 'frontend' ? 'management, workload, frontend' : 'management, workload'}); deploy the OVA with the matching deployment configuration`,
+      };
+    }
+    return options.deployment;
+  }
   if (n !== undefined && n > 0) {
     if (n === 2) return 'default';
     if (n === 3) return 'frontend';
@@ -39,13 +49,19 @@ export function detectDeployment(raw: Record<string, string>, options: ValidateO
 }
 
 export function validateProperties(raw: Record<string, string>, options: ValidateOptions = {}): ValidationResult {
+  const result = validateAll(raw, options);
+  return { ...result, problems: capProblems(result.problems) };
+}
+
+function validateAll(raw: Record<string, string>, options: ValidateOptions): ValidationResult {
   const problems: Problem[] = [];
   const warnings: string[] = [];
   const problem = (property: string, message: string) => problems.push({ property, message });
 
-  for (const key of Object.keys(raw)) {
-    if (!PROPERTY_BY_KEY.has(key)) warnings.push(`${key}: unknown property, ignored`);
-  }
+  // Unknown keys: one warning each for a few, one warning for many (no flood of lines).
+  const unknown = Object.keys(raw).filter((key) => !PROPERTY_BY_KEY.has(key));
+  if (unknown.length <= MAX_UNKNOWN_NAMED) for (const key of unknown) warnings.push(`${clip(key)}: unknown property, ignored`);
+  else warnings.push(`${unknown.length} unknown properties ignored: ${unknown.slice(0, MAX_UNKNOWN_NAMED).map((k) => clip(k)).join(', ')}, …`);
 
   const deployment = detectDeployment(raw, options);
   if (typeof deployment !== 'string') {
@@ -122,7 +138,7 @@ export function validateProperties(raw: Record<string, string>, options: Validat
   if (caCert && ok('appliance.ca_cert')) {
     const cert = new X509Certificate(caCert);
     const now = options.now ?? new Date();
-    if (!cert.ca) problem('appliance.ca_cert', `the certificate for "${cert.subject.replace(/\n/gu, ', ')}" is not a CA (basicConstraints CA:TRUE is missing); it cannot sign the server certificate`);
+    if (!cert.ca) problem('appliance.ca_cert', `the certificate for ${quote(cert.subject.replace(/\n/gu, ', '), 200)} is not a CA (basicConstraints CA:TRUE is missing); it cannot sign the server certificate`);
     if (new Date(cert.validTo) < now) problem('appliance.ca_cert', `the CA certificate expired on ${new Date(cert.validTo).toISOString()}`);
     else if (new Date(cert.validFrom) > now) problem('appliance.ca_cert', `the CA certificate is not valid before ${new Date(cert.validFrom).toISOString()}; check the clock or the certificate`);
     if (caKey && ok('appliance.ca_cert_key') && !cert.checkPrivateKey(createPrivateKey(caKey))) {
@@ -139,29 +155,39 @@ export function validateProperties(raw: Record<string, string>, options: Validat
     if (nic.gateway) hosts.push({ address: nic.gateway, what: `the ${role} gateway` });
   }
   for (const ns of nameservers) hosts.push({ address: ns, what: 'a nameserver' });
-  ranges.forEach((range, i) => {
-    const key = 'loadbalance.service_ip_range';
-    if (range.prefix < 8) problem(key, `${range.network} is far too large: the appliance would answer for ${range.prefix === 0 ? 'every address' : `2^${32 - range.prefix} addresses`}; use a range of the load balancer's VIPs`);
+  // Each range against the few hosts (at most 9), then every overlap in one sorted sweep.
+  const RANGE = 'loadbalance.service_ip_range';
+  for (const range of ranges) {
+    if (range.prefix < 8) problem(RANGE, `${range.network} is far too large: the appliance would answer for ${range.prefix === 0 ? 'every address' : `2^${32 - range.prefix} addresses`}; use a range of the load balancer's VIPs`);
     const kind = rangeOf(range.networkAddress);
     if (['loopback', 'multicast', 'linkLocal', 'unspecified', 'broadcast', 'reserved'].includes(kind)) {
-      problem(key, `${range.network} is a ${kind} range; virtual IPs must be ordinary unicast addresses`);
+      problem(RANGE, `${range.network} is a ${kind} range; virtual IPs must be ordinary unicast addresses`);
     }
-    for (const h of hosts) if (contains(range, h.address)) problem(key, `${range.network} contains ${h.address}, ${h.what}; the appliance would answer for it`);
-    for (const other of ranges.slice(0, i)) if (overlaps(range, other)) problem(key, `${range.network} overlaps ${other.network}`);
-  });
+    for (const h of hosts) if (contains(range, h.address)) problem(RANGE, `${range.network} contains ${h.address}, ${h.what}; the appliance would answer for it`);
+  }
+  overlapsSorted(ranges.map((cidr) => ({ cidr })), (inner, outer) => problem(RANGE, `${inner.cidr.network} overlaps ${outer.cidr.network}`));
 
-  // Additional workload networks: routed via workload, so never a NIC's own network.
+  // Additional workload networks: routed via workload, so never a NIC's own network (3 at most),
+  // nor a load-balancer range (one sorted sweep over both lists).
   const extra = (v['network.additional_workload_networks'] as Cidr[] | undefined) ?? [];
+  const EXTRA = 'network.additional_workload_networks';
   for (const net of extra) {
     for (const [role, nic] of nics) {
       if (nic.cidr && overlaps(net, nic.cidr)) {
-        problem('network.additional_workload_networks', role === 'workload'
+        problem(EXTRA, role === 'workload'
           ? `${net.network} includes the primary workload network ${nic.cidr.network}; list only the other workload networks`
           : `${net.network} overlaps the ${role} network ${nic.cidr.network}`);
       }
     }
-    for (const range of ranges) if (overlaps(net, range)) problem('network.additional_workload_networks', `${net.network} overlaps the load-balancer range ${range.network}`);
   }
+  overlapsSorted(
+    [...extra.map((cidr) => ({ cidr, extra: true })), ...ranges.map((cidr) => ({ cidr, extra: false }))],
+    (inner, outer) => {
+      const [net, range] = inner.extra ? [inner, outer] : [outer, inner];
+      problem(EXTRA, `${net.cidr.network} overlaps the load-balancer range ${range.cidr.network}`);
+    },
+    (inner, outer) => inner.extra !== outer.extra,
+  );
 
   if (problems.length) return { problems, warnings };
 

@@ -5,9 +5,11 @@
  * primary volume descriptor's root directory, names compared without version and case.
  */
 import { open } from 'node:fs/promises';
+import { InputError } from '../errors.js';
+import { MAX_DOCUMENT_BYTES } from '../config/limits.js';
+import { DOCUMENT_PROPERTY } from './decode.js';
 
 const SECTOR = 2048;
-const MAX_FILE = 1 << 20;
 
 interface DirEntry { name: string; extent: number; size: number; isDir: boolean }
 
@@ -38,10 +40,11 @@ function parseDirectory(buf: Buffer): DirEntry[] {
 const canonical = (name: string) => name.replace(/;\d+$/u, '').replace(/\.$/u, '').toLowerCase().replace(/-/gu, '_');
 
 /**
- * The content of the first root-directory file whose name matches one of `names`, or undefined
- * when the image is not ISO 9660 or holds none of them.
+ * The bytes of the first root-directory file whose name matches one of `names` (undecoded: the
+ * parser decodes them strictly), or undefined when the image is not ISO 9660 or holds none of
+ * them. A file larger than the document limit is an InputError, not "no file".
  */
-export async function readIsoRootFile(device: string, names: string[]): Promise<string | undefined> {
+export async function readIsoRootFile(device: string, names: string[]): Promise<Uint8Array | undefined> {
   const fh = await open(device, 'r');
   try {
     const read = async (pos: number, length: number) => {
@@ -59,8 +62,12 @@ export async function readIsoRootFile(device: string, names: string[]): Promise<
       const entries = parseDirectory(await read(root.readUInt32LE(2) * SECTOR, dirSize));
       const wanted = new Set(names.map(canonical));
       const hit = entries.find((e) => !e.isDir && wanted.has(canonical(e.name)));
-      if (!hit || hit.size > MAX_FILE) return undefined;
-      return (await read(hit.extent * SECTOR, hit.size)).toString('utf8');
+      if (!hit) return undefined;
+      if (hit.size > MAX_DOCUMENT_BYTES) {
+        const message = `${hit.name} is ${hit.size} bytes; at most ${MAX_DOCUMENT_BYTES} (1 MiB) are accepted`;
+        throw new InputError(`ISO transport (${device}): ${message}`, [{ property: DOCUMENT_PROPERTY, message }]);
+      }
+      return await read(hit.extent * SECTOR, hit.size);
     }
     return undefined;
   } finally {

@@ -6,7 +6,9 @@
  */
 import { DOMParser, type Element } from '@xmldom/xmldom';
 import { InputError } from '../errors.js';
-import type { OvfAdapter, OvfEnvironment } from '../config/types.js';
+import type { OvfAdapter, OvfEnvironment, Problem } from '../config/types.js';
+import { MAX_ADAPTERS, MAX_DOCUMENT_BYTES, MAX_PROPERTIES, capProblems, clip, quote } from '../config/limits.js';
+import { DOCUMENT_PROPERTY, decodeDocument } from './decode.js';
 
 export const OVF_ENV_NS = 'http://schemas.dmtf.org/ovf/environment/1';
 export const VMWARE_ENV_NS = 'http://www.vmware.com/schema/ovfenv';
@@ -30,12 +32,26 @@ function attr(e: Element, ns: string, local: string): string | null {
   return e.hasAttributeNS(ns, local) ? e.getAttributeNS(ns, local) : e.getAttribute(local) || null;
 }
 
+/** An InputError whose one problem is filed under `property` (so `--json` lists it). */
+function refuse(source: string, property: string, message: string): never {
+  throw new InputError(property === DOCUMENT_PROPERTY ? `${source}: ${message}` : `${source}: ${property}: ${message}`, [{ property, message }]);
+}
+
 /**
- * Parses the document. Only the top-level Environment's sections are read: vCloud's `<Entity>`
- * elements describe other VMs and are skipped. Throws InputError for a document that is not
- * well-formed XML or not an OVF environment.
+ * Parses the document: bytes as a transport read them (decoded strictly, src/ingest/decode.ts),
+ * or text already decoded. Only the top-level Environment's sections are read: vCloud's
+ * `<Entity>` elements describe other VMs and are skipped. Throws InputError for a document that
+ * is too large, not well-formed XML or not an OVF environment, and for a property key given twice
+ * (in one PropertySection or in two): the second would silently override the first.
  */
-export function parseOvfEnvironment(xml: string, source: string): OvfEnvironment {
+export function parseOvfEnvironment(input: string | Uint8Array, source: string): OvfEnvironment {
+  let xml: string;
+  if (typeof input === 'string') {
+    if (input.length > MAX_DOCUMENT_BYTES) refuse(source, DOCUMENT_PROPERTY, `the document is ${input.length} characters; at most ${MAX_DOCUMENT_BYTES} (1 MiB) are accepted`);
+    xml = input.startsWith('\ufeff') ? input.slice(1) : input;
+  } else {
+    xml = decodeDocument(input, source);
+  }
   let root: Element | null;
   try {
     const doc = new DOMParser({
@@ -45,29 +61,47 @@ export function parseOvfEnvironment(xml: string, source: string): OvfEnvironment
     }).parseFromString(xml, 'text/xml');
     root = doc.documentElement;
   } catch (err) {
-    const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-    throw new InputError(`${source}: not well-formed XML: ${reason}`);
+    const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+    refuse(source, DOCUMENT_PROPERTY, `not well-formed XML: ${clip(reason, 200)}`);
   }
   if (!root || root.localName !== 'Environment' || root.namespaceURI !== OVF_ENV_NS) {
-    const found = root ? `<${root.tagName}>${root.namespaceURI ? ` in namespace ${root.namespaceURI}` : ''}` : 'nothing';
-    throw new InputError(`${source}: not an OVF environment: expected <Environment xmlns="${OVF_ENV_NS}">, found ${found}`);
+    const found = root ? `<${clip(root.tagName)}>${root.namespaceURI ? ` in namespace ${clip(root.namespaceURI)}` : ''}` : 'nothing';
+    refuse(source, DOCUMENT_PROPERTY, `not an OVF environment: expected <Environment xmlns="${OVF_ENV_NS}">, found ${found}`);
   }
 
-  const properties: Record<string, string> = {};
-  for (const section of children(root, OVF_ENV_NS, 'PropertySection')) {
+  const problems: Problem[] = [];
+  const properties: Record<string, string> = Object.create(null) as Record<string, string>;
+  const sections = children(root, OVF_ENV_NS, 'PropertySection');
+  if (sections.length > 1) {
+    problems.push({ property: 'PropertySection', message: `the document has ${sections.length} PropertySections; an OVF environment has one (a second would override the first)` });
+  }
+  let count = 0;
+  for (const section of sections) {
     for (const p of children(section, OVF_ENV_NS, 'Property')) {
+      if (++count > MAX_PROPERTIES) refuse(source, 'PropertySection', `more than ${MAX_PROPERTIES} properties; the appliance reads 17`);
       const key = attr(p, OVF_ENV_NS, 'key');
       if (!key) continue;
+      if (Object.hasOwn(properties, key)) {
+        problems.push({ property: clip(key), message: 'is given twice in the OVF environment; give each property once (the second would silently override the first)' });
+        continue;
+      }
       properties[key] = attr(p, OVF_ENV_NS, 'value') ?? '';
     }
   }
 
   const listed: (OvfAdapter & { order: number })[] = [];
+  const macs = new Set<string>();
   for (const section of children(root, VMWARE_ENV_NS, 'EthernetAdapterSection')) {
     for (const a of children(section, VMWARE_ENV_NS, 'Adapter')) {
       const mac = attr(a, VMWARE_ENV_NS, 'mac')?.trim().toLowerCase();
       if (!mac) continue;
-      if (!MAC.test(mac)) throw new InputError(`${source}: EthernetAdapterSection: ${JSON.stringify(mac)} is not a MAC address`);
+      if (listed.length >= MAX_ADAPTERS) refuse(source, 'EthernetAdapterSection', `more than ${MAX_ADAPTERS} network adapters; the appliance takes 2 (default) or 3 (frontend)`);
+      if (!MAC.test(mac)) refuse(source, 'EthernetAdapterSection', `${quote(mac)} is not a MAC address`);
+      if (macs.has(mac)) {
+        problems.push({ property: 'EthernetAdapterSection', message: `${mac} is listed twice; each network adapter has its own MAC` });
+        continue;
+      }
+      macs.add(mac);
       const unit = attr(a, VMWARE_ENV_NS, 'unitNumber');
       const network = attr(a, VMWARE_ENV_NS, 'network');
       listed.push({
@@ -78,8 +112,12 @@ export function parseOvfEnvironment(xml: string, source: string): OvfEnvironment
       });
     }
   }
+  if (problems.length) {
+    const n = problems.length;
+    throw new InputError(`the OVF environment from ${source} has ${n} problem${n === 1 ? '' : 's'}; nothing was changed`, capProblems(problems));
+  }
   // The descriptor's NIC order is the unit-number order; adapters may be listed in any order.
   listed.sort((a, b) => (a.unitNumber ?? Infinity) - (b.unitNumber ?? Infinity) || a.order - b.order);
   const adapters = listed.map(({ order: _order, ...a }) => a);
-  return { source, properties, adapters };
+  return { source, properties: { ...properties }, adapters };
 }

@@ -5,9 +5,8 @@
  */
 import type { ApplianceConfig, NicConfig, NicRole } from '../config/types.js';
 import { contains, parseCidr, type Cidr } from '../config/ipv4.js';
-import { InputError } from '../errors.js';
 import type { NicAssignment } from '../plan/types.js';
-import { BAND_SIZE, POLICY_ROLES, PRIORITY, ROUTE_TABLE, type PolicyRole } from './scheme.js';
+import { POLICY_ROLES, PRIORITY, ROUTE_TABLE, type PolicyRole } from './scheme.js';
 
 /** One [Route] section. `table` undefined means the main table. */
 export interface RouteSpec {
@@ -118,10 +117,6 @@ export function placeServiceRange(config: ApplianceConfig, range: string): VipPl
   };
 }
 
-function checkBand(count: number, what: string): void {
-  if (count > BAND_SIZE) throw new InputError(`${what}: ${count} given; the appliance's rule priorities hold at most ${BAND_SIZE}`);
-}
-
 function dhcpSettings(nic: NicConfig, options: { table?: number; useDNS: boolean; useNTP: boolean }): { key: string; value: string }[] {
   const out: { key: string; value: string }[] = [{ key: 'ClientIdentifier', value: 'mac' }];
   if (options.table !== undefined) out.push({ key: 'RouteTable', value: String(options.table) });
@@ -215,15 +210,18 @@ function policyNetwork(config: ApplianceConfig, role: PolicyRole, mac: string, v
   };
 }
 
-/** The whole network model. `nics` must hold one assignment per role of the deployment. */
+/**
+ * The whole network model. `nics` must hold one assignment per role of the deployment. The
+ * configuration is valid (validateProperties): no input rule lives here, so whatever `validate`
+ * accepts, planning accepts.
+ */
 export function networkModel(config: ApplianceConfig, nics: NicAssignment[]): NetworkModel {
   const mac = (role: NicRole): string => {
     const a = nics.find((n) => n.role === role);
     if (!a) throw new Error(`internal: no NIC assignment for ${role}`);
     return a.mac;
   };
-  checkBand(config.loadbalance.serviceIpRanges.length, 'loadbalance.service_ip_range');
-  checkBand(config.network.additionalWorkloadNetworks.length, 'network.additional_workload_networks');
+  // Validation caps both lists at the priority band's size (src/config/limits.ts): one rule each fits.
 
   const fqdn = config.network.hostname.replace(/\.$/u, '');
   const dot = fqdn.indexOf('.');

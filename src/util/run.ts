@@ -20,6 +20,9 @@ export interface RunResult {
   timeoutMs: number;
   /** The signal that ended it, when one did (SIGTERM after a timeout, or from elsewhere). */
   signal?: string;
+  /** With `bytes`: stdout exactly as the program wrote it (no decoding), and whether it passed the cap. */
+  stdoutBytes?: Uint8Array;
+  overflow?: boolean;
 }
 
 /** A command's timeout when the caller gives none: generous for a quick tool on a slow machine. */
@@ -42,6 +45,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Open file descriptors the program gets as its fds 3, 4, … (flock(1) locks one of ours). */
   fds?: number[];
+  /** The caller decodes stdout itself (strictly), and reads at most `max` bytes of it. */
+  bytes?: { max: number };
 }
 
 export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
@@ -54,15 +59,18 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     ...(options.input !== undefined && { input: options.input }),
     // execa passes a number as an open descriptor at runtime; its types only allow that for 0-2.
     stdio: [stdin, 'pipe', 'pipe', ...(options.fds ?? [])] as unknown as ['pipe', 'pipe', 'pipe'],
+    ...(options.bytes && { encoding: 'buffer' as const, maxBuffer: options.bytes.max + 1, stripFinalNewline: false }),
   });
+  const text = (out: unknown) => (out instanceof Uint8Array ? Buffer.from(out).toString('utf8') : String(out ?? ''));
   return {
     exitCode: r.exitCode,
-    stdout: String(r.stdout ?? ''),
-    stderr: String(r.stderr ?? ''),
+    stdout: text(r.stdout),
+    stderr: text(r.stderr),
     notFound: (r as { code?: string }).code === 'ENOENT',
     timedOut: r.timedOut === true,
     timeoutMs,
     ...(r.signal && { signal: r.signal }),
+    ...(options.bytes && { stdoutBytes: r.stdout instanceof Uint8Array ? r.stdout : new Uint8Array(), overflow: r.isMaxBuffer }),
   };
 }
 

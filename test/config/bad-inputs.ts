@@ -12,6 +12,8 @@ export interface BadInput {
   unset?: string[];
   /** Adapters; the seed's three when omitted. */
   adapters?: Adapter[];
+  /** `--deployment`, when the case needs it. */
+  deployment?: 'default' | 'frontend';
   property: string;
   reason: RegExp;
 }
@@ -75,4 +77,27 @@ export const BAD_INPUTS: BadInput[] = [
   { name: 'tab in a gateway', set: { 'network.workload_gateway': '192.168.1.1\t#' }, property: 'network.workload_gateway', reason: /control character \(tab\)/ },
   { name: 'four adapters', adapters: [...SEED_ADAPTERS, { mac: '00:50:56:b1:00:99' }], property: 'EthernetAdapterSection', reason: /lists 4 network adapters; the appliance takes 2 \(default\) or 3 \(frontend\)/ },
   { name: 'NTP server not a host name', set: { 'network.ntp_servers': 'ntp_1.example' }, property: 'network.ntp_servers', reason: /RFC 1123/ },
+  // Issue #9, class 4 and class 1 (appliance.ca_cert).
+  { name: 'user with a colon (basic auth could never succeed)', set: { 'loadbalance.haproxy_user': 'wcp:admin' }, property: 'loadbalance.haproxy_user', reason: /contains a colon/ },
+  { name: 'user with a non-ASCII letter', set: { 'loadbalance.haproxy_user': 'wcp-ädmin' }, property: 'loadbalance.haproxy_user', reason: /printable ASCII/ },
+  { name: 'user with DEL', set: { 'loadbalance.haproxy_user': 'wcp\u007f' }, property: 'loadbalance.haproxy_user', reason: /control character/ },
+  { name: 'user longer than 64 characters', set: { 'loadbalance.haproxy_user': 'u'.repeat(65) }, property: 'loadbalance.haproxy_user', reason: /65 characters long/ },
+  { name: 'root password of one space', set: { 'appliance.root_pwd': ' ' }, property: 'appliance.root_pwd', reason: /1 characters long; it must be 6 to 128/ },
+  { name: 'API password of spaces only, too short', set: { 'loadbalance.haproxy_pwd': '   ' }, property: 'loadbalance.haproxy_pwd', reason: /3 characters long/ },
+  { name: 'CA certificate with its private key pasted after it', set: { 'appliance.ca_cert': pem('ca.crt') + pem('ca.key'), 'appliance.ca_cert_key': pem('ca.key') }, property: 'appliance.ca_cert', reason: /holds a PRIVATE KEY block besides the certificate/ },
+  { name: 'CA certificate with its private key pasted before it', set: { 'appliance.ca_cert': pem('ca.key') + pem('ca.crt'), 'appliance.ca_cert_key': pem('ca.key') }, property: 'appliance.ca_cert', reason: /holds a PRIVATE KEY block/ },
+  { name: 'CA certificate with a traditional RSA key, spaces for newlines', set: { 'appliance.ca_cert': (pem('ca.crt') + pem('ca-rsa-traditional.key')).replace(/\n/g, ' '), 'appliance.ca_cert_key': pem('ca.key') }, property: 'appliance.ca_cert', reason: /holds a RSA PRIVATE KEY block/ },
+  { name: 'CA certificate and key as base64 of the bundle', set: { 'appliance.ca_cert': Buffer.from(pem('ca.crt') + pem('ca.key')).toString('base64'), 'appliance.ca_cert_key': pem('ca.key') }, property: 'appliance.ca_cert', reason: /holds a PRIVATE KEY block/ },
+  { name: 'CA certificate chain of two', set: { 'appliance.ca_cert': pem('ca.crt') + pem('other-ca.crt'), 'appliance.ca_cert_key': pem('ca.key') }, property: 'appliance.ca_cert', reason: /holds 2 certificates; give exactly one/ },
+  { name: 'CA certificate with text around it', set: { 'appliance.ca_cert': `Bag Attributes\n    localKeyID: 01\nsubject=/CN=ca\n${pem('ca.crt')}`, 'appliance.ca_cert_key': pem('ca.key') }, property: 'appliance.ca_cert', reason: /text outside the -----BEGIN CERTIFICATE----- block/ },
+  { name: 'CA certificate with a BEGIN and no END after it', set: { 'appliance.ca_cert': `${pem('ca.crt')}-----BEGIN PRIVATE KEY-----\nAAAA`, 'appliance.ca_cert_key': pem('ca.key') }, property: 'appliance.ca_cert', reason: /text outside/ },
+  { name: 'CA key field holding two keys', set: { 'appliance.ca_cert': pem('ca.crt'), 'appliance.ca_cert_key': pem('ca.key') + pem('other-ca.key') }, property: 'appliance.ca_cert_key', reason: /holds 2 private keys/ },
+  { name: 'CA key field holding the certificate too', set: { 'appliance.ca_cert': pem('ca.crt'), 'appliance.ca_cert_key': pem('ca.key') + pem('ca.crt') }, property: 'appliance.ca_cert_key', reason: /holds a CERTIFICATE block/ },
+  { name: '1,001 service ranges (more than the rule band holds)', set: { 'loadbalance.service_ip_range': Array.from({ length: 1001 }, (_, i) => `100.${64 + (i >> 8)}.${i & 255}.0/24`).join(',') }, property: 'loadbalance.service_ip_range', reason: /1001 ranges given; at most 1000/ },
+  { name: '1,001 additional workload networks', set: { 'network.additional_workload_networks': Array.from({ length: 1001 }, (_, i) => `10.${100 + (i >> 8)}.${i & 255}.0/24`).join(',') }, property: 'network.additional_workload_networks', reason: /1001 networks given; at most 1000/ },
+  { name: '17 NTP servers', set: { 'network.ntp_servers': Array.from({ length: 17 }, (_, i) => `ntp${i}.example`).join(',') }, property: 'network.ntp_servers', reason: /17 NTP servers given; at most 16/ },
+  { name: 'a value longer than 65535 characters', set: { 'network.ntp_servers': 'n'.repeat(70_000) }, property: 'network.ntp_servers', reason: /is 70000 characters long; at most 65535/ },
+  { name: 'extra workload network overlapping a service range', set: { 'network.additional_workload_networks': '192.168.0.0/25' }, property: 'network.additional_workload_networks', reason: /192\.168\.0\.0\/25 (includes|overlaps)/ },
+  { name: 'service range inside an extra workload network', set: { 'loadbalance.service_ip_range': '10.40.1.0/24', 'network.additional_workload_networks': '10.40.0.0/16' }, property: 'network.additional_workload_networks', reason: /10\.40\.0\.0\/16 overlaps the load-balancer range 10\.40\.1\.0\/24/ },
+  { name: 'deployment option against the adapter count', adapters: TWO_ADAPTERS, deployment: 'frontend', property: 'EthernetAdapterSection', reason: /lists 2 network adapters, but the frontend deployment has 3 NICs/ },
 ];

@@ -10,17 +10,11 @@ import { validateProperties } from '../../src/config/validate.js';
 import { PROPERTIES } from '../../src/config/properties.js';
 import { InputError } from '../../src/errors.js';
 import { SEED_PROPERTIES, ovfEnv } from '../support/ovf.js';
+import { nasty } from './generators.js';
 
 const KEYS = PROPERTIES.map((p) => p.key);
 const SINGLE_LINE = new Set(PROPERTIES.filter((p) => !p.multiline).map((p) => p.key));
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u;
-
-/** Strings biased towards the characters that break parsers and config files. */
-const nasty = fc.oneof(
-  fc.string({ unit: 'binary', maxLength: 40 }),
-  fc.string({ unit: fc.constantFrom('\n', '\r', '\0', '\t', ' ', ',', '/', '.', '1', '9', 'a', '-', '"', '#', '$', '\\', ':', '<', '&'), maxLength: 30 }),
-  fc.constantFrom('null', 'True', '', '10.0.0.1/8', '1.2.3.4/28', '-----BEGIN CERTIFICATE----- AAAA -----END CERTIFICATE-----'),
-);
 
 /** Every string anywhere in a value. */
 function strings(value: unknown, out: string[] = []): string[] {

@@ -8,9 +8,9 @@ import { BAD_INPUTS, SEED_ADAPTERS, TWO_ADAPTERS } from './bad-inputs.js';
 import { DEFAULT_ENV_FILE, SEED_ENV_FILE, SEED_PROPERTIES, fixture, ovfEnv } from '../support/ovf.js';
 
 /** Ingest + validate, the way `validate` does, from an XML document. */
-function check(xml: string) {
+function check(xml: string, deployment?: 'default' | 'frontend') {
   const env = parseOvfEnvironment(xml, 'test');
-  return validateProperties(env.properties, env.adapters.length ? { adapterCount: env.adapters.length } : {});
+  return validateProperties(env.properties, { ...(env.adapters.length && { adapterCount: env.adapters.length }), ...(deployment && { deployment }) });
 }
 
 test('the seed 3-NIC environment validates to the seed configuration', () => {
@@ -54,7 +54,7 @@ test(`${BAD_INPUTS.length} bad inputs: each names its property and the reason`, 
     await t.test(bad.name, () => {
       const props = { ...SEED_PROPERTIES, ...bad.set };
       for (const k of bad.unset ?? []) delete props[k];
-      const r = check(ovfEnv(props, bad.adapters ?? SEED_ADAPTERS));
+      const r = check(ovfEnv(props, bad.adapters ?? SEED_ADAPTERS), bad.deployment);
       assert.equal(r.config, undefined, 'a bad input must not produce a configuration');
       const hit = r.problems.find((p) => p.property === bad.property && bad.reason.test(p.message));
       assert.ok(hit, `expected ${bad.property}: ${bad.reason}, got ${JSON.stringify(r.problems)}`);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from '../support/cli.js';
@@ -51,11 +51,32 @@ test('the ISO 9660 reader finds ovf-env.xml with plain, Rock Ridge and Joliet na
     for (const flags of [[], ['-r'], ['-J', '-r']]) {
       const iso = join(dir, `env${flags.join('')}.iso`);
       execFileSync('genisoimage', ['-quiet', ...flags, '-o', iso, join(dir, 'content')]);
-      assert.equal(await readIsoRootFile(iso, ['ovf-env.xml']), readFileSync(SEED_ENV_FILE, 'utf8'), flags.join(' '));
+      assert.deepEqual(Buffer.from((await readIsoRootFile(iso, ['ovf-env.xml']))!), readFileSync(SEED_ENV_FILE), flags.join(' '));
       assert.equal(await readIsoRootFile(iso, ['other.xml']), undefined);
     }
     assert.equal(await readIsoRootFile(SEED_ENV_FILE, ['ovf-env.xml']), undefined, 'not an ISO');
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ISO transport, mounted: a Latin-1 document is decoded as it declares, not as lossy UTF-8', { skip: canLoop ? false : 'needs root, loop devices and genisoimage' }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hpa-iso-'));
+  let device: string | undefined;
+  try {
+    mkdirSync(join(dir, 'content'));
+    const xml = readFileSync(SEED_ENV_FILE, 'utf8').replace('encoding="UTF-8"', 'encoding="ISO-8859-1"').replace('"haproxy.local"', '"häproxy.local"');
+    assert.ok(xml.includes('häproxy') && xml.includes('ISO-8859-1'));
+    writeFileSync(join(dir, 'content', 'ovf-env.xml'), Buffer.from(xml, 'latin1'));
+    execFileSync('genisoimage', ['-quiet', '-r', '-V', 'OVF ENV', '-o', join(dir, 'env.iso'), join(dir, 'content')]);
+    device = execFileSync('losetup', ['--find', '--show', '--read-only', join(dir, 'env.iso')], { encoding: 'utf8' }).trim();
+    const r = cli(['validate', '--json']);
+    assert.equal(r.code, 2, 'ä is not allowed in a host name');
+    const doc = JSON.parse(r.stdout);
+    assert.match(doc.error, new RegExp(`ISO transport \\(${device}\\)`, 'u'));
+    assert.ok(doc.problems.some((p: { property: string; message: string }) => p.property === 'network.hostname' && p.message.includes('"häproxy.local"')), r.stdout);
+  } finally {
+    if (device) execFileSync('losetup', ['-d', device]);
     rmSync(dir, { recursive: true, force: true });
   }
 });

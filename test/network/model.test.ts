@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ApplianceConfig } from '../../src/config/types.js';
-import { InputError } from '../../src/errors.js';
+import { validateProperties } from '../../src/config/validate.js';
+import { BAND_SIZE } from '../../src/network/scheme.js';
+import { SEED_PROPERTIES } from '../support/ovf.js';
 import { networkModel, placeServiceRange, within, type RuleSpec } from '../../src/network/model.js';
 import { PATHS, PRIORITY, ROUTE_TABLE } from '../../src/network/scheme.js';
 import { planNetwork } from '../../src/plan/plan.js';
@@ -182,12 +184,9 @@ test('plan renames live NICs that do not carry their role name yet', () => {
   assert.deepEqual(planNetwork(config, nics).renames, [{ from: 'ens193', to: 'workload' }, { from: 'ens194', to: 'frontend' }]);
 });
 
-test('more list items than a priority band holds is an InputError', () => {
-  const s = scenario('default-2nic');
-  const config = scenarioConfig(s);
-  const many: ApplianceConfig = {
-    ...config,
-    network: { ...config.network, additionalWorkloadNetworks: Array.from({ length: 1001 }, (_, i) => `10.${100 + (i >> 8)}.${i & 255}.0/24`) },
-  };
-  assert.throws(() => networkModel(many, scenarioNics(s, config)), (e) => e instanceof InputError && /at most 1000/u.test(e.message));
+test('more list items than a priority band holds are refused by validation, not by the model', () => {
+  // The model assumes valid input (no input rule lives in planning): validation caps the lists.
+  const nets = Array.from({ length: BAND_SIZE + 1 }, (_, i) => `10.${100 + (i >> 8)}.${i & 255}.0/24`).join(',');
+  const r = validateProperties({ ...SEED_PROPERTIES, 'network.additional_workload_networks': nets });
+  assert.ok(r.problems.some((p) => p.property === 'network.additional_workload_networks' && /at most 1000/u.test(p.message)), JSON.stringify(r.problems));
 });
