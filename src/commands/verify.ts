@@ -14,7 +14,7 @@ import { parseHostSpec, parseInventory, type HostSpec } from '../verify/inventor
 import { readKnownHosts } from '../verify/known-hosts.js';
 import type { SshCredentials } from '../verify/ssh.js';
 import type { ProgressEvent, VerifyOptions } from '../verify/run.js';
-import { counts, renderJson, renderJunit, renderText, useColor } from '../verify/report.js';
+import { counts, displaySafe, renderJson, renderJunit, renderText, useColor } from '../verify/report.js';
 import { preconnect, type Preconnected } from '../verify/tcp.js';
 
 function str(v: unknown): string | undefined {
@@ -51,7 +51,25 @@ async function loadExpect(file: string): Promise<NonNullable<VerifyOptions['expe
   return { file, config: publicConfig(config), apiUser: config.loadbalance.haproxyUser, apiPassword: config.loadbalance.haproxyPassword };
 }
 
-export async function verifyCommand(values: Values, positionals: string[], io: { env?: NodeJS.ProcessEnv; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream } = {}): Promise<number> {
+type Io = { env?: NodeJS.ProcessEnv; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream };
+
+/**
+ * Everything this command prints goes through `displaySafe` (src/verify/report.ts): the report
+ * by its renderers, the progress lines here, and input errors (which quote inventory fields and
+ * file names) on their way out.
+ */
+export async function verifyCommand(values: Values, positionals: string[], io: Io = {}): Promise<number> {
+  try {
+    return await verifyCommandUnsafe(values, positionals, io);
+  } catch (err) {
+    if (err instanceof InputError) {
+      throw new InputError(displaySafe(err.message), err.problems.map((p) => ({ property: displaySafe(p.property), message: displaySafe(p.message) })), err.warnings.map(displaySafe));
+    }
+    throw err;
+  }
+}
+
+async function verifyCommandUnsafe(values: Values, positionals: string[], io: Io): Promise<number> {
   const env = io.env ?? process.env;
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
@@ -159,7 +177,7 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
     const h = e.report;
     const n = counts(h.checks);
     const verdict = h.error ? h.error.kind.toUpperCase() : n.fail ? `FAIL (${n.fail} failed, ${n.pass} passed)` : n.warn ? `PASS with ${n.warn} warning${n.warn === 1 ? '' : 's'}` : `PASS (${n.pass} checks)`;
-    stderr.write(`[${e.finished}/${e.total}] ${h.name}: ${verdict} in ${(h.timings.totalMs / 1000).toFixed(2)} s\n`);
+    stderr.write(`[${e.finished}/${e.total}] ${displaySafe(h.name)}: ${displaySafe(verdict)} in ${(h.timings.totalMs / 1000).toFixed(2)} s\n`);
   };
 
   const report = await verifyFleet(unique, {
@@ -181,7 +199,7 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
     try {
       await writeFile(junit, renderJunit(report));
     } catch (err) {
-      stderr.write(`haproxy-appliance verify: cannot write --junit ${junit}: ${(err as Error).message}\n`);
+      stderr.write(displaySafe(`haproxy-appliance verify: cannot write --junit ${junit}: ${(err as Error).message}`) + '\n');
       return EXIT.input;
     }
   }
