@@ -85,19 +85,28 @@ function scalar(raw: string, no: number): YamlValue {
 function splitKey(text: string): [string, string] | undefined {
   let key: string;
   let rest: string;
-  if (text.startsWith('"') || text.startsWith("'")) {
-    const q = text[0]!;
-    const end = text.indexOf(q, 1);
-    if (end < 0 || text[end + 1] !== ':') return undefined;
-    key = text.slice(1, end);
-    rest = text.slice(end + 2);
+  if (text.startsWith('"')) {
+    // A double-quoted key means what the same double-quoted value means (escapes decoded).
+    const m = /^"(?:[^"\\]|\\.)*"/u.exec(text);
+    if (!m || text[m[0].length] !== ':') return undefined;
+    try {
+      key = JSON.parse(m[0]) as string;
+    } catch {
+      return undefined;
+    }
+    rest = text.slice(m[0].length + 1);
+  } else if (text.startsWith("'")) {
+    const m = /^'(?:[^']|'')*'/u.exec(text);
+    if (!m || text[m[0].length] !== ':') return undefined;
+    key = m[0].slice(1, -1).replace(/''/gu, "'");
+    rest = text.slice(m[0].length + 1);
   } else {
     const m = /^(.+?):(?:\s+|$)(.*)$/u.exec(text);
     if (!m) return undefined;
     key = m[1]!;
     rest = m[2]!;
   }
-  return [key.trim(), rest];
+  return [text.startsWith('"') || text.startsWith("'") ? key : key.trim(), rest];
 }
 
 export function parseYaml(text: string): YamlValue {
