@@ -24,8 +24,9 @@ const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
  * `\t`, `\x1b`, `\x9b`, `\u202e`), so a hostile value cannot start a line, move the cursor,
  * set the terminal title or reorder a line, and what it held is still readable.
  */
-export function displaySafe(text: string): string {
-  return text.replace(UNSAFE, (ch) => {
+export function displaySafe(text: string, max = Infinity): string {
+  const cut = text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
+  return cut.replace(UNSAFE, (ch) => {
     const named = NAMED[ch];
     if (named) return named;
     const code = ch.charCodeAt(0);
@@ -33,13 +34,19 @@ export function displaySafe(text: string): string {
   });
 }
 
+/**
+ * The longest text a report shows of one field (a message, a name); the rest is counted, not
+ * printed. A hostile state.json can hold a version string of many megabytes; --json has it all.
+ */
+export const MAX_FIELD_CHARS = 4096;
+
 /** `value` with every string in it (deeply, keys included) passed through `displaySafe`. */
-export function displaySafeDeep<T>(value: T): T {
-  if (typeof value === 'string') return displaySafe(value) as T;
-  if (Array.isArray(value)) return value.map((v) => displaySafeDeep(v)) as T;
+export function displaySafeDeep<T>(value: T, max = MAX_FIELD_CHARS): T {
+  if (typeof value === 'string') return displaySafe(value, max) as T;
+  if (Array.isArray(value)) return value.map((v) => displaySafeDeep(v, max)) as T;
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-    for (const [k, v] of Object.entries(value)) out[displaySafe(k)] = displaySafeDeep(v);
+    for (const [k, v] of Object.entries(value)) out[displaySafe(k, max)] = displaySafeDeep(v, max);
     return out as T;
   }
   return value;

@@ -69,8 +69,11 @@ test('JUnit: well-formed (xmllint), one suite per host, failures, errors and ski
   assert.match(xml, /<system-out>WARNING: expires in 9 days\nrerun provisioning<\/system-out>/u);
 });
 
-
 test('displaySafe escapes every control, C1, bidi and separator character visibly', () => {
   assert.equal(displaySafe('a\u001b]0;t\u0007\r\n\t\u009b\u202e\u2028\ud800\u007f b 😀 é'), 'a\\x1b]0;t\\x07\\r\\n\\t\\x9b\\u202e\\u2028\\ud800\\x7f b 😀 é');
   assert.doesNotMatch(displaySafe('\u0000\u0008\u001f\u0080\u009f\u061c\u200e\u200f\u202a\u2066\u2069\u2029\udfff'), /[^\x20-\x7e]/u);
+  // A field is shown up to MAX_FIELD_CHARS; the rest is counted.
+  const long = renderText({ hosts: [{ ...ok, checks: [{ id: 'state', status: 'fail', message: `v${'x'.repeat(50_000)}` }] }], exitCode: 1, totalMs: 1 }, { color: false });
+  assert.ok(long.length < 6000);
+  assert.match(long, /x… \(45905 more characters\)\n/u);
 });
