@@ -81,7 +81,9 @@ export function parseHostSpec(spec: string, where = 'HOST'): HostSpec {
  * `web[01:20].lab:2222`). Anything else has no port: `fe80::1` stays an IPv6 address.
  */
 export function splitHostPort(pattern: string, where: string): { pattern: string; port?: number } {
-  const m = /^\[(.+)\]:([0-9]+)$/u.exec(pattern) ?? /^((?:[^:[\]]|\[[^\]]*\])*):([0-9]+)$/u.exec(pattern);
+  // `host:PORT` (one colon outside ranges), or `[host]:PORT`; a port that is not a number is an
+  // error rather than part of a host name.
+  const m = /^\[(.+)\]:([^:\]]*)$/u.exec(pattern) ?? /^((?:[^:[\]]|\[[^\]]*\])*):([^:]*)$/u.exec(pattern);
   if (!m) return { pattern };
   if (!m[1]) throw new InputError(`${where}: ${JSON.stringify(pattern)} has no host before the port`);
   return { pattern: m[1], port: port(m[2]!, where) };

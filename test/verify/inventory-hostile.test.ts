@@ -55,6 +55,9 @@ plain
   refused(() => parseInventory('[g]\nh:0\n', 'p.ini'), 'p.ini:2', /"0" is not a port/u);
   refused(() => parseInventory('[g]\nh:70000\n', 'p.ini'), 'p.ini:2', /"70000" is not a port/u);
   refused(() => parseInventory('[g]\n[::1]\n', 'p.ini'), 'p.ini:2', /bad section header/u);
+  refused(() => parseInventory('[g]\nlb1:ssh\n', 'p.ini'), 'p.ini:2', /"ssh" is not a port/u);
+  refused(() => parseInventory('[g]\n[::1]:\n', 'p.ini'), 'p.ini:2', /"" is not a port/u);
+  refused(() => parseInventory('all:\n  hosts:\n    lb1:x:\n', 'p.yml'), 'p.yml:3', /"x" is not a port/u);
 });
 
 test('YAML host:port keys, quoted IPv6 in brackets, and ansible_port under the host winning', () => {
