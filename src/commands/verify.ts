@@ -14,7 +14,7 @@ import { MAX_HOSTS, parseHostSpec, parseInventory, type HostSpec } from '../veri
 import { readKnownHosts } from '../verify/known-hosts.js';
 import type { SshCredentials } from '../verify/ssh.js';
 import type { ProgressEvent, VerifyOptions } from '../verify/run.js';
-import { counts, displaySafe, renderJson, renderJunit, renderText, useColor } from '../verify/report.js';
+import { counts, displaySafe, MAX_FIELD_CHARS, renderJson, renderJunit, renderText, useColor } from '../verify/report.js';
 import { preconnect, type Preconnected } from '../verify/tcp.js';
 
 function str(v: unknown): string | undefined {
@@ -94,14 +94,15 @@ type Io = { env?: NodeJS.ProcessEnv; stdout?: NodeJS.WriteStream; stderr?: NodeJ
 /**
  * Everything this command prints goes through `displaySafe` (src/verify/report.ts): the report
  * by its renderers, the progress lines here, and input errors (which quote inventory fields and
- * file names) on their way out.
+ * file names) on their way out, each cut at MAX_FIELD_CHARS.
  */
 export async function verifyCommand(values: Values, positionals: string[], io: Io = {}): Promise<number> {
   try {
     return await verifyCommandUnsafe(values, positionals, io);
   } catch (err) {
     if (err instanceof InputError) {
-      throw new InputError(displaySafe(err.message), err.problems.map((p) => ({ property: displaySafe(p.property), message: displaySafe(p.message) })), err.warnings.map(displaySafe));
+      const safe = (t: string) => displaySafe(t, MAX_FIELD_CHARS);
+      throw new InputError(safe(err.message), err.problems.map((p) => ({ property: safe(p.property), message: safe(p.message) })), err.warnings.map(safe));
     }
     throw err;
   }
