@@ -5,16 +5,16 @@
  * the report. Exit: 0 every check passed (warnings allowed), 1 a check failed, 2 usage or a
  * host that could not be reached, authenticated or trusted.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InputError, EXIT } from '../errors.js';
 import type { Values } from '../cli.js';
-import { parseHostSpec, parseInventory, type HostSpec } from '../verify/inventory.js';
+import { MAX_HOSTS, parseHostSpec, parseInventory, type HostSpec } from '../verify/inventory.js';
 import { readKnownHosts } from '../verify/known-hosts.js';
 import type { SshCredentials } from '../verify/ssh.js';
 import type { ProgressEvent, VerifyOptions } from '../verify/run.js';
-import { counts, renderJson, renderJunit, renderText, useColor } from '../verify/report.js';
+import { counts, displaySafe, MAX_FIELD_CHARS, renderJson, renderJunit, renderText, useColor } from '../verify/report.js';
 import { preconnect, type Preconnected } from '../verify/tcp.js';
 
 function str(v: unknown): string | undefined {
@@ -51,7 +51,64 @@ async function loadExpect(file: string): Promise<NonNullable<VerifyOptions['expe
   return { file, config: publicConfig(config), apiUser: config.loadbalance.haproxyUser, apiPassword: config.loadbalance.haproxyPassword };
 }
 
-export async function verifyCommand(values: Values, positionals: string[], io: { env?: NodeJS.ProcessEnv; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream } = {}): Promise<number> {
+/** An inventory of MAX_HOSTS hosts with a few variables each is about 1 MB; 16 MiB is plenty. */
+export const MAX_INVENTORY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Reads at most `max` bytes of a file (a FIFO or `<(command)` too), refusing a longer one
+ * without reading it all (`/dev/zero` would never end), and text that is not UTF-8.
+ */
+async function readInventory(file: string, max = MAX_INVENTORY_BYTES): Promise<string> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (err) {
+    throw new InputError(`--inventory ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.alloc(Math.min(1 << 20, max + 1 - total));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(buf.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > max) throw new InputError(`--inventory ${file}: larger than ${max / 1024 / 1024} MiB; an inventory holds at most ${MAX_HOSTS} hosts`);
+    }
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+    } catch {
+      throw new InputError(`--inventory ${file}: not UTF-8 text`);
+    }
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(`--inventory ${file}: ${(err as Error).message}`);
+  } finally {
+    await fh.close();
+  }
+}
+
+type Io = { env?: NodeJS.ProcessEnv; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream };
+
+/**
+ * Everything this command prints goes through `displaySafe` (src/verify/report.ts): the report
+ * by its renderers, the progress lines here, and input errors (which quote inventory fields and
+ * file names) on their way out, each cut at MAX_FIELD_CHARS.
+ */
+export async function verifyCommand(values: Values, positionals: string[], io: Io = {}): Promise<number> {
+  try {
+    return await verifyCommandUnsafe(values, positionals, io);
+  } catch (err) {
+    if (err instanceof InputError) {
+      const safe = (t: string) => displaySafe(t, MAX_FIELD_CHARS);
+      throw new InputError(safe(err.message), err.problems.map((p) => ({ property: safe(p.property), message: safe(p.message) })), err.warnings.map(safe));
+    }
+    throw err;
+  }
+}
+
+async function verifyCommandUnsafe(values: Values, positionals: string[], io: Io): Promise<number> {
   const env = io.env ?? process.env;
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
@@ -59,15 +116,10 @@ export async function verifyCommand(values: Values, positionals: string[], io: {
   const specs: HostSpec[] = positionals.map((p) => parseHostSpec(p));
   const inventory = str(values.inventory);
   if (inventory !== undefined) {
-    let text: string;
-    try {
-      text = await readFile(inventory, 'utf8');
-    } catch (err) {
-      throw new InputError(`--inventory ${inventory}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-    }
-    const inv = parseInventory(text, inventory);
+    const inv = parseInventory(await readInventory(inventory), inventory);
     if (inv.hosts.length === 0) throw new InputError(`--inventory ${inventory}: no hosts in it`);
-    specs.push(...inv.hosts);
+    // One by one: spreading a large array into push() overflows the call stack.
+    for (const h of inv.hosts) specs.push(h);
   }
   if (specs.length === 0) throw new InputError('no host given: name at least one HOST, or --inventory FILE');
   const seen = new Set<string>();
@@ -77,6 +129,7 @@ export async function verifyCommand(values: Values, positionals: string[], io: {
     seen.add(key);
     return true;
   });
+  if (unique.length > MAX_HOSTS) throw new InputError(`${unique.length} hosts given; verify at most ${MAX_HOSTS} at once (split the inventory)`);
 
   const user = str(values.user) ?? 'root';
   if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/u.test(user)) throw new InputError(`--user: ${JSON.stringify(user)} is not a user name`);
@@ -159,7 +212,7 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
     const h = e.report;
     const n = counts(h.checks);
     const verdict = h.error ? h.error.kind.toUpperCase() : n.fail ? `FAIL (${n.fail} failed, ${n.pass} passed)` : n.warn ? `PASS with ${n.warn} warning${n.warn === 1 ? '' : 's'}` : `PASS (${n.pass} checks)`;
-    stderr.write(`[${e.finished}/${e.total}] ${h.name}: ${verdict} in ${(h.timings.totalMs / 1000).toFixed(2)} s\n`);
+    stderr.write(`[${e.finished}/${e.total}] ${displaySafe(h.name)}: ${displaySafe(verdict)} in ${(h.timings.totalMs / 1000).toFixed(2)} s\n`);
   };
 
   const report = await verifyFleet(unique, {
@@ -181,7 +234,7 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
     try {
       await writeFile(junit, renderJunit(report));
     } catch (err) {
-      stderr.write(`haproxy-appliance verify: cannot write --junit ${junit}: ${(err as Error).message}\n`);
+      stderr.write(displaySafe(`haproxy-appliance verify: cannot write --junit ${junit}: ${(err as Error).message}`) + '\n');
       return EXIT.input;
     }
   }

@@ -1,8 +1,56 @@
 /**
  * The verifier's outputs: a readable report (colour on a TTY unless NO_COLOR), JSON, and JUnit
  * XML for CI. Pure: reports in, text out.
+ *
+ * Every text in a report may come from the appliance (its hostname, state.json, command output,
+ * error messages) or from a local inventory: none of it is trusted to be printable. Each renderer
+ * passes the whole report through `displaySafe` first, so no field can reach the terminal (or a
+ * CI page) holding a control character: the only newlines and escape sequences in the output are
+ * the ones the renderer itself writes (line breaks, colour).
  */
 import type { CheckResult, FleetReport, HostReport, Status } from './types.js';
+
+/**
+ * Characters that must never be printed as they are: C0 controls (ESC, CR, BS, NL, TAB…), DEL,
+ * C1 controls (U+0080–U+009F: U+009B is a one-character CSI, U+009D an OSC), the bidirectional
+ * controls that reorder what is shown (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), the
+ * line and paragraph separators U+2028/U+2029, and lone UTF-16 surrogates (not encodable).
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]|[\ud800-\udfff]/gu;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * A text made safe to print: every unsafe character is replaced by a visible escape (`\n`, `\r`,
+ * `\t`, `\x1b`, `\x9b`, `\u202e`), so a hostile value cannot start a line, move the cursor,
+ * set the terminal title or reorder a line, and what it held is still readable.
+ */
+export function displaySafe(text: string, max = Infinity): string {
+  const cut = text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
+  return cut.replace(UNSAFE, (ch) => {
+    const named = NAMED[ch];
+    if (named) return named;
+    const code = ch.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
+ * The longest text a report shows of one field (a message, a name); the rest is counted, not
+ * printed. A hostile state.json can hold a version string of many megabytes; --json has it all.
+ */
+export const MAX_FIELD_CHARS = 4096;
+
+/** `value` with every string in it (deeply, keys included) passed through `displaySafe`. */
+export function displaySafeDeep<T>(value: T, max = MAX_FIELD_CHARS): T {
+  if (typeof value === 'string') return displaySafe(value, max) as T;
+  if (Array.isArray(value)) return value.map((v) => displaySafeDeep(v, max)) as T;
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(value)) out[displaySafe(k, max)] = displaySafeDeep(v, max);
+    return out as T;
+  }
+  return value;
+}
 
 export interface TextOptions {
   color: boolean;
@@ -45,7 +93,8 @@ function ms(n: number | undefined): string {
 
 const LABEL: Record<Status, string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skip: 'SKIP' };
 
-export function renderHostText(h: HostReport, opts: TextOptions): string {
+export function renderHostText(report: HostReport, opts: TextOptions): string {
+  const h = displaySafeDeep(report);
   const c = (code: keyof typeof ANSI, s: string) => (opts.color ? `${ANSI[code]}${s}${ANSI.reset}` : s);
   const paint: Record<Status, (s: string) => string> = {
     pass: (s) => c('green', s), warn: (s) => c('yellow', s), fail: (s) => c('red', s), skip: (s) => c('dim', s),
@@ -64,7 +113,8 @@ export function renderHostText(h: HostReport, opts: TextOptions): string {
   const how = [h.methods?.listeners && `listeners by ${h.methods.listeners}`, h.methods?.services && `services by ${h.methods.services}`].filter(Boolean).join(', ');
   lines.push(`${c('bold', head)}  ${c('dim', `(${src}${how ? `; ${how}` : ''})`)}`);
   if (h.recordedHostKey) lines.push(`  ${c('yellow', 'recorded new host key')} ${h.recordedHostKey}`);
-  const width = Math.min(34, Math.max(...h.checks.map((x) => (x.subject ? x.id.length + 1 + x.subject.length : x.id.length))));
+  // No spread into Math.max: a hostile haproxy.cfg can make hundreds of thousands of checks.
+  const width = Math.min(34, h.checks.reduce((w, x) => Math.max(w, x.subject ? x.id.length + 1 + x.subject.length : x.id.length), 0));
   let hidden = 0;
   for (const x of h.checks) {
     if (!opts.all && x.status === 'pass') {
@@ -92,7 +142,8 @@ export function renderText(report: FleetReport, opts: TextOptions): string {
     const parts = [`${n('pass')} passed`, n('warn') && `${n('warn')} passed with warnings`, n('fail') && `${n('fail')} failed checks`,
       errs.length && `${errs.length} could not be checked (${[...new Set(errs.map((h) => h.error!.kind))].join(', ')})`].filter(Boolean);
     const per = report.hosts.filter((h) => !h.error).map((h) => h.timings.totalMs);
-    const perText = per.length ? `; per host ${ms(Math.min(...per))}–${ms(Math.max(...per))}, median ${ms([...per].sort((a, b) => a - b)[Math.floor(per.length / 2)])}` : '';
+    const sorted = [...per].sort((a, b) => a - b);
+    const perText = sorted.length ? `; per host ${ms(sorted[0])}–${ms(sorted[sorted.length - 1])}, median ${ms(sorted[Math.floor(sorted.length / 2)])}` : '';
     out += `\n${opts.color ? ANSI.bold : ''}${report.hosts.length} hosts: ${parts.join(', ')}${opts.color ? ANSI.reset : ''} (total ${ms(report.totalMs)}${perText})\n`;
   }
   return out;
@@ -106,12 +157,23 @@ export function renderJson(report: FleetReport): string {
     failed: hosts.filter((h) => !h.error && !h.ok).length,
     unreachable: hosts.filter((h) => h.error).length,
   };
-  return `${JSON.stringify({ ok: report.exitCode === 0, exitCode: report.exitCode, totalMs: Math.round(report.totalMs), summary, hosts }, null, 2)}\n`;
+  return `${jsonSafe(JSON.stringify({ ok: report.exitCode === 0, exitCode: report.exitCode, totalMs: Math.round(report.totalMs), summary, hosts }, null, 2))}\n`;
 }
 
+/**
+ * JSON.stringify escapes C0 controls and lone surrogates but leaves DEL, C1 controls, the bidi
+ * controls and U+2028/U+2029 raw. In JSON text they can only stand inside strings, where the
+ * `\uXXXX` escape means the same character: the data is unchanged, the bytes are printable.
+ */
+export function jsonSafe(json: string): string {
+  return json.replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]/gu, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** Escapes for XML; the text has been through `displaySafe` (only the renderer's own newlines remain). */
 function xml(s: string): string {
   return s
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/gu, '')
+    // Not characters in XML 1.0 (C0 but TAB/LF/CR, lone surrogates, U+FFFE/U+FFFF): never in well-formed output.
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/gu, '\ufffd')
     .replace(/[&<>"']/gu, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[ch]!);
 }
 
@@ -121,7 +183,7 @@ export function renderJunit(report: FleetReport): string {
   let failures = 0;
   let errors = 0;
   let skipped = 0;
-  for (const h of report.hosts) {
+  for (const h of report.hosts.map((x) => displaySafeDeep(x))) {
     const cls = `haproxy-appliance.verify.${h.name.replace(/[^A-Za-z0-9_.-]/gu, '_')}`;
     const cases: string[] = [];
     let f = 0;

@@ -68,8 +68,21 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
     let early: Promise<ApiProbe> | undefined;
     let loaded: Awaited<ReturnType<typeof loadLater>> | undefined;
     let soFar = '';
+    // Where the search for the end of the certs section resumes: each chunk is searched once, not
+    // the whole output again (a hostile appliance can print megabytes before it).
+    // Tried once: state.json and the certificates come before that point, nothing after changes it.
+    let searched = 0;
+    let certsDone = false;
+    let tried = false;
     const tryEarly = () => {
-      if (early || !loaded || !soFar.includes(`${marker}-rc certs `)) return;
+      if (tried) return;
+      if (!certsDone) {
+        const needle = `${marker}-rc certs `;
+        certsDone = soFar.indexOf(needle, Math.max(0, searched - needle.length)) >= 0;
+        searched = soFar.length;
+      }
+      if (!loaded || !certsDone) return;
+      tried = true;
       const partial = loaded[1].factsFromSections(splitSections(marker, soFar, ''));
       const cfg = loaded[3].expectedFor(partial, opts.expect).expected?.config;
       const mgmt = cfg?.network.management.address?.address;

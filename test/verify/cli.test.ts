@@ -60,3 +60,66 @@ test('--expect with a bad OVF environment lists its problems (exit 2)', () => {
   assert.match(r.stderr, /--expect .*bad\.xml: the OVF environment has \d+ problems/u);
   assert.match(r.stderr, /network\.management_ip: /u);
 });
+
+// Bad inventories: a refusal naming the file and line, exit 2, no stack trace, bounded memory
+// (the child runs with a 512 MB heap: the old code needed 3.2 GB and then died).
+test('inventories that blew up: huge ranges, a million hosts, deep YAML, /dev/zero: exit 2 naming file and line', () => {
+  const small = { NODE_OPTIONS: '--max-old-space-size=512' };
+  const file = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  const cases: [string, RegExp][] = [
+    [file('web.ini', '[web]\nweb[0:999][0:999][0:99]\n'), /web\.ini:2: the host pattern web\[0:999\]\[0:999\]\[0:99\] makes 100000000 hosts; an inventory may list at most 100000 \(and 10000 distinct hosts\)/u],
+    [file('million.txt', Array.from({ length: 1_000_000 }, (_, i) => `h${i}`).join('\n')), /million\.txt:100001: more than 100000 hosts listed/u],
+    [file('many.txt', Array.from({ length: 10_001 }, (_, i) => `h${i}`).join('\n')), /10001 hosts given; verify at most 10000 at once/u],
+    [file('deep.yml', `all:\n${Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i + 1)}a:`).join('\n')}\n`), /deep\.yml: line 201: nested deeper than 200 levels/u],
+    ['/dev/zero', /--inventory \/dev\/zero: larger than 16 MiB/u],
+    // A bad host name of 5 MB is quoted, cut, and its control characters escaped.
+    [file('long.txt', `${'\u001b'.repeat(5_000_000)}/x`), /long\.txt:1: "(\\u001b){600,}… \(\d+ more characters\)$/mu],
+  ];
+  for (const [inv, re] of cases) {
+    const r = verify(['--inventory', inv, '--password-env', 'P'], { P: 'x', ...small });
+    assert.equal(r.code, 2, `${inv}: exit ${r.code}: ${r.stderr.slice(0, 500)}`);
+    assert.match(r.stderr, re);
+    assert.doesNotMatch(r.stderr, /\n\s+at /u, 'no stack trace');
+    assert.ok(r.stderr.length < 5000, 'one short message');
+  }
+});
+
+// A local inventory field printed in the report: it must not forge a line or reach the terminal
+// raw. The host is 127.0.0.1 port 1 (nothing listens there): refused at once, reported with the
+// inventory's user.
+test('a hostile inventory (ansible_user with a newline, names with escape sequences) prints no control character', () => {
+  const inv = join(dir, 'hostile.yml');
+  writeFileSync(inv, [
+    'all:',
+    '  hosts:',
+    '    "lb\\u001bc\\u009b2J\\u0007":',
+    '      ansible_host: 127.0.0.1',
+    '      ansible_port: 1',
+    '      ansible_user: "root\\nFAKE LINE: PASS\\r  PASS  forged.by.inventory \\u202e\\u001b]0;owned\\u0007"',
+    '    other:',
+    '      ansible_host: 127.0.0.1',
+    '      ansible_port: 1',
+    '',
+  ].join('\n'));
+  const known = join(dir, 'known_hosts_empty');
+  writeFileSync(known, '');
+  for (const extra of [[], ['--json']]) {
+    const r = verify(['--inventory', inv, '--password-env', 'P', '--known-hosts', known, '--timeout', '5', ...extra], { P: 'x' });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    const out = r.stdout + r.stderr;
+    assert.doesNotMatch(out, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u, JSON.stringify(out));
+    assert.doesNotMatch(out, /^\s*(FAKE LINE|PASS\s+forged)/mu);
+    if (extra.length) {
+      // JSON keeps the data exactly (escaped by JSON itself).
+      const json = JSON.parse(r.stdout) as { hosts: { user: string; name: string }[] };
+      assert.equal(json.hosts[0]!.user, 'root\nFAKE LINE: PASS\r  PASS  forged.by.inventory \u202e\u001b]0;owned\u0007');
+    } else {
+      assert.match(r.stdout, /root\\nFAKE LINE: PASS\\r {2}PASS {2}forged\.by\.inventory \\u202e\\x1b\]0;owned\\x07@127\.0\.0\.1:1/u);
+      assert.match(r.stderr, /^\[\d\/2\] lb\\x1bc\\x9b2J\\x07: UNREACHABLE in/mu);
+    }
+  }
+});

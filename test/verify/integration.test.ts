@@ -240,6 +240,52 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
     assert.match(unset.stderr, /--password-env: environment variable HPA_SSH_PW is not set/u);
   });
 
+  test('a hostile appliance: escape sequences in its hostname and state.json reach no terminal raw, forge no line', async () => {
+    const STATE = '/var/lib/haproxy-appliance/state.json';
+    const origState = (await app.exec(['cat', STATE])).stdout;
+    const origHost = (await app.exec(['cat', '/proc/sys/kernel/hostname'])).stdout.trim();
+    const state = JSON.parse(origState) as { version: string; appliedAt: string };
+    state.version = '0.1.0\u001b]0;owned-by-state\u0007\r\n  PASS  forged.by.state';
+    state.appliedAt = '2026\u009b2J\u202eLIAF\u001b[1A\u001b[2K\bX';
+    // The kernel takes any bytes but NUL and newline (64 at most): an OSC title, erase line, CR, a C1 CSI.
+    const hostname = '\u001b]0;pwn\u0007\u001b[2K\rPASS  forged\u009b';
+    const write = async (argv: string[], input?: string) => {
+      const r = await app.exec(argv, input);
+      assert.equal(r.code, 0, `${argv.join(' ')}: ${r.stderr}`);
+    };
+    await write(['sh', '-c', `cat > ${STATE}`], JSON.stringify(state));
+    await write(['sh', '-c', 'printf "%s" "$1" > /proc/sys/kernel/hostname', 'sh', hostname]);
+    try {
+      const inv = join(world.dir, 'hostile-inventory.yml');
+      await writeFile(inv, 'all:\n  vars:\n    ansible_user: root\n  hosts:\n    "lb\\u001bc\\u009b2J\\u0007":\n      ansible_host: 10.191.181.52\n    plain:\n      ansible_host: 10.191.181.52\n      ansible_port: 22\n');
+      const runs = {
+        one: await world.verify(base(), { env }),
+        fleet: await world.verify(['--inventory', inv, ...base().slice(1)], { env }),
+        json: await world.verify([...base(), '--json'], { env }),
+      };
+      for (const [what, r] of Object.entries(runs)) {
+        assert.equal(r.code, 1, `${what}: ${r.stdout}\n${r.stderr}`);
+        const out = `${r.stdout}${r.stderr}`;
+        const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/u.exec(out);
+        assert.equal(raw, null, `${what}: a raw control character U+${raw?.[0].charCodeAt(0).toString(16)} in ${JSON.stringify(out)}`);
+        assert.doesNotMatch(out, /^\s*PASS\s+forged/mu, `${what}: a forged line`);
+      }
+      // The hostile text was collected, and shown escaped, on the lines the report made.
+      assert.match(runs.one.stdout, /\n {2}PASS {2}state +expected configuration from \/var\/lib\/haproxy-appliance\/state\.json \(agent 0\.1\.0\\x1b\]0;owned-by-state\\x07\\r\\n {2}PASS {2}forged\.by\.state, applied 2026\\x9b2J\\u202eLIAF\\x1b\[1A\\x1b\[2K\\x08X\)/u);
+      assert.match(runs.one.stdout, /\n {2}FAIL {2}hostname +the hostname is \\x1b\]0;pwn\\x07\\x1b\[2K\\rPASS {2}forged\\x9b, not haproxy\.local/u);
+      assert.match(runs.fleet.stderr, /^\[\d\/2\] lb\\x1bc\\x9b2J\\x07: FAIL \(1 failed/mu);
+      assert.match(runs.fleet.stdout, /^lb\\x1bc\\x9b2J\\x07 \(root@10\.191\.181\.52:22\)/mu);
+      // JSON keeps the data as it was (JSON's own escapes).
+      const json = JSON.parse(runs.json.stdout) as Json;
+      assert.equal(check(json.hosts[0]!, 'hostname').message, `the hostname is ${hostname}, not haproxy.local (network.hostname)`);
+    } finally {
+      await write(['sh', '-c', `cat > ${STATE}`], origState);
+      await write(['sh', '-c', 'printf "%s" "$1" > /proc/sys/kernel/hostname', 'sh', origHost]);
+    }
+    const again = await verifyJson(base());
+    assert.equal(again.code, 0, 'restored');
+  });
+
   test('an unreachable host, alone and in a fleet with a healthy one', async () => {
     const r = await world.verify(['10.191.181.99', '--identity', client.path, '--known-hosts', knownHosts, '--timeout', '2']);
     assert.equal(r.code, 2);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { execa } from 'execa';
-import { exitCodeOf, renderJson, renderJunit, renderText, useColor } from '../../src/verify/report.js';
+import { displaySafe, exitCodeOf, renderJson, renderJunit, renderText, useColor } from '../../src/verify/report.js';
 import type { FleetReport, HostReport } from '../../src/verify/types.js';
 
 const ok: HostReport = {
@@ -64,7 +64,16 @@ test('JUnit: well-formed (xmllint), one suite per host, failures, errors and ski
   const lint = await execa('xmllint', ['--noout', '-'], { input: xml, reject: false });
   assert.equal(lint.exitCode, 0, lint.stderr);
   assert.match(xml, /<testsuites name="haproxy-appliance verify" tests="5" failures="1" errors="1" skipped="1" time="2\.100">/u);
-  assert.match(xml, /<testcase classname="haproxy-appliance\.verify\.lb2" name="vip\.bind 192\.168\.0\.3:6443" time="0">\n {6}<failure type="fail" message="VIP 192\.168\.0\.3:6443 is in haproxy\.cfg but nothing listens: &lt;&quot;&amp;&apos;&gt; ">networkctl reload<\/failure>/u);
+  assert.match(xml, /<testcase classname="haproxy-appliance\.verify\.lb2" name="vip\.bind 192\.168\.0\.3:6443" time="0">\n {6}<failure type="fail" message="VIP 192\.168\.0\.3:6443 is in haproxy\.cfg but nothing listens: &lt;&quot;&amp;&apos;&gt; \\x07">networkctl reload<\/failure>/u);
   assert.match(xml, /<error type="unreachable" message="10\.191\.181\.99:22: no SSH answer within 2 s">check the address<\/error>/u);
   assert.match(xml, /<system-out>WARNING: expires in 9 days\nrerun provisioning<\/system-out>/u);
+});
+
+test('displaySafe escapes every control, C1, bidi and separator character visibly', () => {
+  assert.equal(displaySafe('a\u001b]0;t\u0007\r\n\t\u009b\u202e\u2028\ud800\u007f b 😀 é'), 'a\\x1b]0;t\\x07\\r\\n\\t\\x9b\\u202e\\u2028\\ud800\\x7f b 😀 é');
+  assert.doesNotMatch(displaySafe('\u0000\u0008\u001f\u0080\u009f\u061c\u200e\u200f\u202a\u2066\u2069\u2029\udfff'), /[^\x20-\x7e]/u);
+  // A field is shown up to MAX_FIELD_CHARS; the rest is counted.
+  const long = renderText({ hosts: [{ ...ok, checks: [{ id: 'state', status: 'fail', message: `v${'x'.repeat(50_000)}` }] }], exitCode: 1, totalMs: 1 }, { color: false });
+  assert.ok(long.length < 6000);
+  assert.match(long, /x… \(45905 more characters\)\n/u);
 });
