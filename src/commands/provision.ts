@@ -185,7 +185,7 @@ export async function provisionCommand(values: Values): Promise<number> {
       if (!gathered.pkiFailure) for (const note of pkiNotes(gathered.pkiDecision)) process.stderr.write(`note: ${note}\n`);
     }
     keyFailure = gathered.pkiFailure;
-    if (keyFailure) progress?.(`could not make the appliance's keys (${keyFailure.message}): applying everything else, leaving the PKI files as they are`);
+    if (keyFailure) progress?.(`could not make the appliance's keys (${keyFailure.message}): ${dryRun ? 'showing' : 'applying'} everything else, leaving the PKI files as they are`);
     result = await applyPlan(plan, {
       ...(root !== undefined && { root }),
       dryRun,

@@ -43,14 +43,18 @@ const ACCESS_AND_NETWORK = [
 
 const at = (root: string, path: string) => join(root, path);
 
-/** A folder holding one `openssl` that fails the way a broken one does; put it first on PATH. */
-function failingOpenssl(dir: string, match = '*'): string {
+/**
+ * A folder holding one `openssl` that fails the way a broken one does (or, `killed`, is ended by
+ * SIGKILL, as the OOM killer ends it in a small VM); put it first on PATH.
+ */
+function failingOpenssl(dir: string, match = '*', how: 'exit' | 'killed' = 'exit'): string {
   const bin = join(dir, 'failing-openssl');
   mkdirSync(bin);
   // `match`: which openssl command lines fail (shell case pattern); the others run the real one.
   const real = execFileSync('sh', ['-c', 'command -v openssl'], { encoding: 'utf8' }).trim();
+  const fail = how === 'exit' ? `echo '${OPENSSL_REASON}' >&2; exit 1` : 'kill -KILL $$';
   writeFileSync(join(bin, 'openssl'), `#!/bin/sh
-case "$*" in ${match}) echo '${OPENSSL_REASON}' >&2; exit 1 ;; esac
+case "$*" in ${match}) ${fail} ;; esac
 exec '${real}' "$@"
 `);
   chmodSync(join(bin, 'openssl'), 0o755);
@@ -98,6 +102,16 @@ test('first boot, OpenSSL failing: everything else is written, no PKI file is, e
     for (const p of ACCESS_AND_NETWORK.filter((p) => p !== STATE_FILE)) assert.ok(doc(again).unchanged.includes(p), `${p} was already right`);
     execFileSync('openssl', ['verify', '-CAfile', at(root, PKI_PATHS.caCert), at(root, PKI_PATHS.serverCert)]);
     assert.equal(statSync(at(root, PKI_PATHS.caKey)).mode & 0o777, 0o600);
+  });
+});
+
+test('first boot, OpenSSL killed by a signal: the reason says so, and the rest is applied', async () => {
+  await withSandbox((root, dir) => {
+    const r = provision(root, envFile(dir), failingOpenssl(dir, '*', 'killed'));
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual(doc(r).pki?.failed, { step: 'ca', reason: 'openssl req failed: killed by SIGKILL', timedOut: false });
+    assert.ok(existsSync(at(root, '/etc/ssh/sshd_config.d/50-haproxy-appliance.conf')));
+    assert.deepEqual(Object.values(pkiSnapshot(root)), PKI_FILES.map(() => null));
   });
 });
 
