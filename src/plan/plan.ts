@@ -44,7 +44,7 @@ export interface ApplianceFacts {
    * as it is, or absent), and `pkiKept` says what of the PKI on disk stays in use.
    */
   pki?: PkiMaterial;
-  /** Without `pki`: the valid CA kept on disk (published), and whether the API's key pair is there. Absent: nothing is. */
+  /** Without `pki`: the CA on disk still in use (published), and whether the API's key pair is there. Absent: neither. */
   pkiKept?: KeptPki;
   /** Fresh crypt salts, used only where a new hash is needed. */
   salts: { userlist: string; root: string };
@@ -59,7 +59,7 @@ export function planAppliance(config: ApplianceConfig, nics: NicAssignment[], fa
   });
   const access = planAccess(config, { ...(facts.rootPasswordMarker !== undefined && { rootPasswordMarker: facts.rootPasswordMarker }), salt: facts.salts.root });
   const haproxy = planHaproxyConfig(config, { ...(facts.haproxyCfg !== undefined && { existingCfg: facts.haproxyCfg }), salt: facts.salts.userlist });
-  // Without new key material the PKI files stay as they are; only a kept, valid CA is published,
+  // Without new key material the PKI files stay as they are; only the CA on disk still in use is published,
   // and the Data Plane API is not started without a certificate to serve.
   const publishCa = facts.pki ? facts.pki.ca.cert : facts.pkiKept?.caCert;
   const apiWithoutCert = !facts.pki && facts.pkiKept?.serverKeyPair !== true;
