@@ -3,7 +3,8 @@
  * the current haproxy.cfg and PKI files, the root-password marker, the Data Plane API's version,
  * whether systemd and VMware Tools are there. Also makes what must be new: crypt salts and, via
  * OpenSSL, any missing key material (in the private work folder of the target file system, see
- * src/pki/generate.ts). Writes nothing else.
+ * src/pki/generate.ts). Writes nothing else. When OpenSSL fails (or times out) the facts carry no
+ * key material and `pkiFailure` says why: the rest of the run goes on without touching the PKI.
  *
  * Under --root every path is confined to the root and read only when it is a regular file, and
  * nothing from the root is ever executed: the Data Plane API's version comes from
@@ -18,7 +19,7 @@ import type { ApplianceFacts } from '../plan/plan.js';
 import { HAPROXY_CFG } from '../haproxy/plan.js';
 import { ROOT_PASSWORD_MARKER } from '../access/plan.js';
 import { DATAPLANEAPI_BIN } from '../dataplane/plan.js';
-import { PKI_PATHS, decidePki, materializePki, type PkiDecision } from '../pki/plan.js';
+import { KeyMaterialFailed, PKI_PATHS, decidePki, keptPki, materializePki, type PkiDecision } from '../pki/plan.js';
 import { PKI_WORK_DIR, cleanPkiLeftovers, releaseWorkspace, type PkiWorkspace } from '../pki/generate.js';
 import { confinedPath, readUnderRoot } from './files.js';
 import { run } from '../util/run.js';
@@ -96,6 +97,11 @@ async function systemUp(): Promise<boolean> {
 export interface GatheredFacts {
   facts: ApplianceFacts;
   pkiDecision: PkiDecision;
+  /**
+   * Key material the decision needed could not be made: `facts.pki` is then absent (the PKI files
+   * are left as they are) and the run reports this at its end (exit 1), after applying the rest.
+   */
+  pkiFailure?: KeyMaterialFailed;
   context: LiveContext;
 }
 
@@ -131,8 +137,15 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
   const ws: PkiWorkspace = { dir: await confinedPath(root, PKI_WORK_DIR) };
   await cleanPkiLeftovers(ws);
   let pki;
+  let pkiFailure: KeyMaterialFailed | undefined;
   try {
     pki = await materializePki(config, pkiFacts, pkiDecision, ws);
+  } catch (err) {
+    // Not fatal here: the run plans and applies everything that does not need the new keys (the
+    // root password, sshd, the network, haproxy), leaves the PKI files as they are, and fails at
+    // the end naming this. The next run finds the keys still missing and tries again.
+    if (!(err instanceof KeyMaterialFailed)) throw err;
+    pkiFailure = err;
   } finally {
     // Folders made only for this are removed again (a refused or dry run leaves the tree as it was).
     await releaseWorkspace(ws);
@@ -152,10 +165,11 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
       ...(rootPasswordMarker !== undefined && { rootPasswordMarker }),
       ...(dataplane.output !== undefined && { dataplaneVersionOutput: dataplane.output }),
       ...(dataplane.unknown !== undefined && { dataplaneVersionUnknown: dataplane.unknown }),
-      pki,
+      ...(pki ? { pki } : { pkiKept: keptPki(pkiFacts, pkiDecision) }),
       salts: { userlist: newSalt(), root: newSalt() },
     },
     pkiDecision,
+    ...(pkiFailure && { pkiFailure }),
     context,
   };
 }

@@ -16,6 +16,7 @@ import type { Plan } from '../plan/types.js';
 import type { FileChange } from './apply.js';
 import { writeAtomic } from './files.js';
 import { failureCause, failureDetail, run } from '../util/run.js';
+import { PKI_PATHS } from '../pki/plan.js';
 
 /**
  * `secret`: its stdin or content (chpasswd's hash, the password marker) is never printed or
@@ -139,14 +140,20 @@ export function liveActions(plan: Plan, changes: FileChange[], context: LiveCont
   if (systemd && plan.dataplaneEnabled !== undefined) {
     const unit = 'dataplaneapi.service';
     const api = { group: 'dataplaneapi', needs: ['units'] };
+    // Its certificate appears (made at last, after a run that could not make it and held the API
+    // back): that run did not enable the unit, so this one does.
+    const enable = unitsChanged || changes.some((c) => c.path === PKI_PATHS.serverCert && c.action === 'create');
     if (!plan.dataplaneEnabled) {
       if (touches(changes, 'dataplaneapi')) systemctl(['disable', unit], 'the Data Plane API binary is missing: leave its unit disabled', api);
+    } else if (plan.dataplaneHeld !== undefined) {
+      // Not enabled, started or restarted without a certificate: it would fail, and restart every
+      // 5 s (Restart=always), until a run makes the certificate.
     } else if (boot) {
-      if (unitsChanged) systemctl(['enable', unit], 'the Data Plane API runs at every boot', api);
+      if (enable) systemctl(['enable', unit], 'the Data Plane API runs at every boot', api);
       // Queued, not waited for: it is ordered after haproxy, which starts after this unit.
       if (touches(changes, 'dataplaneapi')) systemctl(['start', '--no-block', unit], 'start the Data Plane API once haproxy runs', api);
     } else if (touches(changes, 'dataplaneapi')) {
-      if (unitsChanged) systemctl(['enable', unit], 'the Data Plane API runs at every boot', api);
+      if (enable) systemctl(['enable', unit], 'the Data Plane API runs at every boot', api);
       systemctl(['restart', unit], 'its configuration, certificate or userlist changed', api);
     }
   }

@@ -10,7 +10,9 @@
  *   and networkd reloads only when one of its files changed.
  * - `--dry-run`: prints a unified diff of what would change (stdout) and changes nothing.
  *
- * Exit: 0 done (or nothing to do), 1 apply failed, 2 bad input (nothing changed).
+ * Exit: 0 done (or nothing to do), 1 apply failed, 2 bad input (nothing changed). Key material
+ * OpenSSL could not make does not stop the run: everything else is applied, the PKI files are left
+ * as they are, and the run then exits 1 naming the step and OpenSSL's reason.
  */
 import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -25,7 +27,8 @@ import { resolveNics, type ResolvedNics } from '../network/nics.js';
 import { AGENT_DEFAULTS_FILE, parseDefaultsFile } from '../config/agent-defaults.js';
 import { planAppliance } from '../plan/plan.js';
 import { gatherFacts, haproxyChecker } from '../apply/facts.js';
-import type { PkiDecision } from '../pki/plan.js';
+import type { KeyMaterialFailed, PkiDecision } from '../pki/plan.js';
+import type { Plan } from '../plan/types.js';
 import type { ApplianceConfig } from '../config/types.js';
 import { STATE_FILE, STATE_FORMAT, parseAppliedState, publicConfig } from '../state/state.js';
 import { VERSION } from '../cli.js';
@@ -93,9 +96,11 @@ function printText(result: ApplyResult, nics: ResolvedNics): void {
   process.stdout.write(`provisioned ${where}: ${n ? `${n} file${n === 1 ? '' : 's'} changed` : 'nothing to change'}, ${result.unchanged.length} already up to date\n`);
 }
 
-function printJson(result: ApplyResult, nics: ResolvedNics, deployment: string, warnings: string[]): void {
+function printJson(result: ApplyResult, nics: ResolvedNics, deployment: string, warnings: string[], keyFailure?: KeyMaterialFailed): void {
   const doc = {
-    ok: true,
+    ok: keyFailure === undefined,
+    // Key material that could not be made (the rest was applied; the PKI files were left as they were).
+    ...(keyFailure && { pki: { failed: { step: keyFailure.step, reason: keyFailure.reason, timedOut: keyFailure.timedOut } } }),
     dryRun: result.dryRun,
     live: result.live,
     root: result.root,
@@ -163,6 +168,8 @@ export async function provisionCommand(values: Values): Promise<number> {
   // the PKI, which keys to make), so two runs never plan from the same state.
   const session = dryRun ? undefined : await beginApply(root ?? '/', { live: root === undefined, ...(progress && { progress }) });
   let result: ApplyResult;
+  let keyFailure: KeyMaterialFailed | undefined;
+  let plan: Plan | undefined;
   try {
     const gathered = await gatherFacts(config, root ?? '/', {
       boot: values.boot === true,
@@ -171,12 +178,14 @@ export async function provisionCommand(values: Values): Promise<number> {
     }).catch((err: Error) => {
       throw err instanceof ApplyError || err instanceof InputError ? err : new ApplyError(`cannot read the machine's current state: ${err.message}`, { cause: err });
     });
-    const plan = planAppliance(config, nics.assignments, gathered.facts);
+    plan = planAppliance(config, nics.assignments, gathered.facts);
     allWarnings.push(...(plan.warnings ?? []));
     if (!json) {
       printWarnings(allWarnings);
-      for (const note of pkiNotes(gathered.pkiDecision)) process.stderr.write(`note: ${note}\n`);
+      if (!gathered.pkiFailure) for (const note of pkiNotes(gathered.pkiDecision)) process.stderr.write(`note: ${note}\n`);
     }
+    keyFailure = gathered.pkiFailure;
+    if (keyFailure) progress?.(`could not make the appliance's keys (${keyFailure.message}): ${dryRun ? 'showing' : 'applying'} everything else, leaving the PKI files as they are`);
     result = await applyPlan(plan, {
       ...(root !== undefined && { root }),
       dryRun,
@@ -185,11 +194,26 @@ export async function provisionCommand(values: Values): Promise<number> {
       state: stateWriter(config),
       ...(session && { session }),
       ...(progress && { progress }),
+    }).catch((err: unknown) => {
+      // The rest failed too (a live step, a check): both are reported.
+      if (keyFailure && err instanceof ApplyError) throw new ApplyError(`${keyFailureMessage(keyFailure, root === undefined ? plan : undefined, dryRun)}\nAlso: ${err.message}`, { cause: err });
+      throw err;
     });
   } finally {
     await session?.release();
   }
-  if (json) printJson(result, nics, config.deployment, allWarnings);
+  if (json) printJson(result, nics, config.deployment, allWarnings, keyFailure);
   else printText(result, nics);
+  // Reported last, after everything else was applied: exit 1, naming the step and OpenSSL's reason.
+  if (keyFailure) throw new ApplyError(keyFailureMessage(keyFailure, result.live && !dryRun ? plan : undefined, dryRun), { cause: keyFailure });
   return EXIT.ok;
+}
+
+/** The end-of-run error for key material that could not be made: what failed, what was done instead. */
+function keyFailureMessage(failure: KeyMaterialFailed, plan: Plan | undefined, dryRun: boolean): string {
+  const rest = dryRun
+    ? 'the rest is shown; nothing was written'
+    : 'everything else was applied, the PKI files were left as they were (or absent), and the next run makes the keys again';
+  const held = plan?.dataplaneHeld !== undefined ? `; the Data Plane API was not started (${plan.dataplaneHeld})` : '';
+  return `the appliance's keys were not made: ${failure.message}; ${rest}${held}`;
 }

@@ -88,10 +88,21 @@ async function withPrivateDir<T>(ws: PkiWorkspace, fn: (dir: string) => Promise<
   }
 }
 
+/** An OpenSSL command that did not succeed: its reason, and whether its timeout fired. */
+export class OpensslFailed extends ApplyError {
+  readonly timedOut: boolean;
+  constructor(message: string, timedOut: boolean) {
+    super(message);
+    this.name = 'OpensslFailed';
+    this.timedOut = timedOut;
+  }
+}
+
 async function openssl(args: string[]): Promise<void> {
   const r = await run(['openssl', ...args]);
-  if (r.notFound) throw new ApplyError('openssl is not installed; it is needed to make the appliance\'s certificates');
-  if (r.exitCode !== 0) throw new ApplyError(`openssl ${args[0]} failed: ${failureDetail(r)}`);
+  if (r.notFound) throw new OpensslFailed('openssl is not installed; it is needed to make the appliance\'s certificates', false);
+  // failureDetail says "timed out after N s" when the timeout fired (src/util/run.ts).
+  if (r.exitCode !== 0 || r.timedOut) throw new OpensslFailed(`openssl ${args[0]} failed: ${failureDetail(r)}`, r.timedOut);
 }
 
 /** A self-signed CA for the appliance, valid ten years. */

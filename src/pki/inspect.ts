@@ -50,6 +50,13 @@ function keyMatches(cert: X509Certificate, keyPem: string | undefined): boolean 
   }
 }
 
+/** Whether the certificate `certPem` was issued by, and carries the signature of, the CA certificate `caPem`. */
+export function signedBy(certPem: string | undefined, caPem: string | undefined): boolean {
+  const cert = tryCert(certPem);
+  const ca = tryCert(caPem);
+  return cert !== undefined && ca !== undefined && ca.ca && cert.checkIssued(ca) && cert.verify(ca.publicKey);
+}
+
 /** Why an existing generated CA cannot be kept, or undefined when it can. */
 export function caProblem(certPem: string | undefined, keyPem: string | undefined, now: Date): string | undefined {
   const cert = tryCert(certPem);

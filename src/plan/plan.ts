@@ -13,7 +13,7 @@ import { renderNetworkFiles } from '../render/network.js';
 import { planHaproxyConfig } from '../haproxy/plan.js';
 import { planDataplane } from '../dataplane/plan.js';
 import { planAccess } from '../access/plan.js';
-import { planPkiFiles, type PkiMaterial } from '../pki/plan.js';
+import { PKI_PATHS, planPkiFiles, type KeptPki, type PkiMaterial } from '../pki/plan.js';
 import type { NicAssignment, Plan } from './types.js';
 import { markSecrets } from './secrets.js';
 
@@ -38,8 +38,14 @@ export interface ApplianceFacts {
   dataplaneVersionOutput?: string;
   /** Why the Data Plane API's version is not known (with --root nothing from the image is run). */
   dataplaneVersionUnknown?: string;
-  /** The CA and server key pairs to install (given, kept, or newly made). */
-  pki: PkiMaterial;
+  /**
+   * The CA and server key pairs to install (given, kept, or newly made). Absent when new key
+   * material was needed but could not be made: then no PKI file is planned (each is left exactly
+   * as it is, or absent), and `pkiKept` says what of the PKI on disk stays in use.
+   */
+  pki?: PkiMaterial;
+  /** Without `pki`: the CA on disk still in use (published), and whether the API's key pair is there. Absent: neither. */
+  pkiKept?: KeptPki;
   /** Fresh crypt salts, used only where a new hash is needed. */
   salts: { userlist: string; root: string };
 }
@@ -53,14 +59,19 @@ export function planAppliance(config: ApplianceConfig, nics: NicAssignment[], fa
   });
   const access = planAccess(config, { ...(facts.rootPasswordMarker !== undefined && { rootPasswordMarker: facts.rootPasswordMarker }), salt: facts.salts.root });
   const haproxy = planHaproxyConfig(config, { ...(facts.haproxyCfg !== undefined && { existingCfg: facts.haproxyCfg }), salt: facts.salts.userlist });
+  // Without new key material the PKI files stay as they are; only the CA on disk still in use is published,
+  // and the Data Plane API is not started without a certificate to serve.
+  const publishCa = facts.pki ? facts.pki.ca.cert : facts.pkiKept?.caCert;
+  const apiWithoutCert = !facts.pki && facts.pkiKept?.serverKeyPair !== true;
   return {
     // Secret files are marked (and made 0600) here, from the one registry.
-    files: markSecrets([...network.files, ...planPkiFiles(facts.pki), haproxy, ...dataplane.files, ...access.files]),
+    files: markSecrets([...network.files, ...(facts.pki ? planPkiFiles(facts.pki) : []), haproxy, ...dataplane.files, ...access.files]),
     renames: network.renames,
     remove: network.remove,
     dataplaneEnabled: dataplane.enable,
+    ...(dataplane.enable && apiWithoutCert && { dataplaneHeld: `its certificate and key (${PKI_PATHS.serverCert}, ${PKI_PATHS.serverKey}) are not there and could not be made` }),
     ...(access.rootPassword && { rootPassword: access.rootPassword }),
-    publishCa: facts.pki.ca.cert,
+    ...(publishCa !== undefined && { publishCa }),
     warnings: dataplane.warnings,
   };
 }

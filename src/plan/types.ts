@@ -60,6 +60,12 @@ export interface Plan {
   /** Whether dataplaneapi.service is enabled (false when the binary is missing). */
   dataplaneEnabled?: boolean;
   /**
+   * Why the Data Plane API is neither enabled nor started nor restarted by this run, though its
+   * unit and configuration are written: its certificate is not there (it could not be made). The
+   * run that makes it enables and starts the API.
+   */
+  dataplaneHeld?: string;
+  /**
    * The root password to set (`root:<SHA-512 crypt>` for `chpasswd -e`), and the marker that
    * records it; the marker is written only after chpasswd succeeded.
    */
