@@ -18,11 +18,12 @@ import { dirname, join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { cli, type Run } from '../support/cli.js';
 import { envFile, withSandbox } from '../support/sandbox.js';
+import { runWithWrappers } from '../support/wrapped-actions.js';
 import { SEED_MACS, SEED_PROPERTIES, fixture } from '../support/ovf.js';
 import { validateProperties } from '../../src/config/validate.js';
 import { planAppliance, type ApplianceFacts } from '../../src/plan/plan.js';
 import { computeChanges } from '../../src/apply/apply.js';
-import { liveActions, runActions, systemRunner, type LiveAction, type LiveContext } from '../../src/apply/live.js';
+import { liveActions, type LiveAction, type LiveContext } from '../../src/apply/live.js';
 import { PKI_PATHS, decidePki, keptPki } from '../../src/pki/plan.js';
 import { generateCa, issueServerCert } from '../../src/pki/generate.js';
 import { serverSans } from '../../src/pki/inspect.js';
@@ -179,47 +180,6 @@ function writePlanned(root: string, plan: ReturnType<typeof planWith>): void {
     mkdirSync(dirname(at(root, f.path)), { recursive: true });
     writeFileSync(at(root, f.path), f.content, { mode: f.mode });
   }
-}
-
-/**
- * Runs `actions` with wrappers only: one script per program in `dir/bin`, PATH that folder alone,
- * writes redirected into `dir/writes`. Returns the wrappers' log (argv only, never stdin).
- */
-async function runWithWrappers(dir: string, actions: LiveAction[]): Promise<{ calls: string[]; error: unknown; wrote: string[] }> {
-  const bin = join(dir, 'bin');
-  const writes = join(dir, 'writes');
-  mkdirSync(bin);
-  mkdirSync(writes);
-  const log = join(dir, 'calls.log');
-  writeFileSync(log, '');
-  for (const p of new Set(actions.flatMap((a) => (a.kind === 'exec' ? [a.argv[0]!] : [])))) {
-    writeFileSync(join(bin, p), `#!/bin/sh
-[ -t 0 ] || /bin/cat >/dev/null
-line="${p}"; for a in "$@"; do line="$line $a"; done
-printf '%s\\n' "$line" >>'${log}'
-exit 0
-`);
-    chmodSync(join(bin, p), 0o755);
-  }
-  const redirected = actions.map((a) => (a.kind === 'write' ? { ...a, path: join(writes, a.path.replaceAll('/', '_')) } : a));
-  // SAFETY: every program is a bare name with a wrapper, PATH is the wrapper folder alone, every
-  // write is inside the scratch folder. Checked before anything runs.
-  for (const a of redirected) {
-    if (a.kind === 'exec') {
-      assert.ok(!a.argv[0]!.includes('/') && existsSync(join(bin, a.argv[0]!)), `${a.argv[0]} is a bare name with a wrapper`);
-    } else assert.ok(a.path.startsWith(`${writes}/`), `${a.path} is inside the scratch folder`);
-  }
-  const savedPath = process.env.PATH;
-  process.env.PATH = bin;
-  let error: unknown;
-  try {
-    await runActions(redirected, systemRunner);
-  } catch (e) {
-    error = e;
-  } finally {
-    process.env.PATH = savedPath;
-  }
-  return { calls: readFileSync(log, 'utf8').split('\n').filter(Boolean), error, wrote: readdirSync(writes) };
 }
 
 test('no key material (first boot): the root password is planned and set, the network and sshd go on; no CA is published, the API is held back, no trust store', async () => {

@@ -8,16 +8,16 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateProperties } from '../../src/config/validate.js';
 import { planAppliance } from '../../src/plan/plan.js';
 import { computeChanges } from '../../src/apply/apply.js';
-import { describeAction, liveActions, runActions, systemRunner, type LiveAction, type LiveContext } from '../../src/apply/live.js';
+import { liveActions, type LiveAction, type LiveContext } from '../../src/apply/live.js';
 import { newSalt } from '../../src/apply/facts.js';
 import { ApplyError } from '../../src/errors.js';
 import { SEED_MACS, SEED_PROPERTIES, fixture } from '../support/ovf.js';
 import { withSandbox } from '../support/sandbox.js';
+import { runWithWrappers } from '../support/wrapped-actions.js';
 
 const CA = { cert: fixture('pki/ca.crt'), key: fixture('pki/ca.key') };
 const NICS = [
@@ -26,67 +26,12 @@ const NICS = [
   { role: 'frontend' as const, mac: SEED_MACS.frontend, currentName: 'ens256' },
 ];
 
-/**
- * What a wrapper does, by shell `case` patterns on its command line: hang (until the runner's
- * timeout kills it), fail with a message, or (by default) succeed.
- */
-type Behaviour = { hang?: string[]; fail?: { match: string[]; message: string } };
-
 /** The live steps of a whole first configuration (every file new), for this context. */
 async function stepsFor(root: string, context: LiveContext): Promise<LiveAction[]> {
   const config = validateProperties(SEED_PROPERTIES).config!;
   const plan = planAppliance(config, NICS, { pki: { ca: CA, server: CA }, salts: { userlist: newSalt(), root: 'rootsalt' }, dataplaneVersionOutput: 'v2.1.0' });
   const { changes } = await computeChanges(plan, root);
   return liveActions(plan, changes, context);
-}
-
-/**
- * Runs `actions` with wrappers only: a folder of one script per program, PATH set to it alone,
- * every write redirected into `dir`. Returns the wrappers' log (one argv per line) and the error.
- */
-async function runWithWrappers(dir: string, actions: LiveAction[], behave: Behaviour): Promise<{ calls: string[]; error: unknown; writes: string[] }> {
-  const bin = join(dir, 'bin');
-  mkdirSync(bin);
-  const log = join(dir, 'calls.log');
-  writeFileSync(log, '');
-  const programs = new Set(actions.flatMap((a) => (a.kind === 'exec' ? [a.argv[0]!] : [])));
-  for (const p of programs) {
-    const script = join(bin, p);
-    // argv only; stdin is read and dropped (chpasswd's input is a password hash).
-    writeFileSync(script, `#!/bin/sh
-[ -t 0 ] || /bin/cat >/dev/null
-line="${p}"; for a in "$@"; do line="$line $a"; done
-printf '%s\\n' "$line" >>'${log}'
-${behave.hang ? `case "$line" in ${behave.hang.join('|')}) exec /bin/sleep 3600 ;; esac` : ''}
-${behave.fail ? `case "$line" in ${behave.fail.match.join('|')}) echo '${behave.fail.message}' >&2; exit 1 ;; esac` : ''}
-exit 0
-`);
-    chmodSync(script, 0o755);
-  }
-  // Writes (the root password marker) go into the scratch folder, never to /var/lib.
-  const redirected = actions.map((a) => (a.kind === 'write' ? { ...a, path: join(dir, 'writes', a.path.replaceAll('/', '_')) } : a));
-  mkdirSync(join(dir, 'writes'));
-
-  // SAFETY: every program is a bare name with a wrapper, PATH is the wrapper folder alone, and
-  // every write is inside the scratch folder. Checked before anything runs.
-  for (const a of redirected) {
-    if (a.kind === 'exec') {
-      assert.ok(!a.argv[0]!.includes('/'), `${a.argv[0]} is a bare name, found through PATH`);
-      assert.ok(existsSync(join(bin, a.argv[0]!)), `${a.argv[0]} has a wrapper`);
-    } else assert.ok(a.path.startsWith(`${dir}/`), `${a.path} is inside the scratch folder`);
-  }
-  const savedPath = process.env.PATH;
-  process.env.PATH = bin;
-  let error: unknown;
-  try {
-    await runActions(redirected, systemRunner);
-  } catch (e) {
-    error = e;
-  } finally {
-    process.env.PATH = savedPath;
-  }
-  const writes = existsSync(join(dir, 'writes')) ? redirected.filter((a) => a.kind === 'write' && existsSync(a.path)).map((a) => describeAction(a)) : [];
-  return { calls: readFileSync(log, 'utf8').split('\n').filter(Boolean), error, writes };
 }
 
 /** The hung trust-store step gets a short timeout here; in production its own is 15 min and more. */
@@ -106,10 +51,10 @@ test('a hung trust-store update does not keep the root password and sshd from be
     // An admin's rerun on a systemd appliance: every file new, so every step is there (sshd too).
     const steps = shortTimeout(await stepsFor(root, { boot: false, systemd: true, vmtoolsd: false }), isTrustStore, 2_000);
     // The trust store hangs, whichever way it is run (the unit, or the program itself).
-    const { calls, error, writes } = await runWithWrappers(dir, steps, { hang: ['*haproxy-appliance-trust-store.service*', 'update-ca-certificates*'] });
+    const { calls, error, wrote } = await runWithWrappers(dir, steps, { hang: ['*haproxy-appliance-trust-store.service*', 'update-ca-certificates*'] });
 
     assert.ok(calls.includes('chpasswd -e'), `chpasswd ran:\n${calls.join('\n')}`);
-    assert.deepEqual(writes, ['write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)'].map((w) => w.replace('/var/lib/haproxy-appliance/root-password.applied', join(dir, 'writes', '_var_lib_haproxy-appliance_root-password.applied'))), 'the password marker was written (chpasswd succeeded)');
+    assert.deepEqual(wrote, ['_var_lib_haproxy-appliance_root-password.applied'], 'the password marker was written (chpasswd succeeded)');
     assert.ok(calls.includes('sshd -t') && calls.includes('systemctl reload-or-restart ssh.service'), `sshd checked and reloaded:\n${calls.join('\n')}`);
     assert.ok(calls.includes('systemctl reload-or-restart haproxy.service'), 'haproxy reloaded');
 
@@ -154,8 +99,8 @@ test('real dependencies hold: sshd -t failing skips the ssh reload only; chpassw
   });
   await withSandbox(async (root, dir) => {
     const steps = await stepsFor(root, { boot: true, systemd: true, vmtoolsd: false });
-    const { calls, error, writes } = await runWithWrappers(dir, steps, { fail: { match: ['chpasswd*'], message: 'chpasswd: (user root) pam_chauthtok() failed' } });
-    assert.deepEqual(writes, [], 'the marker is written only after chpasswd succeeded');
+    const { calls, error, wrote } = await runWithWrappers(dir, steps, { fail: { match: ['chpasswd*'], message: 'chpasswd: (user root) pam_chauthtok() failed' } });
+    assert.deepEqual(wrote, [], 'the marker is written only after chpasswd succeeded');
     assert.ok(calls.includes('hostname haproxy.local') && calls.includes('systemctl daemon-reload'), 'the rest of the first boot went on');
     assert.deepEqual(failuresOf(error).map((f) => [f.action, f.status]), [
       ['chpasswd -e (input on stdin, not shown)', 'failed'],
