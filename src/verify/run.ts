@@ -126,7 +126,7 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
     };
     const collecting = runScript(connected.ssh, collectionScript(marker), opts.timeoutMs, {
       onStdout,
-      where: () => (section === undefined ? undefined : `section ${section}${SECTION_READS[section] ? ` (${SECTION_READS[section]})` : ''}`),
+      where: () => (section === undefined ? undefined : `section ${section}${SECTION_READS[section] ? `: ${SECTION_READS[section]}` : ''}`),
     });
     // Loaded while the appliance runs the script (not during the handshake, which needs this thread).
     const modules = loadLater();

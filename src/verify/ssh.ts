@@ -396,7 +396,7 @@ export async function runScript(ssh: NodeSSH, script: string, timeoutMs: number,
         if (!out.add(stream, chunk)) {
           const where = opts.where?.();
           fail(new HostError('collect',
-            `the appliance sent more than ${formatBytes(limit)} (the collection's stdout and stderr together${where ? `; the last section begun: ${where}` : ''}); stopped reading and closed the connection`,
+            `the appliance sent more than ${formatBytes(limit)} to the verifier (stdout and stderr of the collection together${where ? `; it was sending ${where}` : ''}); stopped reading and closed the connection`,
             `a real collection is a few kB, and tens of MB with thousands of Data Plane API services: check the size of ${APPLIANCE_PATHS.state}, ${APPLIANCE_PATHS.haproxyCfg} and the certificates in /etc/haproxy, and what ss -Htnlp and haproxy -c print on the appliance`));
           return;
         }
