@@ -42,6 +42,19 @@ export type ProgressEvent =
   | { kind: 'start'; name: string; index: number; total: number }
   | { kind: 'done'; name: string; index: number; total: number; report: HostReport; finished: number };
 
+/** What a section of the collection script prints, for the message when the output is too big. */
+const SECTION_READS: Record<string, string> = {
+  state: APPLIANCE_PATHS.state,
+  certs: 'the certificates in /etc/haproxy',
+  'listeners.ss': 'ss -Htnlp',
+  'listeners.netstat': 'netstat -tnlp',
+  'haproxy-check': `haproxy -c -f ${APPLIANCE_PATHS.haproxyCfg}`,
+  'haproxy-cfg': APPLIANCE_PATHS.haproxyCfg,
+};
+
+/** The most text kept for the early API probe (state.json and the certificates are a few kB). */
+const EARLY_MAX_CHARS = 4 * 1024 * 1024;
+
 export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<HostReport> {
   const t0 = performance.now();
   const host = spec.host;
@@ -67,21 +80,21 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
     // API is probed from here while the appliance runs the rest of the script.
     let early: Promise<ApiProbe> | undefined;
     let loaded: Awaited<ReturnType<typeof loadLater>> | undefined;
+    // The text up to the end of the certs section, once it is in (before that, its pieces).
     let soFar = '';
-    // Where the search for the end of the certs section resumes: each chunk is searched once, not
-    // the whole output again (a hostile appliance can print megabytes before it).
-    // Tried once: state.json and the certificates come before that point, nothing after changes it.
-    let searched = 0;
+    let pieces: string[] = [];
+    let piecesLength = 0;
+    // Each piece is searched once, with the end of the one before it (a marker line may be split
+    // between pieces): no search goes over the whole output again (a hostile appliance can print
+    // megabytes first).
+    let tail = '';
     let certsDone = false;
     let tried = false;
+    let section: string | undefined;
+    const certsEnd = new RegExp(`(?:^|\\n)${marker}-rc certs \\d+\\n`, 'u');
+    const sectionStart = new RegExp(`(?:^|\\n)${marker} (\\S+)\\n`, 'gu');
     const tryEarly = () => {
-      if (tried) return;
-      if (!certsDone) {
-        const needle = `${marker}-rc certs `;
-        certsDone = soFar.indexOf(needle, Math.max(0, searched - needle.length)) >= 0;
-        searched = soFar.length;
-      }
-      if (!loaded || !certsDone) return;
+      if (tried || !loaded || !certsDone) return;
       tried = true;
       const partial = loaded[1].factsFromSections(splitSections(marker, soFar, ''));
       const cfg = loaded[3].expectedFor(partial, opts.expect).expected?.config;
@@ -91,9 +104,29 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
         early.catch(() => undefined);
       }
     };
-    const collecting = runScript(connected.ssh, collectionScript(marker), opts.timeoutMs, (text) => {
-      soFar = text;
-      tryEarly();
+    const onStdout = (piece: string) => {
+      const text = tail + piece;
+      for (const m of text.matchAll(sectionStart)) section = m[1];
+      if (!certsDone && !tried) {
+        pieces.push(piece);
+        piecesLength += piece.length;
+        if (certsEnd.test(text)) {
+          certsDone = true;
+          soFar = pieces.join('');
+          pieces = [];
+          tryEarly();
+        } else if (piecesLength > EARLY_MAX_CHARS) {
+          // Far more than state.json and the certificates ever are: no early probe (the API is
+          // probed after the collection), and no second copy of what the appliance sends.
+          tried = true;
+          pieces = [];
+        }
+      }
+      tail = text.slice(-(marker.length + 80));
+    };
+    const collecting = runScript(connected.ssh, collectionScript(marker), opts.timeoutMs, {
+      onStdout,
+      where: () => (section === undefined ? undefined : `section ${section}${SECTION_READS[section] ? `: ${SECTION_READS[section]}` : ''}`),
     });
     // Loaded while the appliance runs the script (not during the handshake, which needs this thread).
     const modules = loadLater();

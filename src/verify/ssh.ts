@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import type { Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import { join } from 'node:path';
 import { NodeSSH } from 'node-ssh';
 // @ts-expect-error ssh2 ships no type declarations (node-ssh bundles its own for its API only)
@@ -15,6 +16,7 @@ import {
   appendKnownHost, fingerprint, hostKeyAlgorithms, hostKeyName, keyTypeOf, knownHostsLine, knownKeyTypes, verifyHostKey, type KnownHostEntry,
 } from './known-hosts.js';
 import type { HostErrorKind } from './types.js';
+import { APPLIANCE_PATHS } from './script.js';
 
 // ssh2 (node-ssh's engine) is CommonJS without type declarations here: its key parser, typed.
 const ssh2Utils = (ssh2 as unknown as { utils: { parseKey(data: string | Buffer, passphrase?: string): unknown } }).utils;
@@ -229,32 +231,210 @@ export interface ExecResult {
   code: number | null;
 }
 
-/** Runs `script` with `sh -s` (one channel), bounded by `timeoutMs`; `onStdout` sees the output as it comes. */
-export async function runScript(ssh: NodeSSH, script: string, timeoutMs: number, onStdout?: (soFar: string) => void): Promise<ExecResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      ssh.dispose();
-      reject(new HostError('collect', `the collection did not finish within ${Math.round(timeoutMs / 1000)} s`, 'raise --timeout, or check the appliance for a hanging command (haproxy -c, ss)'));
-    }, timeoutMs);
-  });
-  try {
-    let soFar = '';
-    const r = await Promise.race([
-      ssh.execCommand('LC_ALL=C exec /bin/sh -s', {
-        stdin: script,
-        noTrim: true,
-        ...(onStdout && {
-          onStdout: (chunk: Buffer) => {
-            soFar += chunk.toString('utf8');
-            onStdout(soFar);
-          },
-        }),
-      }),
-      timeout,
-    ]);
-    return { stdout: r.stdout, stderr: r.stderr, code: r.code };
-  } finally {
-    clearTimeout(timer);
+/**
+ * The most the verifier takes from the appliance for one collection, stdout and stderr together:
+ * 64 MiB. A real collection is about 15 kB (test/fixtures/verify/bed/collect-*.stdout); an
+ * appliance whose haproxy.cfg holds 10,000 Data Plane API frontend/backend pairs sends 9.5 MB of
+ * haproxy.cfg with one bind and three servers a pair (test/verify/collect-limits.test.ts), about
+ * 21 MB with two binds and two backends of three servers each, plus about 1–2 MB of `ss` lines for
+ * its listeners: the cap leaves even the larger case three times its room.
+ * Past it the verifier stops reading (the connection is closed) instead of filling the
+ * workstation's memory with what a hostile or broken appliance sends (a 2 GB state.json, an
+ * endless command).
+ */
+export const MAX_COLLECT_BYTES = 64 * 1024 * 1024;
+
+/** Bytes as "64 MiB" (whole MiB) or "1.5 MiB"; small values in bytes. */
+export function formatBytes(n: number): string {
+  if (n < 1024 * 1024) return `${n} bytes`;
+  const mib = n / (1024 * 1024);
+  return `${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB`;
+}
+
+/** The block size the accumulator copies chunks into (a flood of tiny packets costs no more than bytes). */
+const BLOCK = 256 * 1024;
+
+class ByteBlocks {
+  private readonly blocks: Buffer[] = [];
+  private cur: Buffer | undefined;
+  private used = 0;
+
+  add(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (!this.cur || this.used === this.cur.length) {
+        if (this.cur) this.blocks.push(this.cur);
+        this.cur = Buffer.allocUnsafe(Math.max(BLOCK, Math.min(chunk.length - at, 16 * BLOCK)));
+        this.used = 0;
+      }
+      const n = chunk.copy(this.cur, this.used, at);
+      this.used += n;
+      at += n;
+    }
   }
+
+  /** Everything added, decoded as UTF-8 once (a character split between chunks is whole). */
+  text(): string {
+    const parts = [...this.blocks, ...(this.cur ? [this.cur.subarray(0, this.used)] : [])];
+    return parts.length === 1 ? parts[0]!.toString('utf8') : Buffer.concat(parts).toString('utf8');
+  }
+
+  clear(): void {
+    this.blocks.length = 0;
+    this.cur = undefined;
+    this.used = 0;
+  }
+}
+
+/**
+ * A command's stdout and stderr as they arrive, bounded: `add` keeps a chunk while the two
+ * streams together stay within `limit` bytes, and refuses it (keeping nothing more, and dropping
+ * what it held) once they would not. The bytes are copied into large blocks (a chunk ssh2 hands
+ * out may share memory with others, and a flood of one-byte packets must not cost an object
+ * each) and decoded once, at the end, so a multibyte character split between two chunks, or
+ * between two SSH packets, arrives whole.
+ */
+export class BoundedOutput {
+  readonly limit: number;
+  private readonly streams = { stdout: new ByteBlocks(), stderr: new ByteBlocks() };
+  /** Bytes received, stdout and stderr together (past the limit too: what was refused counts). */
+  received = 0;
+  overflowed = false;
+
+  constructor(limit = MAX_COLLECT_BYTES) {
+    this.limit = limit;
+  }
+
+  /** Keeps `chunk`; false when it would take the total past the limit (then nothing is kept). */
+  add(stream: 'stdout' | 'stderr', chunk: Buffer): boolean {
+    this.received += chunk.length;
+    if (this.overflowed) return false;
+    if (this.received > this.limit) {
+      this.overflowed = true;
+      this.streams.stdout.clear();
+      this.streams.stderr.clear();
+      return false;
+    }
+    this.streams[stream].add(chunk);
+    return true;
+  }
+
+  stdout(): string {
+    return this.streams.stdout.text();
+  }
+
+  stderr(): string {
+    return this.streams.stderr.text();
+  }
+}
+
+/** Ends a connection at once: the socket is destroyed, so nothing more is read from it. */
+function hangUp(ssh: NodeSSH): void {
+  (ssh.connection as unknown as { destroy?: () => void } | null)?.destroy?.();
+  ssh.dispose();
+}
+
+/** What runScript uses of ssh2's exec channel (ssh2 ships no type declarations here). */
+interface ExecChannel {
+  on(event: 'data', cb: (chunk: Buffer) => void): void;
+  on(event: 'exit', cb: (code: number | null) => void): void;
+  on(event: 'close', cb: () => void): void;
+  stderr: { on(event: 'data', cb: (chunk: Buffer) => void): void };
+  end(data: string): void;
+}
+
+/** What runScript uses of ssh2's client. */
+interface ExecConnection {
+  once(event: 'error', cb: (err: Error) => void): void;
+  removeListener(event: 'error', cb: (err: Error) => void): void;
+  exec(command: string, opts: object, cb: (err: Error | undefined, channel: ExecChannel) => void): void;
+}
+
+export interface RunOptions {
+  /**
+   * Sees stdout as it comes, each newly decoded piece once, in order (a multibyte character
+   * split between chunks comes whole, in the later piece).
+   */
+  onStdout?: (piece: string) => void;
+  /** What the script was doing, for the message when the output passes the cap (e.g. `section state`). */
+  where?: () => string | undefined;
+  /** The cap on stdout and stderr together (default {@link MAX_COLLECT_BYTES}). */
+  maxBytes?: number;
+}
+
+/**
+ * Runs `script` with `sh -s` (one channel), bounded by `timeoutMs` and by `maxBytes` of output:
+ * past either the connection is closed and the host fails with a `collect` error.
+ */
+export async function runScript(ssh: NodeSSH, script: string, timeoutMs: number, opts: RunOptions = {}): Promise<ExecResult> {
+  const limit = opts.maxBytes ?? MAX_COLLECT_BYTES;
+  const connection = ssh.connection as unknown as ExecConnection | null;
+  if (!connection) throw new HostError('collect', 'not connected');
+  let timer: NodeJS.Timeout | undefined;
+  let settled = false;
+  return new Promise<ExecResult>((resolve, reject) => {
+    const fail = (err: HostError | Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      hangUp(ssh);
+      reject(err);
+    };
+    timer = setTimeout(() => {
+      fail(new HostError('collect', `the collection did not finish within ${Math.round(timeoutMs / 1000)} s`, 'raise --timeout, or check the appliance for a hanging command (haproxy -c, ss)'));
+    }, timeoutMs);
+    const out = new BoundedOutput(limit);
+    const decoder = opts.onStdout ? new StringDecoder('utf8') : undefined;
+    const onError = (err: Error) => fail(err);
+    connection.once('error', onError);
+    const started = (err: Error | undefined, channel: ExecChannel) => {
+      if (err) {
+        fail(err);
+        return;
+      }
+      const take = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+        if (settled) return;
+        if (!out.add(stream, chunk)) {
+          const where = opts.where?.();
+          fail(new HostError('collect',
+            `the appliance sent more than ${formatBytes(limit)} to the verifier (stdout and stderr of the collection together${where ? `; it was sending ${where}` : ''}); stopped reading and closed the connection`,
+            `a real collection is a few kB, and tens of MB with thousands of Data Plane API services: check the size of ${APPLIANCE_PATHS.state}, ${APPLIANCE_PATHS.haproxyCfg} and the certificates in /etc/haproxy, and what ss -Htnlp and haproxy -c print on the appliance`));
+          return;
+        }
+        if (stream === 'stdout' && decoder) {
+          const piece = decoder.write(chunk);
+          try {
+            if (piece) opts.onStdout!(piece);
+          } catch (e) {
+            fail(e as Error);
+          }
+        }
+      };
+      channel.on('data', take('stdout'));
+      channel.stderr.on('data', take('stderr'));
+      let code: number | null = null;
+      channel.on('exit', (c: number | null) => {
+        code = c ?? null;
+      });
+      channel.on('close', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        connection.removeListener('error', onError);
+        try {
+          const rest = decoder?.end();
+          if (rest) opts.onStdout!(rest);
+          resolve({ stdout: out.stdout(), stderr: out.stderr(), code });
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+      channel.end(script);
+    };
+    try {
+      connection.exec('LC_ALL=C exec /bin/sh -s', {}, started);
+    } catch (err) {
+      fail(err as Error);
+    }
+  });
 }

@@ -268,12 +268,13 @@ export class World {
   }
 
   /** Runs the CLI (`node --import tsx src/bin.ts verify …` or dist/bin.js) in the gw namespace. */
-  async verify(args: string[], opts: { env?: Record<string, string>; dist?: boolean; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
+  async verify(args: string[], opts: { env?: Record<string, string>; dist?: boolean; timeoutMs?: number; wrap?: string[] } = {}): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
     const home = join(this.dir, 'home');
     await mkdir(home, { recursive: true });
     const entry = opts.dist ? [join(ROOT, 'dist/bin.js')] : ['--import', 'tsx', join(ROOT, 'src/bin.ts')];
     const t0 = performance.now();
-    const r = await execa('ip', ['netns', 'exec', this.bed.nsName('gw'), process.execPath, ...entry, 'verify', ...args], {
+    // `wrap`: a command the CLI runs under (e.g. /usr/bin/time to measure its peak RSS).
+    const r = await execa('ip', ['netns', 'exec', this.bed.nsName('gw'), ...(opts.wrap ?? []), process.execPath, ...entry, 'verify', ...args], {
       reject: false,
       timeout: opts.timeoutMs ?? 120_000,
       cwd: ROOT,
