@@ -2,7 +2,8 @@
 # Installs the Debian packages the tests and the demo need: the real programs they run
 # (systemd-networkd, haproxy, sshd, dnsmasq, OpenSSL, xmllint, iproute2, genisoimage for the ISO
 # transport) and the end-to-end bed (systemd-nspawn, debootstrap; nsenter, unshare and setpriv
-# from util-linux). Quick when everything is already there. Run as root.
+# from util-linux; flock, which the agent itself uses, is there too), and GNU time for the
+# verifier's peak-memory figures. Quick when everything is already there. Run as root.
 set -eu
 need=""
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ]; }
@@ -17,6 +18,7 @@ have genisoimage || need="$need genisoimage"
 { have mount && have losetup && have nsenter && have unshare && have setpriv; } || need="$need mount util-linux"
 have systemd-nspawn || need="$need systemd-container"
 have debootstrap || need="$need debootstrap"
+have /usr/bin/time || need="$need time"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "scripts/install-deps.sh: missing Debian packages:$need — install them as root (apt-get install$need)" >&2
