@@ -108,8 +108,6 @@ export interface GatheredFacts {
 export interface FactsOptions {
   boot: boolean;
   now?: Date;
-  /** A dry run (informational: facts write nothing but the key work folder, which is removed again). */
-  dryRun?: boolean;
   /** `--dataplaneapi-version`: the Data Plane API's version, as given (e.g. `2.1.0`). */
   dataplaneVersion?: string;
 }

@@ -173,7 +173,6 @@ export async function provisionCommand(values: Values): Promise<number> {
   try {
     const gathered = await gatherFacts(config, root ?? '/', {
       boot: values.boot === true,
-      dryRun,
       ...(dataplaneVersion !== undefined && { dataplaneVersion }),
     }).catch((err: Error) => {
       throw err instanceof ApplyError || err instanceof InputError ? err : new ApplyError(`cannot read the machine's current state: ${err.message}`, { cause: err });
