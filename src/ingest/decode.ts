@@ -51,9 +51,15 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
   return -1;
 }
 
-const hex = (b: number) => `0x${b.toString(16).toUpperCase().padStart(2, '0')}`;
 
-/** Decodes the document; throws InputError naming the encoding and the first bad byte. */
+/** The 1-based line of byte `at`. */
+function lineOf(bytes: Buffer, at: number): number {
+  let line = 1;
+  for (let i = 0; i < at; i++) if (bytes[i] === 0x0a) line++;
+  return line;
+}
+
+/** Decodes the document; throws InputError naming the encoding and where the first bad byte is. */
 export function decodeDocument(input: Uint8Array, source: string): string {
   const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   if (bytes.length > MAX_DOCUMENT_BYTES) {
@@ -95,13 +101,14 @@ export function decodeDocument(input: Uint8Array, source: string): string {
       return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body);
     } catch {
       const at = firstInvalidUtf8(body);
-      const where = at >= 0 ? `: byte ${hex(body[at]!)} at offset ${at + (bom ? 3 : 0)}` : '';
+      // Where, never which byte: it may be a character of a password.
+      const where = at >= 0 ? `: an invalid byte at offset ${at + (bom ? 3 : 0)} (line ${lineOf(body, at)})` : '';
       refuse(source, `the document is not valid UTF-8${declared ? '' : ' (no encoding is declared, so it must be UTF-8)'}${where}; declare its encoding (<?xml version="1.0" encoding="ISO-8859-1"?>) or save it as UTF-8`);
     }
   }
   if (ASCII_NAMES.has(encoding)) {
     const at = body.findIndex((b) => b >= 0x80);
-    if (at >= 0) refuse(source, `the document declares encoding=${quote(declared!)} but byte ${hex(body[at]!)} at offset ${at} is not ASCII`);
+    if (at >= 0) refuse(source, `the document declares encoding=${quote(declared!)} but the byte at offset ${at} (line ${lineOf(body, at)}) is not ASCII`);
     return body.toString('latin1');
   }
   if (LATIN1_NAMES.has(encoding)) return body.toString('latin1');

@@ -65,11 +65,13 @@ test('bytes that are not valid in the declared (or default) encoding are exit 2 
   const undeclared = await load(Buffer.from(doc(undefined), 'latin1'));
   assert.ok(undeclared.error, 'Latin-1 bytes read as UTF-8 must be refused');
   assert.equal(problem(undeclared.error)?.property, 'OVF environment');
-  assert.match(problem(undeclared.error)!.message, /not valid UTF-8 .*byte 0xE4 at offset \d+/u);
+  assert.match(problem(undeclared.error)!.message, /not valid UTF-8 .*an invalid byte at offset \d+ \(line \d+\)/u);
+  assert.doesNotMatch(problem(undeclared.error)!.message, /0xE4|ä/iu, 'which byte is not said: it may be part of a password');
   const declared = await load(Buffer.from(doc('UTF-8'), 'latin1'));
   assert.match(problem(declared.error)!.message, /not valid UTF-8/u);
   const ascii = await load(Buffer.from(doc('US-ASCII'), 'latin1'));
-  assert.match(problem(ascii.error)!.message, /encoding="us-ascii" but byte 0xE4 at offset \d+ is not ASCII/u);
+  assert.match(problem(ascii.error)!.message, /encoding="us-ascii" but the byte at offset \d+ \(line \d+\) is not ASCII/u);
+  assert.doesNotMatch(problem(ascii.error)!.message, /0xE4/iu);
   // Valid UTF-8 still works, declared or not.
   assert.equal((await load(Buffer.from(doc('UTF-8'), 'utf8'))).password, PASSWORD);
   assert.equal((await load(Buffer.from(doc(undefined), 'utf8'))).password, PASSWORD);
