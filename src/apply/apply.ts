@@ -164,6 +164,13 @@ async function recover(root: string, live: boolean, runner: Runner | undefined, 
   return `run ${journal.id} was stopped while it replaced files: it was completed${kept}${failed.length ? `; but ${failed.join('; ')}` : ''}`;
 }
 
+/** A sandbox root that is really `/` (`/tmp/..`, a link to `/`) is refused: exit 2. */
+async function refuseLiveRoot(root: string): Promise<void> {
+  if (root !== '/' && (await realpath(root).catch(() => root)) === '/') {
+    throw new InputError(`--root: ${root} is the live system's root (/), not a sandbox; leave --root out to provision this machine`);
+  }
+}
+
 /** The run lock, held, and what recovery did; from `beginApply`. */
 export interface ApplySession {
   root: string;
@@ -180,9 +187,7 @@ export interface ApplySession {
  * Recovery checks the journal against every path the agent may own (it runs before any plan).
  */
 export async function beginApply(root: string, options: { live: boolean; runner?: Runner; progress?: (line: string) => void }): Promise<ApplySession> {
-  if (root !== '/' && (await realpath(root).catch(() => root)) === '/') {
-    throw new InputError(`--root: ${root} is the live system's root (/), not a sandbox; leave --root out to provision this machine`);
-  }
+  await refuseLiveRoot(root);
   const lock = await acquireRunLock(root).catch((err: Error) => {
     throw err instanceof ApplyError ? err : new ApplyError(`cannot take the lock under ${root}: ${err.message}`, { cause: err });
   });
@@ -284,9 +289,7 @@ async function preflight(plan: Plan, root: string, state: ApplyOptions['state'])
 export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise<ApplyResult> {
   const root = options.root ?? '/';
   const live = options.root === undefined;
-  if (!live && (await realpath(root).catch(() => root)) === '/') {
-    throw new InputError(`--root: ${root} is the live system's root (/), not a sandbox; leave --root out to provision this machine`);
-  }
+  if (!live) await refuseLiveRoot(root);
   const dryRun = options.dryRun === true;
   const renames = live ? plan.renames : [];
 
