@@ -1,5 +1,5 @@
 /**
- * Benchmark: the end-to-end scenario (test/e2e/scenario.ts, what `npm run demo` runs), N times.
+ * Benchmark: the end-to-end scenario (test/harness/e2e-scenario.ts, what `npm run demo` runs), N times.
  * Reports, as medians over the runs:
  *   - boot-to-green: power-on (systemd-nspawn starts) → `haproxy-appliance verify` from the
  *     workstation has returned green; with its parts: boot finished (`systemctl
@@ -19,7 +19,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runScenario, type ScenarioResult } from '../test/e2e/scenario.js';
+import { runScenario, type ScenarioResult } from '../test/harness/e2e-scenario.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const args = process.argv.slice(2);

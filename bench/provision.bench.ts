@@ -51,13 +51,13 @@ function stages(root: string): Record<string, number> {
   const script = `
     const out = {};
     const lap = async (name, fn) => { const t = performance.now(); const v = await fn(); out[name] = performance.now() - t; return v; };
-    const { loadConfiguration } = await lap('import ingest + validate (src/commands/load.js: zod, xmldom, execa)', () => import(${dist('commands/load.js')}));
+    const { loadConfiguration } = await lap('import ingest + validate (src/cli/load.js: zod, xmldom, execa)', () => import(${dist('cli/load.js')}));
     const loaded = await lap('ingest + validate the seed', () => loadConfiguration({ 'ovf-env': ${JSON.stringify(ENV_FILE)} }));
-    const { resolveNics } = await lap('import network/nics', () => import(${dist('network/nics.js')}));
+    const { resolveNics } = await lap('import network/nics', () => import(${dist('facts/nics.js')}));
     const nics = await lap('resolve the NICs', () => resolveNics({ deployment: loaded.config.deployment, adapters: loaded.env.adapters }));
-    const { gatherFacts } = await lap('import facts', () => import(${dist('apply/facts.js')}));
+    const { gatherFacts } = await lap('import facts', () => import(${dist('facts/gather.js')}));
     const gathered = await lap('facts (reads the tree; verifies the crypt hashes)', () => gatherFacts(loaded.config, ${JSON.stringify(root)}, { boot: false }));
-    const { planAppliance } = await lap('import plan (handlebars)', () => import(${dist('plan/plan.js')}));
+    const { planAppliance } = await lap('import plan (handlebars)', () => import(${dist('plan/appliance.js')}));
     const plan = await lap('plan + render (compiles the templates)', () => planAppliance(loaded.config, nics.assignments, gathered.facts));
     const { applyPlan } = await lap('import apply', () => import(${dist('apply/apply.js')}));
     await lap('dry-run apply (reads the tree, imports jsdiff, diffs)', () => applyPlan(plan, { root: ${JSON.stringify(root)}, dryRun: true }));

@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
-import { SEED_PROPERTIES } from '../test/support/ovf.js';
+import { SEED_PROPERTIES } from '../test/harness/ovf.js';
 import { validateProperties } from '../src/config/validate.js';
 import { overlapsSorted, parseCidr, type Cidr } from '../src/config/ipv4.js';
 

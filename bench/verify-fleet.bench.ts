@@ -1,6 +1,6 @@
 /**
  * Benchmark: a fleet of 20 appliances, each in its own network namespace with its own real
- * sshd, real haproxy and Data Plane API stand-in (test/verify/appliance-bed.ts; network set up
+ * sshd, real haproxy and Data Plane API stand-in (test/harness/verify-bed.ts; network set up
  * the real systemd-networkd on the units the agent renders, default deployment), verified by one
  * `haproxy-appliance verify --inventory FILE --concurrency 20` from the gateway namespace.
  * Reports the total wall time and the per-host figures (the CLI's own JSON timings), next to
@@ -14,7 +14,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { validateProperties } from '../src/config/validate.js';
-import { ROOT, World, makePki, sshKeygen, type Appliance } from '../test/verify/appliance-bed.js';
+import { ROOT, World, makePki, sshKeygen, type Appliance } from '../test/harness/verify-bed.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => Number(args[args.indexOf(name) + 1] ?? NaN) || def;

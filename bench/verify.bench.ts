@@ -5,7 +5,7 @@
  *
  *   npx tsc -p . && node --import tsx bench/verify.bench.ts [--runs N] [--json]
  *
- * The appliance is the seed one from test/verify/appliance-bed.ts (network namespaces; real
+ * The appliance is the seed one from test/harness/verify-bed.ts (network namespaces; real
  * sshd, haproxy, systemd-networkd; the Data Plane API stand-in). Both commands run as fresh
  * processes in the gateway namespace (`ip netns exec`), with a clean environment (PATH, HOME),
  * key authentication and a known_hosts file, interleaved; figures are medians. verify also does
@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { validateProperties } from '../src/config/validate.js';
 import { collectionScript, newMarker } from '../src/verify/script.js';
-import { SEED_MACS, SEED_PROPERTIES } from '../test/support/ovf.js';
-import { ROOT, World, makePki, sshKeygen } from '../test/verify/appliance-bed.js';
+import { SEED_MACS, SEED_PROPERTIES } from '../test/harness/ovf.js';
+import { ROOT, World, makePki, sshKeygen } from '../test/harness/verify-bed.js';
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] ?? NaN) || 15;

@@ -10,7 +10,7 @@
  *
  * Two things in src/ find files relative to their own module, which a bundle moves; the build
  * provides them instead:
- *   - src/cli.ts reads ../package.json for VERSION unless __HPA_VERSION__ is defined (`define`);
+ *   - src/cli/version.ts reads ../../package.json for VERSION unless __HPA_VERSION__ is defined (`define`);
  *   - src/render/templates.ts compiles ../../templates/*.hbs unless src/render/precompiled.ts
  *     provides them, which the build replaces with every template precompiled.
  * After building, the bundle is smoke-tested from an empty directory outside the tree.

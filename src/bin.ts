@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The executable: runs the CLI and sets the exit code. An unexpected error is exit 1. */
-import { main } from './cli.js';
+import { main } from './cli/main.js';
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -12,7 +12,7 @@ import { ApplyError, InputError } from '../errors.js';
 import type { DesiredFile, Plan, Service } from '../plan/types.js';
 import { isSecretPath } from '../plan/secrets.js';
 import { ownedPaths } from '../plan/owned.js';
-import { STATE_DIR } from '../state/state.js';
+import { STATE_DIR } from '../appliance/state.js';
 import { PathRefused, confinedPath, readUnderRoot, writeAtomic, writeDurable, type Current } from './files.js';
 import { describeAction, liveActions, runActions, type LiveAction, type LiveContext, type Runner } from './live.js';
 import {

@@ -22,7 +22,7 @@ import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
-import { STATE_DIR } from '../state/state.js';
+import { STATE_DIR } from '../appliance/state.js';
 import { PathRefused, confinedPath, fileKind, readUnderRoot, removeFile, renameDurable, underRoot, writeAtomic } from './files.js';
 import { flockHandle } from './lock.js';
 

@@ -3,11 +3,11 @@
  * acts on it: a journal (read from the tree the agent works on, which may be an untrusted image)
  * may name only these. Pure.
  */
-import { ownedNetworkPaths, PATHS } from '../network/scheme.js';
-import { HAPROXY_CFG } from '../haproxy/plan.js';
-import { PKI_PATHS } from '../pki/plan.js';
-import { DATAPLANEAPI_UNIT, DATAPLANEAPI_YAML } from '../dataplane/plan.js';
-import { SSHD_DROPIN } from '../access/plan.js';
+import { ownedNetworkPaths, PATHS } from './network-scheme.js';
+import { HAPROXY_CFG } from './haproxy.js';
+import { PKI_PATHS } from './pki.js';
+import { DATAPLANEAPI_UNIT, DATAPLANEAPI_YAML } from './dataplane.js';
+import { SSHD_DROPIN } from './access.js';
 import type { Plan } from './types.js';
 
 /** The fixed set, plus whatever the given plan writes or removes. */

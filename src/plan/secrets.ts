@@ -11,10 +11,10 @@
  * - root-password.applied: the crypt of the root password.
  */
 import type { DesiredFile } from './types.js';
-import { HAPROXY_CFG } from '../haproxy/plan.js';
-import { PKI_PATHS } from '../pki/plan.js';
-import { DATAPLANEAPI_YAML } from '../dataplane/plan.js';
-import { ROOT_PASSWORD_MARKER } from '../access/plan.js';
+import { HAPROXY_CFG } from './haproxy.js';
+import { PKI_PATHS } from './pki.js';
+import { DATAPLANEAPI_YAML } from './dataplane.js';
+import { ROOT_PASSWORD_MARKER } from './access.js';
 
 export const SECRET_PATHS: readonly string[] = [HAPROXY_CFG, PKI_PATHS.caKey, PKI_PATHS.serverKey, DATAPLANEAPI_YAML, ROOT_PASSWORD_MARKER];
 

@@ -4,8 +4,8 @@
  * drop-in. Pure apart from reading the templates.
  */
 import type { DesiredFile } from '../plan/types.js';
-import type { NetworkModel, RouteSpec } from '../network/model.js';
-import { PATHS } from '../network/scheme.js';
+import type { NetworkModel, RouteSpec } from '../plan/network.js';
+import { PATHS } from '../plan/network-scheme.js';
 import { render, usePartial } from './templates.js';
 
 const MODE = 0o644;

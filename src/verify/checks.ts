@@ -4,8 +4,8 @@
  * no AnyIP route covers 192.168.0.3"), remedies say what to do. docs/verify.md lists every id.
  */
 import { X509Certificate } from 'node:crypto';
-import type { NetworkModel, NicNetwork, RuleSpec } from '../network/model.js';
-import { PATHS, ROUTE_TABLE } from '../network/scheme.js';
+import type { NetworkModel, NicNetwork, RuleSpec } from '../plan/network.js';
+import { PATHS, ROUTE_TABLE } from '../plan/network-scheme.js';
 import { expectedModel, nicsOf } from './expected.js';
 import { formatEndpoint, isWildcard, listensOn, owners } from './parse/listeners.js';
 import { chainsTo } from './parse/certs.js';

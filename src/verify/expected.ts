@@ -1,12 +1,12 @@
 /**
  * What the appliance should look like: the configuration (from the appliance's state.json or a
  * local OVF environment given with --expect) and the network the agent builds from it, computed
- * by the agent's own model (src/network/model.ts) so the verifier never drifts from the scheme.
+ * by the agent's own model (src/plan/network.ts) so the verifier never drifts from the scheme.
  * Pure.
  */
 import type { ApplianceConfig, NicConfig, NicRole } from '../config/types.js';
-import { networkModel, type NetworkModel } from '../network/model.js';
-import { parseAppliedState, STATE_FILE, type PublicConfig } from '../state/state.js';
+import { networkModel, type NetworkModel } from '../plan/network.js';
+import { parseAppliedState, STATE_FILE, type PublicConfig } from '../appliance/state.js';
 import type { CheckInput } from './checks.js';
 import type { Expected, Facts } from './types.js';
 

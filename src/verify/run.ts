@@ -4,7 +4,7 @@
  * every failure ends up in that host's report.
  */
 import type { Socket } from 'node:net';
-import type { PublicConfig } from '../state/state.js';
+import type { PublicConfig } from '../appliance/state.js';
 import { collectionScript, newMarker, APPLIANCE_PATHS, splitSections } from './script.js';
 import { connect, HostError, runScript, type HostKeyPolicy, type SshCredentials } from './ssh.js';
 import type { ApiProbe, Facts, FleetReport, HostReport } from './types.js';

@@ -3,7 +3,7 @@
  * the checks, and one host's report. Everything here is plain data so parsers, checks and
  * reports stay pure and unit-testable.
  */
-import type { PublicConfig } from '../state/state.js';
+import type { PublicConfig } from '../appliance/state.js';
 
 export type Status = 'pass' | 'warn' | 'fail' | 'skip';
 

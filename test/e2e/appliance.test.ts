@@ -3,7 +3,7 @@
  * systemd (systemd-nspawn, network namespaces wired like the seed), the first boot configures it
  * from its OVF environment, `verify` from the workstation is green, the Data Plane API's load
  * balancers come up, a rerun with changed properties refuses no connection and leaves verify
- * green, and everything is cleaned up. The same scenario as `npm run demo` (test/e2e/scenario.ts).
+ * green, and everything is cleaned up. The same scenario as `npm run demo` (test/harness/e2e-scenario.ts).
  *
  * Needs root and Linux (CI runs as root); installs debootstrap and systemd-container when missing
  * (scripts/install-deps.sh). The Debian image is built once (~1 min) and cached under
@@ -12,9 +12,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { listBedNamespaces } from '../helpers/netns.js';
-import { checkReadiness } from './appliance.js';
-import { runScenario } from './scenario.js';
+import { listBedNamespaces } from '../harness/netns.js';
+import { checkReadiness } from '../harness/appliance-image.js';
+import { runScenario } from '../harness/e2e-scenario.js';
 
 const notRoot = process.platform !== 'linux' || process.getuid?.() !== 0;
 const skip = notRoot ? 'the end-to-end appliance test needs root on Linux (CI runs it as root)' : false;

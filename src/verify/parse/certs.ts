@@ -4,7 +4,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { CertInfo } from '../types.js';
-import { sanList } from '../../pki/inspect.js';
+import { sanList } from '../../plan/certificates.js';
 
 export function certInfo(pem: string, source: string): CertInfo | undefined {
   let cert: X509Certificate;

@@ -1,9 +1,9 @@
 /**
  * What the verifier needs from haproxy: the `bind` lines of every frontend/listen section of
  * haproxy.cfg, and the verdict of `haproxy -c`. Pure. Section boundaries come from
- * src/haproxy/sections.ts, the same reading the agent merges the file with.
+ * src/plan/haproxy-sections.ts, the same reading the agent merges the file with.
  */
-import { parseSections } from '../../haproxy/sections.js';
+import { parseSections } from '../../plan/haproxy-sections.js';
 import type { HaproxyBind } from '../types.js';
 
 /** One bind address (`192.168.0.1:443`, `:80`, `ipv4@*:80`, `[::]:443`, `unix@/run/x.sock`). */

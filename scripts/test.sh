@@ -1,0 +1,23 @@
+#!/bin/sh
+# Runs the test suite by level, in one node --test process so the closing summary counts them all.
+#   sh scripts/test.sh            every level: unit, then integration, then e2e
+#   sh scripts/test.sh unit       no root, no network: pure code and the CLI on fixtures (seconds)
+#   sh scripts/test.sh integration  real networkd, haproxy, sshd, OpenSSL in namespaces and sandboxes
+#   sh scripts/test.sh e2e        booted appliance images (systemd-nspawn, QEMU)
+# Extra arguments after the level go to node --test (e.g. --test-name-pattern=golden).
+set -eu
+cd "$(dirname "$0")/.."
+level="${1:-all}"
+[ $# -gt 0 ] && shift
+case "$level" in
+  all) dirs="unit integration e2e" ;;
+  unit|integration|e2e) dirs="$level" ;;
+  *) echo "usage: sh scripts/test.sh [all|unit|integration|e2e] [node --test options]" >&2; exit 2 ;;
+esac
+files=""
+for d in $dirs; do
+  [ -d "test/$d" ] || continue
+  files="$files $(find "test/$d" -name '*.test.ts' | LC_ALL=C sort | tr '\n' ' ')"
+done
+# shellcheck disable=SC2086 # the file list is meant to split
+exec node --import tsx --test --test-concurrency=1 "$@" $files

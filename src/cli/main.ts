@@ -1,0 +1,194 @@
+/**
+ * The `haproxy-appliance` command line: argument parsing, dispatch, and the mapping of failures
+ * to exit codes (0 success, 1 a check or an apply failed, 2 bad input, usage, unreachable host).
+ * Commands are loaded lazily so start-up (part of first-boot time) pays only for the one used.
+ */
+import { parseArgs } from 'node:util';
+import { ApplyError, EXIT, InputError } from '../errors.js';
+
+import { VERSION } from './version.js';
+import type { Command, Options, Values } from './command.js';
+
+export { VERSION };
+export type { Values };
+
+const COMMON: Options = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
+};
+
+const INGEST_OPTIONS: Options = {
+  'ovf-env': { type: 'string' },
+  deployment: { type: 'string' },
+  json: { type: 'boolean' },
+};
+
+const INGEST_USAGE = `  --ovf-env FILE        read the OVF environment from FILE (default: guestinfo, then the ISO
+                        transport, then the file named by $OVF_ENV)
+  --deployment NAME     default (2 NICs) or frontend (3 NICs); default: from the adapter count
+  --json                machine-readable output`;
+
+export const COMMANDS: Record<string, Command> = {
+  validate: {
+    summary: 'read and validate the OVF environment; print the normalized configuration',
+    usage: `haproxy-appliance validate [--ovf-env FILE] [--deployment NAME] [--json]
+
+Reads the OVF environment, validates every property and prints the normalized configuration
+with secrets redacted. Every problem is listed, one per line, naming its property.
+
+${INGEST_USAGE}`,
+    options: INGEST_OPTIONS,
+    run: async (values) => (await import('./validate.js')).validateCommand(values),
+  },
+  provision: {
+    summary: 'make this machine (or a --root sandbox) match the OVF environment',
+    usage: `haproxy-appliance provision [--ovf-env FILE] [--root DIR] [--dry-run] [--json] [--nics SPEC] [--boot]
+          [--dataplaneapi-version X.Y.Z]
+
+Reads and validates the OVF environment (bad input: exit 2, nothing changed), then makes the
+machine match it.
+
+${INGEST_USAGE}
+  --root DIR            sandbox: read and write every file under DIR (no link followed out of
+                        it), run nothing from DIR, probe nothing of this host; needs --ovf-env
+  --dry-run             print what would change as a unified diff; change nothing
+  --nics management=MAC,workload=MAC[,frontend=MAC]
+                        which NIC plays which role (default: the OVF environment's adapters,
+                        NICS= in /etc/default/haproxy-appliance, the role names, the PCI slots)
+  --boot                run as the first-boot unit does: while the system boots, services start
+                        after the agent, so none is reloaded (once it is up, a rerun as usual)
+  --dataplaneapi-version X.Y.Z
+                        the installed Data Plane API's version, which decides its configuration
+                        form (default: \`dataplaneapi --version\`; with --root, the image's
+                        /var/lib/dpkg/status, else unknown: the 2.1 flags form, with a warning)`,
+    options: {
+      ...INGEST_OPTIONS, root: { type: 'string' }, 'dry-run': { type: 'boolean' }, nics: { type: 'string' }, boot: { type: 'boolean' },
+      'dataplaneapi-version': { type: 'string' },
+    },
+    run: async (values) => (await import('./provision.js')).provisionCommand(values),
+  },
+  'ovf-descriptor': {
+    summary: 'print the OVF ProductSections and DeploymentOptionSection for the OVA descriptor',
+    usage: `haproxy-appliance ovf-descriptor
+
+Prints, as XML, the DeploymentOptionSection (default: 2 NICs, frontend: 3 NICs) and the
+appliance/network/loadbalance ProductSections generated from the agent's own property
+declarations, so the OVA descriptor and the agent never drift apart.`,
+    options: {},
+    run: async () => {
+      const { renderOvfDescriptor } = await import('../config/descriptor.js');
+      process.stdout.write(renderOvfDescriptor(VERSION));
+      return EXIT.ok;
+    },
+  },
+  verify: {
+    summary: 'check running appliances over SSH against their properties, with causes and remedies',
+    usage: `haproxy-appliance verify HOST... [--user root] [--port 22] [--identity FILE]
+          [--password-env VAR] [--known-hosts FILE] [--accept-new] [--expect OVF_ENV_FILE]
+          [--inventory FILE] [--concurrency N] [--timeout S] [--json] [--junit FILE]
+          [--api-user USER] [--api-password-env VAR]
+
+Logs in to each appliance over SSH, collects its state in one round trip and checks it against
+its own /var/lib/haproxy-appliance/state.json (or --expect), check by check, with the cause and
+what to do for each failure. HOST is [user@]host[:port].
+
+  --user USER           SSH user (default root)
+  --port PORT           SSH port (default 22)
+  --identity FILE       private key to log in with (default: ssh-agent, then ~/.ssh/id_*)
+  --password-env VAR    log in with the password in environment variable VAR
+  --known-hosts FILE    known_hosts to check host keys against (default ~/.ssh/known_hosts
+                        and /etc/ssh/ssh_known_hosts); hashed entries are understood
+  --accept-new          accept and record the key of a host not yet known (a changed key is
+                        always refused)
+  --expect FILE         check against this OVF environment instead of the appliance's
+                        state.json (one host only); its Data Plane API credentials are used
+  --inventory FILE      hosts from a file: one per line, or an Ansible INI/YAML inventory
+  --concurrency N       hosts checked at once (default 10)
+  --timeout S           per-host limit for connecting and for collecting, seconds (default 15)
+  --api-user USER       Data Plane API user (default: loadbalance.haproxy_user)
+  --api-password-env VAR  Data Plane API password from environment variable VAR
+  --json                the report as JSON
+  --junit FILE          also write the report as JUnit XML to FILE
+Exit status: 0 all checks passed (warnings allowed), 1 a check failed, 2 usage error or a host
+that could not be reached, authenticated or trusted.`,
+    options: {
+      user: { type: 'string' }, port: { type: 'string' }, identity: { type: 'string' }, 'password-env': { type: 'string' },
+      'known-hosts': { type: 'string' }, 'accept-new': { type: 'boolean' }, expect: { type: 'string' }, inventory: { type: 'string' },
+      concurrency: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' }, junit: { type: 'string' },
+      'api-user': { type: 'string' }, 'api-password-env': { type: 'string' },
+    },
+    allowPositionals: true,
+    run: async (values, positionals) => (await import('./verify.js')).verifyCommand(values, positionals),
+  },
+  properties: {
+    summary: 'print the reference of every OVF property (Markdown, as in docs/properties.md)',
+    usage: 'haproxy-appliance properties',
+    options: {},
+    run: async () => {
+      const { renderPropertiesMarkdown } = await import('../config/docs.js');
+      process.stdout.write(renderPropertiesMarkdown());
+      return EXIT.ok;
+    },
+  },
+};
+
+function mainUsage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return `haproxy-appliance ${VERSION}: first-boot agent and verifier for the HAProxy load-balancer appliance
+
+Usage: haproxy-appliance COMMAND [OPTIONS]
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n')}
+
+Every command takes --help and --version. Exit status: 0 success, 1 a check or an apply
+failed, 2 bad input or usage.
+`;
+}
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(mainUsage());
+    return name === undefined ? EXIT.input : EXIT.ok;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`haproxy-appliance: unknown command ${JSON.stringify(name)}; run haproxy-appliance --help\n`);
+    return EXIT.input;
+  }
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: rest, options: { ...COMMON, ...command.options }, allowPositionals: command.allowPositionals ?? false, strict: true }) as typeof parsed;
+  } catch (err) {
+    process.stderr.write(`haproxy-appliance ${name}: ${(err as Error).message}\nUsage: ${command.usage.split('\n')[0]}\n`);
+    return EXIT.input;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`Usage: ${command.usage}\n  -h, --help            show this help\n  -V, --version         show the version\n`);
+    return EXIT.ok;
+  }
+  if (parsed.values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(parsed.values, parsed.positionals);
+  } catch (err) {
+    if (err instanceof InputError) {
+      const { printInputError } = await import('./output.js');
+      printInputError(name, err, parsed.values.json === true);
+      return EXIT.input;
+    }
+    if (err instanceof ApplyError) {
+      process.stderr.write(`haproxy-appliance ${name}: ${err.message}\n`);
+      return EXIT.failed;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * `haproxy-appliance provision`: ingest → validate → NIC identities → plan → apply.
+ *
+ * - `--root DIR`: sandbox. Every file is read and written under DIR, confined to it (no symbolic
+ *   link is followed out of it: src/apply/files.ts); nothing from DIR is executed, and nothing of
+ *   the build host is probed: --ovf-env is required (no guestinfo, no CD-ROM, no host defaults
+ *   file), and NIC identities come from --nics, NICS= in DIR/etc/default/haproxy-appliance, or the
+ *   OVF environment's adapters. A DIR that resolves to / is refused.
+ * - no --root: this machine. The live NICs are read from /sys/class/net, renamed to their roles,
+ *   and networkd reloads only when one of its files changed.
+ * - `--dry-run`: prints a unified diff of what would change (stdout) and changes nothing.
+ *
+ * Exit: 0 done (or nothing to do), 1 apply failed, 2 bad input (nothing changed). Key material
+ * OpenSSL could not make does not stop the run: everything else is applied, the PKI files are left
+ * as they are, and the run then exits 1 naming the step and OpenSSL's reason.
+ */
+import { realpath, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { ApplyError, EXIT, InputError } from '../errors.js';
+import type { Values } from './command.js';
+import { applyPlan, beginApply, type ApplyResult } from '../apply/apply.js';
+import { describeAction } from '../apply/live.js';
+import { readUnderRoot } from '../apply/files.js';
+import { discoverNics } from '../facts/discover-nics.js';
+import { resolveNics, type ResolvedNics } from '../facts/nics.js';
+import { AGENT_DEFAULTS_FILE, parseDefaultsFile } from '../config/agent-defaults.js';
+import { planAppliance } from '../plan/appliance.js';
+import { gatherFacts, haproxyChecker } from '../facts/gather.js';
+import type { KeyMaterialFailed, PkiDecision } from '../plan/pki.js';
+import type { Plan } from '../plan/types.js';
+import type { ApplianceConfig } from '../config/types.js';
+import { STATE_FILE, STATE_FORMAT, parseAppliedState, publicConfig } from '../appliance/state.js';
+import { VERSION } from './version.js';
+import { loadConfiguration } from './load.js';
+import { printWarnings } from './output.js';
+
+/**
+ * The sandbox root: an existing directory, by its real path (so `/tmp/..`, an empty `$VAR/` or a
+ * link to `/` are seen for what they are), never the live system's `/`. With a root, the OVF
+ * environment must come from --ovf-env: the transports would probe the build host.
+ */
+async function sandboxRoot(value: unknown, values: Values): Promise<string | undefined> {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') throw new InputError('--root: give a directory');
+  const given = resolve(value);
+  const st = await stat(given).catch(() => undefined);
+  if (!st?.isDirectory()) throw new InputError(`--root: ${given} is not a directory`);
+  const root = await realpath(given);
+  if (root === '/') throw new InputError(`--root: ${JSON.stringify(value)} is the live system's root (/), not a sandbox; leave --root out to provision this machine`);
+  if (typeof values['ovf-env'] !== 'string') {
+    throw new InputError('--root: give the OVF environment with --ovf-env FILE; in a sandbox the agent reads neither the build host\'s guestinfo nor its CD-ROM nor its defaults file');
+  }
+  return root;
+}
+
+/** `--dataplaneapi-version`: `2.1.0`, `v3.0` and the like. */
+function dataplaneVersionOption(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const m = typeof value === 'string' ? /^v?(\d{1,4}\.\d{1,4}(?:\.\d{1,4})?)$/u.exec(value) : null;
+  if (!m) throw new InputError(`--dataplaneapi-version: ${JSON.stringify(String(value).slice(0, 40))} is not a version like 2.1.0 or 3.0`);
+  return m[1]!;
+}
+
+/** NICS= from the agent's defaults file under `root` (confined to it, a regular file only), if set. */
+async function agentOverride(root: string): Promise<{ value: string; file: string } | undefined> {
+  const current = await readUnderRoot(root, AGENT_DEFAULTS_FILE).catch((err: Error) => {
+    throw err instanceof InputError ? err : new InputError(`cannot read ${AGENT_DEFAULTS_FILE}${root === '/' ? '' : ` under ${root}`}: ${err.message}`);
+  });
+  const value = current && parseDefaultsFile(current.content).get('NICS');
+  return value ? { value, file: root === '/' ? AGENT_DEFAULTS_FILE : `${root}${AGENT_DEFAULTS_FILE}` } : undefined;
+}
+
+const octal = (mode: number) => `0${(mode & 0o777).toString(8)}`;
+
+function describeNics(nics: ResolvedNics): string {
+  return nics.assignments.map((a) => `${a.role} ${a.mac}${a.currentName && a.currentName !== a.role ? ` (now ${a.currentName})` : ''}`).join(', ');
+}
+
+function printText(result: ApplyResult, nics: ResolvedNics): void {
+  const where = result.live ? 'this machine' : `sandbox ${result.root}`;
+  process.stderr.write(`NICs from ${nics.source}: ${describeNics(nics)}\n`);
+  if (result.dryRun) {
+    process.stdout.write(result.diff ?? '');
+    for (const r of result.renames) process.stderr.write(`would rename ${r.from} to ${r.to}\n`);
+    for (const a of result.actions) process.stderr.write(`would run: ${describeAction(a)}\n`);
+    const n = result.changes.length;
+    process.stderr.write(`dry run on ${where}: ${n ? `${n} file${n === 1 ? '' : 's'} would change` : 'nothing would change'}; nothing was written\n`);
+    return;
+  }
+  const verb = { create: 'created', update: 'updated', mode: 'changed mode of', remove: 'removed' } as const;
+  for (const c of result.changes) process.stdout.write(`${verb[c.action]} ${c.path}\n`);
+  for (const r of result.renames) process.stdout.write(`renamed ${r.from} to ${r.to}\n`);
+  for (const a of result.actions) if (!a.rename) process.stdout.write(`ran: ${describeAction(a)}\n`);
+  const n = result.changes.length;
+  process.stdout.write(`provisioned ${where}: ${n ? `${n} file${n === 1 ? '' : 's'} changed` : 'nothing to change'}, ${result.unchanged.length} already up to date\n`);
+}
+
+function printJson(result: ApplyResult, nics: ResolvedNics, deployment: string, warnings: string[], keyFailure?: KeyMaterialFailed): void {
+  const doc = {
+    ok: keyFailure === undefined,
+    // Key material that could not be made (the rest was applied; the PKI files were left as they were).
+    ...(keyFailure && { pki: { failed: { step: keyFailure.step, reason: keyFailure.reason, timedOut: keyFailure.timedOut } } }),
+    dryRun: result.dryRun,
+    live: result.live,
+    root: result.root,
+    deployment,
+    nics: { source: nics.source, assignments: nics.assignments },
+    changed: result.changes.map((c) => ({ path: c.path, action: c.action, mode: octal(c.mode), affects: c.affects })),
+    unchanged: result.unchanged,
+    renames: result.renames,
+    actions: result.actions.map((a) => ({ action: describeAction(a), why: a.why })),
+    ...(result.diff !== undefined && { diff: result.diff }),
+    warnings,
+  };
+  process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+}
+
+/** Plain words for what happens to the certificates (not warnings: notes on stderr). */
+function pkiNotes(d: PkiDecision): string[] {
+  const notes: string[] = [];
+  if (d.ca.source === 'generate') notes.push(`appliance.ca_cert: blank, so a CA is generated (${d.ca.reason})`);
+  if (d.server.issue) notes.push(`server.crt is issued (${d.server.reason})`);
+  return notes;
+}
+
+/** state.json for this configuration: rewritten only when what it says changed. */
+function stateWriter(config: ApplianceConfig) {
+  const body = (files: Record<string, string>) => ({ format: STATE_FORMAT, version: VERSION, config: publicConfig(config), files });
+  return {
+    path: STATE_FILE,
+    render: (files: Record<string, string>) => `${JSON.stringify({ ...body(files), appliedAt: new Date().toISOString() }, null, 2)}\n`,
+    same: (existing: string, files: Record<string, string>) => {
+      if (typeof parseAppliedState(existing) === 'string') return false;
+      const { appliedAt: _at, ...old } = JSON.parse(existing) as Record<string, unknown>;
+      return isDeepStrictEqual(old, JSON.parse(JSON.stringify(body(files))));
+    },
+  };
+}
+
+export async function provisionCommand(values: Values): Promise<number> {
+  // The root first: with --root nothing of the build host is probed for the OVF environment.
+  const root = await sandboxRoot(values.root, values);
+  const dataplaneVersion = dataplaneVersionOption(values['dataplaneapi-version']);
+  const { env, config, warnings } = await loadConfiguration(values);
+  const json = values.json === true;
+
+  let live;
+  if (root === undefined) {
+    try {
+      live = await discoverNics();
+    } catch (err) {
+      throw new ApplyError((err as Error).message, { cause: err });
+    }
+  }
+  const nics = resolveNics({
+    deployment: config.deployment,
+    ...(typeof values.nics === 'string' && { cliOverride: values.nics }),
+    agentOverride: await agentOverride(root ?? '/'),
+    adapters: env.adapters,
+    ...(live && { live }),
+  });
+  const allWarnings = [...warnings, ...nics.warnings];
+  const dryRun = values['dry-run'] === true;
+  // Progress on stderr as it happens: plain lines (journald keeps them as they are); none with --json.
+  const progress = json ? undefined : (line: string) => process.stderr.write(`${process.stderr.isTTY ? '  → ' : 'step: '}${line}\n`);
+  // A run that writes takes the lock before it reads anything it plans from (the current files,
+  // the PKI, which keys to make), so two runs never plan from the same state.
+  const session = dryRun ? undefined : await beginApply(root ?? '/', { live: root === undefined, ...(progress && { progress }) });
+  let result: ApplyResult;
+  let keyFailure: KeyMaterialFailed | undefined;
+  let plan: Plan | undefined;
+  try {
+    const gathered = await gatherFacts(config, root ?? '/', {
+      boot: values.boot === true,
+      ...(dataplaneVersion !== undefined && { dataplaneVersion }),
+    }).catch((err: Error) => {
+      throw err instanceof ApplyError || err instanceof InputError ? err : new ApplyError(`cannot read the machine's current state: ${err.message}`, { cause: err });
+    });
+    plan = planAppliance(config, nics.assignments, gathered.facts);
+    allWarnings.push(...(plan.warnings ?? []));
+    if (!json) {
+      printWarnings(allWarnings);
+      if (!gathered.pkiFailure) for (const note of pkiNotes(gathered.pkiDecision)) process.stderr.write(`note: ${note}\n`);
+    }
+    keyFailure = gathered.pkiFailure;
+    if (keyFailure) progress?.(`could not make the appliance's keys (${keyFailure.message}): ${dryRun ? 'showing' : 'applying'} everything else, leaving the PKI files as they are`);
+    result = await applyPlan(plan, {
+      ...(root !== undefined && { root }),
+      dryRun,
+      context: gathered.context,
+      checker: haproxyChecker(root === undefined),
+      state: stateWriter(config),
+      ...(session && { session }),
+      ...(progress && { progress }),
+    }).catch((err: unknown) => {
+      // The rest failed too (a live step, a check): both are reported.
+      if (keyFailure && err instanceof ApplyError) throw new ApplyError(`${keyFailureMessage(keyFailure, root === undefined ? plan : undefined, dryRun)}\nAlso: ${err.message}`, { cause: err });
+      throw err;
+    });
+  } finally {
+    await session?.release();
+  }
+  if (json) printJson(result, nics, config.deployment, allWarnings, keyFailure);
+  else printText(result, nics);
+  // Reported last, after everything else was applied: exit 1, naming the step and OpenSSL's reason.
+  if (keyFailure) throw new ApplyError(keyFailureMessage(keyFailure, result.live && !dryRun ? plan : undefined, dryRun), { cause: keyFailure });
+  return EXIT.ok;
+}
+
+/** The end-of-run error for key material that could not be made: what failed, what was done instead. */
+function keyFailureMessage(failure: KeyMaterialFailed, plan: Plan | undefined, dryRun: boolean): string {
+  const rest = dryRun
+    ? 'the rest is shown; nothing was written'
+    : 'everything else was applied, the PKI files were left as they were (or absent), and the next run makes the keys again';
+  const held = plan?.dataplaneHeld !== undefined ? `; the Data Plane API was not started (${plan.dataplaneHeld})` : '';
+  return `the appliance's keys were not made: ${failure.message}; ${rest}${held}`;
+}

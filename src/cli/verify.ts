@@ -1,0 +1,242 @@
+/**
+ * `haproxy-appliance verify HOST... [options]`: checks running appliances over SSH. Reads the
+ * options, the inventory, the known_hosts files and the credentials (a password only from the
+ * environment variable named by --password-env, never from argv), runs the fleet and prints
+ * the report. Exit: 0 every check passed (warnings allowed), 1 a check failed, 2 usage or a
+ * host that could not be reached, authenticated or trusted.
+ */
+import { open, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { InputError, EXIT } from '../errors.js';
+import type { Values } from './command.js';
+import { MAX_HOSTS, parseHostSpec, parseInventory, type HostSpec } from '../verify/inventory.js';
+import { readKnownHosts } from '../verify/known-hosts.js';
+import type { SshCredentials } from '../verify/ssh.js';
+import type { ProgressEvent, VerifyOptions } from '../verify/run.js';
+import { counts, displaySafe, MAX_FIELD_CHARS, renderJson, renderJunit, renderText, useColor } from '../verify/report.js';
+import { preconnect, type Preconnected } from '../verify/tcp.js';
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function intOption(values: Values, name: string, def: number, min: number, max: number): number {
+  const v = str(values[name]);
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!/^\d+$/u.test(v) || n < min || n > max) throw new InputError(`--${name}: ${JSON.stringify(v)} is not a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** The value of the environment variable named by an option; never echoed anywhere. */
+function secretFromEnv(values: Values, option: string, env: NodeJS.ProcessEnv): string | undefined {
+  const name = str(values[option]);
+  if (name === undefined) return undefined;
+  // The value is not echoed: it may be a password given here by mistake.
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/u.test(name)) throw new InputError(`--${option}: expects the NAME of an environment variable (letters, digits and _), not the password itself`);
+  const value = env[name];
+  if (value === undefined || value === '') throw new InputError(`--${option}: environment variable ${name} is not set`);
+  return value;
+}
+
+async function loadExpect(file: string): Promise<NonNullable<VerifyOptions['expect']> & { apiUser: string; apiPassword: string }> {
+  // Loaded only for --expect: zod, xmldom and execa cost ~150 ms of start-up.
+  const [{ loadEnvironment }, { publicConfig }] = await Promise.all([import('./load.js'), import('../appliance/state.js')]);
+  const { config } = await loadEnvironment({ file }).catch((err: unknown) => {
+    if (!(err instanceof InputError) || err.problems.length === 0) throw err;
+    const n = err.problems.length;
+    throw new InputError(`--expect ${file}: the OVF environment has ${n} problem${n === 1 ? '' : 's'}`, err.problems, err.warnings);
+  });
+  return { file, config: publicConfig(config), apiUser: config.loadbalance.haproxyUser, apiPassword: config.loadbalance.haproxyPassword };
+}
+
+/** An inventory of MAX_HOSTS hosts with a few variables each is about 1 MB; 16 MiB is plenty. */
+export const MAX_INVENTORY_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Reads at most `max` bytes of a file (a FIFO or `<(command)` too), refusing a longer one
+ * without reading it all (`/dev/zero` would never end), and text that is not UTF-8.
+ */
+async function readInventory(file: string, max = MAX_INVENTORY_BYTES): Promise<string> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (err) {
+    throw new InputError(`--inventory ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.alloc(Math.min(1 << 20, max + 1 - total));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(buf.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > max) throw new InputError(`--inventory ${file}: larger than ${max / 1024 / 1024} MiB; an inventory holds at most ${MAX_HOSTS} hosts`);
+    }
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+    } catch {
+      throw new InputError(`--inventory ${file}: not UTF-8 text`);
+    }
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(`--inventory ${file}: ${(err as Error).message}`);
+  } finally {
+    await fh.close();
+  }
+}
+
+type Io = { env?: NodeJS.ProcessEnv; stdout?: NodeJS.WriteStream; stderr?: NodeJS.WriteStream };
+
+/**
+ * Everything this command prints goes through `displaySafe` (src/verify/report.ts): the report
+ * by its renderers, the progress lines here, and input errors (which quote inventory fields and
+ * file names) on their way out, each cut at MAX_FIELD_CHARS.
+ */
+export async function verifyCommand(values: Values, positionals: string[], io: Io = {}): Promise<number> {
+  try {
+    return await verifyCommandUnsafe(values, positionals, io);
+  } catch (err) {
+    if (err instanceof InputError) {
+      const safe = (t: string) => displaySafe(t, MAX_FIELD_CHARS);
+      throw new InputError(safe(err.message), err.problems.map((p) => ({ property: safe(p.property), message: safe(p.message) })), err.warnings.map(safe));
+    }
+    throw err;
+  }
+}
+
+async function verifyCommandUnsafe(values: Values, positionals: string[], io: Io): Promise<number> {
+  const env = io.env ?? process.env;
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+
+  const specs: HostSpec[] = positionals.map((p) => parseHostSpec(p));
+  const inventory = str(values.inventory);
+  if (inventory !== undefined) {
+    const inv = parseInventory(await readInventory(inventory), inventory);
+    if (inv.hosts.length === 0) throw new InputError(`--inventory ${inventory}: no hosts in it`);
+    // One by one: spreading a large array into push() overflows the call stack.
+    for (const h of inv.hosts) specs.push(h);
+  }
+  if (specs.length === 0) throw new InputError('no host given: name at least one HOST, or --inventory FILE');
+  const seen = new Set<string>();
+  const unique = specs.filter((s) => {
+    const key = `${s.user ?? ''}@${s.host}:${s.port ?? ''}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  if (unique.length > MAX_HOSTS) throw new InputError(`${unique.length} hosts given; verify at most ${MAX_HOSTS} at once (split the inventory)`);
+
+  const user = str(values.user) ?? 'root';
+  if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/u.test(user)) throw new InputError(`--user: ${JSON.stringify(user)} is not a user name`);
+  const port = intOption(values, 'port', 22, 1, 65535);
+  const concurrency = intOption(values, 'concurrency', 10, 1, 1000);
+  const timeoutMs = intOption(values, 'timeout', 15, 1, 3600) * 1000;
+
+  const password = secretFromEnv(values, 'password-env', env);
+  const apiPassword = secretFromEnv(values, 'api-password-env', env);
+  const identity = str(values.identity);
+  if (str(values.expect) !== undefined && unique.length > 1) throw new InputError(`--expect describes one appliance; ${unique.length} hosts were given`);
+
+  // Connect to the first hosts now: the TCP handshake and sshd's start-up overlap the loading of
+  // the SSH library (tens of ms). Usage errors below close these sockets again.
+  const pre = new Map<HostSpec, Preconnected>();
+  for (const spec of unique.slice(0, concurrency)) pre.set(spec, preconnect(spec.host, spec.port ?? port, timeoutMs));
+  try {
+    return await verifyWith(values, unique, { env, stdout, stderr, port, concurrency, timeoutMs, user, identity, password, apiPassword, pre });
+  } finally {
+    for (const p of pre.values()) p.discard();
+  }
+}
+
+interface Prepared {
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  port: number;
+  concurrency: number;
+  timeoutMs: number;
+  user: string;
+  identity: string | undefined;
+  password: string | undefined;
+  apiPassword: string | undefined;
+  pre: Map<HostSpec, Preconnected>;
+}
+
+async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Promise<number> {
+  const { env, stdout, stderr, port, concurrency, timeoutMs, user, identity, password, apiPassword } = o;
+  const [{ defaultKeys, HostError, loadKey }, { verifyFleet }] = await Promise.all([import('../verify/ssh.js'), import('../verify/run.js')]);
+  let credentials: SshCredentials;
+  try {
+    if (identity !== undefined) credentials = { keys: [await loadKey(identity)], ...(password !== undefined && { password }) };
+    else if (password !== undefined) credentials = { keys: [], password };
+    else credentials = { keys: await defaultKeys(), ...(env.SSH_AUTH_SOCK && { agent: env.SSH_AUTH_SOCK }) };
+  } catch (err) {
+    if (err instanceof HostError) throw new InputError(err.message);
+    throw err;
+  }
+  if (credentials.keys.length === 0 && !credentials.agent && credentials.password === undefined) {
+    throw new InputError('no credentials: give --identity FILE or --password-env VAR, or run an ssh-agent, or have ~/.ssh/id_ed25519 (or id_ecdsa, id_rsa)');
+  }
+
+  const knownHostsOption = str(values['known-hosts']);
+  const knownFiles = knownHostsOption !== undefined ? [knownHostsOption] : [join(homedir(), '.ssh', 'known_hosts'), '/etc/ssh/ssh_known_hosts'];
+  let entries;
+  try {
+    entries = await readKnownHosts(knownFiles);
+  } catch (err) {
+    throw new InputError(`known_hosts: ${(err as Error).message}`);
+  }
+
+  const expectFile = str(values.expect);
+  let expect: Awaited<ReturnType<typeof loadExpect>> | undefined;
+  if (expectFile !== undefined) {
+    expect = await loadExpect(expectFile);
+  }
+  const apiUser = str(values['api-user']);
+  const api = {
+    ...((apiUser ?? expect?.apiUser) !== undefined && { user: (apiUser ?? expect?.apiUser)! }),
+    ...((apiPassword ?? expect?.apiPassword) !== undefined && { password: (apiPassword ?? expect?.apiPassword)! }),
+  };
+
+  const junit = str(values.junit);
+  const json = values.json === true;
+  const color = !json && useColor(stdout, env);
+  const fleet = unique.length > 1;
+  const progress = (e: ProgressEvent) => {
+    if (!fleet || e.kind !== 'done') return;
+    const h = e.report;
+    const n = counts(h.checks);
+    const verdict = h.error ? h.error.kind.toUpperCase() : n.fail ? `FAIL (${n.fail} failed, ${n.pass} passed)` : n.warn ? `PASS with ${n.warn} warning${n.warn === 1 ? '' : 's'}` : `PASS (${n.pass} checks)`;
+    stderr.write(`[${e.finished}/${e.total}] ${displaySafe(h.name)}: ${displaySafe(verdict)} in ${(h.timings.totalMs / 1000).toFixed(2)} s\n`);
+  };
+
+  const report = await verifyFleet(unique, {
+    user,
+    port,
+    credentials,
+    hostKeys: { entries, acceptNew: values['accept-new'] === true, recordFile: knownHostsOption ?? knownFiles[0]! },
+    ...(expect && { expect: { file: expect.file, config: expect.config } }),
+    api,
+    concurrency,
+    timeoutMs,
+    onProgress: progress,
+    preconnected: new Map([...o.pre].map(([spec, p]) => [spec, p.socket])),
+  });
+
+  if (json) stdout.write(renderJson(report));
+  else stdout.write(renderText(report, { color }));
+  if (junit !== undefined) {
+    try {
+      await writeFile(junit, renderJunit(report));
+    } catch (err) {
+      stderr.write(displaySafe(`haproxy-appliance verify: cannot write --junit ${junit}: ${(err as Error).message}`) + '\n');
+      return EXIT.input;
+    }
+  }
+  return report.exitCode;
+}

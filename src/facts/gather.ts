@@ -1,0 +1,188 @@
+/**
+ * What planning needs to know of the machine (or the --root sandbox), read before planning:
+ * the current haproxy.cfg and PKI files, the root-password marker, the Data Plane API's version,
+ * whether systemd and VMware Tools are there. Also makes what must be new: crypt salts and, via
+ * OpenSSL, any missing key material (in the private work folder of the target file system, see
+ * src/facts/keys.ts). Writes nothing else. When OpenSSL fails (or times out) the facts carry no
+ * key material and `pkiFailure` says why: the rest of the run goes on without touching the PKI.
+ *
+ * Under --root every path is confined to the root and read only when it is a regular file, and
+ * nothing from the root is ever executed: the Data Plane API's version comes from
+ * --dataplaneapi-version, else the root's package database (/var/lib/dpkg/status), else it is
+ * unknown (a warning; the flags form is rendered).
+ */
+import { randomBytes } from 'node:crypto';
+import { access, lstat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import type { ApplianceConfig } from '../config/types.js';
+import type { ApplianceFacts } from '../plan/appliance.js';
+import { HAPROXY_CFG } from '../plan/haproxy.js';
+import { ROOT_PASSWORD_MARKER } from '../plan/access.js';
+import { DATAPLANEAPI_BIN } from '../plan/dataplane.js';
+import { KeyMaterialFailed, PKI_PATHS, decidePki, keptPki, materializePki, type PkiDecision } from '../plan/pki.js';
+import { PKI_WORK_DIR, cleanPkiLeftovers, releaseWorkspace, type PkiWorkspace } from './keys.js';
+import { confinedPath, readUnderRoot } from '../apply/files.js';
+import { run } from '../util/run.js';
+import type { LiveContext } from '../apply/live.js';
+
+/** An appliance path's content under the root (confined, regular files only), if it exists. */
+async function readIfThere(root: string, path: string): Promise<string | undefined> {
+  return (await readUnderRoot(root, path))?.content;
+}
+
+/** The dpkg database, where an image records the packages installed in it. */
+export const DPKG_STATUS = '/var/lib/dpkg/status';
+/** The package name of the Data Plane API's .deb (its releases' nfpm default). */
+export const DATAPLANEAPI_PACKAGE = 'dataplaneapi';
+
+/** The version of an installed package in a dpkg status file, if it is recorded as installed. */
+export function dpkgVersion(status: string, pkg: string): string | undefined {
+  for (const stanza of status.split(/\n\s*\n/u)) {
+    const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.*)$`, 'mu').exec(stanza)?.[1]?.trim();
+    if (field('Package') !== pkg) continue;
+    if (field('Status')?.split(/\s+/u)[2] !== 'installed') continue; // `install ok installed`, not half-installed or config-files
+    return field('Version');
+  }
+  return undefined;
+}
+
+async function executable(path: string): Promise<boolean> {
+  return access(path, constants.X_OK).then(() => true, () => false);
+}
+
+/** 16 characters of crypt's salt alphabet. */
+export function newSalt(): string {
+  const alphabet = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+  return [...randomBytes(16)].map((b) => alphabet[b & 63]).join('');
+}
+
+interface DataplaneVersion {
+  /** Version text (`--version` output, `v<given>`, or the package's version); undefined when not installed. */
+  output?: string;
+  /** Why the version is not known, when it is not. */
+  unknown?: string;
+}
+
+/**
+ * The Data Plane API's version. `given` (--dataplaneapi-version) wins. On the live system the
+ * binary says it; under a root nothing is executed: the root's dpkg database is asked, and
+ * failing that the version is unknown.
+ */
+async function dataplaneVersion(root: string, given: string | undefined): Promise<DataplaneVersion> {
+  if (given !== undefined) return { output: `v${given}` };
+  if (root === '/') {
+    if (!(await executable(DATAPLANEAPI_BIN))) return {};
+    const r = await run([DATAPLANEAPI_BIN, '--version'], { timeoutMs: 10_000 });
+    const out = `${r.stdout}\n${r.stderr}`.trim();
+    return out ? { output: out } : { output: 'unknown', unknown: `${DATAPLANEAPI_BIN} --version said nothing` };
+  }
+  const bin = await confinedPath(root, DATAPLANEAPI_BIN);
+  const st = await lstat(bin).catch(() => undefined);
+  if (!st?.isFile()) return {};
+  const status = await readIfThere(root, DPKG_STATUS);
+  const version = status === undefined ? undefined : dpkgVersion(status, DATAPLANEAPI_PACKAGE);
+  if (version) return { output: `${DATAPLANEAPI_PACKAGE} ${version} (${DPKG_STATUS})` };
+  return {
+    output: 'unknown',
+    unknown: `with --root nothing from the image is run, and ${DPKG_STATUS} in it records no ${DATAPLANEAPI_PACKAGE} package`,
+  };
+}
+
+/** Whether systemd has finished booting (`systemctl is-system-running`: running or degraded). */
+async function systemUp(): Promise<boolean> {
+  const r = await run(['systemctl', 'is-system-running'], { timeoutMs: 10_000 });
+  return ['running', 'degraded'].includes(r.stdout.trim());
+}
+
+export interface GatheredFacts {
+  facts: ApplianceFacts;
+  pkiDecision: PkiDecision;
+  /**
+   * Key material the decision needed could not be made: `facts.pki` is then absent (the PKI files
+   * are left as they are) and the run reports this at its end (exit 1), after applying the rest.
+   */
+  pkiFailure?: KeyMaterialFailed;
+  context: LiveContext;
+}
+
+export interface FactsOptions {
+  boot: boolean;
+  now?: Date;
+  /** `--dataplaneapi-version`: the Data Plane API's version, as given (e.g. `2.1.0`). */
+  dataplaneVersion?: string;
+}
+
+export async function gatherFacts(config: ApplianceConfig, root: string, options: FactsOptions): Promise<GatheredFacts> {
+  const read = (p: string) => readIfThere(root, p);
+  const [haproxyCfg, rootPasswordMarker, caCert, caKey, serverCert, serverKey, dataplane] = await Promise.all([
+    read(HAPROXY_CFG),
+    read(ROOT_PASSWORD_MARKER),
+    read(PKI_PATHS.caCert),
+    read(PKI_PATHS.caKey),
+    read(PKI_PATHS.serverCert),
+    read(PKI_PATHS.serverKey),
+    dataplaneVersion(root, options.dataplaneVersion),
+  ]);
+  const pkiFacts = {
+    ...(caCert !== undefined && { caCert }),
+    ...(caKey !== undefined && { caKey }),
+    ...(serverCert !== undefined && { serverCert }),
+    ...(serverKey !== undefined && { serverKey }),
+    now: options.now ?? new Date(),
+  };
+  const pkiDecision = decidePki(config, pkiFacts);
+  // Keys are made on the target file system, in its private work folder; a killed run's leftovers go first.
+  const ws: PkiWorkspace = { dir: await confinedPath(root, PKI_WORK_DIR) };
+  await cleanPkiLeftovers(ws);
+  let pki;
+  let pkiFailure: KeyMaterialFailed | undefined;
+  try {
+    pki = await materializePki(config, pkiFacts, pkiDecision, ws);
+  } catch (err) {
+    // Not fatal here: the run plans and applies everything that does not need the new keys (the
+    // root password, sshd, the network, haproxy), leaves the PKI files as they are, and fails at
+    // the end naming this. The next run finds the keys still missing and tries again.
+    if (!(err instanceof KeyMaterialFailed)) throw err;
+    pkiFailure = err;
+  } finally {
+    // Folders made only for this are removed again (a refused or dry run leaves the tree as it was).
+    await releaseWorkspace(ws);
+  }
+  const live = root === '/';
+  const systemd = live && (await access('/run/systemd/system').then(() => true, () => false));
+  const context: LiveContext = {
+    // `--boot` from the unit: at boot the services start after the agent; but once the system is
+    // up (an admin's `systemctl restart haproxy-appliance`) it is a rerun that reloads what changed.
+    boot: options.boot && !(systemd && (await systemUp())),
+    systemd,
+    vmtoolsd: live && ((await executable('/usr/bin/vmtoolsd')) || (await executable('/usr/sbin/vmtoolsd'))),
+  };
+  return {
+    facts: {
+      ...(haproxyCfg !== undefined && { haproxyCfg }),
+      ...(rootPasswordMarker !== undefined && { rootPasswordMarker }),
+      ...(dataplane.output !== undefined && { dataplaneVersionOutput: dataplane.output }),
+      ...(dataplane.unknown !== undefined && { dataplaneVersionUnknown: dataplane.unknown }),
+      ...(pki ? { pki } : { pkiKept: keptPki(pkiFacts, pkiDecision) }),
+      salts: { userlist: newSalt(), root: newSalt() },
+    },
+    pkiDecision,
+    ...(pkiFailure && { pkiFailure }),
+    context,
+  };
+}
+
+/**
+ * `haproxy -c -f <candidate>`: the real haproxy judges a candidate before it goes live. Without
+ * haproxy installed that is a failure on the appliance, and skipped in a sandbox (an image build
+ * host need not have haproxy).
+ */
+export function haproxyChecker(required: boolean) {
+  return async (_kind: 'haproxy', file: string): Promise<string | undefined> => {
+    const r = await run(['haproxy', '-c', '-f', file]);
+    if (r.notFound) return required ? 'haproxy is not installed, so the configuration cannot be checked' : undefined;
+    if (r.exitCode === 0) return undefined;
+    const alerts = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /ALERT|error/iu.test(l)).map((l) => l.trim()).slice(0, 5);
+    return alerts.join('; ') || `haproxy -c exited ${r.exitCode}`;
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * Makes key material with the real OpenSSL CLI: a CA when the properties give none, and the Data
+ * Plane API's server certificate signed by it. Private keys go through files, never through argv
+ * or a log, and those files live in a private 0700 work folder on the target file system
+ * (`/var/lib/haproxy-appliance/pki-work`, under --root in a sandbox), never in the build host's
+ * /tmp: each generation has its own subfolder, removed afterwards; one left by a killed run is
+ * removed by the next run. The folders a run had to create for it are removed again once the keys
+ * are made (so a dry run, or a run refused later, leaves the tree as it was). Returns PEM
+ * text: writing it into place is the apply stage's job.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ApplyError } from '../errors.js';
+import { failureDetail, run } from '../util/run.js';
+import { crashPoint } from '../util/crash.js';
+import { STATE_DIR } from '../appliance/state.js';
+
+export interface KeyPair { cert: string; key: string }
+
+/** The PKI work folder on the appliance (0700, root only). */
+export const PKI_WORK_DIR = `${STATE_DIR}/pki-work`;
+
+/** Where keys are made: the host path of the work folder, and what this run had to create. */
+export interface PkiWorkspace {
+  /** Host path of the work folder (confined under the root by the caller). */
+  dir: string;
+  /** The first folder this run created on the way to `dir` (removed again by `releaseWorkspace`). */
+  created?: string;
+}
+
+const OWN = /^(\d+)-[A-Za-z0-9]{6}$/u;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes what killed runs left in the work folder (subfolders of processes that are gone);
+ * returns their names. Never follows a link: a link is removed itself.
+ */
+export async function cleanPkiLeftovers(ws: PkiWorkspace): Promise<string[]> {
+  const names = await readdir(ws.dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return [] as string[];
+    throw err;
+  });
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = OWN.exec(name);
+    if (m && Number(m[1]) !== process.pid && alive(Number(m[1]))) continue; // another run at work
+    await rm(join(ws.dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/** Removes the folders this run created for its work folder (only while they are empty). */
+export async function releaseWorkspace(ws: PkiWorkspace): Promise<void> {
+  if (!ws.created) return;
+  for (let d = ws.dir; ; d = dirname(d)) {
+    const gone = await rmdir(d).then(() => true, () => false);
+    if (!gone || d === ws.created || d === dirname(d)) break;
+  }
+  delete ws.created;
+}
+
+async function withPrivateDir<T>(ws: PkiWorkspace, fn: (dir: string) => Promise<T>): Promise<T> {
+  // Parents as any folder of the tree (0755), the work folder itself root only.
+  const first = await mkdir(dirname(ws.dir), { recursive: true, mode: 0o755 });
+  const made = await mkdir(ws.dir, { mode: 0o700 }).then(() => true, (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+    return false;
+  });
+  if (!ws.created && (first ?? (made ? ws.dir : undefined))) ws.created = first ?? ws.dir;
+  const st = await lstat(ws.dir);
+  if (!st.isDirectory()) throw new ApplyError(`${ws.dir} must be a directory for making keys`);
+  await chmod(ws.dir, 0o700);
+  const dir = await mkdtemp(join(ws.dir, `${process.pid}-`)); // mkdtemp creates it 0700
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** An OpenSSL command that did not succeed: its reason, and whether its timeout fired. */
+export class OpensslFailed extends ApplyError {
+  readonly timedOut: boolean;
+  constructor(message: string, timedOut: boolean) {
+    super(message);
+    this.name = 'OpensslFailed';
+    this.timedOut = timedOut;
+  }
+}
+
+async function openssl(args: string[]): Promise<void> {
+  const r = await run(['openssl', ...args]);
+  if (r.notFound) throw new OpensslFailed('openssl is not installed; it is needed to make the appliance\'s certificates', false);
+  // failureDetail says "timed out after N s" when the timeout fired (src/util/run.ts).
+  if (r.exitCode !== 0 || r.timedOut) throw new OpensslFailed(`openssl ${args[0]} failed: ${failureDetail(r)}`, r.timedOut);
+}
+
+/** A self-signed CA for the appliance, valid ten years. */
+export async function generateCa(hostname: string, ws: PkiWorkspace): Promise<KeyPair> {
+  return withPrivateDir(ws, async (dir) => {
+    const key = join(dir, 'ca.key');
+    const cert = join(dir, 'ca.crt');
+    await openssl(['req', '-x509', '-newkey', 'rsa:3072', '-nodes', '-sha256', '-days', '3650',
+      '-keyout', key, '-out', cert, '-subj', `/O=haproxy-appliance/CN=${hostname} CA`,
+      '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
+      '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+      '-addext', 'subjectKeyIdentifier=hash']);
+    crashPoint('pki-ca-key');
+    return { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8') };
+  });
+}
+
+/** The server certificate (two years) for the given SANs, signed by the CA. */
+export async function issueServerCert(ca: KeyPair, commonName: string, sans: { ips: string[]; dns: string[] }, ws: PkiWorkspace): Promise<KeyPair> {
+  return withPrivateDir(ws, async (dir) => {
+    const p = (n: string) => join(dir, n);
+    await writeFile(p('ca.crt'), ca.cert);
+    await writeFile(p('ca.key'), ca.key, { mode: 0o600 });
+    const san = [...sans.ips.map((i) => `IP:${i}`), ...sans.dns.map((d) => `DNS:${d}`)].join(',');
+    await writeFile(p('ext.cnf'), [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      `subjectAltName=${san}`,
+      'subjectKeyIdentifier=hash',
+      'authorityKeyIdentifier=keyid',
+      '',
+    ].join('\n'));
+    await openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', `/O=haproxy-appliance/CN=${commonName}`]);
+    crashPoint('pki-server-key');
+    await openssl(['x509', '-req', '-sha256', '-days', '730', '-in', p('server.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'),
+      '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-extfile', p('ext.cnf'), '-out', p('server.crt')]);
+    return { cert: await readFile(p('server.crt'), 'utf8'), key: await readFile(p('server.key'), 'utf8') };
+  });
+}

@@ -1,0 +1,74 @@
+/**
+ * The Data Plane API's unit and configuration. Today's OVA ships 2.1, configured by flags only;
+ * 2.9 and 3.x read /etc/haproxy/dataplaneapi.yaml and refuse the old style. The installed version
+ * is a fact discovered before planning; this module renders the form it takes. Pure.
+ */
+import type { ApplianceConfig } from '../config/types.js';
+import type { DesiredFile } from './types.js';
+import { render } from '../render/templates.js';
+import { MASTER_SOCKET } from './haproxy.js';
+
+export const DATAPLANEAPI_BIN = '/usr/local/bin/dataplaneapi';
+export const DATAPLANEAPI_UNIT = '/etc/systemd/system/dataplaneapi.service';
+export const DATAPLANEAPI_YAML = '/etc/haproxy/dataplaneapi.yaml';
+/** Seconds the API waits to batch changes into one reload (the seed runs 30). */
+export const RELOAD_DELAY = 30;
+
+/** `HAProxy Data Plane API v2.1.0 …` → [2, 1, 0]; undefined when no version is found. */
+export function parseDataplaneVersion(output: string): [number, number, number] | undefined {
+  const m = /\bv?(\d+)\.(\d+)(?:\.(\d+))?/u.exec(output);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : undefined;
+}
+
+/** Whether that version reads dataplaneapi.yaml (2.9 and later) rather than flags. */
+export function takesYaml(version: [number, number, number] | undefined): boolean {
+  if (!version) return false;
+  const [major, minor] = version;
+  return major > 2 || (major === 2 && minor >= 9);
+}
+
+export interface DataplaneFacts {
+  /** `dataplaneapi --version` output (or the version from elsewhere); undefined when the binary is missing. */
+  versionOutput?: string;
+  /** Why the version could not be known (the binary is there, but was not, or could not be, asked). */
+  unknownReason?: string;
+}
+
+export interface DataplanePlan {
+  files: DesiredFile[];
+  /** False when the binary is missing: the unit is written but left disabled. */
+  enable: boolean;
+  form: 'flags' | 'yaml';
+  warnings: string[];
+}
+
+export function planDataplane(config: ApplianceConfig, facts: DataplaneFacts): DataplanePlan {
+  const warnings: string[] = [];
+  const version = facts.versionOutput === undefined ? undefined : parseDataplaneVersion(facts.versionOutput);
+  const yaml = takesYaml(version);
+  // With DHCP on management the address is not known here: listen on every address.
+  const tlsHost = config.network.management.address?.address ?? '0.0.0.0';
+  if (!config.network.management.address) warnings.push('network.management_ip: DHCP; the Data Plane API listens on every address');
+  const data = {
+    binary: DATAPLANEAPI_BIN,
+    yaml,
+    yamlPath: DATAPLANEAPI_YAML,
+    tlsHost,
+    port: config.loadbalance.dataplanePort,
+    reloadDelay: RELOAD_DELAY,
+    masterSocket: MASTER_SOCKET,
+    name: config.network.hostname,
+  };
+  const files: DesiredFile[] = [
+    { path: DATAPLANEAPI_UNIT, content: render('dataplaneapi/dataplaneapi.service', data), mode: 0o644, affects: ['dataplaneapi'] },
+  ];
+  if (yaml) files.push({ path: DATAPLANEAPI_YAML, content: render('dataplaneapi/dataplaneapi.yaml', data), mode: 0o600, affects: ['dataplaneapi'] });
+  if (facts.versionOutput === undefined) {
+    warnings.push(`the Data Plane API is not installed (${DATAPLANEAPI_BIN} is missing): everything else is applied and dataplaneapi.service is left disabled; install the binary in the image and provision again`);
+  } else if (!version && facts.unknownReason) {
+    warnings.push(`the Data Plane API's version is unknown (${facts.unknownReason}): configuring it with flags (the 2.1 form); give --dataplaneapi-version to choose the form`);
+  } else if (!version) {
+    warnings.push(`could not read the Data Plane API's version from ${JSON.stringify(facts.versionOutput.trim().slice(0, 80))}; configuring it with flags (the 2.1 form)`);
+  }
+  return { files, enable: facts.versionOutput !== undefined, form: yaml ? 'yaml' : 'flags', warnings };
+}

@@ -1,0 +1,41 @@
+/** Sandbox roots for provision tests: a temp folder, removed afterwards even on failure. */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ovfEnv, SEED_PROPERTIES } from './ovf.js';
+import { SEED_ADAPTERS } from './bad-inputs.js';
+
+/** Runs `fn` with a fresh sandbox root (`dir/root`) and a scratch folder `dir`. */
+export async function withSandbox<T>(fn: (root: string, dir: string) => Promise<T> | T): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'hpa-prov-'));
+  const root = join(dir, 'root');
+  mkdirSync(root, { mode: 0o755 });
+  try {
+    return await fn(root, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Writes an OVF environment with the seed's properties plus `over` into `dir`; returns its path. */
+export function envFile(dir: string, over: Record<string, string> = {}, name = 'ovf-env.xml'): string {
+  const file = join(dir, name);
+  writeFileSync(file, ovfEnv({ ...SEED_PROPERTIES, ...over }, SEED_ADAPTERS));
+  return file;
+}
+
+/** Every file under `root` (path on the appliance → content), skipping what `skip` says. */
+export function tree(root: string, skip: (path: string) => boolean = () => false): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const n of readdirSync(d).sort()) {
+      const p = join(d, n);
+      const rel = p.slice(root.length);
+      if (skip(rel)) continue;
+      if (statSync(p).isDirectory()) walk(p);
+      else out.set(rel, readFileSync(p, 'utf8'));
+    }
+  };
+  walk(root);
+  return out;
+}

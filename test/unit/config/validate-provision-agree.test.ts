@@ -1,0 +1,127 @@
+/**
+ * Issue #9, class 4: `validate` and `provision` agree. Every input rule lives in validation, so an
+ * environment that provision rejects as bad input (exit 2) is rejected by validate too, and one
+ * that validate accepts is planned without an input error. Run on the bad-input fixtures, the
+ * borderline list sizes, and fast-check's random environments, through the library entry points
+ * both commands use (ingest + validate; then NIC identities + planning for provision), and for
+ * the headline case through the CLI itself.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { parseOvfEnvironment } from '../../../src/ingest/ovf-env.js';
+import { validateProperties } from '../../../src/config/validate.js';
+import { PROPERTIES } from '../../../src/config/properties.js';
+import { resolveNics } from '../../../src/facts/nics.js';
+import { planAppliance, type ApplianceFacts } from '../../../src/plan/appliance.js';
+import { InputError } from '../../../src/errors.js';
+import type { Deployment } from '../../../src/config/types.js';
+import { cli } from '../../harness/cli.js';
+import { SEED_MACS, SEED_PROPERTIES, fixture, ovfEnv, type Adapter } from '../../harness/ovf.js';
+import { BAD_INPUTS, SEED_ADAPTERS, TWO_ADAPTERS } from '../../harness/bad-inputs.js';
+import { nasty } from '../../harness/generators.js';
+
+const FACTS: ApplianceFacts = {
+  pki: { ca: { cert: fixture('pki/ca.crt'), key: fixture('pki/ca.key') }, server: { cert: fixture('pki/leaf.crt'), key: fixture('pki/leaf.key') } },
+  salts: { userlist: 'abcdefgh', root: 'ijklmnop' },
+};
+
+type Verdict = 'ok' | 'input';
+
+/** What `validate` says: ingest, then validation (src/cli/load.ts). */
+function validateVerdict(xml: string, deployment?: Deployment): Verdict {
+  try {
+    const env = parseOvfEnvironment(xml, 't');
+    const r = validateProperties(env.properties, { ...(deployment && { deployment }), ...(env.adapters.length > 0 && { adapterCount: env.adapters.length }) });
+    return r.config ? 'ok' : 'input';
+  } catch (err) {
+    if (err instanceof InputError) return 'input';
+    throw err;
+  }
+}
+
+/**
+ * What `provision` says: the same load, then NIC identities (from the adapters; `--nics` with the
+ * seed's MACs when the environment lists none, as an image build names them) and the whole plan.
+ * Any error but an InputError fails the test: planning must not crash on what validation passed.
+ */
+function provisionVerdict(xml: string, deployment?: Deployment): Verdict {
+  try {
+    const env = parseOvfEnvironment(xml, 't');
+    const r = validateProperties(env.properties, { ...(deployment && { deployment }), ...(env.adapters.length > 0 && { adapterCount: env.adapters.length }) });
+    if (!r.config) return 'input';
+    const roles = r.config.deployment === 'frontend' ? (['management', 'workload', 'frontend'] as const) : (['management', 'workload'] as const);
+    const nics = resolveNics({
+      deployment: r.config.deployment,
+      adapters: env.adapters,
+      ...(env.adapters.length === 0 && { cliOverride: roles.map((role) => `${role}=${SEED_MACS[role]}`).join(',') }),
+    });
+    planAppliance(r.config, nics.assignments, FACTS);
+    return 'ok';
+  } catch (err) {
+    if (err instanceof InputError) return 'input';
+    throw err;
+  }
+}
+
+function agree(name: string, xml: string, deployment?: Deployment): Verdict {
+  const v = validateVerdict(xml, deployment);
+  const p = provisionVerdict(xml, deployment);
+  assert.equal(p, v, `${name}: validate says ${v}, provision says ${p}`);
+  return v;
+}
+
+const cidrs = (n: number, first: number) => Array.from({ length: n }, (_, i) => `${first}.${64 + (i >> 8)}.${i & 255}.0/24`).join(',');
+
+test('every bad-input fixture is refused by validate and by provision alike', () => {
+  for (const bad of BAD_INPUTS) {
+    const props = { ...SEED_PROPERTIES, ...bad.set };
+    for (const k of bad.unset ?? []) delete props[k];
+    assert.equal(agree(bad.name, ovfEnv(props, bad.adapters ?? SEED_ADAPTERS), bad.deployment), 'input', bad.name);
+  }
+});
+
+test('borderline sizes: 1,000 ranges and networks pass both; 1,001 fail both', () => {
+  const cases: [string, Record<string, string>, Verdict][] = [
+    ['1,000 service ranges', { 'loadbalance.service_ip_range': cidrs(1000, 100) }, 'ok'],
+    ['1,001 service ranges', { 'loadbalance.service_ip_range': cidrs(1001, 100) }, 'input'],
+    ['1,000 additional networks', { 'network.additional_workload_networks': cidrs(1000, 10) }, 'ok'],
+    ['1,001 additional networks', { 'network.additional_workload_networks': cidrs(1001, 10) }, 'input'],
+    ['16 NTP servers', { 'network.ntp_servers': Array.from({ length: 16 }, (_, i) => `ntp${i}.example`).join(',') }, 'ok'],
+  ];
+  for (const [name, set, want] of cases) {
+    for (const adapters of [SEED_ADAPTERS, TWO_ADAPTERS, []] as Adapter[][]) {
+      assert.equal(agree(`${name}, ${adapters.length} adapters`, ovfEnv({ ...SEED_PROPERTIES, ...set }, adapters)), want, name);
+    }
+  }
+});
+
+test('random environments (fast-check): validate and provision always agree', () => {
+  const KEYS = PROPERTIES.map((p) => p.key);
+  const adapters = fc.constantFrom<Adapter[]>([], TWO_ADAPTERS, SEED_ADAPTERS, [...SEED_ADAPTERS, { mac: '00:50:56:b1:00:99' }], [SEED_ADAPTERS[0]!]);
+  const deployment = fc.constantFrom<Deployment | undefined>(undefined, 'default', 'frontend');
+  fc.assert(fc.property(fc.dictionary(fc.constantFrom(...KEYS, 'x.unknown'), nasty, { maxKeys: 6 }), adapters, deployment, (overrides, nics, d) => {
+    agree(JSON.stringify(overrides), ovfEnv({ ...SEED_PROPERTIES, ...overrides }, nics), d);
+  }), { numRuns: 600 });
+});
+
+test('the CLI: 1,001 service ranges are exit 2 from validate and from provision; 1,000 pass both', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hpa-agree-'));
+  try {
+    for (const [n, code] of [[1001, 2], [1000, 0]] as const) {
+      const file = join(dir, `env-${n}.xml`);
+      writeFileSync(file, ovfEnv({ ...SEED_PROPERTIES, 'loadbalance.service_ip_range': cidrs(n, 100) }, SEED_ADAPTERS));
+      const v = cli(['validate', '--json', '--ovf-env', file]);
+      assert.equal(v.code, code, `validate, ${n} ranges: ${v.stdout.slice(0, 500)}`);
+      if (code === 2) assert.deepEqual(JSON.parse(v.stdout).problems.map((p: { property: string }) => p.property), ['loadbalance.service_ip_range']);
+      const root = mkdtempSync(join(dir, 'root-'));
+      const p = cli(['provision', '--root', root, '--dry-run', '--ovf-env', file]);
+      assert.equal(p.code, code, `provision, ${n} ranges: ${p.stderr.slice(0, 500)}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
