@@ -1,0 +1,244 @@
+/**
+ * Golden files: the whole plan of the appliance (`planAppliance`), for every scenario, byte for byte.
+ *
+ * test/golden/plan/<scenario>/ holds every file the plan writes, at its path on the appliance (the
+ * network units, hostname and hosts, haproxy.cfg, the Data Plane API's unit and yaml, the sshd
+ * drop-in, the PKI files and the trust-store copy of the CA), and plan.json: the rest of the plan
+ * (each file's mode, secrecy, services and checks; the NIC renames, the files to remove, the Data
+ * Plane API's enablement and hold, the root password, the CA to publish, the warnings).
+ *
+ * Secrets are shown, not redacted: every one is test material (the seed's passwords, the keys of
+ * test/fixtures/pki) and every salt is fixed, so a hash changes only when hashing does.
+ *
+ * Updating: `UPDATE_GOLDEN=1 node --import tsx --test test/unit/plan/golden.test.ts` rewrites
+ * test/golden/plan/ from the current code. Then review `git diff test/golden/` line by line before
+ * committing: every changed byte there is a change of what the appliance gets.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTwoFilesPatch } from 'diff';
+import { planAppliance, type ApplianceFacts } from '../../../src/plan/plan.js';
+import type { Plan } from '../../../src/plan/types.js';
+import { SEED_MACS, fixture } from '../../support/ovf.js';
+import { SCENARIOS, scenarioConfig, scenarioNics, type Scenario } from '../../network/scenarios.js';
+
+const GOLDEN = fileURLToPath(new URL('../../golden/plan/', import.meta.url));
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+/** The file beside the planned files that holds the rest of the plan. */
+const PLAN_JSON = 'plan.json';
+
+const CA = { cert: fixture('pki/ca.crt'), key: fixture('pki/ca.key') };
+/** Issued by CA for the seed's addresses and names. */
+const SERVER = { cert: fixture('pki/server.crt'), key: fixture('pki/server.key') };
+
+/** A first boot: the key pairs made (here: the fixtures), the 2.1 Data Plane API the OVA ships, nothing on disk yet. */
+const FIRST_BOOT: ApplianceFacts = {
+  pki: { ca: CA, server: SERVER },
+  dataplaneVersionOutput: 'HAProxy Data Plane API v2.1.0 8e8a2c0',
+  salts: { userlist: 'GoldenUserlist01', root: 'GoldenRoot000001' },
+};
+
+/** The crypt of `vmware` (the seed's appliance.root_pwd) with another salt than FIRST_BOOT's. */
+const MARKER_OF_SEED_PASSWORD = '$6$markersalt$6r8WsJiTPGXgtxxcztQvyPW1nuyIMLUGsUAPw6.KqYY3qkMjjlWJyiwcknTLfz7wgyfsXpX0sFI8mftjUlIz4/\n';
+
+interface PlanScenario {
+  name: string;
+  what: string;
+  network: Scenario;
+  facts: ApplianceFacts;
+  /** What the scenario is there for, checked beside the goldens (so that a blind update cannot lose it). */
+  expect?: (plan: Plan) => void;
+}
+
+const seed = SCENARIOS.find((s) => s.name === 'seed-frontend')!;
+const on = (name: string, what: string, facts: Partial<ApplianceFacts>, expect?: (plan: Plan) => void, network: Scenario = seed): PlanScenario => ({
+  name,
+  what,
+  network,
+  facts: { ...FIRST_BOOT, ...facts },
+  ...(expect && { expect }),
+});
+const withoutPki = (): ApplianceFacts => {
+  const { pki: _, ...rest } = FIRST_BOOT;
+  return rest;
+};
+const paths = (plan: Plan) => plan.files.map((f) => f.path);
+
+const PLAN_SCENARIOS: PlanScenario[] = [
+  // Every network scenario, on a first boot.
+  ...SCENARIOS.map((s) => on(s.name, `${s.what}; first boot`, {}, undefined, s)),
+  on('first-boot-live-nics', 'the first boot on the appliance itself: the NICs have kernel names and are renamed to their roles', {}, (plan) => {
+    assert.deepEqual(plan.renames.map((r) => r.to), ['management', 'workload', 'frontend']);
+  }, {
+    ...seed,
+    name: 'seed-frontend, live NICs',
+    live: [
+      { name: 'ens192', mac: SEED_MACS.management, pciSlot: '0000:0b:00.0', physical: true },
+      { name: 'ens224', mac: SEED_MACS.workload, pciSlot: '0000:13:00.0', physical: true },
+      { name: 'ens256', mac: SEED_MACS.frontend, pciSlot: '0000:1b:00.0', physical: true },
+    ],
+  }),
+  on('existing-haproxy-cfg', "a rerun over a haproxy.cfg holding the Data Plane API's sections (test/fixtures/haproxy/api-sections.cfg): they are kept", {
+    haproxyCfg: fixture('haproxy/api-sections.cfg'),
+  }, (plan) => {
+    const cfg = plan.files.find((f) => f.path === '/etc/haproxy/haproxy.cfg')!;
+    assert.ok(cfg.content.includes('backend domain-c50:b42f9558-a4eb-4e8f-8f0f-9a8f295f0a8e-vm-testing-rritesh-guest-cluster-control-plane-service-apiserver'));
+    assert.equal(cfg.merge?.base, fixture('haproxy/api-sections.cfg'));
+  }),
+  on('dataplane-yaml', 'Data Plane API 2.9: configured by /etc/haproxy/dataplaneapi.yaml', {
+    dataplaneVersionOutput: 'HAProxy Data Plane API v2.9.3 1a2b3c4',
+  }, (plan) => assert.ok(paths(plan).includes('/etc/haproxy/dataplaneapi.yaml'))),
+  on('dataplane-unknown-version', 'the Data Plane API is there but its version is unknown (--root, no dpkg record): the flags form, a warning', {
+    dataplaneVersionOutput: 'unknown',
+    dataplaneVersionUnknown: 'with --root nothing from the image is run, and /var/lib/dpkg/status in it records no dataplaneapi package',
+  }, (plan) => {
+    assert.ok(!paths(plan).includes('/etc/haproxy/dataplaneapi.yaml'));
+    assert.equal(plan.dataplaneEnabled, true);
+  }),
+  on('dataplane-missing', 'the Data Plane API binary is missing: its unit is written, left disabled', {
+    dataplaneVersionOutput: undefined,
+  }, (plan) => assert.equal(plan.dataplaneEnabled, false)),
+  on('rerun-root-password-kept', "a rerun: the marker matches appliance.root_pwd, so the root password is left alone (no new hash)", {
+    rootPasswordMarker: MARKER_OF_SEED_PASSWORD,
+  }, (plan) => assert.equal(plan.rootPassword, undefined)),
+  on('rerun-root-password-changed', 'a rerun after appliance.root_pwd changed: the marker does not match, a new hash from the fixed salt', {
+    rootPasswordMarker: MARKER_OF_SEED_PASSWORD,
+  }, (plan) => assert.ok(plan.rootPassword?.chpasswdLine.startsWith('root:$6$GoldenRoot000001$')), {
+    ...seed,
+    name: 'seed-frontend, another root password',
+    properties: { ...seed.properties, 'appliance.root_pwd': 'An0ther-password' },
+  }),
+  on('no-root-login', 'appliance.permit_root_login False and no appliance.root_pwd: the image\'s password is left as it is', {}, (plan) => {
+    assert.equal(plan.rootPassword, undefined);
+  }, {
+    ...seed,
+    name: 'seed-frontend, no root login',
+    properties: { ...seed.properties, 'appliance.permit_root_login': 'False', 'appliance.root_pwd': '' },
+  }),
+  {
+    name: 'pki-held',
+    what: "no key material could be made and the API's key pair is not there: no PKI file, the kept CA published, the Data Plane API held",
+    network: seed,
+    facts: { ...withoutPki(), pkiKept: { caCert: CA.cert, serverKeyPair: false } },
+    expect: (plan) => {
+      assert.ok(plan.dataplaneHeld);
+      assert.equal(plan.publishCa, CA.cert);
+      assert.ok(!paths(plan).some((p) => p.endsWith('.crt') || p.endsWith('.key')));
+    },
+  },
+  {
+    name: 'pki-kept-key-pair',
+    what: "no key material could be made but the API's key pair is there: no PKI file, the API not held",
+    network: seed,
+    facts: { ...withoutPki(), pkiKept: { caCert: CA.cert, serverKeyPair: true } },
+    expect: (plan) => assert.equal(plan.dataplaneHeld, undefined),
+  },
+  {
+    name: 'pki-none',
+    what: 'no key material could be made and none is kept: nothing published, the API held',
+    network: seed,
+    facts: withoutPki(),
+    expect: (plan) => {
+      assert.ok(plan.dataplaneHeld);
+      assert.equal(plan.publishCa, undefined);
+    },
+  },
+];
+
+/** Object keys sorted, so plan.json does not depend on the order the planners build objects in. */
+function sorted(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sorted);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, sorted(v)]));
+  }
+  return value;
+}
+
+/** Everything of the plan but the files' contents, as plan.json shows it. */
+function planJson(plan: Plan): string {
+  const { files, ...rest } = plan;
+  const meta = files.map(({ path, content: _, merge, mode, ...f }) => ({
+    path,
+    mode: `0${mode.toString(8)}`,
+    ...(sorted(f) as object),
+    ...(merge && {
+      merge: { base: merge.base === undefined ? null : { bytes: Buffer.byteLength(merge.base), sha256: createHash('sha256').update(merge.base).digest('hex') } },
+    }),
+  }));
+  return `${JSON.stringify({ files: meta, ...(sorted(rest) as object) }, null, 2)}\n`;
+}
+
+/** The golden tree of a plan: appliance path (and /plan.json) → content. */
+function rendered(plan: Plan): Map<string, string> {
+  const out = new Map<string, string>(plan.files.map((f) => [f.path, f.content]));
+  assert.equal(out.size, plan.files.length, 'two planned files have the same path');
+  assert.ok(!out.has(`/${PLAN_JSON}`));
+  out.set(`/${PLAN_JSON}`, planJson(plan));
+  return out;
+}
+
+/** The files under `dir`, as `/relative/path`, sorted; none when it is missing. */
+function readTree(dir: string): Map<string, string> {
+  let names: string[];
+  try {
+    names = readdirSync(dir, { recursive: true, encoding: 'utf8' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw err;
+  }
+  return new Map(names.filter((n) => statSync(join(dir, n)).isFile()).sort().map((n) => [`/${n}`, readFileSync(join(dir, n), 'utf8')]));
+}
+
+function writeTree(dir: string, tree: Map<string, string>): void {
+  rmSync(dir, { recursive: true, force: true });
+  for (const [path, content] of tree) {
+    const p = join(dir, path);
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, content);
+  }
+}
+
+function plan(s: PlanScenario): Plan {
+  const config = scenarioConfig(s.network);
+  // A copy of the facts each time: planning must not depend on (or change) what it was given.
+  return planAppliance(config, scenarioNics(s.network, config), structuredClone(s.facts));
+}
+
+test('the plan scenarios have distinct names', () => {
+  assert.equal(new Set(PLAN_SCENARIOS.map((s) => s.name)).size, PLAN_SCENARIOS.length);
+});
+
+for (const s of PLAN_SCENARIOS) {
+  test(`golden plan: ${s.name} (${s.what})`, () => {
+    const first = plan(s);
+    const actual = rendered(first);
+    // Deterministic: planning again gives the same bytes.
+    assert.deepEqual(rendered(plan(s)), actual, `${s.name}: planning twice gave different output`);
+    s.expect?.(first);
+    // A merged file (haproxy.cfg) merged again from the same base is the same file.
+    for (const f of first.files) if (f.merge) assert.equal(f.merge.remerge(f.merge.base), f.content, `${s.name}: ${f.path} merged again differs`);
+
+    const dir = join(GOLDEN, s.name);
+    if (UPDATE) writeTree(dir, actual);
+    const golden = readTree(dir);
+    assert.ok(golden.size > 0, `no golden files in test/golden/plan/${s.name}; run with UPDATE_GOLDEN=1 (see this file's header)`);
+
+    const missing = [...golden.keys()].filter((p) => !actual.has(p));
+    const extra = [...actual.keys()].filter((p) => !golden.has(p));
+    assert.ok(
+      missing.length + extra.length === 0,
+      `${s.name}: the set of planned files differs from test/golden/plan/${s.name}/\n` +
+        `${missing.map((p) => `  golden, no longer planned: ${p}\n`).join('')}${extra.map((p) => `  planned, no golden file: ${p}\n`).join('')}`,
+    );
+    for (const [path, content] of actual) {
+      const expected = golden.get(path)!;
+      if (content === expected) continue;
+      const where = `test/golden/plan/${s.name}${path}`;
+      assert.fail(`${s.name}: ${path} differs from its golden file ${where} (- golden, + planned):\n${createTwoFilesPatch(where, `planned ${path}`, expected, content, undefined, undefined, { context: 3 })}`);
+    }
+  });
+}
