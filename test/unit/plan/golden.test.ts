@@ -48,82 +48,96 @@ const MARKER_OF_SEED_PASSWORD = '$6$markersalt$6r8WsJiTPGXgtxxcztQvyPW1nuyIMLUGs
 interface PlanScenario {
   name: string;
   what: string;
-  network: Scenario;
-  facts: ApplianceFacts;
+  /** The properties and NICs (default: the seed's 3-NIC appliance). */
+  network?: Scenario;
+  /** Planning's facts (default: FIRST_BOOT). */
+  facts?: ApplianceFacts;
   /** What the scenario is there for, checked beside the goldens (so that a blind update cannot lose it). */
   expect?: (plan: Plan) => void;
 }
 
 const seed = SCENARIOS.find((s) => s.name === 'seed-frontend')!;
-const on = (name: string, what: string, facts: Partial<ApplianceFacts>, expect?: (plan: Plan) => void, network: Scenario = seed): PlanScenario => ({
-  name,
-  what,
-  network,
-  facts: { ...FIRST_BOOT, ...facts },
-  ...(expect && { expect }),
-});
-const withoutPki = (): ApplianceFacts => {
-  const { pki: _, ...rest } = FIRST_BOOT;
-  return rest;
-};
+/** The seed with other properties. */
+const seedWith = (what: string, properties: Record<string, string>): Scenario => ({ ...seed, name: `seed-frontend, ${what}`, properties: { ...seed.properties, ...properties } });
+/** No key material could be made this run. */
+const { pki: _, ...NO_PKI } = FIRST_BOOT;
 const paths = (plan: Plan) => plan.files.map((f) => f.path);
 
 const PLAN_SCENARIOS: PlanScenario[] = [
   // Every network scenario, on a first boot.
-  ...SCENARIOS.map((s) => on(s.name, `${s.what}; first boot`, {}, undefined, s)),
-  on('first-boot-live-nics', 'the first boot on the appliance itself: the NICs have kernel names and are renamed to their roles', {}, (plan) => {
-    assert.deepEqual(plan.renames.map((r) => r.to), ['management', 'workload', 'frontend']);
-  }, {
-    ...seed,
-    name: 'seed-frontend, live NICs',
-    live: [
-      { name: 'ens192', mac: SEED_MACS.management, pciSlot: '0000:0b:00.0', physical: true },
-      { name: 'ens224', mac: SEED_MACS.workload, pciSlot: '0000:13:00.0', physical: true },
-      { name: 'ens256', mac: SEED_MACS.frontend, pciSlot: '0000:1b:00.0', physical: true },
-    ],
-  }),
-  on('existing-haproxy-cfg', "a rerun over a haproxy.cfg holding the Data Plane API's sections (test/fixtures/haproxy/api-sections.cfg): they are kept", {
-    haproxyCfg: fixture('haproxy/api-sections.cfg'),
-  }, (plan) => {
-    const cfg = plan.files.find((f) => f.path === '/etc/haproxy/haproxy.cfg')!;
-    assert.ok(cfg.content.includes('backend domain-c50:b42f9558-a4eb-4e8f-8f0f-9a8f295f0a8e-vm-testing-rritesh-guest-cluster-control-plane-service-apiserver'));
-    assert.equal(cfg.merge?.base, fixture('haproxy/api-sections.cfg'));
-  }),
-  on('dataplane-yaml', 'Data Plane API 2.9: configured by /etc/haproxy/dataplaneapi.yaml', {
-    dataplaneVersionOutput: 'HAProxy Data Plane API v2.9.3 1a2b3c4',
-  }, (plan) => assert.ok(paths(plan).includes('/etc/haproxy/dataplaneapi.yaml'))),
-  on('dataplane-unknown-version', 'the Data Plane API is there but its version is unknown (--root, no dpkg record): the flags form, a warning', {
-    dataplaneVersionOutput: 'unknown',
-    dataplaneVersionUnknown: 'with --root nothing from the image is run, and /var/lib/dpkg/status in it records no dataplaneapi package',
-  }, (plan) => {
-    assert.ok(!paths(plan).includes('/etc/haproxy/dataplaneapi.yaml'));
-    assert.equal(plan.dataplaneEnabled, true);
-  }),
-  on('dataplane-missing', 'the Data Plane API binary is missing: its unit is written, left disabled', {
-    dataplaneVersionOutput: undefined,
-  }, (plan) => assert.equal(plan.dataplaneEnabled, false)),
-  on('rerun-root-password-kept', "a rerun: the marker matches appliance.root_pwd, so the root password is left alone (no new hash)", {
-    rootPasswordMarker: MARKER_OF_SEED_PASSWORD,
-  }, (plan) => assert.equal(plan.rootPassword, undefined)),
-  on('rerun-root-password-changed', 'a rerun after appliance.root_pwd changed: the marker does not match, a new hash from the fixed salt', {
-    rootPasswordMarker: MARKER_OF_SEED_PASSWORD,
-  }, (plan) => assert.ok(plan.rootPassword?.chpasswdLine.startsWith('root:$6$GoldenRoot000001$')), {
-    ...seed,
-    name: 'seed-frontend, another root password',
-    properties: { ...seed.properties, 'appliance.root_pwd': 'An0ther-password' },
-  }),
-  on('no-root-login', 'appliance.permit_root_login False and no appliance.root_pwd: the image\'s password is left as it is', {}, (plan) => {
-    assert.equal(plan.rootPassword, undefined);
-  }, {
-    ...seed,
-    name: 'seed-frontend, no root login',
-    properties: { ...seed.properties, 'appliance.permit_root_login': 'False', 'appliance.root_pwd': '' },
-  }),
+  ...SCENARIOS.map((s) => ({ name: s.name, what: `${s.what}; first boot`, network: s })),
+  {
+    name: 'first-boot-live-nics',
+    what: 'the first boot on the appliance itself: the NICs have kernel names and are renamed to their roles',
+    network: {
+      ...seed,
+      name: 'seed-frontend, live NICs',
+      live: [
+        { name: 'ens192', mac: SEED_MACS.management, pciSlot: '0000:0b:00.0', physical: true },
+        { name: 'ens224', mac: SEED_MACS.workload, pciSlot: '0000:13:00.0', physical: true },
+        { name: 'ens256', mac: SEED_MACS.frontend, pciSlot: '0000:1b:00.0', physical: true },
+      ],
+    },
+    expect: (plan) => assert.deepEqual(plan.renames, [{ from: 'ens192', to: 'management' }, { from: 'ens224', to: 'workload' }, { from: 'ens256', to: 'frontend' }]),
+  },
+  {
+    name: 'existing-haproxy-cfg',
+    what: "a rerun over a haproxy.cfg holding the Data Plane API's sections (test/fixtures/haproxy/api-sections.cfg): they are kept",
+    facts: { ...FIRST_BOOT, haproxyCfg: fixture('haproxy/api-sections.cfg') },
+    expect: (plan) => {
+      const cfg = plan.files.find((f) => f.path === '/etc/haproxy/haproxy.cfg')!;
+      assert.ok(cfg.content.includes('backend domain-c50:b42f9558-a4eb-4e8f-8f0f-9a8f295f0a8e-vm-testing-rritesh-guest-cluster-control-plane-service-apiserver'));
+      assert.equal(cfg.merge?.base, fixture('haproxy/api-sections.cfg'));
+    },
+  },
+  {
+    name: 'dataplane-yaml',
+    what: 'Data Plane API 2.9: configured by /etc/haproxy/dataplaneapi.yaml',
+    facts: { ...FIRST_BOOT, dataplaneVersionOutput: 'HAProxy Data Plane API v2.9.3 1a2b3c4' },
+    expect: (plan) => assert.ok(paths(plan).includes('/etc/haproxy/dataplaneapi.yaml')),
+  },
+  {
+    name: 'dataplane-unknown-version',
+    what: 'the Data Plane API is there but its version is unknown (--root, no dpkg record): the flags form, a warning',
+    facts: {
+      ...FIRST_BOOT,
+      dataplaneVersionOutput: 'unknown',
+      dataplaneVersionUnknown: 'with --root nothing from the image is run, and /var/lib/dpkg/status in it records no dataplaneapi package',
+    },
+    expect: (plan) => {
+      assert.ok(!paths(plan).includes('/etc/haproxy/dataplaneapi.yaml'));
+      assert.equal(plan.dataplaneEnabled, true);
+    },
+  },
+  {
+    name: 'dataplane-missing',
+    what: 'the Data Plane API binary is missing: its unit is written, left disabled',
+    facts: { pki: FIRST_BOOT.pki!, salts: FIRST_BOOT.salts },
+    expect: (plan) => assert.equal(plan.dataplaneEnabled, false),
+  },
+  {
+    name: 'rerun-root-password-kept',
+    what: 'a rerun: the marker matches appliance.root_pwd, so the root password is left alone (no new hash)',
+    facts: { ...FIRST_BOOT, rootPasswordMarker: MARKER_OF_SEED_PASSWORD },
+    expect: (plan) => assert.equal(plan.rootPassword, undefined),
+  },
+  {
+    name: 'rerun-root-password-changed',
+    what: 'a rerun after appliance.root_pwd changed: the marker does not match, a new hash from the fixed salt',
+    network: seedWith('another root password', { 'appliance.root_pwd': 'An0ther-password' }),
+    facts: { ...FIRST_BOOT, rootPasswordMarker: MARKER_OF_SEED_PASSWORD },
+    expect: (plan) => assert.ok(plan.rootPassword?.chpasswdLine.startsWith('root:$6$GoldenRoot000001$')),
+  },
+  {
+    name: 'no-root-login',
+    what: "appliance.permit_root_login False and no appliance.root_pwd: the image's password is left as it is",
+    network: seedWith('no root login', { 'appliance.permit_root_login': 'False', 'appliance.root_pwd': '' }),
+    expect: (plan) => assert.equal(plan.rootPassword, undefined),
+  },
   {
     name: 'pki-held',
     what: "no key material could be made and the API's key pair is not there: no PKI file, the kept CA published, the Data Plane API held",
-    network: seed,
-    facts: { ...withoutPki(), pkiKept: { caCert: CA.cert, serverKeyPair: false } },
+    facts: { ...NO_PKI, pkiKept: { caCert: CA.cert, serverKeyPair: false } },
     expect: (plan) => {
       assert.ok(plan.dataplaneHeld);
       assert.equal(plan.publishCa, CA.cert);
@@ -133,15 +147,13 @@ const PLAN_SCENARIOS: PlanScenario[] = [
   {
     name: 'pki-kept-key-pair',
     what: "no key material could be made but the API's key pair is there: no PKI file, the API not held",
-    network: seed,
-    facts: { ...withoutPki(), pkiKept: { caCert: CA.cert, serverKeyPair: true } },
+    facts: { ...NO_PKI, pkiKept: { caCert: CA.cert, serverKeyPair: true } },
     expect: (plan) => assert.equal(plan.dataplaneHeld, undefined),
   },
   {
     name: 'pki-none',
     what: 'no key material could be made and none is kept: nothing published, the API held',
-    network: seed,
-    facts: withoutPki(),
+    facts: NO_PKI,
     expect: (plan) => {
       assert.ok(plan.dataplaneHeld);
       assert.equal(plan.publishCa, undefined);
@@ -203,9 +215,10 @@ function writeTree(dir: string, tree: Map<string, string>): void {
 }
 
 function plan(s: PlanScenario): Plan {
-  const config = scenarioConfig(s.network);
+  const network = s.network ?? seed;
+  const config = scenarioConfig(network);
   // A copy of the facts each time: planning must not depend on (or change) what it was given.
-  return planAppliance(config, scenarioNics(s.network, config), structuredClone(s.facts));
+  return planAppliance(config, scenarioNics(network, config), structuredClone(s.facts ?? FIRST_BOOT));
 }
 
 test('the plan scenarios have distinct names', () => {
