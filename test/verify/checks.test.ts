@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { validateProperties } from '../../src/config/validate.js';
 import { publicConfig, type PublicConfig } from '../../src/state/state.js';
 import { runChecks, type CheckInput } from '../../src/verify/checks.js';
-import { factsFromSections } from '../../src/verify/facts.js';
+import { factsFromSections } from '../../src/verify/observed.js';
 import { parseBinds } from '../../src/verify/parse/haproxy.js';
 import { parseRoutes } from '../../src/verify/parse/ip.js';
 import { parseNetstat } from '../../src/verify/parse/listeners.js';

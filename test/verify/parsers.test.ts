@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { factsFromSections } from '../../src/verify/facts.js';
+import { factsFromSections } from '../../src/verify/observed.js';
 import { parseAddrs, parseRouteLine, parseRoutes, parseRules } from '../../src/verify/parse/ip.js';
 import { listensOn, parseNetstat, parseSs, splitHostPort } from '../../src/verify/parse/listeners.js';
 import { haproxyCheckSummary, parseBindAddress, parseBinds, parseHaproxyVersion } from '../../src/verify/parse/haproxy.js';
@@ -182,7 +182,7 @@ test('sections survive content that looks like a marker, a missing trailing newl
 });
 
 test('table names from rt_tables become numbers, as the checks compare them', async () => {
-  const { factsFromSections } = await import('../../src/verify/facts.js');
+  const { factsFromSections } = await import('../../src/verify/observed.js');
   const route = JSON.stringify([{ type: 'unicast', dst: 'default', gateway: '192.168.1.1', dev: 'workload', table: 'workload', flags: [] },
     { type: 'unicast', dst: 'default', gateway: '10.191.191.254', dev: 'management', flags: [] },
     { type: 'local', dst: '192.168.0.0/24', dev: 'lo', table: 'local', flags: [] }]);

@@ -14,7 +14,7 @@ import { HAPROXY_CFG } from '../../src/haproxy/plan.js';
 import { PKI_PATHS } from '../../src/pki/plan.js';
 import { STATE_FILE } from '../../src/state/state.js';
 import { runChecks } from '../../src/verify/checks.js';
-import { factsFromSections } from '../../src/verify/facts.js';
+import { factsFromSections } from '../../src/verify/observed.js';
 import { APPLIANCE_PATHS, collectionScript, newMarker, splitSections } from '../../src/verify/script.js';
 
 const root = process.getuid?.() === 0;
