@@ -1,5 +1,5 @@
 /**
- * The checks: pure functions from the collected facts and the expected configuration to
+ * The checks: pure functions from what was observed on the appliance and the expected configuration to
  * results {id, subject, status, message, remedy}. Messages name the cause ("nothing listens:
  * no AnyIP route covers 192.168.0.3"), remedies say what to do. docs/verify.md lists every id.
  */
@@ -12,7 +12,7 @@ import { chainsTo } from './parse/certs.js';
 import { haproxyCheckSummary } from './parse/haproxy.js';
 import { describeLookup, inCidr, lookupRoute, prefixLength } from './routing.js';
 import { APPLIANCE_PATHS } from './script.js';
-import type { ApiProbe, CertInfo, CheckResult, Expected, Facts, HaproxyBind, Listener, Route, Rule, Status } from './types.js';
+import type { ApiProbe, CertInfo, CheckResult, Expected, Observed, HaproxyBind, Listener, Route, Rule, Status } from './types.js';
 
 /** Warn when a certificate expires within this many days. */
 export const CERT_WARN_DAYS = 30;
@@ -20,7 +20,7 @@ export const CERT_WARN_DAYS = 30;
 export const CLOCK_SKEW_WARN_S = 120;
 
 export interface CheckInput {
-  facts: Facts;
+  observed: Observed;
   expected?: Expected;
   /** Why there is no expected configuration (state.json missing and no --expect). */
   expectedProblem?: string;
@@ -42,13 +42,13 @@ function r(id: string, status: Status, message: string, remedy?: string, subject
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 // ---------------------------------------------------------------------------------------------
-// Helpers over the facts
+// Helpers over what was observed
 // ---------------------------------------------------------------------------------------------
 
 function managementAddress(input: CheckInput): string | undefined {
   const nic = input.expected?.config.network.management;
   if (nic?.address) return nic.address.address;
-  const live = input.facts.interfaces?.find((i) => i.name === 'management')?.ipv4[0];
+  const live = input.observed.interfaces?.find((i) => i.name === 'management')?.ipv4[0];
   return live?.split('/')[0];
 }
 
@@ -56,18 +56,18 @@ function serviceRanges(input: CheckInput): string[] {
   return input.expected?.config.loadbalance.serviceIpRanges ?? [];
 }
 
-function localRoutes(facts: Facts): Route[] {
-  return (facts.routes ?? []).filter((r) => r.table === 'local' && r.type === 'local');
+function localRoutes(observed: Observed): Route[] {
+  return (observed.routes ?? []).filter((r) => r.table === 'local' && r.type === 'local');
 }
 
 /** Whether the kernel treats `address` as local: an AnyIP (local) route or an interface address. */
-function isLocal(facts: Facts, address: string): boolean {
-  if (localRoutes(facts).some((r) => inCidr(address, r.dst))) return true;
-  return (facts.interfaces ?? []).some((i) => i.ipv4.some((a) => a.split('/')[0] === address));
+function isLocal(observed: Observed, address: string): boolean {
+  if (localRoutes(observed).some((r) => inCidr(address, r.dst))) return true;
+  return (observed.interfaces ?? []).some((i) => i.ipv4.some((a) => a.split('/')[0] === address));
 }
 
-function processArgs(facts: Facts, comm: string): string[] {
-  return (facts.processes ?? []).filter((p) => p.comm === comm).map((p) => p.args);
+function processArgs(observed: Observed, comm: string): string[] {
+  return (observed.processes ?? []).filter((p) => p.comm === comm).map((p) => p.args);
 }
 
 function flag(args: string, name: string): string | undefined {
@@ -85,16 +85,16 @@ function ownedBy(l: Listener, name: string): boolean {
   return l.processes.some((p) => p.name === name || p.name.startsWith(`${name}:`) || (p.pid !== undefined && commByPid.get(p.pid) === name));
 }
 
-function serviceActive(facts: Facts, name: string): boolean | undefined {
-  return facts.services?.find((s) => s.name === name)?.active;
+function serviceActive(observed: Observed, name: string): boolean | undefined {
+  return observed.services?.find((s) => s.name === name)?.active;
 }
 
-function listenerUnknown(id: string, facts: Facts, subject?: string): CheckResult {
-  return r(id, 'warn', `cannot tell what listens: ${facts.listenerProblem ?? 'no listener list was collected'}`, 'install iproute2 (ss) or net-tools (netstat) on the appliance', subject);
+function listenerUnknown(id: string, observed: Observed, subject?: string): CheckResult {
+  return r(id, 'warn', `cannot tell what listens: ${observed.listenerProblem ?? 'no listener list was collected'}`, 'install iproute2 (ss) or net-tools (netstat) on the appliance', subject);
 }
 
-function noProcessNames(facts: Facts): boolean {
-  return facts.uid !== undefined && facts.uid !== 0;
+function noProcessNames(observed: Observed): boolean {
+  return observed.uid !== undefined && observed.uid !== 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,26 +124,26 @@ function checkState(input: CheckInput): CheckResult[] {
 
 function checkDataplaneListen(input: CheckInput): CheckResult {
   const id = 'dataplane.listen';
-  const { facts } = input;
+  const { observed } = input;
   const ip = managementAddress(input);
   const port = input.expected?.config.loadbalance.dataplanePort;
   if (!ip || port === undefined) return r(id, 'skip', 'not checked: the management address or the Data Plane API port is unknown');
   const want = formatEndpoint(ip, port);
-  if (!facts.listeners) return listenerUnknown(id, facts);
-  const args = processArgs(facts, 'dataplaneapi')[0];
+  if (!observed.listeners) return listenerUnknown(id, observed);
+  const args = processArgs(observed, 'dataplaneapi')[0];
   const cmdline = args ? [flag(args, 'tls-host') && `--tls-host=${flag(args, 'tls-host')}`, flag(args, 'tls-port') && `--tls-port=${flag(args, 'tls-port')}`, flag(args, 'scheme') && `--scheme=${flag(args, 'scheme')}`].filter(Boolean).join(' ') : '';
-  const holder = facts.listeners.find((l) => l.port === port && listensOn(l, ip));
+  const holder = observed.listeners.find((l) => l.port === port && listensOn(l, ip));
   if (holder) {
     if (ownedBy(holder, 'dataplaneapi')) {
       const where = isWildcard(holder) ? `all addresses (${formatEndpoint(holder.address, port)}), the management address ${ip} included` : want;
       return r(id, 'pass', `dataplaneapi listens on ${where}`);
     }
-    if (holder.processes.length === 0 && noProcessNames(facts)) return r(id, 'warn', `something listens on ${want} but the process is unknown (not collected as root)`, 'verify as root (--user root) to see process names');
+    if (holder.processes.length === 0 && noProcessNames(observed)) return r(id, 'warn', `something listens on ${want} but the process is unknown (not collected as root)`, 'verify as root (--user root) to see process names');
     return r(id, 'fail', `${want} (loadbalance.dataplane_port) is held by ${owners(holder)}, not dataplaneapi`,
       `stop what holds port ${port}, then systemctl restart dataplaneapi`);
   }
-  const elsewhere = facts.listeners.filter((l) => ownedBy(l, 'dataplaneapi'));
-  const running = serviceActive(facts, 'dataplaneapi');
+  const elsewhere = observed.listeners.filter((l) => ownedBy(l, 'dataplaneapi'));
+  const running = serviceActive(observed, 'dataplaneapi');
   if (elsewhere.length) {
     const at = elsewhere.map((l) => formatEndpoint(l.address, l.port)).join(', ');
     return r(id, 'fail', `dataplaneapi listens on ${at}, not on ${want} (loadbalance.dataplane_port ${port})${cmdline ? `; it runs with ${cmdline}` : ''}`,
@@ -169,7 +169,7 @@ function checkDataplaneTls(input: CheckInput, listen: CheckResult): CheckResult 
   const peer = api.peer;
   if (!peer) return r(id, 'fail', `${at} sent no certificate`, 'restart dataplaneapi with --scheme=https');
   const caState = input.expected?.config.appliance.caCert;
-  const caDisk = input.facts.certs.find((c) => c.source === APPLIANCE_PATHS.caCert);
+  const caDisk = input.observed.certs.find((c) => c.source === APPLIANCE_PATHS.caCert);
   const caPem = caState ?? caDisk?.pem;
   const caName = caState ? 'the CA of appliance.ca_cert' : `the appliance CA (${APPLIANCE_PATHS.caCert})`;
   if (!caPem) return r(id, 'fail', `cannot verify the certificate of ${at}: ${APPLIANCE_PATHS.caCert} is missing or unreadable`, 'rerun haproxy-appliance provision to (re)create the CA and the server certificate');
@@ -200,7 +200,7 @@ function checkDataplaneTls(input: CheckInput, listen: CheckResult): CheckResult 
   } catch {
     /* unreadable certificate: chainsTo failed already */
   }
-  const onDisk = input.facts.certs.find((c) => c.source === APPLIANCE_PATHS.serverCert || (c.source !== APPLIANCE_PATHS.caCert && !c.ca));
+  const onDisk = input.observed.certs.find((c) => c.source === APPLIANCE_PATHS.serverCert || (c.source !== APPLIANCE_PATHS.caCert && !c.ca));
   if (status === 'pass' && onDisk && onDisk.fingerprint256 !== peer.fingerprint256) {
     return r(id, 'warn', `${at} answers TLS with a certificate that chains to ${caName}, but not the one in ${onDisk.source}${via}`,
       'the certificate was renewed but dataplaneapi still serves the old one: systemctl restart dataplaneapi');
@@ -229,17 +229,17 @@ function checkDataplaneApi(input: CheckInput, tls: CheckResult): CheckResult {
 
 function checkSshListen(input: CheckInput, sshPort: number): CheckResult {
   const id = 'ssh.listen';
-  const { facts } = input;
+  const { observed } = input;
   const ip = managementAddress(input);
   if (!ip) return r(id, 'skip', 'not checked: the management address is unknown');
-  if (!facts.listeners) return listenerUnknown(id, facts);
+  if (!observed.listeners) return listenerUnknown(id, observed);
   const want = formatEndpoint(ip, sshPort);
-  const l = facts.listeners.find((x) => x.port === sshPort && listensOn(x, ip) && (ownedBy(x, 'sshd') || x.processes.length === 0));
+  const l = observed.listeners.find((x) => x.port === sshPort && listensOn(x, ip) && (ownedBy(x, 'sshd') || x.processes.length === 0));
   if (l) {
     const where = isWildcard(l) ? `all addresses (${formatEndpoint(l.address, l.port)}), the management address included; see vip.exposed` : want;
     return r(id, 'pass', `sshd listens on ${where}`);
   }
-  const other = facts.listeners.filter((x) => ownedBy(x, 'sshd')).map((x) => formatEndpoint(x.address, x.port));
+  const other = observed.listeners.filter((x) => ownedBy(x, 'sshd')).map((x) => formatEndpoint(x.address, x.port));
   return r(id, 'fail', `sshd does not listen on ${want}${other.length ? `; it listens on ${other.join(', ')}` : ''}`,
     `set ListenAddress ${ip} in /etc/ssh/sshd_config and systemctl restart sshd`);
 }
@@ -248,19 +248,19 @@ function checkSshListen(input: CheckInput, sshPort: number): CheckResult {
 // Network: addresses, routes, rules
 // ---------------------------------------------------------------------------------------------
 
-function ipUnknown(id: string, facts: Facts, subject?: string): CheckResult {
-  return r(id, 'warn', `cannot tell: ${facts.ipProblem ?? 'ip output was not collected'}`, 'install iproute2 on the appliance', subject);
+function ipUnknown(id: string, observed: Observed, subject?: string): CheckResult {
+  return r(id, 'warn', `cannot tell: ${observed.ipProblem ?? 'ip output was not collected'}`, 'install iproute2 on the appliance', subject);
 }
 
 function checkAddresses(input: CheckInput): CheckResult[] {
   const id = 'network.address';
   const cfg = input.expected?.config;
   if (!cfg) return [];
-  if (!input.facts.interfaces) return [ipUnknown(id, input.facts)];
+  if (!input.observed.interfaces) return [ipUnknown(id, input.observed)];
   return nicsOf(cfg).map((nic) => {
-    const live = input.facts.interfaces!.find((i) => i.name === nic.role);
+    const live = input.observed.interfaces!.find((i) => i.name === nic.role);
     if (!live) {
-      const names = input.facts.interfaces!.map((i) => i.name).join(', ');
+      const names = input.observed.interfaces!.map((i) => i.name).join(', ');
       return r(id, 'fail', `there is no interface named ${nic.role} (interfaces: ${names})`,
         'the NICs were not renamed: rerun haproxy-appliance provision (it writes /etc/systemd/network/10-<role>.link) and reboot, or check the NIC MACs (--nics)', nic.role);
     }
@@ -288,10 +288,10 @@ function checkDefaultRoute(input: CheckInput): CheckResult {
   const id = 'route.default';
   const cfg = input.expected?.config;
   if (!cfg) return r(id, 'skip', 'not checked: no expected configuration');
-  const facts = input.facts;
-  if (!facts.routes) return ipUnknown(id, facts);
+  const observed = input.observed;
+  if (!observed.routes) return ipUnknown(id, observed);
   const gw = cfg.network.management.gateway;
-  const defaults = facts.routes.filter((x) => x.table === 'main' && x.dst === 'default' && x.type === 'unicast');
+  const defaults = observed.routes.filter((x) => x.table === 'main' && x.dst === 'default' && x.type === 'unicast');
   if (!gw) {
     if (defaults.length === 0) return r(id, 'pass', 'no default route, as configured (network.management_gateway is not set)');
     return r(id, 'warn', `network.management_gateway is not set, but the main table has ${defaults.map(routeText).join(', ')}`, 'set network.management_gateway, or remove the route');
@@ -304,7 +304,7 @@ function checkDefaultRoute(input: CheckInput): CheckResult {
     return r(id, 'fail', `${want} is there, but so is ${others.map(routeText).join(', ')}: traffic may leave by the wrong NIC`,
       'only the management NIC may put a default route in the main table: rerun haproxy-appliance provision, then networkctl reload');
   }
-  const mgmt = facts.interfaces?.find((i) => i.name === 'management');
+  const mgmt = observed.interfaces?.find((i) => i.name === 'management');
   const cause = !mgmt ? 'there is no interface named management' : !mgmt.up ? 'the management interface is down' : others.length ? `the main table has ${others.map(routeText).join(', ')} instead` : 'the main table has no default route';
   return r(id, 'fail', `no ${want}: ${cause}`, `rerun haproxy-appliance provision, then networkctl reload (or now: ip route replace default via ${gw} dev management)`);
 }
@@ -313,14 +313,14 @@ function checkLinkRoutes(input: CheckInput): CheckResult[] {
   const id = 'route.link';
   const cfg = input.expected?.config;
   if (!cfg) return [];
-  const facts = input.facts;
-  if (!facts.routes) return [ipUnknown(id, facts)];
+  const observed = input.observed;
+  if (!observed.routes) return [ipUnknown(id, observed)];
   return nicsOf(cfg).filter((n) => n.address).map((nic) => {
     const a = nic.address!;
-    const found = facts.routes!.find((x) => x.table === 'main' && x.dst === a.network && x.dev === nic.role && !x.gateway);
+    const found = observed.routes!.find((x) => x.table === 'main' && x.dst === a.network && x.dev === nic.role && !x.gateway);
     if (found) return r(id, 'pass', `${a.network} dev ${nic.role}${found.prefsrc ? ` src ${found.prefsrc}` : ''}`, undefined, nic.role);
-    const wrong = facts.routes!.find((x) => x.table === 'main' && x.dst === a.network);
-    return r(id, 'fail', wrong ? `${a.network} is routed as ${routeText(wrong)}, not dev ${nic.role}` : `no link route ${a.network} dev ${nic.role} in the main table${facts.interfaces?.find((i) => i.name === nic.role)?.ipv4.includes(a.cidr) ? '' : ` (${nic.role} does not have ${a.cidr})`}`,
+    const wrong = observed.routes!.find((x) => x.table === 'main' && x.dst === a.network);
+    return r(id, 'fail', wrong ? `${a.network} is routed as ${routeText(wrong)}, not dev ${nic.role}` : `no link route ${a.network} dev ${nic.role} in the main table${observed.interfaces?.find((i) => i.name === nic.role)?.ipv4.includes(a.cidr) ? '' : ` (${nic.role} does not have ${a.cidr})`}`,
       'networkctl reload (the kernel adds the link route with the address)', nic.role);
   });
 }
@@ -331,12 +331,12 @@ function policyNics(model: NetworkModel): (NicNetwork & { table: number })[] {
 
 function checkPolicyTables(input: CheckInput, model: NetworkModel): CheckResult[] {
   const id = 'route.table';
-  const facts = input.facts;
+  const observed = input.observed;
   const nics = policyNics(model);
-  if (!facts.routes) return nics.length ? [ipUnknown(id, facts)] : [];
+  if (!observed.routes) return nics.length ? [ipUnknown(id, observed)] : [];
   return nics.map((nic) => {
     const table = String(nic.table);
-    const live = facts.routes!.filter((x) => x.table === table);
+    const live = observed.routes!.filter((x) => x.table === table);
     const missing: string[] = [];
     const found: string[] = [];
     for (const want of nic.routes.filter((x) => x.table === nic.table)) {
@@ -351,7 +351,7 @@ function checkPolicyTables(input: CheckInput, model: NetworkModel): CheckResult[
       return r(id, 'pass', found.length ? found.join('; ') : `table ${table} needs no static routes (DHCP)`, undefined, subject);
     }
     const parts = [missing.length ? `missing: ${missing.join('; ')}` : '', extraDefaults.length ? `unexpected: ${extraDefaults.map(routeText).join('; ')}` : ''].filter(Boolean);
-    const cause = live.length === 0 ? ` (table ${table} is empty${facts.interfaces?.find((i) => i.name === nic.role)?.up === false ? `: ${nic.role} is down` : ''})` : '';
+    const cause = live.length === 0 ? ` (table ${table} is empty${observed.interfaces?.find((i) => i.name === nic.role)?.up === false ? `: ${nic.role} is down` : ''})` : '';
     return r(id, 'fail', `${parts.join('; ')}${cause}`, `rerun haproxy-appliance provision, then networkctl reload (${PATHS.network(nic.role)} holds these routes)`, subject);
   });
 }
@@ -371,22 +371,22 @@ function ruleMatches(live: Rule, want: RuleSpec): boolean {
 
 function checkRules(input: CheckInput, model: NetworkModel): CheckResult[] {
   const id = 'rule';
-  const facts = input.facts;
+  const observed = input.observed;
   const nics = policyNics(model);
-  if (!facts.rules) return nics.length ? [ipUnknown(id, facts)] : [];
+  if (!observed.rules) return nics.length ? [ipUnknown(id, observed)] : [];
   return nics.map((nic) => {
     const table = String(nic.table);
     const subject = `${nic.role} (table ${table})`;
     const problems: string[] = [];
     for (const want of nic.rules) {
-      const hits = facts.rules!.filter((x) => ruleMatches(x, want));
+      const hits = observed.rules!.filter((x) => ruleMatches(x, want));
       const wantText = ruleText({ ...want, table });
       if (hits.length === 0) {
-        const atPrio = facts.rules!.filter((x) => x.priority === want.priority);
+        const atPrio = observed.rules!.filter((x) => x.priority === want.priority);
         problems.push(atPrio.length ? `rule ${want.priority} is \`${atPrio.map(ruleText).join('`, `')}\`, not \`${wantText}\`` : `rule \`${wantText}\` is missing`);
       } else if (hits.length > 1) problems.push(`rule \`${wantText}\` is there ${hits.length} times`);
     }
-    const stray = facts.rules!.filter((x) => x.table === table && !nic.rules.some((w) => ruleMatches(x, w)));
+    const stray = observed.rules!.filter((x) => x.table === table && !nic.rules.some((w) => ruleMatches(x, w)));
     if (stray.length) problems.push(`unexpected: \`${stray.map(ruleText).join('`, `')}\``);
     if (problems.length === 0) {
       return r(id, 'pass', `${plural(nic.rules.length, 'rule')} into table ${table}, each once: ${nic.rules.map((w) => ruleText({ ...w, table })).join('; ')}`, undefined, subject);
@@ -399,12 +399,12 @@ function checkAdditionalNetworks(input: CheckInput): CheckResult[] {
   const id = 'route.additional';
   const cfg = input.expected?.config;
   if (!cfg || cfg.network.additionalWorkloadNetworks.length === 0) return [];
-  const facts = input.facts;
-  if (!facts.routes || !facts.rules) return [ipUnknown(id, facts)];
+  const observed = input.observed;
+  if (!observed.routes || !observed.rules) return [ipUnknown(id, observed)];
   const gw = cfg.network.workload.gateway;
   return cfg.network.additionalWorkloadNetworks.map((net) => {
     const probe = firstHost(net);
-    const l = lookupRoute(facts.routes!, facts.rules!, probe);
+    const l = lookupRoute(observed.routes!, observed.rules!, probe);
     const ok = l.verdict === 'route' && l.route?.dev === 'workload' && (!gw || l.route.gateway === gw);
     if (ok) return r(id, 'pass', `${net} is routed ${describeLookup(l)}`, undefined, net);
     return r(id, 'fail', `${net} is routed ${describeLookup(l)}, not via ${gw ?? 'the workload gateway'} dev workload`,
@@ -426,14 +426,14 @@ function firstHost(cidr: string): string {
 
 function checkAnyIp(input: CheckInput): CheckResult[] {
   const id = 'anyip';
-  const facts = input.facts;
+  const observed = input.observed;
   const ranges = serviceRanges(input);
   if (!ranges.length) return [];
-  if (!facts.routes) return [ipUnknown(id, facts)];
+  if (!observed.routes) return [ipUnknown(id, observed)];
   return ranges.map((range) => {
-    const exact = localRoutes(facts).find((x) => x.dst === range && (x.dev === 'lo' || !x.dev));
+    const exact = localRoutes(observed).find((x) => x.dst === range && (x.dev === 'lo' || !x.dev));
     if (exact) return r(id, 'pass', `local ${range} dev lo table local: the appliance answers for every address in ${range}`, undefined, range);
-    const partial = localRoutes(facts).filter((x) => inCidr(x.dst.split('/')[0]!, range) && prefixLength(x.dst) > prefixLength(range));
+    const partial = localRoutes(observed).filter((x) => inCidr(x.dst.split('/')[0]!, range) && prefixLength(x.dst) > prefixLength(range));
     return r(id, 'fail', `no AnyIP route for ${range} (local ${range} dev lo table local)${partial.length ? `; only ${partial.map(routeText).join(', ')}` : ''}: the appliance does not answer for these VIPs (haproxy's open sockets receive nothing, and it cannot bind new ones)`,
       `networkctl reload (${PATHS.anyip} holds the route); or now: ip route add local ${range} dev lo table local`, range);
   });
@@ -449,15 +449,15 @@ function remoteClient(input: CheckInput): string {
 
 function checkReturnPath(input: CheckInput, model: NetworkModel): CheckResult[] {
   const id = 'vip.return-path';
-  const facts = input.facts;
+  const observed = input.observed;
   const cfg = input.expected?.config;
   if (!cfg || !model.vips.length) return [];
-  if (!facts.routes || !facts.rules) return [ipUnknown(id, facts)];
+  if (!observed.routes || !observed.rules) return [ipUnknown(id, observed)];
   const client = remoteClient(input);
   return model.vips.map((vip) => {
     const src = firstHost(vip.range);
     const nic = nicsOf(cfg).find((n) => n.role === vip.role);
-    const l = lookupRoute(facts.routes!, facts.rules!, client, src);
+    const l = lookupRoute(observed.routes!, observed.rules!, client, src);
     const ok = l.verdict === 'route' && l.route?.dev === vip.role && (!nic?.gateway || l.route.gateway === nic.gateway);
     const want = `via ${nic?.gateway ?? `the ${vip.role} gateway`} dev ${vip.role}`;
     if (ok) return r(id, 'pass', `replies from ${vip.range} to remote clients leave ${describeLookup(l)}`, undefined, vip.range);
@@ -472,20 +472,20 @@ function inRanges(address: string, ranges: string[]): boolean {
 
 function checkBinds(input: CheckInput): CheckResult[] {
   const id = 'vip.bind';
-  const { facts } = input;
-  const binds = facts.binds;
+  const { observed } = input;
+  const binds = observed.binds;
   if (!binds) {
-    return [r(id, 'fail', `cannot read ${facts.haproxyCfgPath}: ${facts.sections['haproxy-cfg']?.stderr || 'not collected'}`, 'rerun haproxy-appliance provision (it writes haproxy.cfg)')];
+    return [r(id, 'fail', `cannot read ${observed.haproxyCfgPath}: ${observed.sections['haproxy-cfg']?.stderr || 'not collected'}`, 'rerun haproxy-appliance provision (it writes haproxy.cfg)')];
   }
   const ranges = serviceRanges(input);
   const rangesText = ranges.join(', ') || 'none known';
-  const own = new Set((facts.interfaces ?? []).flatMap((i) => i.ipv4.map((a) => a.split('/')[0]!)));
-  const haproxyUp = serviceActive(facts, 'haproxy');
-  const haproxyProcs = (facts.processes ?? []).filter((p) => p.comm === 'haproxy');
-  const started = haproxyProcs.length && facts.remoteTime !== undefined ? Math.min(...haproxyProcs.map((p) => facts.remoteTime! - (p.elapsed ?? 0))) : undefined;
+  const own = new Set((observed.interfaces ?? []).flatMap((i) => i.ipv4.map((a) => a.split('/')[0]!)));
+  const haproxyUp = serviceActive(observed, 'haproxy');
+  const haproxyProcs = (observed.processes ?? []).filter((p) => p.comm === 'haproxy');
+  const started = haproxyProcs.length && observed.remoteTime !== undefined ? Math.min(...haproxyProcs.map((p) => observed.remoteTime! - (p.elapsed ?? 0))) : undefined;
   const results: CheckResult[] = [];
   const tcp = binds.filter((b) => b.address !== undefined && b.port !== undefined);
-  if (tcp.length === 0) return [r(id, 'pass', `${facts.haproxyCfgPath} has no TCP bind yet (no virtual server was added)`)];
+  if (tcp.length === 0) return [r(id, 'pass', `${observed.haproxyCfgPath} has no TCP bind yet (no virtual server was added)`)];
   for (const b of tcp) {
     if ((b as HaproxyBind & { disabled?: boolean }).disabled) {
       results.push(r(id, 'pass', `${b.text} (${b.section}) is disabled`, undefined, b.text));
@@ -510,13 +510,13 @@ function checkBinds(input: CheckInput): CheckResult[] {
     let listenText: string;
     let listening: boolean | undefined;
     let listenRemedy: string | undefined;
-    if (!facts.listeners) {
+    if (!observed.listeners) {
       listening = undefined;
-      listenText = `cannot tell whether it listens (${facts.listenerProblem ?? 'no listener list'})`;
+      listenText = `cannot tell whether it listens (${observed.listenerProblem ?? 'no listener list'})`;
     } else {
       const portEnd = b.portEnd ?? port;
-      const hits = facts.listeners.filter((l) => l.port >= port && l.port <= portEnd && (wildcard ? l.address === address || isWildcard(l) : listensOn(l, address)));
-      const mine = hits.filter((l) => ownedBy(l, 'haproxy') || (l.processes.length === 0 && noProcessNames(facts)));
+      const hits = observed.listeners.filter((l) => l.port >= port && l.port <= portEnd && (wildcard ? l.address === address || isWildcard(l) : listensOn(l, address)));
+      const mine = hits.filter((l) => ownedBy(l, 'haproxy') || (l.processes.length === 0 && noProcessNames(observed)));
       if (mine.length) {
         listening = true;
         listenText = 'haproxy listens';
@@ -530,16 +530,16 @@ function checkBinds(input: CheckInput): CheckResult[] {
         } else if (other) {
           cause = `${formatEndpoint(other.address, other.port)} is held by ${owners(other)}`;
           listenRemedy = `stop ${owners(other)} or move it off port ${port}, then systemctl reload haproxy`;
-        } else if (!wildcard && !v6 && !isLocal(facts, address)) {
+        } else if (!wildcard && !v6 && !isLocal(observed, address)) {
           cause = `no AnyIP route covers ${address} (service ranges: ${rangesText})`;
           listenRemedy = inRanges(address, ranges)
             ? `the AnyIP route of its range is missing: networkctl reload (${PATHS.anyip}), then systemctl reload haproxy`
             : `use a VIP inside ${rangesText}; haproxy cannot bind an address the appliance does not own`;
-        } else if (facts.haproxyCheck && 'ok' in facts.haproxyCheck && !facts.haproxyCheck.ok) {
+        } else if (observed.haproxyCheck && 'ok' in observed.haproxyCheck && !observed.haproxyCheck.ok) {
           cause = 'haproxy.cfg does not pass haproxy -c, so haproxy kept its previous configuration';
           listenRemedy = 'fix haproxy.cfg (see haproxy.config), then systemctl reload haproxy';
-        } else if (started !== undefined && facts.haproxyCfgMtime !== undefined && facts.haproxyCfgMtime > started) {
-          cause = `haproxy.cfg changed after haproxy started (${new Date(facts.haproxyCfgMtime * 1000).toISOString()}), and haproxy has not loaded it`;
+        } else if (started !== undefined && observed.haproxyCfgMtime !== undefined && observed.haproxyCfgMtime > started) {
+          cause = `haproxy.cfg changed after haproxy started (${new Date(observed.haproxyCfgMtime * 1000).toISOString()}), and haproxy has not loaded it`;
           listenRemedy = 'systemctl reload haproxy';
         } else {
           cause = 'haproxy runs but did not bind it';
@@ -564,14 +564,14 @@ function checkBinds(input: CheckInput): CheckResult[] {
 
 function checkExposure(input: CheckInput): CheckResult[] {
   const id = 'vip.exposed';
-  const { facts } = input;
+  const { observed } = input;
   const ranges = serviceRanges(input);
   if (!ranges.length) return [];
-  if (!facts.listeners) return [listenerUnknown(id, facts)];
-  const binds = (facts.binds ?? []).filter((b) => b.address !== undefined && !(b as { disabled?: boolean }).disabled);
+  if (!observed.listeners) return [listenerUnknown(id, observed)];
+  const binds = (observed.binds ?? []).filter((b) => b.address !== undefined && !(b as { disabled?: boolean }).disabled);
   const declared = (l: Listener) => binds.some((b) => b.port !== undefined && l.port >= b.port && l.port <= (b.portEnd ?? b.port) && (b.address === l.address));
   const out: CheckResult[] = [];
-  for (const l of facts.listeners) {
+  for (const l of observed.listeners) {
     const ep = formatEndpoint(l.address, l.port);
     if (l.device === 'lo') continue;
     if (!isWildcard(l) && l.family === 4 && inRanges(l.address, ranges)) {
@@ -594,8 +594,8 @@ function checkExposure(input: CheckInput): CheckResult[] {
 
 function checkServices(input: CheckInput): CheckResult[] {
   const id = 'service';
-  const { facts } = input;
-  return (facts.services ?? []).map((s) => {
+  const { observed } = input;
+  return (observed.services ?? []).map((s) => {
     const how = s.method === 'systemd' ? 'systemd' : 'process list: systemd is not PID 1 there, so by process presence';
     if (s.active) return r(id, 'pass', `${s.name} is ${s.state}${s.pids.length ? ` (pid ${s.pids.slice(0, 3).join(', ')}${s.pids.length > 3 ? ', …' : ''})` : ''} [${how}]`, undefined, s.name);
     const unit = s.name === 'sshd' ? 'sshd' : s.name;
@@ -605,16 +605,16 @@ function checkServices(input: CheckInput): CheckResult[] {
 
 function checkHaproxyConfig(input: CheckInput): CheckResult {
   const id = 'haproxy.config';
-  const c = input.facts.haproxyCheck;
-  const ver = input.facts.haproxyVersion ? ` (haproxy ${input.facts.haproxyVersion})` : '';
+  const c = input.observed.haproxyCheck;
+  const ver = input.observed.haproxyVersion ? ` (haproxy ${input.observed.haproxyVersion})` : '';
   if (!c) return r(id, 'warn', 'haproxy -c was not run', 'verify again');
   if ('missing' in c) return r(id, 'fail', 'haproxy is not installed on the appliance', 'install the haproxy package');
   if (c.ok) {
     const warnings = c.output.split('\n').filter((l) => l.includes('[WARNING]')).length;
-    return r(id, 'pass', `haproxy -c -f ${input.facts.haproxyCfgPath}: valid${ver}${warnings ? ` (${plural(warnings, 'warning')}, the first: ${haproxyCheckSummary(c.output, 1).replace(/^WARNING: /u, '')})` : ''}`);
+    return r(id, 'pass', `haproxy -c -f ${input.observed.haproxyCfgPath}: valid${ver}${warnings ? ` (${plural(warnings, 'warning')}, the first: ${haproxyCheckSummary(c.output, 1).replace(/^WARNING: /u, '')})` : ''}`);
   }
   if (c.rc === 124) return r(id, 'fail', `haproxy -c timed out${ver}`, 'check resolvers and external files referenced by haproxy.cfg');
-  return r(id, 'fail', `haproxy -c -f ${input.facts.haproxyCfgPath} fails (exit ${c.rc})${ver}: ${haproxyCheckSummary(c.output)}`,
+  return r(id, 'fail', `haproxy -c -f ${input.observed.haproxyCfgPath} fails (exit ${c.rc})${ver}: ${haproxyCheckSummary(c.output)}`,
     'fix haproxy.cfg (a reload keeps the old configuration running until it passes), then systemctl reload haproxy');
 }
 
@@ -629,22 +629,22 @@ function expiry(id: string, cert: CertInfo, now: Date, subject: string): CheckRe
 }
 
 function checkCertificates(input: CheckInput): CheckResult[] {
-  const { facts } = input;
+  const { observed } = input;
   const out: CheckResult[] = [];
   const wanted: string[] = [APPLIANCE_PATHS.caCert, APPLIANCE_PATHS.serverCert];
   for (const path of wanted) {
-    const cert = facts.certs.find((c) => c.source === path);
+    const cert = observed.certs.find((c) => c.source === path);
     if (!cert) {
       out.push(r('cert.expiry', 'fail', `${path} is missing or holds no certificate`, 'rerun haproxy-appliance provision (it creates the CA and the server certificate)', path));
       continue;
     }
     out.push(expiry('cert.expiry', cert, input.now, path));
   }
-  for (const cert of facts.certs.filter((c) => !wanted.includes(c.source))) out.push(expiry('cert.expiry', cert, input.now, cert.source));
-  if (input.api?.peer && !facts.certs.some((c) => c.fingerprint256 === input.api!.peer!.fingerprint256)) {
+  for (const cert of observed.certs.filter((c) => !wanted.includes(c.source))) out.push(expiry('cert.expiry', cert, input.now, cert.source));
+  if (input.api?.peer && !observed.certs.some((c) => c.fingerprint256 === input.api!.peer!.fingerprint256)) {
     out.push(expiry('cert.expiry', input.api.peer, input.now, input.api.peer.source));
   }
-  const server = facts.certs.find((c) => c.source === APPLIANCE_PATHS.serverCert);
+  const server = observed.certs.find((c) => c.source === APPLIANCE_PATHS.serverCert);
   const cfg = input.expected?.config;
   if (server && cfg) {
     const ip = managementAddress(input);
@@ -657,7 +657,7 @@ function checkCertificates(input: CheckInput): CheckResult[] {
       out.push(r('cert.sans', missMgmt ? 'fail' : 'warn', `${server.source} does not name ${missing.join(', ')} (it names ${server.sans.join(', ') || 'nothing'})`,
         'rerun haproxy-appliance provision (it reissues the server certificate when the addresses change), then systemctl restart dataplaneapi'));
     }
-    const ca = facts.certs.find((c) => c.source === APPLIANCE_PATHS.caCert);
+    const ca = observed.certs.find((c) => c.source === APPLIANCE_PATHS.caCert);
     if (ca && !chainsTo(server.pem, ca.pem)) {
       out.push(r('cert.chain', 'fail', `${server.source} was not issued by ${ca.source} (${ca.subject})`, 'rerun haproxy-appliance provision to reissue the server certificate from the CA, then systemctl restart dataplaneapi'));
     } else if (ca) out.push(r('cert.chain', 'pass', `${server.source} was issued by ${ca.source} (${ca.subject})`));
@@ -669,11 +669,11 @@ function checkHostname(input: CheckInput, model: NetworkModel | undefined): Chec
   const id = 'hostname';
   if (!model) return undefined;
   const want = model.hostname.static;
-  const have = input.facts.hostname;
+  const have = input.observed.hostname;
   if (!have) return r(id, 'warn', 'the hostname was not collected', 'verify again');
   if (have === want || have === model.hostname.fqdn) {
-    if (input.facts.etcHostname !== undefined && input.facts.etcHostname !== want) {
-      return r(id, 'warn', `the hostname is ${have}, but /etc/hostname says ${input.facts.etcHostname || '(empty)'}: a reboot changes it`, 'rerun haproxy-appliance provision');
+    if (input.observed.etcHostname !== undefined && input.observed.etcHostname !== want) {
+      return r(id, 'warn', `the hostname is ${have}, but /etc/hostname says ${input.observed.etcHostname || '(empty)'}: a reboot changes it`, 'rerun haproxy-appliance provision');
     }
     return r(id, 'pass', `hostname ${have}`);
   }
@@ -685,7 +685,7 @@ function checkDns(input: CheckInput): CheckResult | undefined {
   const cfg = input.expected?.config;
   if (!cfg) return undefined;
   const want = cfg.network.nameservers;
-  const f = input.facts;
+  const f = input.observed;
   let have = f.resolvConf;
   let from = '/etc/resolv.conf';
   if (have && have.every((n) => n.startsWith('127.')) && f.resolvedUpstream) {
@@ -707,7 +707,7 @@ function checkDns(input: CheckInput): CheckResult | undefined {
 }
 
 function checkClock(input: CheckInput): CheckResult | undefined {
-  const t = input.facts.remoteTime;
+  const t = input.observed.remoteTime;
   if (t === undefined) return undefined;
   const skew = Math.round(t - input.now.getTime() / 1000);
   if (Math.abs(skew) > CLOCK_SKEW_WARN_S) {
@@ -720,7 +720,7 @@ function checkClock(input: CheckInput): CheckResult | undefined {
 
 /** Runs every check. `sshPort` is the port the verifier logged in on. */
 export function runChecks(input: CheckInput, sshPort = 22): CheckResult[] {
-  commByPid = new Map((input.facts.processes ?? []).map((p) => [p.pid, p.comm]));
+  commByPid = new Map((input.observed.processes ?? []).map((p) => [p.pid, p.comm]));
   const model = input.expected ? expectedModel(input.expected.config) : undefined;
   const out: CheckResult[] = [...checkState(input)];
   if (typeof model === 'string') out.push(r('state', 'fail', `the expected configuration has no network model: ${model}`, 'check the properties'));

@@ -1,6 +1,6 @@
 /**
- * The verifier's data: the facts collected from one appliance (parsed, no I/O), the results of
- * the checks, and one host's report. Everything here is plain data so parsers, checks and
+ * The verifier's data: what was observed on one appliance (parsed, no I/O), the results of the
+ * checks, and one host's report. Everything here is plain data so parsers, checks and
  * reports stay pure and unit-testable.
  */
 import type { PublicConfig } from '../state/state.js';
@@ -140,7 +140,7 @@ export interface SectionInfo {
 }
 
 /** Everything collected from one appliance, parsed. Fields are undefined when not collected. */
-export interface Facts {
+export interface Observed {
   /** The user the script ran as (uid). */
   uid?: number;
   /** The appliance's clock (seconds since the epoch) when it ran the script. */
