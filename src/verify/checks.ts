@@ -12,26 +12,14 @@ import { chainsTo } from './parse/certs.js';
 import { haproxyCheckSummary } from './parse/haproxy.js';
 import { describeLookup, inCidr, lookupRoute, prefixLength } from './routing.js';
 import { APPLIANCE_PATHS } from './script.js';
-import type { ApiProbe, CertInfo, CheckResult, Expected, Observed, HaproxyBind, Listener, Route, Rule, Status } from './types.js';
+import type { CertInfo, CheckInput, CheckResult, Observed, Listener, Route, Rule, Status } from './types.js';
+
+export type { CheckInput } from './types.js';
 
 /** Warn when a certificate expires within this many days. */
 export const CERT_WARN_DAYS = 30;
 /** Warn when the appliance's clock is off by more than this many seconds. */
 export const CLOCK_SKEW_WARN_S = 120;
-
-export interface CheckInput {
-  observed: Observed;
-  expected?: Expected;
-  /** Why there is no expected configuration (state.json missing and no --expect). */
-  expectedProblem?: string;
-  /** state.json vs --expect, when both were available. */
-  stateDifferences?: string[];
-  /** The Data Plane API probe; undefined when it could not be attempted. */
-  api?: ApiProbe;
-  /** Whether API credentials were given (the user's name, never the password). */
-  apiUser?: string;
-  now: Date;
-}
 
 const DAY = 86_400_000;
 
@@ -487,7 +475,7 @@ function checkBinds(input: CheckInput): CheckResult[] {
   const tcp = binds.filter((b) => b.address !== undefined && b.port !== undefined);
   if (tcp.length === 0) return [r(id, 'pass', `${observed.haproxyCfgPath} has no TCP bind yet (no virtual server was added)`)];
   for (const b of tcp) {
-    if ((b as HaproxyBind & { disabled?: boolean }).disabled) {
+    if (b.disabled) {
       results.push(r(id, 'pass', `${b.text} (${b.section}) is disabled`, undefined, b.text));
       continue;
     }
@@ -568,7 +556,7 @@ function checkExposure(input: CheckInput): CheckResult[] {
   const ranges = serviceRanges(input);
   if (!ranges.length) return [];
   if (!observed.listeners) return [listenerUnknown(id, observed)];
-  const binds = (observed.binds ?? []).filter((b) => b.address !== undefined && !(b as { disabled?: boolean }).disabled);
+  const binds = (observed.binds ?? []).filter((b) => b.address !== undefined && !b.disabled);
   const declared = (l: Listener) => binds.some((b) => b.port !== undefined && l.port >= b.port && l.port <= (b.portEnd ?? b.port) && (b.address === l.address));
   const out: CheckResult[] = [];
   for (const l of observed.listeners) {
@@ -742,12 +730,3 @@ export function runChecks(input: CheckInput, sshPort = 22): CheckResult[] {
   for (const c of [checkHostname(input, m), checkDns(input), checkClock(input)]) if (c) out.push(c);
   return out;
 }
-
-/** Every check id, in report order (docs/verify.md describes each). */
-export const CHECK_IDS = [
-  'state', 'dataplane.listen', 'dataplane.tls', 'dataplane.api', 'ssh.listen',
-  'network.address', 'route.default', 'route.link', 'route.table', 'rule', 'route.additional',
-  'anyip', 'vip.return-path', 'vip.bind', 'vip.exposed',
-  'service', 'haproxy.config', 'cert.expiry', 'cert.sans', 'cert.chain', 'hostname', 'dns', 'clock',
-] as const;
-

@@ -7,8 +7,7 @@
 import type { ApplianceConfig, NicConfig, NicRole } from '../config/types.js';
 import { networkModel, type NetworkModel } from '../network/model.js';
 import { parseAppliedState, STATE_FILE, type PublicConfig } from '../state/state.js';
-import type { CheckInput } from './checks.js';
-import type { Expected, Observed } from './types.js';
+import type { CheckInput, Expected, Observed } from './types.js';
 
 /** The public configuration as the full type the model takes (the model reads no secret). */
 function asApplianceConfig(cfg: PublicConfig): ApplianceConfig {

@@ -115,6 +115,8 @@ export interface HaproxyBind {
   /** The bind's address text as written (`192.168.0.1:443`, `unix@/run/x.sock`). */
   text: string;
   line: number;
+  /** Its section says `disabled`: haproxy does not bind it. */
+  disabled?: boolean;
 }
 
 export interface CertInfo {
@@ -198,6 +200,21 @@ export type ExpectedSource = { kind: 'state'; path: string; version: string; app
 export interface Expected {
   config: PublicConfig;
   source: ExpectedSource;
+}
+
+/** What the checks take: what was observed, what is expected, and the Data Plane API probe. */
+export interface CheckInput {
+  observed: Observed;
+  expected?: Expected;
+  /** Why there is no expected configuration (state.json missing and no --expect). */
+  expectedProblem?: string;
+  /** state.json vs --expect, when both were available. */
+  stateDifferences?: string[];
+  /** The Data Plane API probe; undefined when it could not be attempted. */
+  api?: ApiProbe;
+  /** Whether API credentials were given (the user's name, never the password). */
+  apiUser?: string;
+  now: Date;
 }
 
 /** Why a host could not be checked. */
