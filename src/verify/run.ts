@@ -32,9 +32,9 @@ export interface VerifyOptions {
  * What is needed only once the collected output is in (zod for state.json, the checks, the network model,
  * the TLS probe): loaded while the first SSH handshake waits on the network, not before it.
  */
-let later: Promise<[typeof import('./checks.js'), typeof import('./observed.js'), typeof import('./api.js'), typeof import('./expected.js')]> | undefined;
+let later: Promise<[typeof import('./checks/index.js'), typeof import('./observed.js'), typeof import('./api.js'), typeof import('./expected.js')]> | undefined;
 function loadLater() {
-  later ??= Promise.all([import('./checks.js'), import('./observed.js'), import('./api.js'), import('./expected.js')]);
+  later ??= Promise.all([import('./checks/index.js'), import('./observed.js'), import('./api.js'), import('./expected.js')]);
   return later;
 }
 

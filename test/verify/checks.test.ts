@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { validateProperties } from '../../src/config/validate.js';
 import { publicConfig, type PublicConfig } from '../../src/state/state.js';
-import { runChecks, type CheckInput } from '../../src/verify/checks.js';
+import { runChecks, type CheckInput } from '../../src/verify/checks/index.js';
 import { observedFromSections } from '../../src/verify/observed.js';
 import { parseBinds } from '../../src/verify/parse/haproxy.js';
 import { parseRoutes } from '../../src/verify/parse/ip.js';

@@ -13,7 +13,7 @@ import { execa } from 'execa';
 import { HAPROXY_CFG } from '../../src/haproxy/plan.js';
 import { PKI_PATHS } from '../../src/pki/plan.js';
 import { STATE_FILE } from '../../src/state/state.js';
-import { runChecks } from '../../src/verify/checks.js';
+import { runChecks } from '../../src/verify/checks/index.js';
 import { observedFromSections } from '../../src/verify/observed.js';
 import { APPLIANCE_PATHS, collectionScript, newMarker, splitSections } from '../../src/verify/script.js';
 
