@@ -66,7 +66,7 @@ const COLLECTIONS = new Set(['block-map', 'block-seq', 'flow-collection']);
  * The CST of `text`, refusing (with the line) nesting deeper than YAML_MAX_DEPTH and more than
  * YAML_MAX_VALUES values as it is read.
  */
-function tokens(text: string, lines: LineCounter) {
+function tokens(text: string, lines: LineCounter, seen: { aliases: boolean }) {
   // Parser.next() does not report new lines (only parse() does): they are counted here.
   lines.addNewLine(0);
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1);
@@ -74,7 +74,9 @@ function tokens(text: string, lines: LineCounter) {
   const out = [];
   let values = 0;
   for (const lexeme of new Lexer().lex(text)) {
-    if (VALUE_TOKENS.has(CST.tokenType(lexeme) ?? '') && ++values > YAML_MAX_VALUES) {
+    const type = CST.tokenType(lexeme) ?? '';
+    if (type === 'alias') seen.aliases = true;
+    if (VALUE_TOKENS.has(type) && ++values > YAML_MAX_VALUES) {
       throw new YamlError(lines.linePos(parser.offset).line, `more than ${YAML_MAX_VALUES} values; an inventory of 10000 hosts needs far fewer (split the inventory)`);
     }
     for (const token of parser.next(lexeme)) out.push(token);
@@ -95,7 +97,8 @@ const isMergeKey = (key: unknown) => isScalar(key) && typeof key.value === 'symb
 export function parseYaml(text: string): YamlValue {
   const lines = new LineCounter();
   const lineOf = (node: { range?: [number, number, number] | null } | null | undefined) => lines.linePos(node?.range?.[0] ?? 0).line;
-  const docs: Document.Parsed[] = [...new Composer({ version: '1.1', uniqueKeys: false, prettyErrors: false }).compose(tokens(text, lines))];
+  const seen = { aliases: false };
+  const docs: Document.Parsed[] = [...new Composer({ version: '1.1', uniqueKeys: false, prettyErrors: false }).compose(tokens(text, lines, seen))];
   if (docs.length === 0) return null;
   if (docs.length > 1) throw new YamlError(lineOf(docs[1]!.contents), 'more than one YAML document (an inventory is one)');
   const doc = docs[0]!;
@@ -157,6 +160,7 @@ export function parseYaml(text: string): YamlValue {
   };
   const value = convert(doc.contents);
   // The package's alias-bomb guard: resolving the aliases once more, it throws past maxAliasCount.
+  if (!seen.aliases) return value;
   try {
     doc.toJS({ maxAliasCount: YAML_MAX_ALIAS_COUNT, mapAsMap: true });
   } catch (e) {
