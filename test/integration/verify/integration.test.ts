@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { validateProperties } from '../../../src/config/validate.js';
+import { CHECKS } from '../../../src/verify/checks/index.js';
 import { parseKnownHosts, verifyHostKey } from '../../../src/verify/known-hosts.js';
 import { canRunNetworkBeds, listBedNamespaces } from '../../harness/netns.js';
 import { SEED_ENV_FILE, SEED_MACS, SEED_PROPERTIES } from '../../harness/ovf.js';
@@ -96,6 +97,8 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
     assert.equal(r.code, 0);
     assert.deepEqual(r.host.checks.filter((c) => c.status !== 'pass'), []);
     for (const id of ['dataplane.listen', 'dataplane.tls', 'dataplane.api', 'ssh.listen', 'route.default', 'anyip', 'vip.bind', 'haproxy.config', 'hostname', 'dns']) check(r.host, id);
+    // The registry runs every check on the live appliance (the seed has no additional workload networks).
+    assert.deepEqual(CHECKS.map((c) => c.id).filter((id) => !r.host.checks.some((x) => x.id === id)), ['route.additional']);
     assert.match(check(r.host, 'service', 'systemd-networkd').message, /running/u);
     assert.ok(!`${text.stdout}${text.stderr}${r.stdout}${r.stderr}${xml}`.includes(API_PASSWORD), 'the API password never appears');
   });

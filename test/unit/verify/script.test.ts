@@ -13,8 +13,8 @@ import { execa } from 'execa';
 import { HAPROXY_CFG } from '../../../src/plan/haproxy.js';
 import { PKI_PATHS } from '../../../src/plan/pki.js';
 import { STATE_FILE } from '../../../src/appliance/state.js';
-import { runChecks } from '../../../src/verify/checks.js';
-import { factsFromSections } from '../../../src/verify/facts.js';
+import { runChecks } from '../../../src/verify/checks/index.js';
+import { observedFromSections } from '../../../src/verify/observed.js';
 import { APPLIANCE_PATHS, collectionScript, newMarker, splitSections } from '../../../src/verify/script.js';
 
 const root = process.getuid?.() === 0;
@@ -41,7 +41,7 @@ test('with every tool present, in an empty network namespace', { skip: root ? fa
   const r = await runIsolated([]);
   assert.equal(r.code, 0, r.stderr);
   const s = splitSections(r.marker, r.stdout, r.stderr);
-  const f = factsFromSections(s);
+  const f = observedFromSections(s);
   assert.equal(f.listenerTool, 'ss');
   assert.deepEqual(f.listeners, []);
   assert.deepEqual(f.interfaces!.map((i) => i.name), ['lo']);
@@ -54,12 +54,12 @@ test('with ss, netstat, ps and haproxy missing, the script finishes and the fact
   assert.equal(r.code, 0, r.stderr);
   const s = splitSections(r.marker, r.stdout, r.stderr);
   assert.ok(s['listeners.none'] && s['haproxy-missing']);
-  const f = factsFromSections(s);
+  const f = observedFromSections(s);
   assert.equal(f.listeners, undefined);
   assert.equal(f.listenerProblem, 'neither ss nor netstat is installed on the appliance');
   assert.deepEqual(f.haproxyCheck, { missing: true });
   assert.deepEqual(f.processes, []);
-  const rs = runChecks({ facts: f, now: new Date() });
+  const rs = runChecks({ observed: f, now: new Date() });
   assert.equal(rs.find((x) => x.id === 'haproxy.config')!.message, 'haproxy is not installed on the appliance');
   assert.equal(rs.find((x) => x.id === 'state')!.status, 'fail');
 });
