@@ -1,7 +1,6 @@
 /** The network model and plan: tables, rules, VIP placement, AnyIP, DHCP, purity. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ApplianceConfig } from '../../src/config/types.js';
 import { validateProperties } from '../../src/config/validate.js';
 import { BAND_SIZE } from '../../src/network/scheme.js';
 import { SEED_PROPERTIES } from '../support/ovf.js';

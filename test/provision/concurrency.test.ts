@@ -173,7 +173,7 @@ test('the lock file: a PID in it means nothing, release drops only our own lock,
     await a.release(); // a second release of an old holder
     await assert.rejects(lockPath(file, 'file'), ApplyError, 'b still holds it');
     await b.release();
-    (await lockPath(file, 'file')).release();
+    await (await lockPath(file, 'file')).release();
   });
 });
 
