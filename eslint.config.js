@@ -48,6 +48,8 @@ export default defineConfig(
       ],
       // `const { secret: _secret, ...rest } = x` is how this code leaves a field out of a copy.
       '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
+      // A catch block passes on what it caught as it came (`unknown`); anything else must be an Error.
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
       // Matching control characters is the point where this code uses them: the sanitizers of
       // remote output and property values, and the tests that feed them hostile bytes.
       'no-control-regex': 'off',
