@@ -23,7 +23,7 @@ function why(s: SectionInfo | undefined, what: string): string {
 
 export function factsFromSections(sections: Record<string, SectionInfo>): Facts {
   const f: Facts = { sections, certs: [], missingCerts: [], haproxyCfgPath: APPLIANCE_PATHS.haproxyCfg };
-  const ok = (name: string) => sections[name] !== undefined && sections[name]!.rc === 0;
+  const ok = (name: string) => sections[name] !== undefined && sections[name].rc === 0;
 
   const meta = parseMeta(sections.meta?.stdout ?? '');
   if (meta.uid !== undefined) f.uid = meta.uid;
@@ -35,11 +35,11 @@ export function factsFromSections(sections: Record<string, SectionInfo>): Facts 
 
   if (sections['listeners.ss']) {
     f.listenerTool = 'ss';
-    if (ok('listeners.ss')) f.listeners = parseSs(sections['listeners.ss']!.stdout);
+    if (ok('listeners.ss')) f.listeners = parseSs(sections['listeners.ss'].stdout);
     else f.listenerProblem = why(sections['listeners.ss'], 'ss -Htnlp');
   } else if (sections['listeners.netstat']) {
     f.listenerTool = 'netstat';
-    if (ok('listeners.netstat')) f.listeners = parseNetstat(sections['listeners.netstat']!.stdout);
+    if (ok('listeners.netstat')) f.listeners = parseNetstat(sections['listeners.netstat'].stdout);
     else f.listenerProblem = why(sections['listeners.netstat'], 'netstat -tnlp');
   } else {
     f.listenerProblem = 'neither ss nor netstat is installed on the appliance';

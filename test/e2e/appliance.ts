@@ -627,13 +627,13 @@ Prefix=fd01:3:7:404::/64
     child.once('exit', () => this.children.delete(child));
     let out = '';
     let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const done = new Promise<void>((r) => child.once('exit', () => r()));
     return {
       successes: () => (out.match(/\./gu) ?? []).length,
       stop: async () => {
-        child.stdin!.end();
+        child.stdin.end();
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
         await done;
         clearTimeout(timer);

@@ -97,7 +97,7 @@ test('workload and frontend never route through the main table; management holds
         assert.ok(nic.routes.every((r) => r.table === undefined), `${s.name}: management routes stay in main`);
         continue;
       }
-      assert.equal(nic.table, ROUTE_TABLE[nic.role as 'workload' | 'frontend']);
+      assert.equal(nic.table, ROUTE_TABLE[nic.role]);
       assert.equal(nic.gateway, undefined, `${s.name}: ${nic.role} has no [Network] Gateway=`);
       assert.equal(nic.acceptRA, false, `${s.name}: ${nic.role} ignores IPv6 router advertisements`);
       assert.ok(nic.routes.every((r) => r.table === nic.table), `${s.name}: ${nic.role} routes all in table ${nic.table}`);

@@ -55,7 +55,7 @@ test('the Data Plane API saving haproxy.cfg during 20 reruns loses no service an
     const cfg = join(root, 'etc/haproxy/haproxy.cfg');
     const writer = spawn(process.execPath, [WRITER, cfg, '40'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    writer.stdout!.on('data', (d: Buffer) => { out += d; });
+    writer.stdout.on('data', (d: Buffer) => { out += d; });
     const done = new Promise<void>((resolve) => writer.on('close', () => resolve()));
     let last = '';
     try {
