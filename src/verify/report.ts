@@ -196,7 +196,7 @@ export function renderJunit(report: FleetReport): string {
     }
     for (const c of h.checks) {
       const name = c.subject ? `${c.id} ${c.subject}` : c.id;
-      let body = '';
+      let body: string;
       if (c.status === 'fail') {
         f++;
         body = `\n      <failure type="fail" message="${xml(c.message)}">${xml(c.remedy ?? '')}</failure>\n    `;

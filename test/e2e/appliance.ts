@@ -484,7 +484,7 @@ Prefix=fd01:3:7:404::/64
       this.initPid = containerInit(nspawn.pid!);
       if (this.initPid === undefined) await sleep(50);
     }
-    let state = '';
+    let state: string;
     for (;;) {
       if (exited) throw new Error(`the appliance powered off during boot:\n${this.consoleTail()}`);
       const r = await this.inside(['systemctl', 'is-system-running', '--wait'], { timeoutMs: Math.max(1_000, deadline - Date.now()) });
@@ -687,7 +687,7 @@ Prefix=fd01:3:7:404::/64
       try {
         mkdirSync(dir);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create the cgroup ${dir}: ${(e as Error).message}`);
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create the cgroup ${dir}: ${(e as Error).message}`, { cause: e });
       }
       this.cgroupDirs.push(dir);
       dirs.push(dir);
