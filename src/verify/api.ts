@@ -50,7 +50,7 @@ async function openTls(t: Target, via: 'direct' | 'ssh', tlsOpts: { ca?: string;
       clearTimeout(timer);
       resolve(sock);
     });
-    sock.once('error', (err) => {
+    sock.once('error', (err: Error) => {
       clearTimeout(timer);
       sock.destroy();
       reject(err);

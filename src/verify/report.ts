@@ -43,7 +43,7 @@ export const MAX_FIELD_CHARS = 4096;
 /** `value` with every string in it (deeply, keys included) passed through `displaySafe`. */
 export function displaySafeDeep<T>(value: T, max = MAX_FIELD_CHARS): T {
   if (typeof value === 'string') return displaySafe(value, max) as T;
-  if (Array.isArray(value)) return value.map((v) => displaySafeDeep(v, max)) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => displaySafeDeep(v, max)) as T;
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     for (const [k, v] of Object.entries(value)) out[displaySafe(k, max)] = displaySafeDeep(v, max);
