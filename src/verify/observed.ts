@@ -24,7 +24,7 @@ function why(s: SectionInfo | undefined, what: string): string {
 
 export function observedFromSections(sections: Record<string, SectionInfo>): Observed {
   const f: Observed = { sections, certs: [], missingCerts: [], haproxyCfgPath: APPLIANCE_PATHS.haproxyCfg };
-  const ok = (name: string) => sections[name] !== undefined && sections[name]!.rc === 0;
+  const ok = (name: string) => sections[name] !== undefined && sections[name].rc === 0;
 
   const meta = parseMeta(sections.meta?.stdout ?? '');
   if (meta.uid !== undefined) f.uid = meta.uid;
@@ -36,11 +36,11 @@ export function observedFromSections(sections: Record<string, SectionInfo>): Obs
 
   if (sections['listeners.ss']) {
     f.listenerTool = 'ss';
-    if (ok('listeners.ss')) f.listeners = parseSs(sections['listeners.ss']!.stdout);
+    if (ok('listeners.ss')) f.listeners = parseSs(sections['listeners.ss'].stdout);
     else f.listenerProblem = why(sections['listeners.ss'], 'ss -Htnlp');
   } else if (sections['listeners.netstat']) {
     f.listenerTool = 'netstat';
-    if (ok('listeners.netstat')) f.listeners = parseNetstat(sections['listeners.netstat']!.stdout);
+    if (ok('listeners.netstat')) f.listeners = parseNetstat(sections['listeners.netstat'].stdout);
     else f.listenerProblem = why(sections['listeners.netstat'], 'netstat -tnlp');
   } else {
     f.listenerProblem = 'neither ss nor netstat is installed on the appliance';

@@ -179,7 +179,7 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
 
 export async function verifyFleet(specs: HostSpec[], opts: VerifyOptions): Promise<FleetReport> {
   const t0 = performance.now();
-  const reports: HostReport[] = new Array(specs.length);
+  const reports: HostReport[] = new Array<HostReport>(specs.length);
   let next = 0;
   let finished = 0;
   const worker = async () => {

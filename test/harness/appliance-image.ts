@@ -484,7 +484,7 @@ Prefix=fd01:3:7:404::/64
       this.initPid = containerInit(nspawn.pid!);
       if (this.initPid === undefined) await sleep(50);
     }
-    let state = '';
+    let state: string;
     for (;;) {
       if (exited) throw new Error(`the appliance powered off during boot:\n${this.consoleTail()}`);
       const r = await this.inside(['systemctl', 'is-system-running', '--wait'], { timeoutMs: Math.max(1_000, deadline - Date.now()) });
@@ -627,13 +627,13 @@ Prefix=fd01:3:7:404::/64
     child.once('exit', () => this.children.delete(child));
     let out = '';
     let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const done = new Promise<void>((r) => child.once('exit', () => r()));
     return {
       successes: () => (out.match(/\./gu) ?? []).length,
       stop: async () => {
-        child.stdin!.end();
+        child.stdin.end();
         const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
         await done;
         clearTimeout(timer);
@@ -687,7 +687,7 @@ Prefix=fd01:3:7:404::/64
       try {
         mkdirSync(dir);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create the cgroup ${dir}: ${(e as Error).message}`);
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new Error(`cannot create the cgroup ${dir}: ${(e as Error).message}`, { cause: e });
       }
       this.cgroupDirs.push(dir);
       dirs.push(dir);

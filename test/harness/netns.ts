@@ -147,6 +147,8 @@ export interface IpRule {
   oif?: string;
   table?: string;
   action?: string;
+  suppress_prefixlen?: number;
+  protocol?: string;
   [k: string]: unknown;
 }
 

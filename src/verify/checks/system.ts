@@ -128,7 +128,7 @@ function checkDns(input: CheckContext): CheckResult | undefined {
   if (have.length && have.every((n) => n.startsWith('127.')) && !f.resolvedUpstream) {
     return r(id, 'warn', `${from} points at a local resolver (${have.join(', ')}); its upstream servers were not readable`, 'resolvectl dns');
   }
-  const missing = want.filter((n) => !have!.includes(n));
+  const missing = want.filter((n) => !have.includes(n));
   const extra = have.filter((n) => !want.includes(n));
   if (missing.length) {
     return r(id, 'fail', `${from} lacks ${missing.join(', ')} (network.nameservers: ${want.join(', ')}; it has ${have.join(', ') || 'none'})`, 'rerun haproxy-appliance provision, then networkctl reload');
