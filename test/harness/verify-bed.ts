@@ -30,14 +30,12 @@ import { networkModel } from '../../src/plan/network.js';
 import { renderNetworkFiles } from '../../src/render/network.js';
 import { publicConfig, STATE_FORMAT, type AppliedState } from '../../src/appliance/state.js';
 import { createTestBed, type TestBed } from './netns.js';
+import { sleep, terminate } from './process.js';
+import { addApplianceNics, addBridges, ROLES, type Role } from './seed-topology.js';
 import { cleanupOnExit } from './exit-hook.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HERE = dirname(fileURLToPath(import.meta.url));
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 async function sh(file: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<string> {
   const r = await execa(file, args, { reject: false, timeout: 30_000, ...(opts.cwd && { cwd: opts.cwd }), ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }) });
@@ -184,26 +182,6 @@ interface Tracked {
   log: string;
 }
 
-/** Ends a process: SIGTERM, then SIGKILL after graceMs. By PID only. */
-async function stop(child: ChildProcess, graceMs = 3_000): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const done = new Promise<void>((r) => child.once('exit', () => r()));
-  try {
-    process.kill(child.pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const t = await Promise.race([done.then(() => 'done'), sleep(graceMs).then(() => 'timeout')]);
-  if (t === 'timeout') {
-    try {
-      process.kill(child.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-    await Promise.race([done, sleep(2_000)]);
-  }
-}
-
 /** PIDs of every process whose network namespace is `nsInode` (processes of our namespaces only). */
 async function pidsInNetns(nsInode: string): Promise<number[]> {
   const out: number[] = [];
@@ -218,6 +196,9 @@ async function pidsInNetns(nsInode: string): Promise<number[]> {
   return out;
 }
 
+
+/** The gw namespace's bridge for a network: br-m, br-w, br-f. */
+const bridgeOf = (role: Role) => `br-${role[0]}`;
 
 export class World {
   /** Unregisters the last-resort cleanup (see test/harness/exit-hook.ts). */
@@ -246,12 +227,7 @@ export class World {
   async gateway(gws: Partial<Record<NicRole, string>>): Promise<void> {
     this.gwReady ??= (async () => {
       await this.bed.addNamespace('gw');
-      for (const [role, cidr] of Object.entries(gws)) {
-        const br = `br-${role[0]}`;
-        await this.bed.ip('gw', ['link', 'add', br, 'type', 'bridge']);
-        await this.bed.ip('gw', ['link', 'set', br, 'up']);
-        if (cidr) await this.bed.addr('gw', br, cidr);
-      }
+      await addBridges(this.bed, 'gw', ROLES.filter((role) => role in gws).map((role) => ({ name: bridgeOf(role), ...(gws[role] && { cidr: gws[role] }) })));
     })();
     return this.gwReady;
   }
@@ -379,11 +355,13 @@ export class Appliance {
     });
     await bed.addNamespace(this.ns);
     this.netnsInode = (await bed.exec(this.ns, ['readlink', '/proc/self/ns/net'])).stdout.trim();
-    for (const role of this.roles()) {
-      const peer = `v${world.nextPeer()}${role[0]}`;
-      await bed.link(this.ns, role, 'gw', peer, { macA: spec.macs[role]! });
-      await bed.ip('gw', ['link', 'set', peer, 'master', `br-${role[0]}`]);
-    }
+    await addApplianceNics(bed, {
+      ns: this.ns,
+      order: this.roles(),
+      macs: spec.macs,
+      name: (role) => role,
+      peer: (role) => ({ ns: 'gw', dev: `v${world.nextPeer()}${role[0]}`, bridge: bridgeOf(role) }),
+    });
     await this.configureNetwork();
     await this.writeFiles();
     await this.startHolder();
@@ -522,7 +500,7 @@ export class Appliance {
   }
 
   async stopHaproxy(): Promise<void> {
-    if (this.haproxy) await stop(this.haproxy.child);
+    if (this.haproxy) await terminate(this.haproxy.child);
     this.haproxy = undefined;
     // Workers end with their master; wait until nothing listens any more.
     const t0 = Date.now();
@@ -542,7 +520,7 @@ export class Appliance {
   }
 
   async stopDataplane(): Promise<void> {
-    if (this.dataplane) await stop(this.dataplane.child);
+    if (this.dataplane) await terminate(this.dataplane.child);
     this.dataplane = undefined;
   }
 
@@ -573,7 +551,7 @@ export class Appliance {
   }
 
   async stopAll(): Promise<void> {
-    for (const t of [this.dataplane, this.haproxy, this.sshd, this.holder]) if (t) await stop(t.child);
+    for (const t of [this.dataplane, this.haproxy, this.sshd, this.holder]) if (t) await terminate(t.child);
     await this.networkdStop?.();
     if (this.netnsInode) {
       for (const pid of await pidsInNetns(this.netnsInode)) {
