@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { assertNothingLeft, listBedNamespaces } from '../harness/leak-guard.js';
-import { checkReadiness } from '../harness/appliance-image.js';
+import { checkReadiness } from '../harness/image.js';
 import { runScenario } from '../harness/e2e-scenario.js';
 
 const notRoot = process.platform !== 'linux' || process.getuid?.() !== 0;
