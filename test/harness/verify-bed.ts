@@ -32,6 +32,7 @@ import { publicConfig, STATE_FORMAT, type AppliedState } from '../../src/applian
 import { createTestBed, type TestBed } from './netns.js';
 import { sleep, terminate } from './process.js';
 import { addApplianceNics, addBridges, ROLES, type Role } from './seed-topology.js';
+import { SEED_SECTIONS } from './dataplane.js';
 import { cleanupOnExit } from './exit-hook.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -88,31 +89,13 @@ export async function sha512crypt(password: string): Promise<string> {
 
 const SEED_DOMAIN = 'domain-c50:b42f9558-a4eb-4e8f-8f0f-9a8f295f0a8e';
 
-/** The seed's frontends and backends (servers without health checks: no traffic leaves). */
+/**
+ * The seed's frontends and backends (SEED_SECTIONS, from test/fixtures/haproxy/api-sections.cfg)
+ * with the servers' health checks taken out (nothing listens behind them here, and no traffic
+ * leaves the bed), plus an HTTP ingress VIP (192.168.0.2:80).
+ */
 export function seedHaproxySections(): string {
-  const svc = `${SEED_DOMAIN}-kube-system-kube-apiserver-lb-svc`;
-  const guest = `${SEED_DOMAIN}-vm-testing-rritesh-guest-cluster-control-plane-service`;
-  return `frontend ${svc}
-  mode tcp
-  bind 192.168.0.1:443 name ${svc}-192.168.0.1:nginx
-  bind 192.168.0.1:6443 name ${svc}-192.168.0.1:kube-apiserver
-  log-tag ${svc}
-  option tcplog
-  use_backend ${svc}-kube-apiserver if { dst_port 6443 }
-  use_backend ${svc}-nginx if { dst_port 443 }
-
-backend ${svc}-kube-apiserver
-  mode tcp
-  balance roundrobin
-  server ${svc}-192.168.128.0:6443 192.168.128.0:6443 weight 100
-  server ${svc}-192.168.128.1:6443 192.168.128.1:6443 weight 100
-  server ${svc}-192.168.128.2:6443 192.168.128.2:6443 weight 100
-
-backend ${svc}-nginx
-  mode tcp
-  balance roundrobin
-  server ${svc}-192.168.128.0:443 192.168.128.0:443 weight 100
-
+  return `${SEED_SECTIONS.replace(/ check (weight \d+) verify none$/gmu, ' $1')}
 frontend ${SEED_DOMAIN}-http-ingress
   mode tcp
   bind 192.168.0.2:80 name ${SEED_DOMAIN}-http-ingress-192.168.0.2:http
@@ -121,18 +104,6 @@ frontend ${SEED_DOMAIN}-http-ingress
 backend ${SEED_DOMAIN}-http-ingress
   mode tcp
   server ingress-192.168.128.0:80 192.168.128.0:80 weight 100
-
-frontend ${guest}
-  mode tcp
-  bind 192.168.0.3:6443 name ${guest}-192.168.0.3:apiserver
-  log-tag ${guest}
-  option tcplog
-  use_backend ${guest}-apiserver if { dst_port 6443 }
-
-backend ${guest}-apiserver
-  mode tcp
-  balance roundrobin
-  server ${guest}-172.16.10.3:6443 172.16.10.3:6443 weight 100
 `;
 }
 
