@@ -7,11 +7,12 @@
 import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { canRunNetworkBeds } from './netns.js';
+import { ROOT } from './ovf.js';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export { ROOT };
+
 export const BUNDLE = join(ROOT, 'dist/start.cjs');
 const TEST_IMAGE = join(ROOT, 'scripts/test-image.sh');
 const DEPS = join(ROOT, 'scripts/install-deps.sh');

@@ -33,10 +33,12 @@ import { createTestBed, type TestBed } from './netns.js';
 import { sleep, terminate } from './process.js';
 import { addApplianceNics, addBridges, ROLES, type Role } from './seed-topology.js';
 import { SEED_SECTIONS } from './dataplane.js';
+import { ROOT } from './ovf.js';
 import { cleanupOnExit } from './exit-hook.js';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HERE = dirname(fileURLToPath(import.meta.url));
+
+export { ROOT };
 
 async function sh(file: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<string> {
   const r = await execa(file, args, { reject: false, timeout: 30_000, ...(opts.cwd && { cwd: opts.cwd }), ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }) });
