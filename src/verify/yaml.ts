@@ -117,7 +117,7 @@ export function parseYaml(text: string): YamlValue {
     if (seen !== undefined) return seen;
     if (isScalar(node)) {
       const v = node.value;
-      const value: YamlValue = v === null || v === undefined ? null : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string' ? v : String(v);
+      const value: YamlValue = v === null || v === undefined ? null : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string' ? v : scalarText(v);
       done.set(node, value);
       return value;
     }
@@ -150,13 +150,13 @@ export function parseYaml(text: string): YamlValue {
         }
         const keyNode = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
         if (!isScalar(keyNode)) throw new YamlError(lineOf((pair.key ?? pair.value) as Node), 'a mapping key must be a plain or quoted string, not a collection');
-        const key = keyNode.type === 'PLAIN' && keyNode.source !== undefined ? keyNode.source : String(keyNode.value ?? '');
+        const key = keyNode.type === 'PLAIN' && keyNode.source !== undefined ? keyNode.source : scalarText(keyNode.value ?? '');
         map.set(key, convert(pair.value as Node));
         at.set(key, lineOf(pair.key as Node));
       }
       return map;
     }
-    throw new YamlError(lineOf(node as Node), 'unsupported YAML node');
+    throw new YamlError(lineOf(node), 'unsupported YAML node');
   };
   const value = convert(doc.contents);
   // The package's alias-bomb guard: resolving the aliases once more, it throws past maxAliasCount.
@@ -169,4 +169,12 @@ export function parseYaml(text: string): YamlValue {
     throw new YamlError(lineOf(alias ?? doc.contents), /alias/iu.test((e as Error).message) ? `aliases expand to too much (more than ${YAML_MAX_ALIAS_COUNT} nodes): ${(e as Error).message}` : (e as Error).message);
   }
   return value;
+}
+
+/** A scalar the YAML 1.1 schema made into something else (a bigint, a timestamp), as text. */
+function scalarText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'bigint' || typeof v === 'number' || typeof v === 'boolean') return v.toString();
+  if (v instanceof Date) return v.toISOString();
+  return JSON.stringify(v) ?? '';
 }

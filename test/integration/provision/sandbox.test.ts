@@ -18,6 +18,7 @@ import { PathRefused, confinedPath, readCurrent } from '../../../src/apply/files
 import { cli } from '../../harness/cli.js';
 import { fixture } from '../../harness/ovf.js';
 import { envFile, tree, withSandbox } from '../../harness/sandbox.js';
+import { walkTree } from '../../harness/tree.js';
 
 const CA = { 'appliance.ca_cert': fixture('pki/ca.crt'), 'appliance.ca_cert_key': fixture('pki/ca.key') };
 const STATE = 'var/lib/haproxy-appliance';
@@ -29,22 +30,14 @@ const STATE = 'var/lib/haproxy-appliance';
  */
 function snapshot(dir: string): Map<string, string> {
   const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const n of readdirSync(d).sort()) {
-      const p = join(d, n);
-      const st = lstatSync(p);
-      const rel = p.slice(dir.length);
-      if (/^(?:\/[^/]+)?\/run(?:\/|$)/u.test(rel) || /(?:^|\.)lock$/u.test(n)) continue;
-      if (st.isSymbolicLink()) out.set(rel, `link -> ${readlinkSync(p)}`);
-      else if (st.isDirectory()) {
-        const size = out.size;
-        walk(p);
-        if (out.size > size) out.set(rel, `dir ${(st.mode & 0o777).toString(8)}`);
-      } else if (st.isFile()) out.set(rel, `file ${(st.mode & 0o777).toString(8)} ${readFileSync(p, 'utf8')}`);
-      else out.set(rel, 'special');
-    }
-  };
-  walk(dir);
+  const entries = walkTree(dir, { skip: (rel, d) => /^(?:\/[^/]+)?\/run(?:\/|$)/u.test(rel) || /(?:^|\.)lock$/u.test(d.name) });
+  for (const { rel, path, dirent } of entries) {
+    if (dirent.isSymbolicLink()) out.set(rel, `link -> ${readlinkSync(path)}`);
+    else if (dirent.isDirectory()) {
+      if (entries.some((e) => !e.dirent.isDirectory() && e.rel.startsWith(`${rel}/`))) out.set(rel, `dir ${(lstatSync(path).mode & 0o777).toString(8)}`);
+    } else if (dirent.isFile()) out.set(rel, `file ${(lstatSync(path).mode & 0o777).toString(8)} ${readFileSync(path, 'utf8')}`);
+    else out.set(rel, 'special');
+  }
   return out;
 }
 

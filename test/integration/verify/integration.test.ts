@@ -19,7 +19,8 @@ import { execa } from 'execa';
 import { validateProperties } from '../../../src/config/validate.js';
 import { CHECKS } from '../../../src/verify/checks/index.js';
 import { parseKnownHosts, verifyHostKey } from '../../../src/verify/known-hosts.js';
-import { canRunNetworkBeds, listBedNamespaces } from '../../harness/netns.js';
+import { canRunNetworkBeds } from '../../harness/netns.js';
+import { assertNothingLeft } from '../../harness/leak-guard.js';
 import { SEED_ENV_FILE, SEED_MACS, SEED_PROPERTIES } from '../../harness/ovf.js';
 import { World, makePki, sha512crypt, sshKeygen, type Appliance, type KeyPair } from '../../harness/verify-bed.js';
 
@@ -61,8 +62,7 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
 
   after(async () => {
     await world?.cleanup();
-    const left = (await listBedNamespaces()).filter((n) => bedIds.some((id) => n.includes(id)));
-    assert.deepEqual(left, [], 'namespaces left behind');
+    await assertNothingLeft({ bedIds });
   });
 
   const base = () => ['10.191.181.52', '--identity', client.path, '--known-hosts', knownHosts, '--api-password-env', 'HPA_API_PW', '--timeout', '10'];

@@ -88,8 +88,8 @@ test('block scalars, tags and Ansible Vault values: other variables may be anyth
       ansible_user: !!str admin
 `;
   assert.deepEqual(show(parseInventory(text, 'vars.yml').hosts), ['lb1=admin@10.0.0.1:']);
-  const doc = parseYaml(text) as Map<string, any>;
-  const lb1 = doc.get('all').get('hosts').get('lb1') as Map<string, unknown>;
+  const doc = parseYaml(text) as Map<string, Map<string, Map<string, Map<string, unknown>>>>;
+  const lb1 = doc.get('all')!.get('hosts')!.get('lb1')!;
   assert.equal(lb1.get('motd'), 'Load balancer one.\nAsk #ops before changing it.\n');
   assert.equal(lb1.get('notes'), 'folded text');
   assert.match(String(lb1.get('ansible_become_password')), /^\$ANSIBLE_VAULT;1\.1;AES256\n6231/u);
