@@ -6,8 +6,6 @@
 import { z } from 'zod';
 import type { ApplianceConfig } from '../config/types.js';
 
-export const STATE_DIR = '/var/lib/haproxy-appliance';
-export const STATE_FILE = `${STATE_DIR}/state.json`;
 export const STATE_FORMAT = 1;
 
 /** The configuration without its secrets. */

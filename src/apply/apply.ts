@@ -10,13 +10,11 @@
 import { realpath, rm } from 'node:fs/promises';
 import { ApplyError, InputError } from '../errors.js';
 import type { DesiredFile, Plan, Service } from '../plan/types.js';
-import { isSecretPath } from '../plan/secrets.js';
-import { ownedPaths } from '../plan/owned.js';
-import { STATE_DIR } from '../appliance/state.js';
+import { BACKUP_DIR, JOURNAL_FILE, STATE_DIR, isSecretPath, ownedPaths } from '../appliance/paths.js';
 import { PathRefused, confinedPath, readUnderRoot, writeAtomic, writeDurable, type Current } from './files.js';
 import { describeAction, liveActions, runActions, type LiveAction, type LiveContext, type Runner } from './live.js';
 import {
-  BACKUP_DIR, JOURNAL_FILE, backupFiles, clearJournal, commitEntries, crashPoint, discardStaged, readJournal, resolveJournal, sha256, stagedName,
+  backupFiles, clearJournal, commitEntries, crashPoint, discardStaged, readJournal, resolveJournal, sha256, stagedName,
   writeJournal, type Journal, type JournalEntry, type Resolved,
 } from './journal.js';
 import { acquireRunLock } from './lock.js';

@@ -16,7 +16,7 @@ import type { Plan } from '../plan/types.js';
 import type { FileChange } from './apply.js';
 import { writeAtomic } from './files.js';
 import { failureCause, failureDetail, run } from '../util/run.js';
-import { PKI_PATHS } from '../plan/pki.js';
+import { PKI_PATHS } from '../appliance/paths.js';
 
 /**
  * `secret`: its stdin or content (chpasswd's hash, the password marker) is never printed or

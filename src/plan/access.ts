@@ -9,11 +9,7 @@ import { encrypt, verify } from 'unixcrypt';
 import type { ApplianceConfig } from '../config/types.js';
 import type { DesiredFile } from './types.js';
 import { render } from '../render/templates.js';
-import { STATE_DIR } from '../appliance/state.js';
-
-export const SSHD_DROPIN = '/etc/ssh/sshd_config.d/50-haproxy-appliance.conf';
-/** The crypt of the root password property last applied (not the password; root-only). */
-export const ROOT_PASSWORD_MARKER = `${STATE_DIR}/root-password.applied`;
+import { ROOT_PASSWORD_MARKER, SSHD_DROPIN } from '../appliance/paths.js';
 
 export interface AccessFacts {
   /** Content of ROOT_PASSWORD_MARKER, if present. */

@@ -8,12 +8,12 @@
 import type { ApplianceConfig } from '../config/types.js';
 import { networkModel } from './network.js';
 import { renamesFor } from '../facts/nics.js';
-import { ownedNetworkPaths } from './network-scheme.js';
+import { PKI_PATHS, ownedNetworkPaths } from '../appliance/paths.js';
 import { renderNetworkFiles } from '../render/network.js';
 import { planHaproxyConfig } from './haproxy.js';
 import { planDataplane } from './dataplane.js';
 import { planAccess } from './access.js';
-import { PKI_PATHS, planPkiFiles, type KeptPki, type PkiMaterial } from './pki.js';
+import { planPkiFiles, type KeptPki, type PkiMaterial } from './pki.js';
 import type { NicAssignment, Plan } from './types.js';
 import { markSecrets } from './secrets.js';
 

@@ -6,11 +6,8 @@
 import type { ApplianceConfig } from '../config/types.js';
 import type { DesiredFile } from './types.js';
 import { render } from '../render/templates.js';
-import { MASTER_SOCKET } from './haproxy.js';
+import { DATAPLANEAPI_BIN, DATAPLANEAPI_UNIT, DATAPLANEAPI_YAML, MASTER_SOCKET } from '../appliance/paths.js';
 
-export const DATAPLANEAPI_BIN = '/usr/local/bin/dataplaneapi';
-export const DATAPLANEAPI_UNIT = '/etc/systemd/system/dataplaneapi.service';
-export const DATAPLANEAPI_YAML = '/etc/haproxy/dataplaneapi.yaml';
 /** Seconds the API waits to batch changes into one reload (the seed runs 30). */
 export const RELOAD_DELAY = 30;
 

@@ -8,12 +8,7 @@ import type { ApplianceConfig } from '../config/types.js';
 import type { DesiredFile } from './types.js';
 import { render } from '../render/templates.js';
 import { mergeConfig, parseSections } from './haproxy-sections.js';
-
-export const HAPROXY_CFG = '/etc/haproxy/haproxy.cfg';
-/** The stats socket the Data Plane API and reloads use (the seed's `-x /run/haproxy.sock`). */
-export const STATS_SOCKET = '/run/haproxy.sock';
-/** The master socket (the seed's `-S /var/run/haproxy-master.sock`). */
-export const MASTER_SOCKET = '/run/haproxy-master.sock';
+import { HAPROXY_CFG, STATS_SOCKET } from '../appliance/paths.js';
 
 /** Salt alphabet of crypt(3). */
 const SALT = /^[./0-9A-Za-z]{1,16}$/u;
@@ -60,7 +55,7 @@ export function planHaproxyConfig(config: ApplianceConfig, facts: HaproxyFacts):
     // The Data Plane API writes this file at any time: apply merges again if it did meanwhile.
     merge: { base: facts.existingCfg, remerge: mergeWith },
     // Holds a password hash: root only (haproxy's master and the Data Plane API run as root);
-    // secret by the registry in src/plan/secrets.ts.
+    // secret by the registry in src/appliance/paths.ts.
     mode: 0o600,
     affects: ['haproxy', 'dataplaneapi'],
   };

@@ -9,16 +9,8 @@ import type { ApplianceConfig } from '../config/types.js';
 import type { DesiredFile } from './types.js';
 import { caProblem, serverCertProblem, serverSans, signedBy } from './certificates.js';
 import { ApplyError, InputError } from '../errors.js';
+import { PKI_PATHS } from '../appliance/paths.js';
 import { OpensslFailed, generateCa, issueServerCert, type KeyPair, type PkiWorkspace } from '../facts/keys.js';
-
-export const PKI_PATHS = {
-  caCert: '/etc/haproxy/ca.crt',
-  caKey: '/etc/haproxy/ca.key',
-  serverCert: '/etc/haproxy/server.crt',
-  serverKey: '/etc/haproxy/server.key',
-  /** Debian's place for local CAs; `update-ca-certificates` adds it to the system trust store. */
-  trustStore: '/usr/local/share/ca-certificates/haproxy-appliance-ca.crt',
-} as const;
 
 export interface PkiFacts {
   caCert?: string;
@@ -133,7 +125,7 @@ export interface KeptPki {
 
 export function planPkiFiles(material: PkiMaterial): DesiredFile[] {
   // A new server certificate reaches the API only by a restart; haproxy itself does not use it.
-  // The keys are secret by the registry in src/plan/secrets.ts.
+  // The keys are secret by the registry in src/appliance/paths.ts.
   return [
     { path: PKI_PATHS.caCert, content: material.ca.cert, mode: 0o644, affects: ['dataplaneapi', 'ca-certificates'] },
     { path: PKI_PATHS.caKey, content: material.ca.key, mode: 0o600, affects: [] },

@@ -5,7 +5,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { NetworkModel, NicNetwork, RuleSpec } from '../plan/network.js';
-import { PATHS, ROUTE_TABLE } from '../plan/network-scheme.js';
+import { ROUTE_TABLE } from '../plan/network-scheme.js';
+import { NETWORK_PATHS as PATHS } from '../appliance/paths.js';
 import { expectedModel, nicsOf } from './expected.js';
 import { formatEndpoint, isWildcard, listensOn, owners } from './parse/listeners.js';
 import { chainsTo } from './parse/certs.js';

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { canRunNetworkBeds, createTestBed, listBedNamespaces, type NetDump, type TestBed } from '../../harness/netns.js';
 import { SEED_ENV_FILE, SEED_MACS } from '../../harness/ovf.js';
-import { STATE_FILE } from '../../../src/appliance/state.js';
+import { STATE_FILE } from '../../../src/appliance/paths.js';
 import {
   buildTopology,
   CLIENT,

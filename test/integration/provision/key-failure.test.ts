@@ -24,10 +24,10 @@ import { validateProperties } from '../../../src/config/validate.js';
 import { planAppliance, type ApplianceFacts } from '../../../src/plan/appliance.js';
 import { computeChanges } from '../../../src/apply/apply.js';
 import { liveActions, type LiveAction, type LiveContext } from '../../../src/apply/live.js';
-import { PKI_PATHS, decidePki, keptPki } from '../../../src/plan/pki.js';
+import { decidePki, keptPki } from '../../../src/plan/pki.js';
 import { generateCa, issueServerCert } from '../../../src/facts/keys.js';
 import { serverSans } from '../../../src/plan/certificates.js';
-import { STATE_FILE } from '../../../src/appliance/state.js';
+import { PKI_PATHS, STATE_FILE } from '../../../src/appliance/paths.js';
 
 const OPENSSL_REASON = 'openssl: RAND_bytes: entropy source failure (simulated)';
 const PKI_FILES = Object.values(PKI_PATHS);
