@@ -26,8 +26,9 @@ import { discoverNics } from '../facts/discover-nics.js';
 import { resolveNics, type ResolvedNics } from '../facts/nics.js';
 import { AGENT_DEFAULTS_FILE, parseDefaultsFile } from '../config/agent-defaults.js';
 import { planAppliance } from '../plan/appliance.js';
-import { gatherFacts, haproxyChecker } from '../facts/gather.js';
-import type { KeyMaterialFailed, PkiDecision } from '../plan/pki.js';
+import { gatherFacts } from '../facts/gather.js';
+import type { KeyMaterialFailed } from '../facts/pki.js';
+import { haproxyChecker } from '../apply/check.js';
 import type { Plan } from '../plan/types.js';
 import type { ApplianceConfig } from '../config/types.js';
 import { STATE_FORMAT, parseAppliedState, publicConfig } from '../appliance/state.js';
@@ -117,14 +118,6 @@ function printJson(result: ApplyResult, nics: ResolvedNics, deployment: string, 
   process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
 }
 
-/** Plain words for what happens to the certificates (not warnings: notes on stderr). */
-function pkiNotes(d: PkiDecision): string[] {
-  const notes: string[] = [];
-  if (d.ca.source === 'generate') notes.push(`appliance.ca_cert: blank, so a CA is generated (${d.ca.reason})`);
-  if (d.server.issue) notes.push(`server.crt is issued (${d.server.reason})`);
-  return notes;
-}
-
 /** state.json for this configuration: rewritten only when what it says changed. */
 function stateWriter(config: ApplianceConfig) {
   const body = (files: Record<string, string>) => ({ format: STATE_FORMAT, version: VERSION, config: publicConfig(config), files });
@@ -182,7 +175,8 @@ export async function provisionCommand(values: Values): Promise<number> {
     allWarnings.push(...(plan.warnings ?? []));
     if (!json) {
       printWarnings(allWarnings);
-      if (!gathered.pkiFailure) for (const note of pkiNotes(gathered.pkiDecision)) process.stderr.write(`note: ${note}\n`);
+      // What was made for the PKI (not warnings: notes on stderr).
+      for (const note of gathered.notes) process.stderr.write(`note: ${note}\n`);
     }
     keyFailure = gathered.pkiFailure;
     if (keyFailure) progress?.(`could not make the appliance's keys (${keyFailure.message}): ${dryRun ? 'showing' : 'applying'} everything else, leaving the PKI files as they are`);

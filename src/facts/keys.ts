@@ -14,9 +14,7 @@ import { dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
 import { failureDetail, run } from '../util/run.js';
 import { crashPoint } from '../util/crash.js';
-import { PKI_WORK_DIR } from '../appliance/paths.js';
-
-export interface KeyPair { cert: string; key: string }
+import type { KeyPair } from './types.js';
 
 /** Where keys are made: the host path of the work folder, and what this run had to create. */
 export interface PkiWorkspace {

@@ -13,7 +13,8 @@ import { renderNetworkFiles } from '../render/network.js';
 import { planHaproxyConfig } from './haproxy.js';
 import { planDataplane } from './dataplane.js';
 import { planAccess } from './access.js';
-import { planPkiFiles, type KeptPki, type PkiMaterial } from './pki.js';
+import { planPkiFiles } from './pki.js';
+import type { ApplianceFacts } from '../facts/types.js';
 import type { NicAssignment, Plan } from './types.js';
 import { markSecrets } from './secrets.js';
 
@@ -26,28 +27,6 @@ export function planNetwork(config: ApplianceConfig, nics: NicAssignment[]): Pla
     renames: renamesFor(nics),
     remove: ownedNetworkPaths().filter((p) => !written.has(p)),
   };
-}
-
-/** What planning needs to know of the machine, read (and made) before it. */
-export interface ApplianceFacts {
-  /** The current haproxy.cfg, whose Data Plane API sections are kept. */
-  haproxyCfg?: string;
-  /** The crypt of the root password property applied last time. */
-  rootPasswordMarker?: string;
-  /** `dataplaneapi --version` output (or the version from elsewhere); undefined when the binary is missing. */
-  dataplaneVersionOutput?: string;
-  /** Why the Data Plane API's version is not known (with --root nothing from the image is run). */
-  dataplaneVersionUnknown?: string;
-  /**
-   * The CA and server key pairs to install (given, kept, or newly made). Absent when new key
-   * material was needed but could not be made: then no PKI file is planned (each is left exactly
-   * as it is, or absent), and `pkiKept` says what of the PKI on disk stays in use.
-   */
-  pki?: PkiMaterial;
-  /** Without `pki`: the CA on disk still in use (published), and whether the API's key pair is there. Absent: neither. */
-  pkiKept?: KeptPki;
-  /** Fresh crypt salts, used only where a new hash is needed. */
-  salts: { userlist: string; root: string };
 }
 
 /** Everything the appliance gets. */
