@@ -6,8 +6,7 @@
  * the same plan, byte for byte.
  */
 import type { ApplianceConfig } from '../config/types.js';
-import { networkModel } from './network.js';
-import { renamesFor } from '../facts/nics.js';
+import { networkModel, renamesFor } from './network.js';
 import { PKI_PATHS, ownedNetworkPaths } from '../appliance/paths.js';
 import { renderNetworkFiles } from '../render/network.js';
 import { planHaproxyConfig } from './haproxy.js';
