@@ -1,14 +1,12 @@
 /**
  * The PKI in /etc/haproxy: which CA to use (the properties', the one generated earlier, or a new
  * one) and whether the server certificate must be issued again; what of the PKI on disk stays in
- * use when no new material could be made; then the files for given key material. Pure. Making new
- * material (OpenSSL) is the facts stage's (src/facts/pki.ts), run before planning.
+ * use when no new material could be made. Pure. Making new material (OpenSSL) is the facts stage's
+ * (src/facts/pki.ts), run before planning; the files are src/render/pki.ts.
  */
 import type { ApplianceConfig } from '../config/types.js';
-import type { DesiredFile } from './types.js';
-import type { KeptPki, PkiFacts, PkiMaterial } from '../facts/types.js';
+import type { KeptPki, PkiFacts } from '../facts/types.js';
 import { caProblem, serverCertProblem, serverSans, signedBy } from './certificates.js';
-import { PKI_PATHS } from '../appliance/paths.js';
 
 export interface PkiDecision {
   ca: { source: 'properties' | 'existing' | 'generate'; reason?: string };
@@ -45,16 +43,4 @@ export function keptPki(facts: PkiFacts, decision: PkiDecision): KeptPki {
     ...(publish && { caCert: facts.caCert }),
     serverKeyPair: facts.serverCert !== undefined && facts.serverKey !== undefined,
   };
-}
-
-export function planPkiFiles(material: PkiMaterial): DesiredFile[] {
-  // A new server certificate reaches the API only by a restart; haproxy itself does not use it.
-  // The keys are secret by the registry in src/appliance/paths.ts.
-  return [
-    { path: PKI_PATHS.caCert, content: material.ca.cert, mode: 0o644, affects: ['dataplaneapi', 'ca-certificates'] },
-    { path: PKI_PATHS.caKey, content: material.ca.key, mode: 0o600, affects: [] },
-    { path: PKI_PATHS.serverCert, content: material.server.cert, mode: 0o644, affects: ['dataplaneapi'] },
-    { path: PKI_PATHS.serverKey, content: material.server.key, mode: 0o600, affects: ['dataplaneapi'] },
-    { path: PKI_PATHS.trustStore, content: material.ca.cert, mode: 0o644, affects: ['ca-certificates'] },
-  ];
 }
