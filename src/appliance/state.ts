@@ -31,6 +31,11 @@ export function publicConfig(config: ApplianceConfig): PublicConfig {
   return { ...config, appliance: { ...appliance, rootPasswordSet: rootPassword !== undefined }, loadbalance };
 }
 
+/** What state.json says of one apply, but its time: the format, the agent's version, the public configuration, the files' hashes. */
+export function appliedState(config: ApplianceConfig, version: string, files: Record<string, string>): Omit<AppliedState, 'appliedAt'> {
+  return { format: STATE_FORMAT, version, config: publicConfig(config), files };
+}
+
 const address = z.object({ address: z.string(), prefix: z.number(), cidr: z.string(), network: z.string() });
 const nic = (role: string) => z.object({ role: z.literal(role), address: address.optional(), gateway: z.string().optional() });
 

@@ -18,6 +18,7 @@ import {
   writeJournal, type Journal, type JournalEntry, type Resolved,
 } from './journal.js';
 import { acquireRunLock } from './lock.js';
+import type { StateWriter } from './state.js';
 
 export type ChangeAction = 'create' | 'update' | 'mode' | 'remove';
 
@@ -51,8 +52,8 @@ export interface ApplyOptions {
   checker?: Checker;
   /** Told each step as it happens (one plain line each), for the admin or the journal. */
   progress?: (line: string) => void;
-  /** The state file's content for this plan, written after a successful apply when it differs. */
-  state?: { path: string; render: (files: Record<string, string>) => string; same: (existing: string, files: Record<string, string>) => boolean };
+  /** The state file's content for this plan, written after a successful apply when it differs (state.ts). */
+  state?: StateWriter;
   /**
    * The run lock and recovery already done by the caller (`beginApply`), so that facts were read
    * under the lock. Without it, applyPlan takes the lock and recovers itself.
