@@ -9,9 +9,10 @@
  */
 import { realpath, rm } from 'node:fs/promises';
 import { ApplyError, InputError } from '../errors.js';
-import type { DesiredFile, Plan, Service } from '../plan/types.js';
+import type { DesiredFile, Plan } from '../plan/types.js';
 import { BACKUP_DIR, JOURNAL_FILE, STATE_DIR, isSecretPath, ownedPaths } from '../appliance/paths.js';
-import { PathRefused, confinedPath, readUnderRoot, writeAtomic, writeDurable, type Current } from './files.js';
+import { PathRefused, confinedPath, readUnderRoot, writeAtomic, writeDurable } from './files.js';
+import type { Checker, FileChange } from './changes.js';
 import { describeAction, liveActions, runActions, type LiveAction, type LiveContext, type Runner } from './live.js';
 import {
   backupFiles, clearJournal, commitEntries, crashPoint, discardStaged, readJournal, resolveJournal, sha256, stagedName,
@@ -19,26 +20,6 @@ import {
 } from './journal.js';
 import { acquireRunLock } from './lock.js';
 import type { StateWriter } from './state.js';
-
-export type ChangeAction = 'create' | 'update' | 'mode' | 'remove';
-
-export interface FileChange {
-  /** The path on the appliance (without the root prefix). */
-  path: string;
-  action: ChangeAction;
-  /** Desired mode (for remove: the current one). */
-  mode: number;
-  secret: boolean;
-  affects: Service[];
-  interfaces: string[];
-  /** Desired content; undefined for remove. */
-  content?: string;
-  check?: DesiredFile['check'];
-  /** What is there now; undefined for create. */
-  before?: Current;
-  /** A merged file (haproxy.cfg): `base` is what `content` was merged from (see DesiredFile). */
-  merge?: DesiredFile['merge'];
-}
 
 export interface ApplyOptions {
   /** Write under this directory instead of `/` (sandbox: no command runs). */
@@ -60,9 +41,6 @@ export interface ApplyOptions {
    */
   session?: ApplySession;
 }
-
-/** Checks the staged candidate at `file` (a full path); resolves undefined when it is fine. */
-export type Checker = (kind: NonNullable<DesiredFile['check']>, file: string) => Promise<string | undefined>;
 
 export interface ApplyResult {
   root: string;

@@ -3,7 +3,7 @@
  * then renames it into place; a failed check leaves every file and service as it was).
  */
 import { run } from '../util/run.js';
-import type { Checker } from './apply.js';
+import type { Checker } from './changes.js';
 
 /**
  * `haproxy -c -f <candidate>`: the real haproxy judges a candidate before it goes live. Without

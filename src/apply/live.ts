@@ -13,7 +13,7 @@
 import { writeFile } from 'node:fs/promises';
 import { ApplyError } from '../errors.js';
 import type { Plan } from '../plan/types.js';
-import type { FileChange } from './apply.js';
+import type { FileChange } from './changes.js';
 import { writeAtomic } from './files.js';
 import { failureCause, failureDetail, run } from '../util/run.js';
 import { PKI_PATHS } from '../appliance/paths.js';
