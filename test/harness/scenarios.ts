@@ -1,10 +1,11 @@
 /**
  * The network scenarios the golden files cover: OVF properties + adapters, validated the way
- * provision validates them. Each scenario's expected files live in test/golden/network/<name>/.
+ * provision validates them. Each scenario's whole plan (network files included) is golden in
+ * test/golden/plan/<name>/ (test/unit/plan/golden.test.ts).
  */
 import { validateProperties } from '../../src/config/validate.js';
 import type { ApplianceConfig, OvfAdapter } from '../../src/config/types.js';
-import { resolveNics } from '../../src/facts/nics.js';
+import { resolveNics, type LiveNic } from '../../src/facts/nics.js';
 import type { NicAssignment } from '../../src/plan/types.js';
 import { SEED_MACS, SEED_PROPERTIES } from './ovf.js';
 
@@ -13,6 +14,8 @@ export interface Scenario {
   what: string;
   properties: Record<string, string>;
   adapters: OvfAdapter[];
+  /** The live NICs (kernel names): undefined as in the sandbox (--root), where nothing is renamed. */
+  live?: LiveNic[];
 }
 
 const THREE: OvfAdapter[] = [{ mac: SEED_MACS.management }, { mac: SEED_MACS.workload }, { mac: SEED_MACS.frontend }];
@@ -77,5 +80,5 @@ export function scenarioConfig(s: Scenario): ApplianceConfig {
 }
 
 export function scenarioNics(s: Scenario, config: ApplianceConfig): NicAssignment[] {
-  return resolveNics({ deployment: config.deployment, adapters: s.adapters }).assignments;
+  return resolveNics({ deployment: config.deployment, adapters: s.adapters, ...(s.live && { live: s.live }) }).assignments;
 }

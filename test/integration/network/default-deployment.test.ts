@@ -5,7 +5,7 @@
  * file, reconfigured phase by phase as an admin would (new OVF environment, provision again,
  * then networkd after a "reboot" of the namespace's network state):
  *
- *   1. static workload address (test/golden/network/default-2nic);
+ *   1. static workload address (test/golden/plan/default-2nic);
  *   2. additional workload networks (10.50.0.0/16 holds a real backend behind the workload router);
  *   3. workload by DHCP from a real dnsmasq, with network.workload_gateway given;
  *   4. workload by DHCP, the lease's router as the workload gateway.

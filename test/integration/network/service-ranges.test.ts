@@ -1,5 +1,5 @@
 /**
- * Integration proof of several service ranges (test/golden/network/service-ranges) on the
+ * Integration proof of several service ranges (test/golden/plan/service-ranges) on the
  * 3-NIC appliance: one range inside each NIC's subnet and one outside every subnet. The units
  * the REAL CLI writes run in the REAL systemd-networkd 252; every range must be AnyIP and carry
  * traffic, each with its own rule (none for the management range: the main table), and replies
