@@ -13,7 +13,8 @@ import type { DesiredFile, Plan } from '../plan/types.js';
 import { BACKUP_DIR, JOURNAL_FILE, STATE_DIR, isSecretPath, ownedPaths } from '../appliance/paths.js';
 import { PathRefused, confinedPath, readUnderRoot, writeAtomic, writeDurable } from './files.js';
 import type { Checker, FileChange } from './changes.js';
-import { describeAction, liveActions, runActions, type LiveAction, type LiveContext, type Runner } from './live.js';
+import { describeAction, liveActions, runActions, type LiveAction, type Runner } from './live.js';
+import type { LiveContext } from '../facts/types.js';
 import {
   backupFiles, clearJournal, commitEntries, crashPoint, discardStaged, readJournal, resolveJournal, sha256, stagedName,
   writeJournal, type Journal, type JournalEntry, type Resolved,

@@ -15,12 +15,11 @@ import { randomBytes } from 'node:crypto';
 import { access, lstat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import type { ApplianceConfig } from '../config/types.js';
-import type { ApplianceFacts } from './types.js';
+import type { ApplianceFacts, LiveContext } from './types.js';
 import { DATAPLANEAPI_BIN, HAPROXY_CFG, PKI_PATHS, ROOT_PASSWORD_MARKER } from '../appliance/paths.js';
 import { preparePki, type KeyMaterialFailed } from './pki.js';
 import { confinedPath, readUnderRoot } from '../apply/files.js';
 import { run } from '../util/run.js';
-import type { LiveContext } from '../apply/live.js';
 
 /** An appliance path's content under the root (confined, regular files only), if it exists. */
 async function readIfThere(root: string, path: string): Promise<string | undefined> {

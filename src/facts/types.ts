@@ -51,3 +51,16 @@ export interface ApplianceFacts {
   /** Fresh crypt salts, used only where a new hash is needed. */
   salts: { userlist: string; root: string };
 }
+
+/**
+ * How the live system is run: at boot (before networkd) or by an admin; with systemd or not. Read
+ * by the facts stage, acted on by apply's live steps.
+ */
+export interface LiveContext {
+  /** `provision --boot` (the first-boot unit): services start after the agent, so none is reloaded. */
+  boot: boolean;
+  /** systemd is PID 1 (/run/systemd/system exists); without it no systemctl/networkctl runs. */
+  systemd: boolean;
+  /** vmtoolsd is installed: the CA is published to guestinfo. */
+  vmtoolsd: boolean;
+}

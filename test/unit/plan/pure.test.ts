@@ -77,8 +77,9 @@ test('the import graph finds run-time imports and skips type-only ones', () => {
   const gather = runtimeImports(join(SRC, 'facts/gather.ts'));
   assert.ok(gather.includes('node:fs/promises'));
   assert.ok(gather.includes(join(SRC, 'util/run.ts')));
-  assert.ok(!gather.includes(join(SRC, 'apply/live.ts')), 'import type { LiveContext } is erased');
-  assert.ok(!gather.includes(join(SRC, 'facts/types.ts')), 'import type { ApplianceFacts } is erased');
+  assert.ok(gather.includes(join(SRC, 'facts/pki.ts')), 'import { preparePki, type KeyMaterialFailed } stays');
+  assert.ok(!gather.includes(join(SRC, 'facts/types.ts')), 'import type { ApplianceFacts, LiveContext } is erased');
+  assert.ok(!runtimeImports(join(SRC, 'plan/pki.ts')).includes(join(SRC, 'facts/types.ts')), 'import type { KeptPki, PkiFacts } is erased');
 });
 
 test('src/plan/ and src/render/ import nothing that runs a program, touches the machine or waits', () => {
