@@ -6,9 +6,10 @@
  * the password again only when the property no longer matches it. Pure: hashing takes the
  * caller's salt.
  */
-import { encrypt, verify } from 'unixcrypt';
+import { encrypt } from 'unixcrypt';
 import type { ApplianceConfig } from '../config/types.js';
 import { ROOT_PASSWORD_MARKER } from '../appliance/paths.js';
+import { isCryptOf } from './crypt.js';
 
 export interface AccessFacts {
   /** Content of ROOT_PASSWORD_MARKER, if present. */
@@ -29,8 +30,9 @@ export function accessModel(config: ApplianceConfig, facts: AccessFacts): Access
   const pwd = config.appliance.rootPassword;
   if (pwd === undefined) return { sshd };
   const marker = facts.rootPasswordMarker?.trim();
-  // Unchanged property: leave the OS password alone (the admin may have changed it since).
-  if (marker && marker.startsWith('$6$') && verify(pwd, marker)) return { sshd };
+  // Unchanged property: leave the OS password alone (the admin may have changed it since). A
+  // marker that is no such crypt (truncated, edited) proves nothing: the password is set again.
+  if (marker && isCryptOf(pwd, marker)) return { sshd };
   const hash = encrypt(pwd, `$6$${facts.salt}`);
   return { sshd, rootPassword: { chpasswdLine: `root:${hash}\n`, markerPath: ROOT_PASSWORD_MARKER, marker: `${hash}\n` } };
 }

@@ -4,9 +4,10 @@
  * so the Data Plane API's sections survive every rerun). Pure: the password hash is reused when
  * the existing one still verifies, else made from the salt the caller supplies.
  */
-import { encrypt, verify } from 'unixcrypt';
+import { encrypt } from 'unixcrypt';
 import type { ApplianceConfig } from '../config/types.js';
 import { parseSections } from './haproxy-sections.js';
+import { isCryptOf } from './crypt.js';
 
 /** Salt alphabet of crypt(3). */
 const SALT = /^[./0-9A-Za-z]{1,16}$/u;
@@ -16,7 +17,7 @@ const SALT = /^[./0-9A-Za-z]{1,16}$/u;
  * no `rounds=`. `existing` is reused when it is such a hash of `password`.
  */
 export function userlistHash(password: string, salt: string, existing?: string): string {
-  if (existing && /^\$6\$[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$/u.test(existing) && verify(password, existing)) return existing;
+  if (existing && isCryptOf(password, existing)) return existing;
   if (!SALT.test(salt)) throw new Error('userlistHash: the salt must be 1-16 characters of [./0-9A-Za-z]');
   return encrypt(password, `$6$${salt}`);
 }
