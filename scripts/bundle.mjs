@@ -18,7 +18,7 @@
 import { build } from 'esbuild';
 import Handlebars from 'handlebars';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,14 +37,8 @@ const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).ver
 function templates() {
   const dir = join(ROOT, 'templates');
   const out = {};
-  const walk = (d) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (name.endsWith('.hbs')) out[relative(dir, p).split('\\').join('/')] = readFileSync(p, 'utf8');
-    }
-  };
-  walk(dir);
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.hbs'));
+  for (const p of files.map((e) => join(e.parentPath, e.name)).sort()) out[relative(dir, p).split('\\').join('/')] = readFileSync(p, 'utf8');
   return out;
 }
 

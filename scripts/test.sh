@@ -19,5 +19,9 @@ for d in $dirs; do
   [ -d "test/$d" ] || continue
   files="$files $(find "test/$d" -name '*.test.ts' | LC_ALL=C sort | tr '\n' ' ')"
 done
+# Unit test files share nothing (each its own temp folders), so they run one per core; the beds of
+# integration and e2e share the machine's namespaces and services, so one file at a time.
+concurrency=1
+[ "$level" = unit ] && concurrency="$(nproc 2>/dev/null || echo 1)"
 # shellcheck disable=SC2086 # the file list is meant to split
-exec node --import tsx --test --test-concurrency=1 "$@" $files
+exec node --import tsx --test --test-concurrency="$concurrency" "$@" $files

@@ -59,9 +59,9 @@ function renameActions(renames: Plan['renames']): LiveAction[] {
   const steps = swap
     ? [
         ...renames.map((r, i) => ({ from: r.from, to: `hpa-tmp${i}`, down: true, up: false })),
-        ...renames.map((r, i) => ({ from: `hpa-tmp${i}`, to: r.to as string, down: false, up: true })),
+        ...renames.map((r, i) => ({ from: `hpa-tmp${i}`, to: r.to, down: false, up: true })),
       ]
-    : renames.map((r) => ({ from: r.from, to: r.to as string, down: true, up: true }));
+    : renames.map((r) => ({ from: r.from, to: r.to, down: true, up: true }));
   return steps.flatMap((s): LiveAction[] => {
     const why = `rename ${s.from} to ${s.to}`;
     return [

@@ -56,7 +56,7 @@ async function sandboxRoot(value: unknown, values: Values): Promise<string | und
 }
 
 /** `--dataplaneapi-version`: `2.1.0`, `v3.0` and the like. */
-function dataplaneVersionOption(value: unknown): string | undefined {
+function dataplaneVersionOption(value: string | boolean | string[] | undefined): string | undefined {
   if (value === undefined) return undefined;
   const m = typeof value === 'string' ? /^v?(\d{1,4}\.\d{1,4}(?:\.\d{1,4})?)$/u.exec(value) : null;
   if (!m) throw new InputError(`--dataplaneapi-version: ${JSON.stringify(String(value).slice(0, 40))} is not a version like 2.1.0 or 3.0`);

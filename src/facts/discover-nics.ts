@@ -28,7 +28,7 @@ export async function discoverNics(classNet = '/sys/class/net'): Promise<LiveNic
   try {
     names = await readdir(classNet);
   } catch (err) {
-    throw new Error(`cannot list network interfaces in ${classNet}: ${(err as Error).message}`);
+    throw new Error(`cannot list network interfaces in ${classNet}: ${(err as Error).message}`, { cause: err });
   }
   const nics = await Promise.all(
     names.map(async (name): Promise<LiveNic | undefined> => {

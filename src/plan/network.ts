@@ -106,7 +106,7 @@ export function placeServiceRange(config: ApplianceConfig, range: string): VipPl
     if (holder.role === 'management') {
       return { range, role: 'management', table: 'main', reason: `inside the management network ${net}: replies use the main table, no rule needed` };
     }
-    return { range, role: holder.role, table: ROUTE_TABLE[holder.role as PolicyRole], reason: `inside the ${holder.role} network ${net}` };
+    return { range, role: holder.role, table: ROUTE_TABLE[holder.role], reason: `inside the ${holder.role} network ${net}` };
   }
   const role: PolicyRole = config.deployment === 'frontend' ? 'frontend' : 'workload';
   return {

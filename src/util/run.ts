@@ -61,7 +61,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     stdio: [stdin, 'pipe', 'pipe', ...(options.fds ?? [])] as unknown as ['pipe', 'pipe', 'pipe'],
     ...(options.bytes && { encoding: 'buffer' as const, maxBuffer: options.bytes.max + 1, stripFinalNewline: false }),
   });
-  const text = (out: unknown) => (out instanceof Uint8Array ? Buffer.from(out).toString('utf8') : String(out ?? ''));
+  const text = (out: string | Uint8Array | undefined) => (out instanceof Uint8Array ? Buffer.from(out).toString('utf8') : (out ?? ''));
   return {
     exitCode: r.exitCode,
     stdout: text(r.stdout),

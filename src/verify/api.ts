@@ -32,6 +32,7 @@ async function openTls(t: Target, via: 'direct' | 'ssh', tlsOpts: { ca?: string;
   let stream: Duplex | undefined;
   if (via === 'ssh') {
     if (!t.ssh) throw Object.assign(new Error('no SSH connection'), { code: 'ENOSSH' });
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- ssh2 has no types here, so forwardOut's ClientChannel is an error type (any); the cast gives it one
     stream = (await t.ssh.forwardOut('127.0.0.1', 0, t.address, t.port)) as unknown as Duplex;
   }
   return new Promise<TLSSocket>((resolve, reject) => {
@@ -49,7 +50,7 @@ async function openTls(t: Target, via: 'direct' | 'ssh', tlsOpts: { ca?: string;
       clearTimeout(timer);
       resolve(sock);
     });
-    sock.once('error', (err) => {
+    sock.once('error', (err: Error) => {
       clearTimeout(timer);
       sock.destroy();
       reject(err);

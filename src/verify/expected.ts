@@ -8,8 +8,7 @@ import type { ApplianceConfig, NicConfig, NicRole } from '../config/types.js';
 import { networkModel, type NetworkModel } from '../plan/network.js';
 import { parseAppliedState, type PublicConfig } from '../appliance/state.js';
 import { STATE_FILE } from '../appliance/paths.js';
-import type { CheckInput } from './checks.js';
-import type { Expected, Facts } from './types.js';
+import type { CheckInput, Expected, Observed } from './types.js';
 
 /** The public configuration as the full type the model takes (the model reads no secret). */
 function asApplianceConfig(cfg: PublicConfig): ApplianceConfig {
@@ -44,9 +43,9 @@ export function configDifferences(a: unknown, b: unknown, path = ''): string[] {
 }
 
 /** The expected configuration: --expect wins; state.json is compared with it when both exist. */
-export function expectedFor(facts: Facts, expect: { file: string; config: PublicConfig } | undefined): Pick<CheckInput, 'expected' | 'expectedProblem' | 'stateDifferences'> {
-  const state = facts.stateText !== undefined ? parseAppliedState(facts.stateText) : undefined;
-  const stateErr = facts.sections.state?.stderr;
+export function expectedFor(observed: Observed, expect: { file: string; config: PublicConfig } | undefined): Pick<CheckInput, 'expected' | 'expectedProblem' | 'stateDifferences'> {
+  const state = observed.stateText !== undefined ? parseAppliedState(observed.stateText) : undefined;
+  const stateErr = observed.sections.state?.stderr;
   if (expect) {
     const expected: Expected = { config: expect.config, source: { kind: 'expect', file: expect.file } };
     if (state && typeof state !== 'string') return { expected, stateDifferences: configDifferences(state.config, expect.config) };

@@ -43,7 +43,7 @@ export const MAX_FIELD_CHARS = 4096;
 /** `value` with every string in it (deeply, keys included) passed through `displaySafe`. */
 export function displaySafeDeep<T>(value: T, max = MAX_FIELD_CHARS): T {
   if (typeof value === 'string') return displaySafe(value, max) as T;
-  if (Array.isArray(value)) return value.map((v) => displaySafeDeep(v, max)) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => displaySafeDeep(v, max)) as T;
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     for (const [k, v] of Object.entries(value)) out[displaySafe(k, max)] = displaySafeDeep(v, max);
@@ -196,7 +196,7 @@ export function renderJunit(report: FleetReport): string {
     }
     for (const c of h.checks) {
       const name = c.subject ? `${c.id} ${c.subject}` : c.id;
-      let body = '';
+      let body: string;
       if (c.status === 'fail') {
         f++;
         body = `\n      <failure type="fail" message="${xml(c.message)}">${xml(c.remedy ?? '')}</failure>\n    `;

@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { PublicConfig } from '../appliance/state.js';
 import { collectionScript, newMarker, APPLIANCE_PATHS, splitSections } from './script.js';
 import { connect, HostError, runScript, type HostKeyPolicy, type SshCredentials } from './ssh.js';
-import type { ApiProbe, Facts, FleetReport, HostReport } from './types.js';
+import type { ApiProbe, Observed, FleetReport, HostReport } from './types.js';
 import type { HostSpec } from './inventory.js';
 import { exitCodeOf } from './report.js';
 
@@ -29,12 +29,12 @@ export interface VerifyOptions {
 }
 
 /**
- * What is needed only once the facts are in (zod for state.json, the checks, the network model,
+ * What is needed only once the collected output is in (zod for state.json, the checks, the network model,
  * the TLS probe): loaded while the first SSH handshake waits on the network, not before it.
  */
-let later: Promise<[typeof import('./checks.js'), typeof import('./facts.js'), typeof import('./api.js'), typeof import('./expected.js')]> | undefined;
+let later: Promise<[typeof import('./checks/index.js'), typeof import('./observed.js'), typeof import('./api.js'), typeof import('./expected.js')]> | undefined;
 function loadLater() {
-  later ??= Promise.all([import('./checks.js'), import('./facts.js'), import('./api.js'), import('./expected.js')]);
+  later ??= Promise.all([import('./checks/index.js'), import('./observed.js'), import('./api.js'), import('./expected.js')]);
   return later;
 }
 
@@ -70,10 +70,10 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
     const marker = newMarker();
     const apiUser = opts.api?.user;
     const apiPassword = opts.api?.password;
-    const probe = (m: Awaited<ReturnType<typeof loadLater>>, cfg: PublicConfig, mgmt: string, facts: Facts): Promise<ApiProbe> => {
+    const probe = (m: Awaited<ReturnType<typeof loadLater>>, cfg: PublicConfig, mgmt: string, observed: Observed): Promise<ApiProbe> => {
       const target = { address: mgmt, port: cfg.loadbalance.dataplanePort, timeoutMs: Math.min(opts.timeoutMs, 10_000), ssh: connected!.ssh };
       const user = apiUser ?? cfg.loadbalance.haproxyUser;
-      const caPem = cfg.appliance.caCert ?? facts.certs.find((c) => c.source === APPLIANCE_PATHS.caCert)?.pem;
+      const caPem = cfg.appliance.caCert ?? observed.certs.find((c) => c.source === APPLIANCE_PATHS.caCert)?.pem;
       return m[2].probeTls(target).then((p) => (user && apiPassword !== undefined && caPem ? m[2].probeApiInfo(p, target, caPem, user, apiPassword) : p));
     };
     // The script prints state.json and the certificates first: once they are in, the Data Plane
@@ -96,7 +96,7 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
     const tryEarly = () => {
       if (tried || !loaded || !certsDone) return;
       tried = true;
-      const partial = loaded[1].factsFromSections(splitSections(marker, soFar, ''));
+      const partial = loaded[1].observedFromSections(splitSections(marker, soFar, ''));
       const cfg = loaded[3].expectedFor(partial, opts.expect).expected?.config;
       const mgmt = cfg?.network.management.address?.address;
       if (cfg && mgmt) {
@@ -137,30 +137,30 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
     const res = await collecting;
     const tCollect = performance.now();
     const m = await modules;
-    const [{ runChecks }, { factsFromSections }, , { expectedFor }] = m;
+    const [{ runChecks }, { observedFromSections }, , { expectedFor }] = m;
     const sections = splitSections(marker, res.stdout, res.stderr);
     if (!sections.meta) {
       throw new HostError('collect', `the collection script printed nothing usable (exit ${res.code ?? 'unknown'}${res.stderr.trim() ? `: ${res.stderr.trim().split('\n')[0]}` : ''})`,
         'the login shell must run /bin/sh; check that the account is not restricted (ForceCommand, nologin)');
     }
-    const facts = factsFromSections(sections);
-    const exp = expectedFor(facts, opts.expect);
+    const observed = observedFromSections(sections);
+    const exp = expectedFor(observed, opts.expect);
     const now = opts.now?.() ?? new Date();
 
     // The Data Plane API, as its clients reach it (a DHCP management address is known only now).
     const cfg = exp.expected?.config;
-    const mgmt = cfg?.network.management.address?.address ?? facts.interfaces?.find((i) => i.name === 'management')?.ipv4[0]?.split('/')[0];
-    const api: ApiProbe | undefined = early ? await early : cfg && mgmt ? await probe(m, cfg, mgmt, facts) : undefined;
+    const mgmt = cfg?.network.management.address?.address ?? observed.interfaces?.find((i) => i.name === 'management')?.ipv4[0]?.split('/')[0];
+    const api: ApiProbe | undefined = early ? await early : cfg && mgmt ? await probe(m, cfg, mgmt, observed) : undefined;
     const effectiveUser = apiUser ?? cfg?.loadbalance.haproxyUser;
-    const checks = runChecks({ facts, ...exp, ...(api && { api }), ...(effectiveUser && apiPassword !== undefined && { apiUser: effectiveUser }), now }, port);
+    const checks = runChecks({ observed, ...exp, ...(api && { api }), ...(effectiveUser && apiPassword !== undefined && { apiUser: effectiveUser }), now }, port);
     const versions: Record<string, string> = {};
-    if (facts.haproxyVersion) versions.haproxy = facts.haproxyVersion;
+    if (observed.haproxyVersion) versions.haproxy = observed.haproxyVersion;
     if (api?.info?.version) versions.dataplaneapi = api.info.version;
     return {
       ...base,
       checks,
       ...(exp.expected && { expected: exp.expected.source }),
-      methods: { ...(facts.listenerTool && { listeners: facts.listenerTool }), ...(facts.serviceMethod && { services: facts.serviceMethod }) },
+      methods: { ...(observed.listenerTool && { listeners: observed.listenerTool }), ...(observed.serviceMethod && { services: observed.serviceMethod }) },
       timings: { connectMs: tConnect - t0, collectMs: tCollect - tConnect, totalMs: performance.now() - t0 },
       ...(Object.keys(versions).length && { versions }),
       ...(connected.recorded && { recordedHostKey: connected.recorded }),
@@ -179,7 +179,7 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
 
 export async function verifyFleet(specs: HostSpec[], opts: VerifyOptions): Promise<FleetReport> {
   const t0 = performance.now();
-  const reports: HostReport[] = new Array(specs.length);
+  const reports: HostReport[] = new Array<HostReport>(specs.length);
   let next = 0;
   let finished = 0;
   const worker = async () => {

@@ -426,7 +426,7 @@ export async function runScript(ssh: NodeSSH, script: string, timeoutMs: number,
           if (rest) opts.onStdout!(rest);
           resolve({ stdout: out.stdout(), stderr: out.stderr(), code });
         } catch (e) {
-          reject(e as Error);
+          reject(e);
         }
       });
       channel.end(script);

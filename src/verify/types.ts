@@ -1,6 +1,6 @@
 /**
- * The verifier's data: the facts collected from one appliance (parsed, no I/O), the results of
- * the checks, and one host's report. Everything here is plain data so parsers, checks and
+ * The verifier's data: what was observed on one appliance (parsed, no I/O), the results of the
+ * checks, and one host's report. Everything here is plain data so parsers, checks and
  * reports stay pure and unit-testable.
  */
 import type { PublicConfig } from '../appliance/state.js';
@@ -115,6 +115,8 @@ export interface HaproxyBind {
   /** The bind's address text as written (`192.168.0.1:443`, `unix@/run/x.sock`). */
   text: string;
   line: number;
+  /** Its section says `disabled`: haproxy does not bind it. */
+  disabled?: boolean;
 }
 
 export interface CertInfo {
@@ -140,7 +142,7 @@ export interface SectionInfo {
 }
 
 /** Everything collected from one appliance, parsed. Fields are undefined when not collected. */
-export interface Facts {
+export interface Observed {
   /** The user the script ran as (uid). */
   uid?: number;
   /** The appliance's clock (seconds since the epoch) when it ran the script. */
@@ -198,6 +200,21 @@ export type ExpectedSource = { kind: 'state'; path: string; version: string; app
 export interface Expected {
   config: PublicConfig;
   source: ExpectedSource;
+}
+
+/** What the checks take: what was observed, what is expected, and the Data Plane API probe. */
+export interface CheckInput {
+  observed: Observed;
+  expected?: Expected;
+  /** Why there is no expected configuration (state.json missing and no --expect). */
+  expectedProblem?: string;
+  /** state.json vs --expect, when both were available. */
+  stateDifferences?: string[];
+  /** The Data Plane API probe; undefined when it could not be attempted. */
+  api?: ApiProbe;
+  /** Whether API credentials were given (the user's name, never the password). */
+  apiUser?: string;
+  now: Date;
 }
 
 /** Why a host could not be checked. */

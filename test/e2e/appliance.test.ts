@@ -12,8 +12,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { listBedNamespaces } from '../harness/netns.js';
-import { checkReadiness } from '../harness/appliance-image.js';
+import { assertNothingLeft, listBedNamespaces } from '../harness/leak-guard.js';
+import { checkReadiness } from '../harness/image.js';
 import { runScenario } from '../harness/e2e-scenario.js';
 
 const notRoot = process.platform !== 'linux' || process.getuid?.() !== 0;
@@ -46,8 +46,7 @@ test('the appliance image boots, provisions itself, verifies green and survives 
   assert.equal(result.trustStore?.bundleHoldsCa, true, 'the system bundle holds the appliance CA');
 
   // Nothing left behind: namespaces, the work directory, mounts.
-  const leaked = (await listBedNamespaces()).filter((n) => !namespacesBefore.has(n));
-  assert.deepEqual(leaked, [], 'every namespace of the bed is deleted');
+  await assertNothingLeft({ before: namespacesBefore });
   const work = result.workDir!;
   assert.equal(existsSync(work), false, `${work} is removed`);
   assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(work), `nothing is mounted under ${work}`);

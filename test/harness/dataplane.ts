@@ -3,8 +3,10 @@
  * hand (the real API binary is not in Debian or npm, and there is no internet here): append the
  * seed's frontend/backend sections — the Supervisor's kube-apiserver (192.168.0.1:443 and :6443,
  * three control-plane VMs behind it) and one guest cluster's API server (192.168.0.3:6443) — and
- * bump the `# _version=N` line the API keeps at the top for its optimistic locking. Pure.
+ * bump the `# _version=N` line the API keeps at the top for its optimistic locking.
  */
+
+import { fixture } from './ovf.js';
 
 const DOMAIN = 'domain-c50:b42f9558-a4eb-4e8f-8f0f-9a8f295f0a8e';
 const SUPERVISOR = `${DOMAIN}-kube-system-kube-apiserver-lb-svc`;
@@ -18,53 +20,29 @@ export const GUEST_BACKEND = '172.16.10.3';
 export const VIP_LISTENERS = ['192.168.0.1:443', '192.168.0.1:6443', '192.168.0.3:6443'] as const;
 
 /**
- * The Supervisor's load balancer (kube-apiserver and nginx on 192.168.0.1), as the Data Plane API
- * writes it (two-space indentation).
+ * The seed's frontends and backends as the Data Plane API wrote them: the sections of
+ * test/fixtures/haproxy/api-sections.cfg (the one copy; the planner's tests read the same file),
+ * from its first `frontend` on.
  */
+export const SEED_SECTIONS: string = (() => {
+  const cfg = fixture('haproxy/api-sections.cfg');
+  return cfg.slice(cfg.indexOf('\nfrontend ') + 1);
+})();
+
+/** The sections of {@link SEED_SECTIONS} whose name starts with `prefix`, as the API writes them. */
+function sectionsNamed(prefix: string): string {
+  const blocks = SEED_SECTIONS.split(/\n\n(?=frontend |backend )/u).map((b) => b.replace(/\n*$/u, '\n'));
+  return blocks.filter((b) => b.split(/\s+/u)[1]!.startsWith(prefix)).join('\n');
+}
+
+/** The Supervisor's load balancer (kube-apiserver and nginx on 192.168.0.1). */
 export function supervisorSections(): string {
-  const servers = (port: number) =>
-    CPVM_ADDRESSES.map((a) => `  server ${SUPERVISOR}-${a}:${port} ${a}:${port} check weight 100 verify none`).join('\n');
-  return `frontend ${SUPERVISOR}
-  mode tcp
-  bind 192.168.0.1:443 name ${SUPERVISOR}-192.168.0.1:nginx
-  bind 192.168.0.1:6443 name ${SUPERVISOR}-192.168.0.1:kube-apiserver
-  log-tag ${SUPERVISOR}
-  option tcplog
-  use_backend ${SUPERVISOR}-kube-apiserver if { dst_port 6443 }
-  use_backend ${SUPERVISOR}-nginx if { dst_port 443 }
-
-backend ${SUPERVISOR}-kube-apiserver
-  mode tcp
-  balance roundrobin
-  option tcp-check
-  log-tag ${SUPERVISOR}-kube-apiserver
-${servers(6443)}
-
-backend ${SUPERVISOR}-nginx
-  mode tcp
-  balance roundrobin
-  option tcp-check
-  log-tag ${SUPERVISOR}-nginx
-${servers(443)}
-`;
+  return sectionsNamed(SUPERVISOR);
 }
 
 /** One guest cluster's API server load balancer (192.168.0.3:6443 → 172.16.10.3:6443). */
 export function guestSections(): string {
-  return `frontend ${GUEST}
-  mode tcp
-  bind 192.168.0.3:6443 name ${GUEST}-192.168.0.3:apiserver
-  log-tag ${GUEST}
-  option tcplog
-  use_backend ${GUEST}-apiserver if { dst_port 6443 }
-
-backend ${GUEST}-apiserver
-  mode tcp
-  balance roundrobin
-  option tcp-check
-  log-tag ${GUEST}-apiserver
-  server ${GUEST}-${GUEST_BACKEND}:6443 ${GUEST_BACKEND}:6443 check weight 100 verify none
-`;
+  return sectionsNamed(GUEST);
 }
 
 /** Names of the frontends the seed's sections add. */

@@ -19,7 +19,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renderText } from '../../src/verify/report.js';
 import type { FleetReport } from '../../src/verify/types.js';
-import { ADDR, ApplianceBed, checkReadiness, OVF_ENV_INSIDE, seedEnvironment, sleep, verdict, type ClientLoop, type ClientLoopResult, type VerifyRun } from './appliance-image.js';
+import { ADDR, ApplianceBed, OVF_ENV_INSIDE, seedEnvironment } from './appliance-image.js';
+import type { ClientLoop, ClientLoopResult } from './client-loop.js';
+import { verdict, type VerifyRun } from './e2e-verdict.js';
+import { checkReadiness } from './image.js';
+import { sleep } from './process.js';
 import { CPVM_ADDRESSES, GUEST_BACKEND, GUEST_LISTENERS, guestSections, SEED_FRONTENDS, SUPERVISOR_LISTENERS, supervisorSections, VIP_LISTENERS } from './dataplane.js';
 
 export interface StepTiming {

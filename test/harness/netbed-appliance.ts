@@ -19,25 +19,21 @@
  * connection whose reply takes the wrong NIC fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, type Run } from './cli.js';
+import { running, sleep, terminate } from './process.js';
+import { isFileEntry, walkTree } from './tree.js';
 import { ovfEnv, SEED_MACS, type Adapter } from './ovf.js';
 import { routeLine, ruleLine, type IpRule, type NetDump, type NetworkdSnapshot, type TestBed } from './netns.js';
+import { addApplianceNics, SEED_NICS, type Role } from './seed-topology.js';
 
-export type Role = 'management' | 'workload' | 'frontend';
+export type { Role } from './seed-topology.js';
+export { SEED_MAIN_TABLE } from './seed-topology.js';
 export const ADAPTERS_3: Adapter[] = [{ mac: SEED_MACS.management }, { mac: SEED_MACS.workload }, { mac: SEED_MACS.frontend }];
 export const ADAPTERS_2: Adapter[] = ADAPTERS_3.slice(0, 2);
 export const NO_FRONTEND = { 'network.frontend_ip': '', 'network.frontend_gateway': '' };
-
-/** The seed's `ip r` (ignoring proto). */
-export const SEED_MAIN_TABLE = [
-  'default via 10.191.191.254 dev management',
-  '10.191.176.0/20 dev management scope link src 10.191.181.52',
-  '172.16.10.0/24 dev frontend scope link src 172.16.10.2',
-  '192.168.0.0/16 dev workload scope link src 192.168.1.2',
-];
 
 export const CLIENT = { workload: '10.99.0.2', frontend: '10.98.0.2' } as const;
 export const BACKEND = '10.50.0.10';
@@ -74,15 +70,10 @@ export class ProvisionedRoot {
   /** Every file under the root: content, mode, mtime and inode (a rewrite changes the latter). */
   snapshot(): Map<string, { content: string; mode: number; mtimeMs: number; ino: number }> {
     const out = new Map<string, { content: string; mode: number; mtimeMs: number; ino: number }>();
-    const walk = (d: string) => {
-      for (const n of readdirSync(d).sort()) {
-        const p = join(d, n);
-        const st = statSync(p);
-        if (st.isDirectory()) walk(p);
-        else out.set(p.slice(this.root.length), { content: readFileSync(p, 'utf8'), mode: st.mode & 0o7777, mtimeMs: st.mtimeMs, ino: st.ino });
-      }
-    };
-    walk(this.root);
+    for (const e of walkTree(this.root).filter(isFileEntry)) {
+      const st = statSync(e.path);
+      out.set(e.rel, { content: readFileSync(e.path, 'utf8'), mode: st.mode & 0o7777, mtimeMs: st.mtimeMs, ino: st.ino });
+    }
     return out;
   }
   remove(): void {
@@ -117,12 +108,12 @@ export async function buildTopology(bed: TestBed, opts: TopologyOptions): Promis
   if (opts.nics.includes('workload')) {
     await bed.addNamespace('wrouter');
     await bed.addNamespace('wclient');
-    routers.push({ ns: 'wrouter', dev: 'wr-wl', cidr: '192.168.1.1/16', cl: 'wr-cl', clCidr: '10.99.0.1/24', client: 'wclient', clientCidr: `${CLIENT.workload}/24`, routes: opts.wrouterRoutes ?? [] });
+    routers.push({ ns: 'wrouter', dev: 'wr-wl', cidr: SEED_NICS.workload.gwCidr, cl: 'wr-cl', clCidr: '10.99.0.1/24', client: 'wclient', clientCidr: `${CLIENT.workload}/24`, routes: opts.wrouterRoutes ?? [] });
   }
   if (opts.nics.includes('frontend')) {
     await bed.addNamespace('frouter');
     await bed.addNamespace('fclient');
-    routers.push({ ns: 'frouter', dev: 'fr-fe', cidr: '172.16.10.1/24', cl: 'fr-cl', clCidr: '10.98.0.1/24', client: 'fclient', clientCidr: `${CLIENT.frontend}/24`, routes: opts.frouterRoutes ?? [] });
+    routers.push({ ns: 'frouter', dev: 'fr-fe', cidr: SEED_NICS.frontend.gwCidr, cl: 'fr-cl', clCidr: '10.98.0.1/24', client: 'fclient', clientCidr: `${CLIENT.frontend}/24`, routes: opts.frouterRoutes ?? [] });
   }
   // Strict reverse-path filtering and forwarding on the routers, before any link exists
   // (new links take net.ipv4.conf.default.*; the effective value is max(all, link)).
@@ -131,14 +122,13 @@ export async function buildTopology(bed: TestBed, opts: TopologyOptions): Promis
     await bed.sysctl(r.ns, 'net.ipv4.conf.default.rp_filter', '1');
     await bed.enableForwarding(r.ns);
   }
-  for (const role of opts.nics) {
-    const peerNs = role === 'management' ? 'mgw' : role === 'workload' ? 'wrouter' : 'frouter';
-    const peerDev = role === 'management' ? 'gw-mgmt' : role === 'workload' ? 'wr-wl' : 'fr-fe';
-    // The appliance's end keeps its kernel name (eth<N>) and stays down, like a NIC at first boot.
-    const { a } = await bed.link('appliance', undefined, peerNs, peerDev, { macA: SEED_MACS[role] });
-    kernelNames[role] = a;
-  }
-  if (opts.nics.includes('management')) await bed.addr('mgw', 'gw-mgmt', '10.191.191.254/20');
+  // The appliance's ends keep their kernel names (eth<N>) and stay down, like NICs at first boot.
+  const nics = await addApplianceNics(bed, {
+    order: opts.nics,
+    peer: (role) => (role === 'management' ? { ns: 'mgw', dev: 'gw-mgmt' } : role === 'workload' ? { ns: 'wrouter', dev: 'wr-wl' } : { ns: 'frouter', dev: 'fr-fe' }),
+  });
+  for (const role of opts.nics) kernelNames[role] = nics[role]!.a;
+  if (opts.nics.includes('management')) await bed.addr('mgw', 'gw-mgmt', SEED_NICS.management.gwCidr);
   for (const r of routers) {
     await bed.addr(r.ns, r.dev, r.cidr);
     await bed.link(r.ns, r.cl, r.client, 'eth0', { upA: true });
@@ -329,25 +319,9 @@ export async function startDnsmasq(bed: TestBed, ns: string, iface: string, rang
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   const pid = child.pid;
   if (pid === undefined) throw new Error('could not start dnsmasq');
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const alive = () => child.exitCode === null && child.signalCode === null;
+  const alive = () => running(child);
   const stop = async () => {
-    if (alive()) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-      const t = setTimeout(() => {
-        try {
-          if (alive()) process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }, 3_000);
-      await exited;
-      clearTimeout(t);
-    }
+    await terminate(child);
     rmSync(dir, { recursive: true, force: true });
   };
   // Ready once it logs that DHCP is on (or fail with its log).
@@ -361,7 +335,7 @@ export async function startDnsmasq(bed: TestBed, ns: string, iface: string, rang
       await stop();
       throw new Error(`dnsmasq not ready: ${log}`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   return {
     pid,

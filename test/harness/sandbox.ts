@@ -1,5 +1,5 @@
 /** Sandbox roots for provision tests: a temp folder, removed afterwards even on failure. */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ovfEnv, SEED_PROPERTIES } from './ovf.js';
@@ -24,18 +24,5 @@ export function envFile(dir: string, over: Record<string, string> = {}, name = '
   return file;
 }
 
-/** Every file under `root` (path on the appliance → content), skipping what `skip` says. */
-export function tree(root: string, skip: (path: string) => boolean = () => false): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const n of readdirSync(d).sort()) {
-      const p = join(d, n);
-      const rel = p.slice(root.length);
-      if (skip(rel)) continue;
-      if (statSync(p).isDirectory()) walk(p);
-      else out.set(rel, readFileSync(p, 'utf8'));
-    }
-  };
-  walk(root);
-  return out;
-}
+/** Every file under `root` (path on the appliance → content): the harness's one tree walk. */
+export { tree } from './tree.js';

@@ -30,14 +30,15 @@ import { networkModel } from '../../src/plan/network.js';
 import { renderNetworkFiles } from '../../src/render/network.js';
 import { publicConfig, STATE_FORMAT, type AppliedState } from '../../src/appliance/state.js';
 import { createTestBed, type TestBed } from './netns.js';
+import { sleep, terminate } from './process.js';
+import { addApplianceNics, addBridges, ROLES, type Role } from './seed-topology.js';
+import { SEED_SECTIONS } from './dataplane.js';
+import { ROOT } from './ovf.js';
 import { cleanupOnExit } from './exit-hook.js';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+export { ROOT };
 
 async function sh(file: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<string> {
   const r = await execa(file, args, { reject: false, timeout: 30_000, ...(opts.cwd && { cwd: opts.cwd }), ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }) });
@@ -90,31 +91,13 @@ export async function sha512crypt(password: string): Promise<string> {
 
 const SEED_DOMAIN = 'domain-c50:b42f9558-a4eb-4e8f-8f0f-9a8f295f0a8e';
 
-/** The seed's frontends and backends (servers without health checks: no traffic leaves). */
+/**
+ * The seed's frontends and backends (SEED_SECTIONS, from test/fixtures/haproxy/api-sections.cfg)
+ * with the servers' health checks taken out (nothing listens behind them here, and no traffic
+ * leaves the bed), plus an HTTP ingress VIP (192.168.0.2:80).
+ */
 export function seedHaproxySections(): string {
-  const svc = `${SEED_DOMAIN}-kube-system-kube-apiserver-lb-svc`;
-  const guest = `${SEED_DOMAIN}-vm-testing-rritesh-guest-cluster-control-plane-service`;
-  return `frontend ${svc}
-  mode tcp
-  bind 192.168.0.1:443 name ${svc}-192.168.0.1:nginx
-  bind 192.168.0.1:6443 name ${svc}-192.168.0.1:kube-apiserver
-  log-tag ${svc}
-  option tcplog
-  use_backend ${svc}-kube-apiserver if { dst_port 6443 }
-  use_backend ${svc}-nginx if { dst_port 443 }
-
-backend ${svc}-kube-apiserver
-  mode tcp
-  balance roundrobin
-  server ${svc}-192.168.128.0:6443 192.168.128.0:6443 weight 100
-  server ${svc}-192.168.128.1:6443 192.168.128.1:6443 weight 100
-  server ${svc}-192.168.128.2:6443 192.168.128.2:6443 weight 100
-
-backend ${svc}-nginx
-  mode tcp
-  balance roundrobin
-  server ${svc}-192.168.128.0:443 192.168.128.0:443 weight 100
-
+  return `${SEED_SECTIONS.replace(/ check (weight \d+) verify none$/gmu, ' $1')}
 frontend ${SEED_DOMAIN}-http-ingress
   mode tcp
   bind 192.168.0.2:80 name ${SEED_DOMAIN}-http-ingress-192.168.0.2:http
@@ -123,18 +106,6 @@ frontend ${SEED_DOMAIN}-http-ingress
 backend ${SEED_DOMAIN}-http-ingress
   mode tcp
   server ingress-192.168.128.0:80 192.168.128.0:80 weight 100
-
-frontend ${guest}
-  mode tcp
-  bind 192.168.0.3:6443 name ${guest}-192.168.0.3:apiserver
-  log-tag ${guest}
-  option tcplog
-  use_backend ${guest}-apiserver if { dst_port 6443 }
-
-backend ${guest}-apiserver
-  mode tcp
-  balance roundrobin
-  server ${guest}-172.16.10.3:6443 172.16.10.3:6443 weight 100
 `;
 }
 
@@ -184,26 +155,6 @@ interface Tracked {
   log: string;
 }
 
-/** Ends a process: SIGTERM, then SIGKILL after graceMs. By PID only. */
-async function stop(child: ChildProcess, graceMs = 3_000): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const done = new Promise<void>((r) => child.once('exit', () => r()));
-  try {
-    process.kill(child.pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const t = await Promise.race([done.then(() => 'done'), sleep(graceMs).then(() => 'timeout')]);
-  if (t === 'timeout') {
-    try {
-      process.kill(child.pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-    await Promise.race([done, sleep(2_000)]);
-  }
-}
-
 /** PIDs of every process whose network namespace is `nsInode` (processes of our namespaces only). */
 async function pidsInNetns(nsInode: string): Promise<number[]> {
   const out: number[] = [];
@@ -218,6 +169,9 @@ async function pidsInNetns(nsInode: string): Promise<number[]> {
   return out;
 }
 
+
+/** The gw namespace's bridge for a network: br-m, br-w, br-f. */
+const bridgeOf = (role: Role) => `br-${role[0]}`;
 
 export class World {
   /** Unregisters the last-resort cleanup (see test/harness/exit-hook.ts). */
@@ -246,12 +200,7 @@ export class World {
   async gateway(gws: Partial<Record<NicRole, string>>): Promise<void> {
     this.gwReady ??= (async () => {
       await this.bed.addNamespace('gw');
-      for (const [role, cidr] of Object.entries(gws)) {
-        const br = `br-${role[0]}`;
-        await this.bed.ip('gw', ['link', 'add', br, 'type', 'bridge']);
-        await this.bed.ip('gw', ['link', 'set', br, 'up']);
-        if (cidr) await this.bed.addr('gw', br, cidr);
-      }
+      await addBridges(this.bed, 'gw', ROLES.filter((role) => role in gws).map((role) => ({ name: bridgeOf(role), ...(gws[role] && { cidr: gws[role] }) })));
     })();
     return this.gwReady;
   }
@@ -379,11 +328,13 @@ export class Appliance {
     });
     await bed.addNamespace(this.ns);
     this.netnsInode = (await bed.exec(this.ns, ['readlink', '/proc/self/ns/net'])).stdout.trim();
-    for (const role of this.roles()) {
-      const peer = `v${world.nextPeer()}${role[0]}`;
-      await bed.link(this.ns, role, 'gw', peer, { macA: spec.macs[role]! });
-      await bed.ip('gw', ['link', 'set', peer, 'master', `br-${role[0]}`]);
-    }
+    await addApplianceNics(bed, {
+      ns: this.ns,
+      order: this.roles(),
+      macs: spec.macs,
+      name: (role) => role,
+      peer: (role) => ({ ns: 'gw', dev: `v${world.nextPeer()}${role[0]}`, bridge: bridgeOf(role) }),
+    });
     await this.configureNetwork();
     await this.writeFiles();
     await this.startHolder();
@@ -522,7 +473,7 @@ export class Appliance {
   }
 
   async stopHaproxy(): Promise<void> {
-    if (this.haproxy) await stop(this.haproxy.child);
+    if (this.haproxy) await terminate(this.haproxy.child);
     this.haproxy = undefined;
     // Workers end with their master; wait until nothing listens any more.
     const t0 = Date.now();
@@ -542,7 +493,7 @@ export class Appliance {
   }
 
   async stopDataplane(): Promise<void> {
-    if (this.dataplane) await stop(this.dataplane.child);
+    if (this.dataplane) await terminate(this.dataplane.child);
     this.dataplane = undefined;
   }
 
@@ -573,7 +524,7 @@ export class Appliance {
   }
 
   async stopAll(): Promise<void> {
-    for (const t of [this.dataplane, this.haproxy, this.sshd, this.holder]) if (t) await stop(t.child);
+    for (const t of [this.dataplane, this.haproxy, this.sshd, this.holder]) if (t) await terminate(t.child);
     await this.networkdStop?.();
     if (this.netnsInode) {
       for (const pid of await pidsInNetns(this.netnsInode)) {

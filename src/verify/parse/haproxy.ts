@@ -37,8 +37,8 @@ export function parseBindAddress(text: string): Pick<HaproxyBind, 'address' | 'p
 }
 
 /** Every `bind` of the frontend and listen sections, with its line number (1-based). */
-export function parseBinds(cfg: string): (HaproxyBind & { disabled?: boolean })[] {
-  const out: (HaproxyBind & { disabled?: boolean })[] = [];
+export function parseBinds(cfg: string): HaproxyBind[] {
+  const out: HaproxyBind[] = [];
   const parsed = parseSections(cfg);
   let lineNo = 1 + (parsed.preamble.match(/\n/gu)?.length ?? 0);
   for (const s of parsed.sections) {

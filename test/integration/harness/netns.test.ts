@@ -11,31 +11,20 @@ import { after, describe, test } from 'node:test';
 import {
   canRunNetworkBeds,
   createTestBed,
-  listBedNamespaces,
   routeLine,
   ruleLine,
   tableLines,
   type TestBed,
 } from '../../harness/netns.js';
+import { assertNothingLeft } from '../../harness/leak-guard.js';
+import { addApplianceNics, ROLES, SEED_MAIN_TABLE, SEED_NICS, type Role } from '../../harness/seed-topology.js';
 
 const can = await canRunNetworkBeds();
 const skip = can.ok ? false : `cannot run network beds here: ${can.reason}`;
 
 /** Seed NICs (addresses used only inside the bed's namespaces). */
-const NICS = {
-  management: { mac: '00:50:56:b1:20:5e', cidr: '10.191.181.52/20', gw: '10.191.191.254', gwCidr: '10.191.191.254/20' },
-  workload: { mac: '00:50:56:b1:8d:33', cidr: '192.168.1.2/16', gw: '192.168.1.1', gwCidr: '192.168.1.1/16' },
-  frontend: { mac: '00:50:56:b1:8a:41', cidr: '172.16.10.2/24', gw: '172.16.10.1', gwCidr: '172.16.10.1/24' },
-} as const;
-type Nic = keyof typeof NICS;
-
-/** Seed `ip r`, without the `proto` column. */
-const SEED_MAIN_TABLE = [
-  'default via 10.191.191.254 dev management',
-  '10.191.176.0/20 dev management scope link src 10.191.181.52',
-  '172.16.10.0/24 dev frontend scope link src 172.16.10.2',
-  '192.168.0.0/16 dev workload scope link src 192.168.1.2',
-];
+const NICS = SEED_NICS;
+type Nic = Role;
 
 /**
  * Hand-written units: the management NIC carries the default route in main; workload and
@@ -87,22 +76,18 @@ async function withBed(fn: (bed: TestBed) => Promise<void>): Promise<void> {
 async function seedTopology(bed: TestBed, opts: { rename?: boolean } = {}): Promise<void> {
   await bed.addNamespace('appliance');
   await bed.addNamespace('gw');
-  let i = 0;
-  for (const [name, nic] of Object.entries(NICS) as Array<[Nic, (typeof NICS)[Nic]]>) {
-    const { a, b } = await bed.link('appliance', opts.rename === false ? undefined : name, 'gw', `gw-${name}`, {
-      macA: nic.mac,
-    });
+  const nics = await addApplianceNics(bed, { order: ROLES, name: (role) => (opts.rename === false ? undefined : role), peer: (role) => ({ ns: 'gw', dev: `gw-${role}` }) });
+  for (const [i, name] of ROLES.entries()) {
+    const { a, b } = nics[name]!;
     assert.equal(a, opts.rename === false ? `eth${i}` : name);
     assert.equal(b, `gw-${name}`);
-    await bed.addr('gw', b, nic.gwCidr);
-    i++;
+    await bed.addr('gw', b, NICS[name].gwCidr);
   }
 }
 
 after(async () => {
   for (const d of tempDirs) await rm(d, { recursive: true, force: true });
-  const leftovers = (await listBedNamespaces()).filter((n) => bedIds.some((id) => n.startsWith(`hpa-${id}-`)));
-  assert.deepEqual(leftovers, [], 'namespaces left behind');
+  await assertNothingLeft({ bedIds });
 });
 
 describe('network test bed', { skip }, () => {
@@ -302,7 +287,7 @@ describe('network test bed', { skip }, () => {
     }
     assert.ok(pid > 0);
     assert.throws(() => process.kill(pid, 0), /ESRCH/);
-    assert.deepEqual((await listBedNamespaces()).filter((n) => n.startsWith(`hpa-${bed.id}-`)), []);
+    await assertNothingLeft({ bedIds: [bed.id], pids: [pid] });
     await assert.rejects(bed.addNamespace('c'), /cleaned up/);
   });
 });

@@ -17,7 +17,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { canRunNetworkBeds, createTestBed, listBedNamespaces, type NetDump, type NetworkdHandle, type TestBed } from '../../harness/netns.js';
+import { canRunNetworkBeds, createTestBed, type NetDump, type NetworkdHandle, type TestBed } from '../../harness/netns.js';
+import { assertNothingLeft } from '../../harness/leak-guard.js';
 import { SEED_MACS, SEED_PROPERTIES } from '../../harness/ovf.js';
 import {
   ADAPTERS_2,
@@ -95,7 +96,7 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
     const id = bed?.id;
     await bed?.cleanup();
     root?.remove();
-    if (id) assert.deepEqual((await listBedNamespaces()).filter((n) => n.startsWith(`hpa-${id}-`)), [], 'namespaces left behind');
+    await assertNothingLeft({ bedIds: [id] });
     console.log(`default-deployment file done in ${since(t0)}`);
   });
 

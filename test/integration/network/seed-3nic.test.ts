@@ -15,7 +15,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { canRunNetworkBeds, createTestBed, listBedNamespaces, type NetDump, type TestBed } from '../../harness/netns.js';
+import { canRunNetworkBeds, createTestBed, type NetDump, type TestBed } from '../../harness/netns.js';
+import { assertNothingLeft } from '../../harness/leak-guard.js';
 import { SEED_ENV_FILE, SEED_MACS } from '../../harness/ovf.js';
 import { STATE_FILE } from '../../../src/appliance/paths.js';
 import {
@@ -78,7 +79,7 @@ describe('seed 3-NIC appliance: CLI units on the real systemd-networkd', { skip 
     const id = bed?.id;
     await bed?.cleanup();
     root?.remove();
-    if (id) assert.deepEqual((await listBedNamespaces()).filter((n) => n.startsWith(`hpa-${id}-`)), [], 'namespaces left behind');
+    await assertNothingLeft({ bedIds: [id] });
     console.log(`seed file done in ${since(t0)}`);
   });
 

@@ -13,7 +13,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { canRunNetworkBeds, createTestBed, listBedNamespaces, type NetDump, type TestBed } from '../../harness/netns.js';
+import { canRunNetworkBeds, createTestBed, type NetDump, type TestBed } from '../../harness/netns.js';
+import { assertNothingLeft } from '../../harness/leak-guard.js';
 import { SEED_PROPERTIES } from '../../harness/ovf.js';
 import {
   ADAPTERS_3,
@@ -68,7 +69,7 @@ describe('several service ranges: CLI units on the real systemd-networkd', { ski
     const id = bed?.id;
     await bed?.cleanup();
     root?.remove();
-    if (id) assert.deepEqual((await listBedNamespaces()).filter((n) => n.startsWith(`hpa-${id}-`)), [], 'namespaces left behind');
+    await assertNothingLeft({ bedIds: [id] });
     console.log(`service-ranges file done in ${since(t0)}`);
   });
 

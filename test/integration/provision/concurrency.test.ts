@@ -31,8 +31,8 @@ function cliAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
     const child = spawn(process.execPath, [`${ROOT}dist/bin.js`, ...args], { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
@@ -55,7 +55,7 @@ test('the Data Plane API saving haproxy.cfg during 20 reruns loses no service an
     const cfg = join(root, 'etc/haproxy/haproxy.cfg');
     const writer = spawn(process.execPath, [WRITER, cfg, '40'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    writer.stdout!.on('data', (d: Buffer) => { out += d; });
+    writer.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     const done = new Promise<void>((resolve) => writer.on('close', () => resolve()));
     let last = '';
     try {
@@ -173,7 +173,7 @@ test('the lock file: a PID in it means nothing, release drops only our own lock,
     await a.release(); // a second release of an old holder
     await assert.rejects(lockPath(file, 'file'), ApplyError, 'b still holds it');
     await b.release();
-    (await lockPath(file, 'file')).release();
+    await (await lockPath(file, 'file')).release();
   });
 });
 

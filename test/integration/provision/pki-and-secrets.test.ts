@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { cli } from '../../harness/cli.js';
 import { envFile, withSandbox } from '../../harness/sandbox.js';
+import { walkTree } from '../../harness/tree.js';
 import { ROOT, fixture } from '../../harness/ovf.js';
 
 const HA = (root: string, f: string) => join(root, 'etc/haproxy', f);
@@ -59,17 +60,9 @@ test('a generated CA is kept across reruns; a new host name re-issues only the s
 
 /** Every file under `dir` whose content includes one of `needles`, with its mode. */
 function filesHolding(dir: string, needles: string[]): { path: string; mode: number }[] {
-  const out: { path: string; mode: number }[] = [];
-  const walk = (d: string) => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      const st = statSync(p);
-      if (st.isDirectory()) walk(p);
-      else if (needles.some((x) => readFileSync(p, 'latin1').includes(x))) out.push({ path: p.slice(dir.length), mode: st.mode & 0o777 });
-    }
-  };
-  walk(dir);
-  return out;
+  return walkTree(dir)
+    .filter((e) => !statSync(e.path).isDirectory() && needles.some((x) => readFileSync(e.path, 'latin1').includes(x)))
+    .map((e) => ({ path: e.rel, mode: statSync(e.path).mode & 0o777 }));
 }
 
 test('secrets scan: passwords and the CA key reach no output, no argv, no world-readable file', async () => {

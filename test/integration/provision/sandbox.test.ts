@@ -18,6 +18,7 @@ import { PathRefused, confinedPath, readCurrent } from '../../../src/apply/files
 import { cli } from '../../harness/cli.js';
 import { fixture } from '../../harness/ovf.js';
 import { envFile, tree, withSandbox } from '../../harness/sandbox.js';
+import { walkTree } from '../../harness/tree.js';
 
 const CA = { 'appliance.ca_cert': fixture('pki/ca.crt'), 'appliance.ca_cert_key': fixture('pki/ca.key') };
 const STATE = 'var/lib/haproxy-appliance';
@@ -29,22 +30,14 @@ const STATE = 'var/lib/haproxy-appliance';
  */
 function snapshot(dir: string): Map<string, string> {
   const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const n of readdirSync(d).sort()) {
-      const p = join(d, n);
-      const st = lstatSync(p);
-      const rel = p.slice(dir.length);
-      if (/^(?:\/[^/]+)?\/run(?:\/|$)/u.test(rel) || /(?:^|\.)lock$/u.test(n)) continue;
-      if (st.isSymbolicLink()) out.set(rel, `link -> ${readlinkSync(p)}`);
-      else if (st.isDirectory()) {
-        const size = out.size;
-        walk(p);
-        if (out.size > size) out.set(rel, `dir ${(st.mode & 0o777).toString(8)}`);
-      } else if (st.isFile()) out.set(rel, `file ${(st.mode & 0o777).toString(8)} ${readFileSync(p, 'utf8')}`);
-      else out.set(rel, 'special');
-    }
-  };
-  walk(dir);
+  const entries = walkTree(dir, { skip: (rel, d) => /^(?:\/[^/]+)?\/run(?:\/|$)/u.test(rel) || /(?:^|\.)lock$/u.test(d.name) });
+  for (const { rel, path, dirent } of entries) {
+    if (dirent.isSymbolicLink()) out.set(rel, `link -> ${readlinkSync(path)}`);
+    else if (dirent.isDirectory()) {
+      if (entries.some((e) => !e.dirent.isDirectory() && e.rel.startsWith(`${rel}/`))) out.set(rel, `dir ${(lstatSync(path).mode & 0o777).toString(8)}`);
+    } else if (dirent.isFile()) out.set(rel, `file ${(lstatSync(path).mode & 0o777).toString(8)} ${readFileSync(path, 'utf8')}`);
+    else out.set(rel, 'special');
+  }
   return out;
 }
 
@@ -128,7 +121,7 @@ test('a symlinked directory, absolute or relative, at several depths: nothing is
       const outsideBefore = snapshot(dir);
       for (const args of [['--dry-run'], [], ['--json']]) {
         const r = cli(['provision', '--root', root, '--ovf-env', env, ...args]);
-        assert.equal(r.code, 2, `${at} -> ${target} ${args}: ${r.stderr}${r.stdout}`);
+        assert.equal(r.code, 2, `${at} -> ${target} ${args.join(' ')}: ${r.stderr}${r.stdout}`);
         const message = args.includes('--json') ? JSON.parse(r.stdout).error as string : r.stderr;
         assert.match(message, /--root: \/\S+ leads out of the root/u, `${at}: ${message}`);
         assert.ok(message.includes(join(root, at)), `${at}: the link is named: ${message}`);
@@ -415,7 +408,7 @@ test('a FIFO, a device, a socket or a directory where a file is expected: refuse
         for (const args of runs) {
           // A FIFO once blocked the run forever: 30 s is plenty for a run that does not block.
           const r = cli(['provision', '--root', root, '--ovf-env', env, ...args], { timeoutMs: 30_000 });
-          assert.equal(r.code, 2, `${path} ${args}: ${r.stderr}`);
+          assert.equal(r.code, 2, `${path} ${args.join(' ')}: ${r.stderr}`);
           assert.ok(r.stderr.includes(`${path} (${host}) is ${kind}, not a regular file`), `${path}: ${r.stderr}`);
         }
         assert.deepEqual(snapshot(dir), before, `${path}: nothing changed`);
@@ -443,7 +436,7 @@ test('killed while making keys: no key material in /tmp; the next run removes th
       assert.deepEqual(readdirSync(tmp), [], `${step}: nothing in the temporary folder`);
       // The key was made on the target file system, in its private work folder.
       const left = readdirSync(work);
-      assert.equal(left.length, 1, `${step}: ${left}`);
+      assert.equal(left.length, 1, `${step}: ${left.join(', ')}`);
       assert.equal(lstatSync(work).mode & 0o777, 0o700);
       assert.equal(lstatSync(join(work, left[0]!)).mode & 0o777, 0o700);
       assert.ok(readdirSync(join(work, left[0]!)).some((f) => f.endsWith('.key')), `${step}: the key was there`);

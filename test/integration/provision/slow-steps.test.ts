@@ -64,8 +64,8 @@ test('a hung trust-store update does not keep the root password and sshd from be
     assert.deepEqual(failures.map((f) => ({ status: f.status, timedOut: f.timedOut === true })), [{ status: 'failed', timedOut: true }], 'one failure, a timeout');
     assert.match(failures[0]!.action, /haproxy-appliance-trust-store\.service|update-ca-certificates/);
     assert.match(failures[0]!.reason, /^timed out after 2 s/);
-    assert.match((error as Error).message, /timed out after 2 s/);
-    assert.doesNotMatch((error as Error).message, /exit unknown/);
+    assert.match(error.message, /timed out after 2 s/);
+    assert.doesNotMatch(error.message, /exit unknown/);
   });
 });
 

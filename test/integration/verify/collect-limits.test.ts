@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { validateProperties } from '../../../src/config/validate.js';
 import { BoundedOutput, MAX_COLLECT_BYTES, formatBytes } from '../../../src/verify/ssh.js';
-import { canRunNetworkBeds, listBedNamespaces } from '../../harness/netns.js';
+import { canRunNetworkBeds } from '../../harness/netns.js';
+import { assertNothingLeft } from '../../harness/leak-guard.js';
 import { SEED_MACS, SEED_PROPERTIES } from '../../harness/ovf.js';
 import { World, haproxyCfg, makePki, seedHaproxySections, sshKeygen, type Appliance, type KeyPair } from '../../harness/verify-bed.js';
 
@@ -139,8 +140,7 @@ describe('verify against an appliance that sends too much, or splits characters'
 
   after(async () => {
     await world?.cleanup();
-    const left = (await listBedNamespaces()).filter((n) => bedIds.some((id) => n.includes(id)));
-    assert.deepEqual(left, [], 'namespaces left behind');
+    await assertNothingLeft({ bedIds });
   });
 
   const base = () => ['10.191.181.52', '--identity', client.path, '--known-hosts', knownHosts, '--api-password-env', 'HPA_API_PW', '--json'];

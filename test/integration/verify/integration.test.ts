@@ -17,8 +17,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { execa } from 'execa';
 import { validateProperties } from '../../../src/config/validate.js';
+import { CHECKS } from '../../../src/verify/checks/index.js';
 import { parseKnownHosts, verifyHostKey } from '../../../src/verify/known-hosts.js';
-import { canRunNetworkBeds, listBedNamespaces } from '../../harness/netns.js';
+import { canRunNetworkBeds } from '../../harness/netns.js';
+import { assertNothingLeft } from '../../harness/leak-guard.js';
 import { SEED_ENV_FILE, SEED_MACS, SEED_PROPERTIES } from '../../harness/ovf.js';
 import { World, makePki, sha512crypt, sshKeygen, type Appliance, type KeyPair } from '../../harness/verify-bed.js';
 
@@ -60,8 +62,7 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
 
   after(async () => {
     await world?.cleanup();
-    const left = (await listBedNamespaces()).filter((n) => bedIds.some((id) => n.includes(id)));
-    assert.deepEqual(left, [], 'namespaces left behind');
+    await assertNothingLeft({ bedIds });
   });
 
   const base = () => ['10.191.181.52', '--identity', client.path, '--known-hosts', knownHosts, '--api-password-env', 'HPA_API_PW', '--timeout', '10'];
@@ -96,6 +97,8 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
     assert.equal(r.code, 0);
     assert.deepEqual(r.host.checks.filter((c) => c.status !== 'pass'), []);
     for (const id of ['dataplane.listen', 'dataplane.tls', 'dataplane.api', 'ssh.listen', 'route.default', 'anyip', 'vip.bind', 'haproxy.config', 'hostname', 'dns']) check(r.host, id);
+    // The registry runs every check on the live appliance (the seed has no additional workload networks).
+    assert.deepEqual(CHECKS.map((c) => c.id).filter((id) => !r.host.checks.some((x) => x.id === id)), ['route.additional']);
     assert.match(check(r.host, 'service', 'systemd-networkd').message, /running/u);
     assert.ok(!`${text.stdout}${text.stderr}${r.stdout}${r.stderr}${xml}`.includes(API_PASSWORD), 'the API password never appears');
   });

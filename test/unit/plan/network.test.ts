@@ -1,7 +1,6 @@
 /** The network model and plan: tables, rules, VIP placement, AnyIP, DHCP, purity. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ApplianceConfig } from '../../../src/config/types.js';
 import { validateProperties } from '../../../src/config/validate.js';
 import { BAND_SIZE } from '../../../src/plan/network-scheme.js';
 import { SEED_PROPERTIES } from '../../harness/ovf.js';
@@ -99,7 +98,7 @@ test('workload and frontend never route through the main table; management holds
         assert.ok(nic.routes.every((r) => r.table === undefined), `${s.name}: management routes stay in main`);
         continue;
       }
-      assert.equal(nic.table, ROUTE_TABLE[nic.role as 'workload' | 'frontend']);
+      assert.equal(nic.table, ROUTE_TABLE[nic.role]);
       assert.equal(nic.gateway, undefined, `${s.name}: ${nic.role} has no [Network] Gateway=`);
       assert.equal(nic.acceptRA, false, `${s.name}: ${nic.role} ignores IPv6 router advertisements`);
       assert.ok(nic.routes.every((r) => r.table === nic.table), `${s.name}: ${nic.role} routes all in table ${nic.table}`);

@@ -7,14 +7,14 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { validateProperties } from '../../../src/config/validate.js';
 import { publicConfig, type PublicConfig } from '../../../src/appliance/state.js';
-import { runChecks, type CheckInput } from '../../../src/verify/checks.js';
-import { factsFromSections } from '../../../src/verify/facts.js';
+import { runChecks, type CheckInput } from '../../../src/verify/checks/index.js';
+import { observedFromSections } from '../../../src/verify/observed.js';
 import { parseBinds } from '../../../src/verify/parse/haproxy.js';
 import { parseRoutes } from '../../../src/verify/parse/ip.js';
 import { parseNetstat } from '../../../src/verify/parse/listeners.js';
 import { splitSections } from '../../../src/verify/script.js';
 import { expectedFor } from '../../../src/verify/expected.js';
-import type { ApiProbe, CheckResult, Facts } from '../../../src/verify/types.js';
+import type { ApiProbe, CheckResult, Observed } from '../../../src/verify/types.js';
 import { SEED_PROPERTIES } from '../../harness/ovf.js';
 import { ROOT } from '../../harness/verify-bed.js';
 
@@ -22,18 +22,18 @@ const FIXED_MARKER = '@@hpa-0123456789abcdef@@';
 const fx = (p: string) => readFileSync(`${ROOT}test/fixtures/verify/${p}`, 'utf8');
 const SEED: PublicConfig = publicConfig(validateProperties(SEED_PROPERTIES, { adapterCount: 3 }).config!);
 
-function facts(name: 'healthy' | 'broken'): Facts {
-  return factsFromSections(splitSections(FIXED_MARKER, fx(`bed/collect-${name}.stdout`), fx(`bed/collect-${name}.stderr`)));
+function facts(name: 'healthy' | 'broken'): Observed {
+  return observedFromSections(splitSections(FIXED_MARKER, fx(`bed/collect-${name}.stdout`), fx(`bed/collect-${name}.stderr`)));
 }
 
 /** What the API probe saw on the healthy appliance: the server certificate it serves. */
-function apiOk(f: Facts): ApiProbe {
+function apiOk(f: Observed): ApiProbe {
   const server = f.certs.find((c) => c.source === '/etc/haproxy/server.crt')!;
   return { address: '10.191.181.52', port: 5556, via: 'direct', peer: { ...server, source: 'served by 10.191.181.52:5556' }, info: { path: '/v2/info', status: 200, version: 'v2.1.0 x' } };
 }
 
-function input(f: Facts, extra: Partial<CheckInput> = {}): CheckInput {
-  return { facts: f, ...expectedFor(f, undefined), api: apiOk(f), apiUser: 'wcp', now: new Date(f.remoteTime! * 1000), ...extra };
+function input(f: Observed, extra: Partial<CheckInput> = {}): CheckInput {
+  return { observed: f, ...expectedFor(f, undefined), api: apiOk(f), apiUser: 'wcp', now: new Date(f.remoteTime! * 1000), ...extra };
 }
 
 const find = (rs: CheckResult[], id: string, subject?: string) => {
@@ -140,7 +140,7 @@ test('replies from the VIPs leave by the wrong NIC when their rule is missing', 
 test('additional workload networks are routed via workload', () => {
   const cfg: PublicConfig = { ...SEED, network: { ...SEED.network, additionalWorkloadNetworks: ['10.20.0.0/16'] } };
   const f = facts('healthy');
-  const base = { facts: f, expected: { config: cfg, source: { kind: 'expect' as const, file: 'x' } }, api: apiOk(f), apiUser: 'wcp', now: new Date(f.remoteTime! * 1000) };
+  const base = { observed: f, expected: { config: cfg, source: { kind: 'expect' as const, file: 'x' } }, api: apiOk(f), apiUser: 'wcp', now: new Date(f.remoteTime! * 1000) };
   let rs = runChecks(base);
   assert.equal(find(rs, 'route.additional', '10.20.0.0/16').status, 'fail');
   assert.match(find(rs, 'rule', 'workload (table 200)').message, /rule `4000: from all to 10\.20\.0\.0\/16 lookup 200` is missing/u);
@@ -201,7 +201,7 @@ test('no state.json and no --expect: the state check fails and says what to do',
   const f = facts('healthy');
   delete f.stateText;
   f.sections.state = { rc: 1, stdout: '', stderr: 'cat: /var/lib/haproxy-appliance/state.json: No such file or directory' };
-  const rs = runChecks({ facts: f, ...expectedFor(f, undefined), now: new Date(f.remoteTime! * 1000) });
+  const rs = runChecks({ observed: f, ...expectedFor(f, undefined), now: new Date(f.remoteTime! * 1000) });
   const st = find(rs, 'state');
   assert.equal(st.status, 'fail');
   assert.match(st.message, /does not exist \(the agent has not run\)/u);
@@ -216,7 +216,7 @@ test('--expect that differs from state.json warns with the differences', () => {
   const other: PublicConfig = { ...SEED, loadbalance: { ...SEED.loadbalance, dataplanePort: 5557 } };
   const exp = expectedFor(f, { file: 'env.xml', config: other });
   assert.deepEqual(exp.stateDifferences, ['loadbalance.dataplanePort: 5556 → 5557']);
-  const rs = runChecks({ facts: f, ...exp, now: new Date(f.remoteTime! * 1000) });
+  const rs = runChecks({ observed: f, ...exp, now: new Date(f.remoteTime! * 1000) });
   assert.equal(find(rs, 'state').status, 'warn');
   assert.equal(find(rs, 'dataplane.listen').status, 'fail');
 });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { factsFromSections } from '../../../src/verify/facts.js';
+import { observedFromSections } from '../../../src/verify/observed.js';
 import { parseAddrs, parseRouteLine, parseRoutes, parseRules } from '../../../src/verify/parse/ip.js';
 import { listensOn, parseNetstat, parseSs, splitHostPort } from '../../../src/verify/parse/listeners.js';
 import { haproxyCheckSummary, parseBindAddress, parseBinds, parseHaproxyVersion } from '../../../src/verify/parse/haproxy.js';
@@ -157,7 +157,7 @@ test('the whole collection of a healthy appliance, split and parsed', () => {
   assert.deepEqual(Object.keys(sections), ['meta', 'state', 'certs', 'etc-hostname', 'resolv.conf', 'listeners.ss', 'ip.addr', 'ip.route', 'ip.rule', 'processes', 'haproxy-version', 'haproxy-check', 'haproxy-cfg', 'haproxy-cfg-mtime']);
   assert.ok(Object.values(sections).every((s) => s.rc === 0));
   assert.match(sections['haproxy-check']!.stderr, /\[WARNING\]/u);
-  const f = factsFromSections(sections);
+  const f = observedFromSections(sections);
   assert.equal(f.uid, 0);
   assert.equal(f.hostname, 'haproxy.local');
   assert.equal(f.listenerTool, 'ss');
@@ -182,12 +182,12 @@ test('sections survive content that looks like a marker, a missing trailing newl
 });
 
 test('table names from rt_tables become numbers, as the checks compare them', async () => {
-  const { factsFromSections } = await import('../../../src/verify/facts.js');
+  const { observedFromSections } = await import('../../../src/verify/observed.js');
   const route = JSON.stringify([{ type: 'unicast', dst: 'default', gateway: '192.168.1.1', dev: 'workload', table: 'workload', flags: [] },
     { type: 'unicast', dst: 'default', gateway: '10.191.191.254', dev: 'management', flags: [] },
     { type: 'local', dst: '192.168.0.0/24', dev: 'lo', table: 'local', flags: [] }]);
   const rules = JSON.stringify([{ priority: 0, src: 'all', table: 'local' }, { priority: 1000, src: '192.168.0.0', srclen: 24, table: 'workload' }, { priority: 2001, src: '172.16.10.0', srclen: 24, table: 'frontend' }]);
-  const f = factsFromSections({
+  const f = observedFromSections({
     'rt-tables': { rc: 0, stdout: '#\n255\tlocal\n254\tmain\n253\tdefault\n0\tunspec\n# haproxy-appliance\n200 workload\n201 frontend\n', stderr: '' },
     'ip.addr': { rc: 0, stdout: '[]', stderr: '' },
     'ip.route': { rc: 0, stdout: route, stderr: '' },

@@ -1,6 +1,7 @@
 /**
- * From the collection script's sections to Facts. Pure: a parser that fails leaves its fact
- * undefined and says why, so one odd output never hides the other checks.
+ * From the collection script's sections to what was observed on the appliance (`Observed`).
+ * Pure: a parser that fails leaves its field undefined and says why, so one odd output never
+ * hides the other checks. (Not the provisioning facts stage: that reads the local machine.)
  */
 import { APPLIANCE_PATHS } from './script.js';
 import { parseAddrs, parseRoutes, parseRtTables, parseRules, tableNumber } from './parse/ip.js';
@@ -8,7 +9,7 @@ import { parseNetstat, parseSs } from './parse/listeners.js';
 import { parseBinds, parseHaproxyVersion } from './parse/haproxy.js';
 import { parseCertSection } from './parse/certs.js';
 import { parseMeta, parseProcesses, parseResolvConf, serviceStates } from './parse/system.js';
-import type { Facts, SectionInfo } from './types.js';
+import type { Observed, SectionInfo } from './types.js';
 
 function firstLine(text: string): string {
   return text.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
@@ -21,9 +22,9 @@ function why(s: SectionInfo | undefined, what: string): string {
   return `${what} failed${s.rc !== undefined ? ` (exit ${s.rc})` : ''}${err ? `: ${err}` : ''}`;
 }
 
-export function factsFromSections(sections: Record<string, SectionInfo>): Facts {
-  const f: Facts = { sections, certs: [], missingCerts: [], haproxyCfgPath: APPLIANCE_PATHS.haproxyCfg };
-  const ok = (name: string) => sections[name] !== undefined && sections[name]!.rc === 0;
+export function observedFromSections(sections: Record<string, SectionInfo>): Observed {
+  const f: Observed = { sections, certs: [], missingCerts: [], haproxyCfgPath: APPLIANCE_PATHS.haproxyCfg };
+  const ok = (name: string) => sections[name] !== undefined && sections[name].rc === 0;
 
   const meta = parseMeta(sections.meta?.stdout ?? '');
   if (meta.uid !== undefined) f.uid = meta.uid;
@@ -35,11 +36,11 @@ export function factsFromSections(sections: Record<string, SectionInfo>): Facts 
 
   if (sections['listeners.ss']) {
     f.listenerTool = 'ss';
-    if (ok('listeners.ss')) f.listeners = parseSs(sections['listeners.ss']!.stdout);
+    if (ok('listeners.ss')) f.listeners = parseSs(sections['listeners.ss'].stdout);
     else f.listenerProblem = why(sections['listeners.ss'], 'ss -Htnlp');
   } else if (sections['listeners.netstat']) {
     f.listenerTool = 'netstat';
-    if (ok('listeners.netstat')) f.listeners = parseNetstat(sections['listeners.netstat']!.stdout);
+    if (ok('listeners.netstat')) f.listeners = parseNetstat(sections['listeners.netstat'].stdout);
     else f.listenerProblem = why(sections['listeners.netstat'], 'netstat -tnlp');
   } else {
     f.listenerProblem = 'neither ss nor netstat is installed on the appliance';

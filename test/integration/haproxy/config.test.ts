@@ -15,7 +15,7 @@ import { verify } from 'unixcrypt';
 import { validateProperties } from '../../../src/config/validate.js';
 import type { ApplianceConfig } from '../../../src/config/types.js';
 import { haproxyModel, userlistHash, type HaproxyFacts } from '../../../src/plan/haproxy.js';
-import { isManaged, mergeConfig, parseSections } from '../../../src/plan/haproxy-sections.js';
+import { isManaged, parseSections } from '../../../src/plan/haproxy-sections.js';
 import { renderHaproxyCfg } from '../../../src/render/haproxy.js';
 import { SEED_PROPERTIES, fixture } from '../../harness/ovf.js';
 
@@ -37,12 +37,6 @@ function haproxyCheck(cfg: string): { status: number | null; output: string } {
   }
 }
 
-test('sections split and join back to the exact input', () => {
-  const p = parseSections(API_CFG);
-  assert.equal(p.preamble + p.sections.map((s) => s.text).join(''), API_CFG);
-  assert.deepEqual(p.sections.map((s) => s.keyword), ['global', 'defaults', 'userlist', 'frontend', 'backend', 'backend', 'frontend', 'backend']);
-});
-
 test('a first boot writes the managed sections, and haproxy -c accepts them', () => {
   const file = planHaproxyConfig(seed(), { salt: 'abcdefgh12345678' });
   assert.equal(file.mode, 0o600);
@@ -63,18 +57,6 @@ test('a rerun keeps the Data Plane API sections byte for byte and the _version l
   assert.equal(check.status, 0, check.output);
   // Again with the result: nothing changes.
   assert.equal(planHaproxyConfig(seed({ 'loadbalance.haproxy_pwd': 'new-password' }), { existingCfg: file.content, salt: 'other' }).content, file.content);
-});
-
-test('an unchanged password keeps its hash, so a rerun rewrites nothing', () => {
-  const first = planHaproxyConfig(seed(), { existingCfg: API_CFG, salt: 'firstsalt' });
-  assert.match(first.content, /password \$6\$oldsaltoldsalt12\$/, 'the hash that verifies is reused');
-  assert.equal(planHaproxyConfig(seed(), { existingCfg: first.content, salt: 'x' }).content, first.content);
-});
-
-test('managed sections the API re-serialized with other spacing are not rewritten', () => {
-  const first = planHaproxyConfig(seed(), { salt: 'abc' }).content;
-  const reserialized = first.replace(/^ {2}/gm, '    ').replace(/^(#.*\n)+/m, '# _version=3\n');
-  assert.equal(mergeConfig(reserialized, planHaproxyConfig(seed(), { existingCfg: reserialized, salt: 'zzz' }).content), reserialized);
 });
 
 test('the hash has exactly four $-separated parts and verifies like crypt(3)', () => {

@@ -10,21 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { execa } from 'execa';
-import { HAPROXY_CFG, PKI_PATHS, STATE_FILE } from '../../../src/appliance/paths.js';
-import { runChecks } from '../../../src/verify/checks.js';
-import { factsFromSections } from '../../../src/verify/facts.js';
-import { APPLIANCE_PATHS, collectionScript, newMarker, splitSections } from '../../../src/verify/script.js';
+import { runChecks } from '../../../src/verify/checks/index.js';
+import { observedFromSections } from '../../../src/verify/observed.js';
+import { collectionScript, newMarker, splitSections } from '../../../src/verify/script.js';
 
 const root = process.getuid?.() === 0;
 const dir = await mkdtemp(join(tmpdir(), 'hpa-script-'));
 after(() => rm(dir, { recursive: true, force: true }));
-
-test('the paths the script reads are the agent\'s', () => {
-  assert.equal(APPLIANCE_PATHS.haproxyCfg, HAPROXY_CFG);
-  assert.equal(APPLIANCE_PATHS.caCert, PKI_PATHS.caCert);
-  assert.equal(APPLIANCE_PATHS.serverCert, PKI_PATHS.serverCert);
-  assert.equal(APPLIANCE_PATHS.state, STATE_FILE);
-});
 
 async function runIsolated(hide: string[]): Promise<{ stdout: string; stderr: string; marker: string; code: number }> {
   const empty = join(dir, 'empty');
@@ -39,7 +31,7 @@ test('with every tool present, in an empty network namespace', { skip: root ? fa
   const r = await runIsolated([]);
   assert.equal(r.code, 0, r.stderr);
   const s = splitSections(r.marker, r.stdout, r.stderr);
-  const f = factsFromSections(s);
+  const f = observedFromSections(s);
   assert.equal(f.listenerTool, 'ss');
   assert.deepEqual(f.listeners, []);
   assert.deepEqual(f.interfaces!.map((i) => i.name), ['lo']);
@@ -52,12 +44,12 @@ test('with ss, netstat, ps and haproxy missing, the script finishes and the fact
   assert.equal(r.code, 0, r.stderr);
   const s = splitSections(r.marker, r.stdout, r.stderr);
   assert.ok(s['listeners.none'] && s['haproxy-missing']);
-  const f = factsFromSections(s);
+  const f = observedFromSections(s);
   assert.equal(f.listeners, undefined);
   assert.equal(f.listenerProblem, 'neither ss nor netstat is installed on the appliance');
   assert.deepEqual(f.haproxyCheck, { missing: true });
   assert.deepEqual(f.processes, []);
-  const rs = runChecks({ facts: f, now: new Date() });
+  const rs = runChecks({ observed: f, now: new Date() });
   assert.equal(rs.find((x) => x.id === 'haproxy.config')!.message, 'haproxy is not installed on the appliance');
   assert.equal(rs.find((x) => x.id === 'state')!.status, 'fail');
 });

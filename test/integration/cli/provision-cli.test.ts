@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cli } from '../../harness/cli.js';
 import { SEED_ENV_FILE, SEED_MACS } from '../../harness/ovf.js';
+import { tree } from '../../harness/tree.js';
 
 const GOLDEN_SEED = fileURLToPath(new URL('../../golden/plan/seed-frontend/', import.meta.url));
 /** Of the seed's golden plan: plan.json, and the files made from a run's own salt and key material. */
@@ -23,19 +24,6 @@ function withRoot(fn: (root: string) => void): void {
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-}
-
-function tree(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const n of readdirSync(d).sort()) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.set(p.slice(root.length).replace(/^\/?/u, '/'), readFileSync(p, 'utf8'));
-    }
-  };
-  walk(root);
-  return out;
 }
 
 test('provision --root: the seed tree as the golden files, then nothing to change', () => {
