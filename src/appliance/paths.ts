@@ -90,9 +90,16 @@ export const RUN_LOCK = '/run/haproxy-appliance.lock';
  */
 export function ownedPaths(plan?: { files: readonly { path: string }[]; remove: readonly string[] }): Set<string> {
   return new Set([
-    ...ownedNetworkPaths(), NETWORK_PATHS.hostname, NETWORK_PATHS.hosts,
-    ...Object.values(PKI_PATHS), HAPROXY_CFG, DATAPLANEAPI_UNIT, DATAPLANEAPI_YAML, SSHD_DROPIN,
-    ...(plan?.files.map((f) => f.path) ?? []), ...(plan?.remove ?? []),
+    ...ownedNetworkPaths(),
+    NETWORK_PATHS.hostname,
+    NETWORK_PATHS.hosts,
+    ...Object.values(PKI_PATHS),
+    HAPROXY_CFG,
+    DATAPLANEAPI_UNIT,
+    DATAPLANEAPI_YAML,
+    SSHD_DROPIN,
+    ...(plan?.files.map((f) => f.path) ?? []),
+    ...(plan?.remove ?? []),
   ]);
 }
 

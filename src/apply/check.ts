@@ -15,7 +15,11 @@ export function haproxyChecker(required: boolean): Checker {
     const r = await run(['haproxy', '-c', '-f', file]);
     if (r.notFound) return required ? 'haproxy is not installed, so the configuration cannot be checked' : undefined;
     if (r.exitCode === 0) return undefined;
-    const alerts = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /ALERT|error/iu.test(l)).map((l) => l.trim()).slice(0, 5);
+    const alerts = `${r.stdout}\n${r.stderr}`
+      .split('\n')
+      .filter((l) => /ALERT|error/iu.test(l))
+      .map((l) => l.trim())
+      .slice(0, 5);
     return alerts.join('; ') || `haproxy -c exited ${r.exitCode}`;
   };
 }

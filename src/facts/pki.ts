@@ -19,7 +19,7 @@ export type PkiStep = 'ca' | 'server';
 
 const STEP_WORDS: Record<PkiStep, string> = {
   ca: 'generating the appliance CA (appliance.ca_cert is blank)',
-  server: 'issuing the Data Plane API\'s server.crt',
+  server: "issuing the Data Plane API's server.crt",
 };
 
 /**
@@ -58,9 +58,11 @@ async function making<T>(step: PkiStep, fn: () => Promise<T>): Promise<T> {
  */
 export async function materializePki(config: ApplianceConfig, facts: PkiFacts, decision: PkiDecision, ws: PkiWorkspace): Promise<PkiMaterial> {
   const ca: KeyPair =
-    decision.ca.source === 'properties' ? { cert: config.appliance.caCert!, key: config.appliance.caKey! }
-    : decision.ca.source === 'existing' ? { cert: facts.caCert!, key: facts.caKey! }
-    : await making('ca', () => generateCa(config.network.hostname, ws));
+    decision.ca.source === 'properties'
+      ? { cert: config.appliance.caCert!, key: config.appliance.caKey! }
+      : decision.ca.source === 'existing'
+        ? { cert: facts.caCert!, key: facts.caKey! }
+        : await making('ca', () => generateCa(config.network.hostname, ws));
   const commonName = config.network.management.address?.address ?? config.network.hostname;
   const server = decision.server.issue
     ? await making('server', () => issueServerCert(ca, commonName, serverSans(config), ws))

@@ -5,7 +5,10 @@
  */
 
 /** A certificate and its private key, PEM. */
-export interface KeyPair { cert: string; key: string }
+export interface KeyPair {
+  cert: string;
+  key: string;
+}
 
 /** The PKI files on disk (PEM text, when there) and the time decisions are made at. */
 export interface PkiFacts {

@@ -9,13 +9,15 @@ import { SSHD_DROPIN } from '../appliance/paths.js';
 import { render } from './templates.js';
 
 export function renderAccessFiles(model: AccessModel): DesiredFile[] {
-  return [{
-    path: SSHD_DROPIN,
-    content: render('ssh/sshd.conf', {
-      permitRootLogin: model.sshd.permitRootLogin ? 'yes' : 'no',
-      listenAddress: model.sshd.listenAddress,
-    }),
-    mode: 0o644,
-    affects: ['ssh'],
-  }];
+  return [
+    {
+      path: SSHD_DROPIN,
+      content: render('ssh/sshd.conf', {
+        permitRootLogin: model.sshd.permitRootLogin ? 'yes' : 'no',
+        listenAddress: model.sshd.listenAddress,
+      }),
+      mode: 0o644,
+      affects: ['ssh'],
+    },
+  ];
 }

@@ -14,14 +14,21 @@ const DOC = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
 /** The table and the layout prose: everything before the first `## ` section. */
 const LAYOUT = DOC.slice(0, DOC.search(/^## /mu));
 
-interface Row { stage: string; folders: string[]; does: string }
+interface Row {
+  stage: string;
+  folders: string[];
+  does: string;
+}
 
 const code = (cell: string) => [...cell.matchAll(/`([^`]+)`/gu)].map((m) => m[1]!);
 
 const ROWS: Row[] = LAYOUT.split('\n')
   .filter((l) => l.startsWith('|') && !/^\|\s*(stage|-)/u.test(l))
   .map((l) => {
-    const [stage, folder, does] = l.split('|').slice(1, -1).map((c) => c.trim());
+    const [stage, folder, does] = l
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     return { stage: stage!, folders: code(folder!), does: does! };
   });
 
@@ -31,8 +38,14 @@ test('the layout tables are there', () => {
 
 test('every folder of src/ is in the table, and every folder the table names exists', () => {
   const named = new Set(ROWS.flatMap((r) => r.folders).filter((f) => f.startsWith('src/')));
-  const folders = readdirSync(join(ROOT, 'src'), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `src/${e.name}/`);
-  assert.deepEqual(folders.filter((f) => !named.has(f)), [], 'folders of src/ missing from docs/architecture.md');
+  const folders = readdirSync(join(ROOT, 'src'), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => `src/${e.name}/`);
+  assert.deepEqual(
+    folders.filter((f) => !named.has(f)),
+    [],
+    'folders of src/ missing from docs/architecture.md',
+  );
   for (const f of ROWS.flatMap((r) => r.folders)) assert.ok(existsSync(join(ROOT, f)), `docs/architecture.md names ${f}, which does not exist`);
 });
 

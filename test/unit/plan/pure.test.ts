@@ -24,8 +24,10 @@ function runtimeImports(file: string): string[] {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
       const clause = node.importClause;
       const named = clause?.namedBindings;
-      const typeOnly = clause !== undefined && (clause.isTypeOnly
-        || (!clause.name && named !== undefined && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly)));
+      const typeOnly =
+        clause !== undefined &&
+        (clause.isTypeOnly ||
+          (!clause.name && named !== undefined && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly)));
       if (!typeOnly) specifiers.push(node.moduleSpecifier.text);
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       if (!node.isTypeOnly) specifiers.push(node.moduleSpecifier.text);
@@ -40,7 +42,10 @@ function runtimeImports(file: string): string[] {
 }
 
 function tsFiles(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f)).sort();
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(dir, f))
+    .sort();
 }
 
 const STAGES = [...tsFiles(join(SRC, 'plan')), ...tsFiles(join(SRC, 'render'))];
@@ -66,7 +71,7 @@ const ALLOWED_PACKAGES = new Set(['unixcrypt', 'handlebars', 'ipaddr.js', 'zod']
 /** Node built-ins, each where it is pure. */
 const ALLOWED_BUILTINS: Record<string, { by: string; why: string }> = {
   'node:crypto': { by: 'src/plan/certificates.ts', why: 'X509Certificate parses PEM text' },
-  'node:fs': { by: 'src/render/templates.ts', why: 'reads the package\'s own templates (readFileSync), never the machine' },
+  'node:fs': { by: 'src/render/templates.ts', why: "reads the package's own templates (readFileSync), never the machine" },
 };
 /** Built-ins imported without the node: prefix. */
 const BARE_BUILTINS = new Set(['fs', 'fs/promises', 'child_process', 'net', 'os', 'http', 'https', 'dgram', 'crypto', 'process', 'worker_threads']);
@@ -111,8 +116,11 @@ test('src/plan/ and src/render/ have no asynchronous code, no clock and no rando
   for (const file of STAGES) {
     const text = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gmu, '');
     for (const [what, re] of [
-      ['async', /\basync\b/u], ['await', /\bawait\b/u], ['a Promise', /\bPromise\b/u],
-      ['the clock', /\bDate\.now\b|new Date\(\s*\)/u], ['randomness', /\bMath\.random\b|\brandom(Bytes|UUID|Int)\b/u],
+      ['async', /\basync\b/u],
+      ['await', /\bawait\b/u],
+      ['a Promise', /\bPromise\b/u],
+      ['the clock', /\bDate\.now\b|new Date\(\s*\)/u],
+      ['randomness', /\bMath\.random\b|\brandom(Bytes|UUID|Int)\b/u],
       ['the environment', /\bprocess\.(env|argv|cwd)\b/u],
     ] as const) {
       if (re.test(text)) problems.push(`${rel(file)}: ${what}`);
