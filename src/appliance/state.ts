@@ -6,8 +6,6 @@
 import { z } from 'zod';
 import type { ApplianceConfig } from '../config/types.js';
 
-export const STATE_DIR = '/var/lib/haproxy-appliance';
-export const STATE_FILE = `${STATE_DIR}/state.json`;
 export const STATE_FORMAT = 1;
 
 /** The configuration without its secrets. */
@@ -31,6 +29,11 @@ export function publicConfig(config: ApplianceConfig): PublicConfig {
   const { rootPassword, caKey: _caKey, ...appliance } = config.appliance;
   const { haproxyPassword: _pwd, ...loadbalance } = config.loadbalance;
   return { ...config, appliance: { ...appliance, rootPasswordSet: rootPassword !== undefined }, loadbalance };
+}
+
+/** What state.json says of one apply, but its time: the format, the agent's version, the public configuration, the files' hashes. */
+export function appliedState(config: ApplianceConfig, version: string, files: Record<string, string>): Omit<AppliedState, 'appliedAt'> {
+  return { format: STATE_FORMAT, version, config: publicConfig(config), files };
 }
 
 const address = z.object({ address: z.string(), prefix: z.number(), cidr: z.string(), network: z.string() });

@@ -9,37 +9,18 @@
  */
 import { realpath, rm } from 'node:fs/promises';
 import { ApplyError, InputError } from '../errors.js';
-import type { DesiredFile, Plan, Service } from '../plan/types.js';
-import { isSecretPath } from '../plan/secrets.js';
-import { ownedPaths } from '../plan/owned.js';
-import { STATE_DIR } from '../appliance/state.js';
-import { PathRefused, confinedPath, readUnderRoot, writeAtomic, writeDurable, type Current } from './files.js';
-import { describeAction, liveActions, runActions, type LiveAction, type LiveContext, type Runner } from './live.js';
+import type { DesiredFile, Plan } from '../plan/types.js';
+import { BACKUP_DIR, JOURNAL_FILE, STATE_DIR, isSecretPath, ownedPaths } from '../appliance/paths.js';
+import { PathRefused, confinedPath, readUnderRoot, writeAtomic, writeDurable } from './files.js';
+import type { Checker, FileChange } from './changes.js';
+import { describeAction, liveActions, runActions, type LiveAction, type Runner } from './live.js';
+import type { LiveContext } from '../facts/types.js';
 import {
-  BACKUP_DIR, JOURNAL_FILE, backupFiles, clearJournal, commitEntries, crashPoint, discardStaged, readJournal, resolveJournal, sha256, stagedName,
+  backupFiles, clearJournal, commitEntries, crashPoint, discardStaged, readJournal, resolveJournal, sha256, stagedName,
   writeJournal, type Journal, type JournalEntry, type Resolved,
 } from './journal.js';
 import { acquireRunLock } from './lock.js';
-
-export type ChangeAction = 'create' | 'update' | 'mode' | 'remove';
-
-export interface FileChange {
-  /** The path on the appliance (without the root prefix). */
-  path: string;
-  action: ChangeAction;
-  /** Desired mode (for remove: the current one). */
-  mode: number;
-  secret: boolean;
-  affects: Service[];
-  interfaces: string[];
-  /** Desired content; undefined for remove. */
-  content?: string;
-  check?: DesiredFile['check'];
-  /** What is there now; undefined for create. */
-  before?: Current;
-  /** A merged file (haproxy.cfg): `base` is what `content` was merged from (see DesiredFile). */
-  merge?: DesiredFile['merge'];
-}
+import type { StateWriter } from './state.js';
 
 export interface ApplyOptions {
   /** Write under this directory instead of `/` (sandbox: no command runs). */
@@ -53,17 +34,14 @@ export interface ApplyOptions {
   checker?: Checker;
   /** Told each step as it happens (one plain line each), for the admin or the journal. */
   progress?: (line: string) => void;
-  /** The state file's content for this plan, written after a successful apply when it differs. */
-  state?: { path: string; render: (files: Record<string, string>) => string; same: (existing: string, files: Record<string, string>) => boolean };
+  /** The state file's content for this plan, written after a successful apply when it differs (state.ts). */
+  state?: StateWriter;
   /**
    * The run lock and recovery already done by the caller (`beginApply`), so that facts were read
    * under the lock. Without it, applyPlan takes the lock and recovers itself.
    */
   session?: ApplySession;
 }
-
-/** Checks the staged candidate at `file` (a full path); resolves undefined when it is fine. */
-export type Checker = (kind: NonNullable<DesiredFile['check']>, file: string) => Promise<string | undefined>;
 
 export interface ApplyResult {
   root: string;

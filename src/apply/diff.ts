@@ -4,7 +4,7 @@
  * git's `old mode`/`new mode` lines. A secret file's content is never shown, only that it differs.
  */
 import { createTwoFilesPatch } from 'diff';
-import type { FileChange } from './apply.js';
+import type { FileChange } from './changes.js';
 
 const octal = (mode: number) => `100${(mode & 0o777).toString(8).padStart(3, '0')}`;
 

@@ -22,12 +22,10 @@ import { constants } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
-import { STATE_DIR } from '../appliance/state.js';
+import { BACKUP_DIR, JOURNAL_FILE } from '../appliance/paths.js';
 import { PathRefused, confinedPath, fileKind, readUnderRoot, removeFile, renameDurable, underRoot, writeAtomic } from './files.js';
 import { flockHandle } from './lock.js';
 
-export const JOURNAL_FILE = `${STATE_DIR}/journal.json`;
-export const BACKUP_DIR = `${STATE_DIR}/backups`;
 /** How many runs' backups are kept. */
 export const BACKUPS_KEPT = 5;
 

@@ -13,10 +13,11 @@
 import { writeFile } from 'node:fs/promises';
 import { ApplyError } from '../errors.js';
 import type { Plan } from '../plan/types.js';
-import type { FileChange } from './apply.js';
+import type { FileChange } from './changes.js';
+import type { LiveContext } from '../facts/types.js';
 import { writeAtomic } from './files.js';
 import { failureCause, failureDetail, run } from '../util/run.js';
-import { PKI_PATHS } from '../plan/pki.js';
+import { PKI_PATHS } from '../appliance/paths.js';
 
 /**
  * `secret`: its stdin or content (chpasswd's hash, the password marker) is never printed or
@@ -69,16 +70,6 @@ function renameActions(renames: Plan['renames']): LiveAction[] {
       ...(s.up ? [{ kind: 'exec' as const, argv: ['ip', 'link', 'set', 'dev', s.to, 'up'], why, rename: true as const, group: 'rename' }] : []),
     ];
   });
-}
-
-/** How the live system is run: at boot (before networkd) or by an admin; with systemd or not. */
-export interface LiveContext {
-  /** `provision --boot` (the first-boot unit): services start after the agent, so none is reloaded. */
-  boot: boolean;
-  /** systemd is PID 1 (/run/systemd/system exists); without it no systemctl/networkctl runs. */
-  systemd: boolean;
-  /** vmtoolsd is installed: the CA is published to guestinfo. */
-  vmtoolsd: boolean;
 }
 
 const DEFAULT_CONTEXT: LiveContext = { boot: false, systemd: true, vmtoolsd: false };

@@ -22,9 +22,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ApplyError } from '../errors.js';
 import { run } from '../util/run.js';
-
-/** The run lock, on the appliance (tmpfs: nothing of it survives a reboot). */
-export const RUN_LOCK = '/run/haproxy-appliance.lock';
+import { RUN_LOCK } from '../appliance/paths.js';
 
 /** flock(1)'s exit status when the lock is busy (`-E`), apart from its own failures (1). */
 const BUSY = 75;

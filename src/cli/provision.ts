@@ -1,5 +1,7 @@
 /**
- * `haproxy-appliance provision`: ingest → validate → NIC identities → plan → apply.
+ * `haproxy-appliance provision`, orchestration only: load (ingest, validate: load.ts) → NIC
+ * identities (src/facts/) → lock (src/apply/) → facts → plan and render (src/plan/, src/render/)
+ * → apply → report.
  *
  * - `--root DIR`: sandbox. Every file is read and written under DIR, confined to it (no symbolic
  *   link is followed out of it: src/apply/files.ts); nothing from DIR is executed, and nothing of
@@ -16,7 +18,6 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
 import { ApplyError, EXIT, InputError } from '../errors.js';
 import type { Values } from './command.js';
 import { applyPlan, beginApply, type ApplyResult } from '../apply/apply.js';
@@ -26,11 +27,11 @@ import { discoverNics } from '../facts/discover-nics.js';
 import { resolveNics, type ResolvedNics } from '../facts/nics.js';
 import { AGENT_DEFAULTS_FILE, parseDefaultsFile } from '../config/agent-defaults.js';
 import { planAppliance } from '../plan/appliance.js';
-import { gatherFacts, haproxyChecker } from '../facts/gather.js';
-import type { KeyMaterialFailed, PkiDecision } from '../plan/pki.js';
+import { gatherFacts } from '../facts/gather.js';
+import type { KeyMaterialFailed } from '../facts/pki.js';
+import { haproxyChecker } from '../apply/check.js';
+import { stateWriter } from '../apply/state.js';
 import type { Plan } from '../plan/types.js';
-import type { ApplianceConfig } from '../config/types.js';
-import { STATE_FILE, STATE_FORMAT, parseAppliedState, publicConfig } from '../appliance/state.js';
 import { VERSION } from './version.js';
 import { loadConfiguration } from './load.js';
 import { printWarnings } from './output.js';
@@ -116,28 +117,6 @@ function printJson(result: ApplyResult, nics: ResolvedNics, deployment: string, 
   process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
 }
 
-/** Plain words for what happens to the certificates (not warnings: notes on stderr). */
-function pkiNotes(d: PkiDecision): string[] {
-  const notes: string[] = [];
-  if (d.ca.source === 'generate') notes.push(`appliance.ca_cert: blank, so a CA is generated (${d.ca.reason})`);
-  if (d.server.issue) notes.push(`server.crt is issued (${d.server.reason})`);
-  return notes;
-}
-
-/** state.json for this configuration: rewritten only when what it says changed. */
-function stateWriter(config: ApplianceConfig) {
-  const body = (files: Record<string, string>) => ({ format: STATE_FORMAT, version: VERSION, config: publicConfig(config), files });
-  return {
-    path: STATE_FILE,
-    render: (files: Record<string, string>) => `${JSON.stringify({ ...body(files), appliedAt: new Date().toISOString() }, null, 2)}\n`,
-    same: (existing: string, files: Record<string, string>) => {
-      if (typeof parseAppliedState(existing) === 'string') return false;
-      const { appliedAt: _at, ...old } = JSON.parse(existing) as Record<string, unknown>;
-      return isDeepStrictEqual(old, JSON.parse(JSON.stringify(body(files))));
-    },
-  };
-}
-
 export async function provisionCommand(values: Values): Promise<number> {
   // The root first: with --root nothing of the build host is probed for the OVF environment.
   const root = await sandboxRoot(values.root, values);
@@ -181,7 +160,8 @@ export async function provisionCommand(values: Values): Promise<number> {
     allWarnings.push(...(plan.warnings ?? []));
     if (!json) {
       printWarnings(allWarnings);
-      if (!gathered.pkiFailure) for (const note of pkiNotes(gathered.pkiDecision)) process.stderr.write(`note: ${note}\n`);
+      // What was made for the PKI (not warnings: notes on stderr).
+      for (const note of gathered.notes) process.stderr.write(`note: ${note}\n`);
     }
     keyFailure = gathered.pkiFailure;
     if (keyFailure) progress?.(`could not make the appliance's keys (${keyFailure.message}): ${dryRun ? 'showing' : 'applying'} everything else, leaving the PKI files as they are`);
@@ -190,7 +170,7 @@ export async function provisionCommand(values: Values): Promise<number> {
       dryRun,
       context: gathered.context,
       checker: haproxyChecker(root === undefined),
-      state: stateWriter(config),
+      state: stateWriter(config, VERSION),
       ...(session && { session }),
       ...(progress && { progress }),
     }).catch((err: unknown) => {

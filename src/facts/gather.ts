@@ -2,9 +2,9 @@
  * What planning needs to know of the machine (or the --root sandbox), read before planning:
  * the current haproxy.cfg and PKI files, the root-password marker, the Data Plane API's version,
  * whether systemd and VMware Tools are there. Also makes what must be new: crypt salts and, via
- * OpenSSL, any missing key material (in the private work folder of the target file system, see
- * src/facts/keys.ts). Writes nothing else. When OpenSSL fails (or times out) the facts carry no
- * key material and `pkiFailure` says why: the rest of the run goes on without touching the PKI.
+ * OpenSSL, any missing key material (src/facts/pki.ts: in the private work folder of the target
+ * file system). Writes nothing else. When OpenSSL fails (or times out) the facts carry no key
+ * material and `pkiFailure` says why: the rest of the run goes on without touching the PKI.
  *
  * Under --root every path is confined to the root and read only when it is a regular file, and
  * nothing from the root is ever executed: the Data Plane API's version comes from
@@ -15,15 +15,11 @@ import { randomBytes } from 'node:crypto';
 import { access, lstat } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import type { ApplianceConfig } from '../config/types.js';
-import type { ApplianceFacts } from '../plan/appliance.js';
-import { HAPROXY_CFG } from '../plan/haproxy.js';
-import { ROOT_PASSWORD_MARKER } from '../plan/access.js';
-import { DATAPLANEAPI_BIN } from '../plan/dataplane.js';
-import { KeyMaterialFailed, PKI_PATHS, decidePki, keptPki, materializePki, type PkiDecision } from '../plan/pki.js';
-import { PKI_WORK_DIR, cleanPkiLeftovers, releaseWorkspace, type PkiWorkspace } from './keys.js';
+import type { ApplianceFacts, LiveContext } from './types.js';
+import { DATAPLANEAPI_BIN, HAPROXY_CFG, PKI_PATHS, ROOT_PASSWORD_MARKER } from '../appliance/paths.js';
+import { preparePki, type KeyMaterialFailed } from './pki.js';
 import { confinedPath, readUnderRoot } from '../apply/files.js';
 import { run } from '../util/run.js';
-import type { LiveContext } from '../apply/live.js';
 
 /** An appliance path's content under the root (confined, regular files only), if it exists. */
 async function readIfThere(root: string, path: string): Promise<string | undefined> {
@@ -96,7 +92,8 @@ async function systemUp(): Promise<boolean> {
 
 export interface GatheredFacts {
   facts: ApplianceFacts;
-  pkiDecision: PkiDecision;
+  /** What was made for the PKI and why (a CA generated, server.crt issued): notes for the admin. */
+  notes: string[];
   /**
    * Key material the decision needed could not be made: `facts.pki` is then absent (the PKI files
    * are left as they are) and the run reports this at its end (exit 1), after applying the rest.
@@ -130,24 +127,8 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
     ...(serverKey !== undefined && { serverKey }),
     now: options.now ?? new Date(),
   };
-  const pkiDecision = decidePki(config, pkiFacts);
-  // Keys are made on the target file system, in its private work folder; a killed run's leftovers go first.
-  const ws: PkiWorkspace = { dir: await confinedPath(root, PKI_WORK_DIR) };
-  await cleanPkiLeftovers(ws);
-  let pki;
-  let pkiFailure: KeyMaterialFailed | undefined;
-  try {
-    pki = await materializePki(config, pkiFacts, pkiDecision, ws);
-  } catch (err) {
-    // Not fatal here: the run plans and applies everything that does not need the new keys (the
-    // root password, sshd, the network, haproxy), leaves the PKI files as they are, and fails at
-    // the end naming this. The next run finds the keys still missing and tries again.
-    if (!(err instanceof KeyMaterialFailed)) throw err;
-    pkiFailure = err;
-  } finally {
-    // Folders made only for this are removed again (a refused or dry run leaves the tree as it was).
-    await releaseWorkspace(ws);
-  }
+  // Keys are made on the target file system, in its private work folder (a failure is not fatal: see preparePki).
+  const pki = await preparePki(config, root, pkiFacts);
   const live = root === '/';
   const systemd = live && (await access('/run/systemd/system').then(() => true, () => false));
   const context: LiveContext = {
@@ -163,26 +144,11 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
       ...(rootPasswordMarker !== undefined && { rootPasswordMarker }),
       ...(dataplane.output !== undefined && { dataplaneVersionOutput: dataplane.output }),
       ...(dataplane.unknown !== undefined && { dataplaneVersionUnknown: dataplane.unknown }),
-      ...(pki ? { pki } : { pkiKept: keptPki(pkiFacts, pkiDecision) }),
+      ...(pki.material ? { pki: pki.material } : pki.kept && { pkiKept: pki.kept }),
       salts: { userlist: newSalt(), root: newSalt() },
     },
-    pkiDecision,
-    ...(pkiFailure && { pkiFailure }),
+    notes: pki.notes,
+    ...(pki.failure && { pkiFailure: pki.failure }),
     context,
-  };
-}
-
-/**
- * `haproxy -c -f <candidate>`: the real haproxy judges a candidate before it goes live. Without
- * haproxy installed that is a failure on the appliance, and skipped in a sandbox (an image build
- * host need not have haproxy).
- */
-export function haproxyChecker(required: boolean) {
-  return async (_kind: 'haproxy', file: string): Promise<string | undefined> => {
-    const r = await run(['haproxy', '-c', '-f', file]);
-    if (r.notFound) return required ? 'haproxy is not installed, so the configuration cannot be checked' : undefined;
-    if (r.exitCode === 0) return undefined;
-    const alerts = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /ALERT|error/iu.test(l)).map((l) => l.trim()).slice(0, 5);
-    return alerts.join('; ') || `haproxy -c exited ${r.exitCode}`;
   };
 }

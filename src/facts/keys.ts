@@ -14,12 +14,7 @@ import { dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
 import { failureDetail, run } from '../util/run.js';
 import { crashPoint } from '../util/crash.js';
-import { STATE_DIR } from '../appliance/state.js';
-
-export interface KeyPair { cert: string; key: string }
-
-/** The PKI work folder on the appliance (0700, root only). */
-export const PKI_WORK_DIR = `${STATE_DIR}/pki-work`;
+import type { KeyPair } from './types.js';
 
 /** Where keys are made: the host path of the work folder, and what this run had to create. */
 export interface PkiWorkspace {

@@ -1,21 +1,27 @@
 /**
  * Planning: the validated configuration, the NIC identities and the facts read from the machine
  * in, the desired state out (files, live NIC renames, files to remove, the root password, the
- * Data Plane API's enablement). Pure: no writes, no commands, no clock, no randomness (salts and
- * key material are facts); the only reads are the package's own templates. The same inputs give
- * the same plan, byte for byte.
+ * Data Plane API's enablement). Each part is planned into a model (data: src/plan/network.ts,
+ * haproxy.ts, dataplane.ts, access.ts; the PKI's model is the key material itself), and each model
+ * rendered into its files (src/render/); this module composes the two, so the whole plan and the
+ * order of its files read in one place. Pure: no writes, no commands, no clock, no randomness
+ * (salts and key material are facts); the only reads are the package's own templates. The same
+ * inputs give the same plan, byte for byte.
  */
 import type { ApplianceConfig } from '../config/types.js';
-import { networkModel } from './network.js';
-import { renamesFor } from '../facts/nics.js';
-import { ownedNetworkPaths } from './network-scheme.js';
-import { renderNetworkFiles } from '../render/network.js';
-import { planHaproxyConfig } from './haproxy.js';
-import { planDataplane } from './dataplane.js';
-import { planAccess } from './access.js';
-import { PKI_PATHS, planPkiFiles, type KeptPki, type PkiMaterial } from './pki.js';
-import type { NicAssignment, Plan } from './types.js';
+import type { ApplianceFacts } from '../facts/types.js';
+import { PKI_PATHS, ownedNetworkPaths } from '../appliance/paths.js';
+import { networkModel, renamesFor } from './network.js';
+import { haproxyModel } from './haproxy.js';
+import { dataplaneModel } from './dataplane.js';
+import { accessModel } from './access.js';
 import { markSecrets } from './secrets.js';
+import type { NicAssignment, Plan } from './types.js';
+import { renderNetworkFiles } from '../render/network.js';
+import { renderHaproxyCfg } from '../render/haproxy.js';
+import { renderDataplaneFiles } from '../render/dataplane.js';
+import { renderAccessFiles } from '../render/access.js';
+import { renderPkiFiles } from '../render/pki.js';
 
 /** The network part alone: units, names, hostname, NTP. */
 export function planNetwork(config: ApplianceConfig, nics: NicAssignment[]): Plan {
@@ -28,44 +34,29 @@ export function planNetwork(config: ApplianceConfig, nics: NicAssignment[]): Pla
   };
 }
 
-/** What planning needs to know of the machine, read (and made) before it. */
-export interface ApplianceFacts {
-  /** The current haproxy.cfg, whose Data Plane API sections are kept. */
-  haproxyCfg?: string;
-  /** The crypt of the root password property applied last time. */
-  rootPasswordMarker?: string;
-  /** `dataplaneapi --version` output (or the version from elsewhere); undefined when the binary is missing. */
-  dataplaneVersionOutput?: string;
-  /** Why the Data Plane API's version is not known (with --root nothing from the image is run). */
-  dataplaneVersionUnknown?: string;
-  /**
-   * The CA and server key pairs to install (given, kept, or newly made). Absent when new key
-   * material was needed but could not be made: then no PKI file is planned (each is left exactly
-   * as it is, or absent), and `pkiKept` says what of the PKI on disk stays in use.
-   */
-  pki?: PkiMaterial;
-  /** Without `pki`: the CA on disk still in use (published), and whether the API's key pair is there. Absent: neither. */
-  pkiKept?: KeptPki;
-  /** Fresh crypt salts, used only where a new hash is needed. */
-  salts: { userlist: string; root: string };
-}
-
 /** Everything the appliance gets. */
 export function planAppliance(config: ApplianceConfig, nics: NicAssignment[], facts: ApplianceFacts): Plan {
   const network = planNetwork(config, nics);
-  const dataplane = planDataplane(config, {
+  const haproxy = haproxyModel(config, { ...(facts.haproxyCfg !== undefined && { existingCfg: facts.haproxyCfg }), salt: facts.salts.userlist });
+  const dataplane = dataplaneModel(config, {
     ...(facts.dataplaneVersionOutput !== undefined && { versionOutput: facts.dataplaneVersionOutput }),
     ...(facts.dataplaneVersionUnknown !== undefined && { unknownReason: facts.dataplaneVersionUnknown }),
   });
-  const access = planAccess(config, { ...(facts.rootPasswordMarker !== undefined && { rootPasswordMarker: facts.rootPasswordMarker }), salt: facts.salts.root });
-  const haproxy = planHaproxyConfig(config, { ...(facts.haproxyCfg !== undefined && { existingCfg: facts.haproxyCfg }), salt: facts.salts.userlist });
+  const access = accessModel(config, { ...(facts.rootPasswordMarker !== undefined && { rootPasswordMarker: facts.rootPasswordMarker }), salt: facts.salts.root });
   // Without new key material the PKI files stay as they are; only the CA on disk still in use is published,
   // and the Data Plane API is not started without a certificate to serve.
   const publishCa = facts.pki ? facts.pki.ca.cert : facts.pkiKept?.caCert;
   const apiWithoutCert = !facts.pki && facts.pkiKept?.serverKeyPair !== true;
+  const files = [
+    ...network.files,
+    ...(facts.pki ? renderPkiFiles(facts.pki) : []),
+    renderHaproxyCfg(haproxy),
+    ...renderDataplaneFiles(dataplane),
+    ...renderAccessFiles(access),
+  ];
   return {
     // Secret files are marked (and made 0600) here, from the one registry.
-    files: markSecrets([...network.files, ...(facts.pki ? planPkiFiles(facts.pki) : []), haproxy, ...dataplane.files, ...access.files]),
+    files: markSecrets(files),
     renames: network.renames,
     remove: network.remove,
     dataplaneEnabled: dataplane.enable,

@@ -1,16 +1,12 @@
 /**
- * The Data Plane API's unit and configuration. Today's OVA ships 2.1, configured by flags only;
- * 2.9 and 3.x read /etc/haproxy/dataplaneapi.yaml and refuse the old style. The installed version
- * is a fact discovered before planning; this module renders the form it takes. Pure.
+ * The Data Plane API's model. Today's OVA ships 2.1, configured by flags only; 2.9 and 3.x read
+ * /etc/haproxy/dataplaneapi.yaml and refuse the old style. The installed version is a fact
+ * discovered before planning; this module chooses the form it takes, where it listens, and
+ * whether it runs (src/render/dataplane.ts renders the unit and the yaml). Pure.
  */
 import type { ApplianceConfig } from '../config/types.js';
-import type { DesiredFile } from './types.js';
-import { render } from '../render/templates.js';
-import { MASTER_SOCKET } from './haproxy.js';
+import { DATAPLANEAPI_BIN } from '../appliance/paths.js';
 
-export const DATAPLANEAPI_BIN = '/usr/local/bin/dataplaneapi';
-export const DATAPLANEAPI_UNIT = '/etc/systemd/system/dataplaneapi.service';
-export const DATAPLANEAPI_YAML = '/etc/haproxy/dataplaneapi.yaml';
 /** Seconds the API waits to batch changes into one reload (the seed runs 30). */
 export const RELOAD_DELAY = 30;
 
@@ -34,35 +30,27 @@ export interface DataplaneFacts {
   unknownReason?: string;
 }
 
-export interface DataplanePlan {
-  files: DesiredFile[];
+export interface DataplaneModel {
   /** False when the binary is missing: the unit is written but left disabled. */
   enable: boolean;
+  /** Configured by flags in the unit (up to 2.8) or by dataplaneapi.yaml (2.9 and later). */
   form: 'flags' | 'yaml';
+  /** The address the API serves TLS on (every address with DHCP on management). */
+  tlsHost: string;
+  port: number;
+  /** Seconds the API waits to batch changes into one reload. */
+  reloadDelay: number;
+  /** The API's name (the host name). */
+  name: string;
   warnings: string[];
 }
 
-export function planDataplane(config: ApplianceConfig, facts: DataplaneFacts): DataplanePlan {
+export function dataplaneModel(config: ApplianceConfig, facts: DataplaneFacts): DataplaneModel {
   const warnings: string[] = [];
   const version = facts.versionOutput === undefined ? undefined : parseDataplaneVersion(facts.versionOutput);
-  const yaml = takesYaml(version);
   // With DHCP on management the address is not known here: listen on every address.
   const tlsHost = config.network.management.address?.address ?? '0.0.0.0';
   if (!config.network.management.address) warnings.push('network.management_ip: DHCP; the Data Plane API listens on every address');
-  const data = {
-    binary: DATAPLANEAPI_BIN,
-    yaml,
-    yamlPath: DATAPLANEAPI_YAML,
-    tlsHost,
-    port: config.loadbalance.dataplanePort,
-    reloadDelay: RELOAD_DELAY,
-    masterSocket: MASTER_SOCKET,
-    name: config.network.hostname,
-  };
-  const files: DesiredFile[] = [
-    { path: DATAPLANEAPI_UNIT, content: render('dataplaneapi/dataplaneapi.service', data), mode: 0o644, affects: ['dataplaneapi'] },
-  ];
-  if (yaml) files.push({ path: DATAPLANEAPI_YAML, content: render('dataplaneapi/dataplaneapi.yaml', data), mode: 0o600, affects: ['dataplaneapi'] });
   if (facts.versionOutput === undefined) {
     warnings.push(`the Data Plane API is not installed (${DATAPLANEAPI_BIN} is missing): everything else is applied and dataplaneapi.service is left disabled; install the binary in the image and provision again`);
   } else if (!version && facts.unknownReason) {
@@ -70,5 +58,13 @@ export function planDataplane(config: ApplianceConfig, facts: DataplaneFacts): D
   } else if (!version) {
     warnings.push(`could not read the Data Plane API's version from ${JSON.stringify(facts.versionOutput.trim().slice(0, 80))}; configuring it with flags (the 2.1 form)`);
   }
-  return { files, enable: facts.versionOutput !== undefined, form: yaml ? 'yaml' : 'flags', warnings };
+  return {
+    enable: facts.versionOutput !== undefined,
+    form: takesYaml(version) ? 'yaml' : 'flags',
+    tlsHost,
+    port: config.loadbalance.dataplanePort,
+    reloadDelay: RELOAD_DELAY,
+    name: config.network.hostname,
+    warnings,
+  };
 }

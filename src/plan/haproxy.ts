@@ -1,19 +1,13 @@
 /**
- * haproxy.cfg: the agent's managed sections rendered from the configuration and merged into the
- * existing file, so the Data Plane API's sections survive every rerun. Pure: the password hash is
- * reused when the existing one still verifies, else made from the salt the caller supplies.
+ * haproxy.cfg's model: what the agent's managed sections say (the API user and the crypt of its
+ * password) and the file on disk they are merged into (src/render/haproxy.ts renders and merges,
+ * so the Data Plane API's sections survive every rerun). Pure: the password hash is reused when
+ * the existing one still verifies, else made from the salt the caller supplies.
  */
-import { encrypt, verify } from 'unixcrypt';
+import { encrypt } from 'unixcrypt';
 import type { ApplianceConfig } from '../config/types.js';
-import type { DesiredFile } from './types.js';
-import { render } from '../render/templates.js';
-import { mergeConfig, parseSections } from './haproxy-sections.js';
-
-export const HAPROXY_CFG = '/etc/haproxy/haproxy.cfg';
-/** The stats socket the Data Plane API and reloads use (the seed's `-x /run/haproxy.sock`). */
-export const STATS_SOCKET = '/run/haproxy.sock';
-/** The master socket (the seed's `-S /var/run/haproxy-master.sock`). */
-export const MASTER_SOCKET = '/run/haproxy-master.sock';
+import { parseSections } from './haproxy-sections.js';
+import { isCryptOf } from './crypt.js';
 
 /** Salt alphabet of crypt(3). */
 const SALT = /^[./0-9A-Za-z]{1,16}$/u;
@@ -23,7 +17,7 @@ const SALT = /^[./0-9A-Za-z]{1,16}$/u;
  * no `rounds=`. `existing` is reused when it is such a hash of `password`.
  */
 export function userlistHash(password: string, salt: string, existing?: string): string {
-  if (existing && /^\$6\$[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$/u.test(existing) && verify(password, existing)) return existing;
+  if (existing && isCryptOf(password, existing)) return existing;
   if (!SALT.test(salt)) throw new Error('userlistHash: the salt must be 1-16 characters of [./0-9A-Za-z]');
   return encrypt(password, `$6$${salt}`);
 }
@@ -46,22 +40,24 @@ export interface HaproxyFacts {
   salt: string;
 }
 
-export function planHaproxyConfig(config: ApplianceConfig, facts: HaproxyFacts): DesiredFile {
+export interface HaproxyModel {
+  /** The Data Plane API's user in `userlist controller`. */
+  user: string;
+  /** The current haproxy.cfg the managed sections are merged into (undefined: there is none). */
+  existingCfg?: string;
+  /**
+   * The crypt of the API password for haproxy.cfg as it is when written (`current`): the hash
+   * already there while it still verifies, else a new one with the facts' salt. A function of the
+   * file, because apply merges again when the Data Plane API rewrote the file meanwhile.
+   */
+  passwordHash: (current: string | undefined) => string;
+}
+
+export function haproxyModel(config: ApplianceConfig, facts: HaproxyFacts): HaproxyModel {
   const { haproxyUser: user, haproxyPassword } = config.loadbalance;
-  /** The file for what is on disk now: the agent's sections, every other section as it is. */
-  const mergeWith = (existing: string | undefined): string => {
-    const passwordHash = userlistHash(haproxyPassword, facts.salt, existingUserHash(existing, user));
-    return mergeConfig(existing, render('haproxy/managed.cfg', { user, passwordHash, statsSocket: STATS_SOCKET }));
-  };
   return {
-    path: HAPROXY_CFG,
-    check: 'haproxy',
-    content: mergeWith(facts.existingCfg),
-    // The Data Plane API writes this file at any time: apply merges again if it did meanwhile.
-    merge: { base: facts.existingCfg, remerge: mergeWith },
-    // Holds a password hash: root only (haproxy's master and the Data Plane API run as root);
-    // secret by the registry in src/plan/secrets.ts.
-    mode: 0o600,
-    affects: ['haproxy', 'dataplaneapi'],
+    user,
+    ...(facts.existingCfg !== undefined && { existingCfg: facts.existingCfg }),
+    passwordHash: (current) => userlistHash(haproxyPassword, facts.salt, existingUserHash(current, user)),
   };
 }

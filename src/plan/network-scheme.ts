@@ -1,6 +1,6 @@
 /**
  * The appliance's routing scheme in one place: policy routing tables, rule priorities, the PCI
- * slots of the OVA's NICs and the paths of every network file the agent owns. docs/network.md
+ * slots of the OVA's NICs (the paths of the network files: src/appliance/paths.ts). docs/network.md
  * explains each number; the golden files and the integration tests assert them.
  */
 import type { NicRole } from '../config/types.js';
@@ -39,30 +39,3 @@ export const PCI_SLOT: Readonly<Record<NicRole, string>> = {
   workload: '0000:0b:00.0',
   frontend: '0000:13:00.0',
 };
-
-export const NETWORKD_DIR = '/etc/systemd/network';
-
-export const PATHS = {
-  link: (role: NicRole) => `${NETWORKD_DIR}/10-${role}.link`,
-  network: (role: NicRole) => `${NETWORKD_DIR}/20-${role}.network`,
-  anyip: `${NETWORKD_DIR}/30-lo-anyip.network`,
-  hostname: '/etc/hostname',
-  hosts: '/etc/hosts',
-  rtTables: '/etc/iproute2/rt_tables.d/haproxy-appliance.conf',
-  timesyncd: '/etc/systemd/timesyncd.conf.d/50-haproxy-appliance.conf',
-  /** LLMNR and mDNS off: resolved's listeners on 0.0.0.0 would answer on every VIP (AnyIP). */
-  resolved: '/etc/systemd/resolved.conf.d/50-haproxy-appliance.conf',
-} as const;
-
-/** Every network-related path the agent may write; what a plan does not write it removes. */
-export function ownedNetworkPaths(): string[] {
-  const roles: NicRole[] = ['management', 'workload', 'frontend'];
-  return [
-    ...roles.map(PATHS.link),
-    ...roles.map(PATHS.network),
-    PATHS.anyip,
-    PATHS.rtTables,
-    PATHS.timesyncd,
-    PATHS.resolved,
-  ];
-}

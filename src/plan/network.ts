@@ -250,3 +250,8 @@ export function networkModel(config: ApplianceConfig, nics: NicAssignment[]): Ne
     ntp: config.network.ntpServers,
   };
 }
+
+/** Live NICs to rename to their role name (empty in the sandbox, or when all are named). */
+export function renamesFor(assignments: NicAssignment[]): { from: string; to: NicRole }[] {
+  return assignments.filter((a) => a.currentName !== undefined && a.currentName !== a.role).map((a) => ({ from: a.currentName!, to: a.role }));
+}

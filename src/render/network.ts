@@ -5,7 +5,7 @@
  */
 import type { DesiredFile } from '../plan/types.js';
 import type { NetworkModel, RouteSpec } from '../plan/network.js';
-import { PATHS } from '../plan/network-scheme.js';
+import { NETWORK_PATHS as PATHS } from '../appliance/paths.js';
 import { render, usePartial } from './templates.js';
 
 const MODE = 0o644;

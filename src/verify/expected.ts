@@ -6,7 +6,8 @@
  */
 import type { ApplianceConfig, NicConfig, NicRole } from '../config/types.js';
 import { networkModel, type NetworkModel } from '../plan/network.js';
-import { parseAppliedState, STATE_FILE, type PublicConfig } from '../appliance/state.js';
+import { parseAppliedState, type PublicConfig } from '../appliance/state.js';
+import { STATE_FILE } from '../appliance/paths.js';
 import type { CheckInput, Expected, Observed } from './types.js';
 
 /** The public configuration as the full type the model takes (the model reads no secret). */

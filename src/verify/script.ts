@@ -13,8 +13,7 @@ import { randomBytes } from 'node:crypto';
 
 /**
  * Paths the verifier reads on the appliance: the agent's (a test holds them equal to
- * src/plan/haproxy.ts, src/plan/pki.ts and src/appliance/state.ts, which are not imported here to
- * keep the verifier's start-up small).
+ * src/appliance/paths.ts, which is not imported here to keep the verifier's start-up small).
  */
 export const APPLIANCE_PATHS = {
   haproxyCfg: '/etc/haproxy/haproxy.cfg',

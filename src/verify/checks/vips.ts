@@ -3,7 +3,7 @@
  * (inside a range, and listening), and what else listens on VIP addresses.
  */
 import type { NetworkModel } from '../../plan/network.js';
-import { PATHS } from '../../plan/network-scheme.js';
+import { NETWORK_PATHS as PATHS } from '../../appliance/paths.js';
 import { nicsOf } from '../expected.js';
 import { formatEndpoint, isWildcard, listensOn, owners } from '../parse/listeners.js';
 import { describeLookup, inCidr, lookupRoute, prefixLength } from '../routing.js';

@@ -14,7 +14,8 @@ import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateProperties } from '../../../src/config/validate.js';
-import { planHaproxyConfig } from '../../../src/plan/haproxy.js';
+import { haproxyModel } from '../../../src/plan/haproxy.js';
+import { renderHaproxyCfg } from '../../../src/render/haproxy.js';
 import type { ApplianceConfig } from '../../../src/config/types.js';
 import { SEED_PROPERTIES } from '../../harness/ovf.js';
 
@@ -45,7 +46,7 @@ function get(port: number, user: string, password: string): Promise<number> {
 
 /** The `userlist controller` section of the haproxy.cfg the agent renders for `config`. */
 function userlist(config: ApplianceConfig): string {
-  const cfg = planHaproxyConfig(config, { salt: 'abcdefgh' }).content;
+  const cfg = renderHaproxyCfg(haproxyModel(config, { salt: 'abcdefgh' })).content;
   const m = /^userlist controller\n(?:[ \t]+.*\n)+/mu.exec(cfg);
   assert.ok(m, 'the rendered haproxy.cfg has a userlist controller');
   return m[0];

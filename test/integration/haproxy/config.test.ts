@@ -13,9 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verify } from 'unixcrypt';
 import { validateProperties } from '../../../src/config/validate.js';
-import { planHaproxyConfig, userlistHash } from '../../../src/plan/haproxy.js';
+import type { ApplianceConfig } from '../../../src/config/types.js';
+import { haproxyModel, userlistHash, type HaproxyFacts } from '../../../src/plan/haproxy.js';
 import { isManaged, parseSections } from '../../../src/plan/haproxy-sections.js';
+import { renderHaproxyCfg } from '../../../src/render/haproxy.js';
 import { SEED_PROPERTIES, fixture } from '../../harness/ovf.js';
+
+/** haproxy.cfg as planAppliance makes it: the model, rendered. */
+const planHaproxyConfig = (config: ApplianceConfig, facts: HaproxyFacts) => renderHaproxyCfg(haproxyModel(config, facts));
 
 const API_CFG = fixture('haproxy/api-sections.cfg');
 const seed = (over: Record<string, string> = {}) => validateProperties({ ...SEED_PROPERTIES, ...over }).config!;

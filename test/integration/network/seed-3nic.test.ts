@@ -18,7 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import { canRunNetworkBeds, createTestBed, type NetDump, type TestBed } from '../../harness/netns.js';
 import { assertNothingLeft } from '../../harness/leak-guard.js';
 import { SEED_ENV_FILE, SEED_MACS } from '../../harness/ovf.js';
-import { STATE_FILE } from '../../../src/appliance/state.js';
+import { STATE_FILE } from '../../../src/appliance/paths.js';
 import {
   buildTopology,
   CLIENT,

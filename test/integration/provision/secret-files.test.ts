@@ -1,7 +1,8 @@
 /**
- * Every file that can hold a secret is marked secret in one place (src/plan/secrets.ts), and the
- * diff, `--json` and the backups honour it (issue #9, class 1): dataplaneapi.yaml, which the API
- * 2.9+ reads users and passwords from, was not, so `--dry-run` printed the old API password.
+ * Every file that can hold a secret is marked secret in one place (SECRET_PATHS in
+ * src/appliance/paths.ts), and the diff, `--json` and the backups honour it (issue #9, class 1):
+ * dataplaneapi.yaml, which the API 2.9+ reads users and passwords from, was not, so `--dry-run`
+ * printed the old API password.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,10 +11,9 @@ import { join } from 'node:path';
 import { verify } from 'unixcrypt';
 import { validateProperties } from '../../../src/config/validate.js';
 import { planAppliance } from '../../../src/plan/appliance.js';
-import { SECRET_PATHS } from '../../../src/plan/secrets.js';
+import { DATAPLANEAPI_YAML, SECRET_PATHS } from '../../../src/appliance/paths.js';
 import { applyPlan } from '../../../src/apply/apply.js';
 import { liveActions } from '../../../src/apply/live.js';
-import { DATAPLANEAPI_YAML } from '../../../src/plan/dataplane.js';
 import { cli } from '../../harness/cli.js';
 import { SEED_MACS, SEED_PROPERTIES, fixture } from '../../harness/ovf.js';
 import { envFile, withSandbox } from '../../harness/sandbox.js';

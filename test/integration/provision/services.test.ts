@@ -9,10 +9,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateProperties } from '../../../src/config/validate.js';
+import type { ApplianceConfig } from '../../../src/config/types.js';
 import { planAppliance } from '../../../src/plan/appliance.js';
 import { applyPlan, computeChanges, journaled } from '../../../src/apply/apply.js';
 import { describeAction, liveActions } from '../../../src/apply/live.js';
-import { planDataplane, parseDataplaneVersion, takesYaml } from '../../../src/plan/dataplane.js';
+import { dataplaneModel, parseDataplaneVersion, takesYaml, type DataplaneFacts } from '../../../src/plan/dataplane.js';
+import { renderDataplaneFiles } from '../../../src/render/dataplane.js';
 import { newSalt } from '../../../src/facts/gather.js';
 import { SEED_MACS, SEED_PROPERTIES, ROOT, fixture } from '../../harness/ovf.js';
 import { withSandbox } from '../../harness/sandbox.js';
@@ -27,6 +29,12 @@ const NICS = [
 function plan(over: Record<string, string> = {}, facts: { haproxyCfg?: string; rootPasswordMarker?: string; dataplaneVersionOutput?: string } = {}) {
   const config = validateProperties({ ...SEED_PROPERTIES, ...over }).config!;
   return planAppliance(config, NICS, { ...facts, pki: { ca: CA, server: CA }, salts: { userlist: newSalt(), root: 'rootsalt' } });
+}
+
+/** The Data Plane API's part of the plan: its model, and the files rendered from it. */
+function planDataplane(config: ApplianceConfig, facts: DataplaneFacts) {
+  const model = dataplaneModel(config, facts);
+  return { ...model, files: renderDataplaneFiles(model) };
 }
 
 test('first boot: root password first, NICs renamed, API enabled and queued, trust store queued last; nothing reloaded', async () => {

@@ -10,7 +10,7 @@ import { describeAction, liveActions, runActions } from '../../../src/apply/live
 import { ApplyError } from '../../../src/errors.js';
 import type { Plan } from '../../../src/plan/types.js';
 import { planNetwork } from '../../../src/plan/appliance.js';
-import { PATHS } from '../../../src/plan/network-scheme.js';
+import { NETWORK_PATHS as PATHS } from '../../../src/appliance/paths.js';
 import { SCENARIOS, scenarioConfig, scenarioNics } from '../../harness/scenarios.js';
 
 function seedPlan(name = 'seed-frontend'): Plan {

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../../src/errors.js';
 import { discoverNics } from '../../../src/facts/discover-nics.js';
-import { normalizeMac, parseNicsSpec, renamesFor, resolveNics, type LiveNic } from '../../../src/facts/nics.js';
+import { normalizeMac, parseNicsSpec, resolveNics, type LiveNic } from '../../../src/facts/nics.js';
+import { renamesFor } from '../../../src/plan/network.js';
 import { parseDefaultsFile } from '../../../src/config/agent-defaults.js';
 import { SEED_MACS } from '../../harness/ovf.js';
 

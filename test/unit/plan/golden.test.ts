@@ -21,7 +21,8 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTwoFilesPatch } from 'diff';
-import { planAppliance, type ApplianceFacts } from '../../../src/plan/appliance.js';
+import { planAppliance } from '../../../src/plan/appliance.js';
+import type { ApplianceFacts } from '../../../src/facts/types.js';
 import type { Plan } from '../../../src/plan/types.js';
 import { SEED_MACS, fixture } from '../../harness/ovf.js';
 import { SCENARIOS, scenarioConfig, scenarioNics, type Scenario } from '../../harness/scenarios.js';

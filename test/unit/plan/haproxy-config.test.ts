@@ -6,9 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateProperties } from '../../../src/config/validate.js';
-import { planHaproxyConfig } from '../../../src/plan/haproxy.js';
+import type { ApplianceConfig } from '../../../src/config/types.js';
+import { haproxyModel, type HaproxyFacts } from '../../../src/plan/haproxy.js';
 import { mergeConfig, parseSections } from '../../../src/plan/haproxy-sections.js';
+import { renderHaproxyCfg } from '../../../src/render/haproxy.js';
 import { SEED_PROPERTIES, fixture } from '../../harness/ovf.js';
+
+/** haproxy.cfg as planAppliance makes it: the model, rendered. */
+const planHaproxyConfig = (config: ApplianceConfig, facts: HaproxyFacts) => renderHaproxyCfg(haproxyModel(config, facts));
 
 const API_CFG = fixture('haproxy/api-sections.cfg');
 const seed = (over: Record<string, string> = {}) => validateProperties({ ...SEED_PROPERTIES, ...over }).config!;

@@ -1,9 +1,7 @@
 /** The collection script reads the files the agent writes. (The script itself, run by the real sh in namespaces: test/integration/verify/script.test.ts.) */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HAPROXY_CFG } from '../../../src/plan/haproxy.js';
-import { PKI_PATHS } from '../../../src/plan/pki.js';
-import { STATE_FILE } from '../../../src/appliance/state.js';
+import { HAPROXY_CFG, PKI_PATHS, STATE_FILE } from '../../../src/appliance/paths.js';
 import { APPLIANCE_PATHS } from '../../../src/verify/script.js';
 
 test('the paths the script reads are the agent\'s', () => {
