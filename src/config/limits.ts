@@ -3,7 +3,7 @@
  * properties; every limit here is far above what a working appliance needs and far below what
  * could slow the agent down or flood a terminal or the journal. docs/architecture.md lists them.
  */
-import { BAND_SIZE } from '../plan/network-scheme.js';
+import { BAND_SIZE } from '../appliance/network-scheme.js';
 import type { Problem } from './types.js';
 
 /** The OVF environment document, in bytes (whatever its transport). */
@@ -23,7 +23,7 @@ export const MAX_VALUE = 65535;
 
 /**
  * Items of the list properties. Service ranges and additional workload networks get one policy
- * routing rule each, in a band of rule priorities that holds 1000 (src/plan/network-scheme.ts).
+ * routing rule each, in a band of rule priorities that holds 1000 (src/appliance/network-scheme.ts).
  */
 export const MAX_SERVICE_RANGES = BAND_SIZE;
 export const MAX_ADDITIONAL_NETWORKS = BAND_SIZE;

@@ -17,7 +17,7 @@
 import { InputError } from '../errors.js';
 import { NIC_ROLES, type Deployment, type NicRole, type OvfAdapter } from '../config/types.js';
 import type { NicAssignment } from '../plan/types.js';
-import { PCI_SLOT } from '../plan/network-scheme.js';
+import { PCI_SLOT } from '../appliance/network-scheme.js';
 
 /** A network interface as the kernel shows it (/sys/class/net). */
 export interface LiveNic {

@@ -6,7 +6,7 @@
 import type { ApplianceConfig, NicConfig, NicRole } from '../config/types.js';
 import { contains, parseCidr, type Cidr } from '../config/ipv4.js';
 import type { NicAssignment } from './types.js';
-import { POLICY_ROLES, PRIORITY, ROUTE_TABLE, type PolicyRole } from './network-scheme.js';
+import { POLICY_ROLES, PRIORITY, ROUTE_TABLE, type PolicyRole } from '../appliance/network-scheme.js';
 
 /** One [Route] section. `table` undefined means the main table. */
 export interface RouteSpec {

@@ -3,7 +3,7 @@
  * rules the agent's model expects, and where additional workload networks are routed.
  */
 import type { NetworkModel, NicNetwork, RuleSpec } from '../../plan/network.js';
-import { ROUTE_TABLE } from '../../plan/network-scheme.js';
+import { ROUTE_TABLE } from '../../appliance/network-scheme.js';
 import { NETWORK_PATHS as PATHS } from '../../appliance/paths.js';
 import { nicsOf } from '../expected.js';
 import { describeLookup, lookupRoute } from '../routing.js';

@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateProperties } from '../../../src/config/validate.js';
-import { BAND_SIZE } from '../../../src/plan/network-scheme.js';
+import { BAND_SIZE } from '../../../src/appliance/network-scheme.js';
 import { SEED_PROPERTIES } from '../../harness/ovf.js';
 import { networkModel, placeServiceRange, within, type RuleSpec } from '../../../src/plan/network.js';
-import { PRIORITY, ROUTE_TABLE } from '../../../src/plan/network-scheme.js';
+import { PRIORITY, ROUTE_TABLE } from '../../../src/appliance/network-scheme.js';
 import { NETWORK_PATHS as PATHS } from '../../../src/appliance/paths.js';
 import { planNetwork } from '../../../src/plan/appliance.js';
 import { SCENARIOS, scenarioConfig, scenarioNics, type Scenario } from '../../harness/scenarios.js';
