@@ -2,7 +2,8 @@
  * Ingest + validate, shared by every command that reads the OVF environment: the environment
  * from its transport, then the validated configuration, or an InputError listing every problem.
  */
-import { InputError } from '../errors.js';
+import { InputError, inputError, nonEmpty } from '../errors.js';
+import type { Problem } from '../problems.js';
 import type { ApplianceConfig, Deployment, OvfEnvironment } from '../config/types.js';
 import { validateProperties } from '../config/validate.js';
 import { quote } from '../config/limits.js';
@@ -12,13 +13,13 @@ import type { Values } from './command.js';
 export interface Loaded {
   env: OvfEnvironment;
   config: ApplianceConfig;
-  warnings: string[];
+  warnings: Problem[];
 }
 
 function deploymentOption(value: unknown): Deployment | undefined {
   if (value === undefined) return undefined;
   if (value === 'default' || value === 'frontend') return value;
-  throw new InputError(`--deployment: ${typeof value === 'string' ? quote(value) : JSON.stringify(value)} is not a deployment configuration; use default or frontend`);
+  throw inputError('--deployment', 'not-deployment', `${typeof value === 'string' ? quote(value) : JSON.stringify(value)} is not a deployment configuration; use default or frontend`);
 }
 
 /** Reads (from `file`, or the transports) and validates; an InputError lists every problem. */
@@ -30,7 +31,7 @@ export async function loadEnvironment(options: { file?: string; deployment?: Dep
   });
   if (!result.config) {
     const n = result.problems.length;
-    throw new InputError(`the OVF environment from ${env.source} has ${n} problem${n === 1 ? '' : 's'}; nothing was changed`, result.problems, result.warnings);
+    throw new InputError(`the OVF environment from ${env.source} has ${n} problem${n === 1 ? '' : 's'}; nothing was changed`, nonEmpty(result.problems), result.warnings);
   }
   return { env, config: result.config, warnings: result.warnings };
 }

@@ -4,6 +4,7 @@
  * is a fact discovered before planning; this module renders the form it takes. Pure.
  */
 import type { ApplianceConfig } from '../config/types.js';
+import { warning, type Problem } from '../problems.js';
 import type { DesiredFile } from './types.js';
 import { render } from '../render/templates.js';
 import { MASTER_SOCKET } from './haproxy.js';
@@ -39,16 +40,15 @@ export interface DataplanePlan {
   /** False when the binary is missing: the unit is written but left disabled. */
   enable: boolean;
   form: 'flags' | 'yaml';
-  warnings: string[];
+  warnings: Problem[];
 }
 
 export function planDataplane(config: ApplianceConfig, facts: DataplaneFacts): DataplanePlan {
-  const warnings: string[] = [];
+  const warnings: Problem[] = [];
   const version = facts.versionOutput === undefined ? undefined : parseDataplaneVersion(facts.versionOutput);
   const yaml = takesYaml(version);
   // With DHCP on management the address is not known here: listen on every address.
   const tlsHost = config.network.management.address?.address ?? '0.0.0.0';
-  if (!config.network.management.address) warnings.push('network.management_ip: DHCP; the Data Plane API listens on every address');
   const data = {
     binary: DATAPLANEAPI_BIN,
     yaml,
@@ -64,11 +64,11 @@ export function planDataplane(config: ApplianceConfig, facts: DataplaneFacts): D
   ];
   if (yaml) files.push({ path: DATAPLANEAPI_YAML, content: render('dataplaneapi/dataplaneapi.yaml', data), mode: 0o600, affects: ['dataplaneapi'] });
   if (facts.versionOutput === undefined) {
-    warnings.push(`the Data Plane API is not installed (${DATAPLANEAPI_BIN} is missing): everything else is applied and dataplaneapi.service is left disabled; install the binary in the image and provision again`);
+    warnings.push(warning(DATAPLANEAPI_BIN, 'dataplaneapi-missing', `the Data Plane API is not installed (${DATAPLANEAPI_BIN} is missing): everything else is applied and dataplaneapi.service is left disabled; install the binary in the image and provision again`));
   } else if (!version && facts.unknownReason) {
-    warnings.push(`the Data Plane API's version is unknown (${facts.unknownReason}): configuring it with flags (the 2.1 form); give --dataplaneapi-version to choose the form`);
+    warnings.push(warning('--dataplaneapi-version', 'dataplaneapi-version-unknown', `the Data Plane API's version is unknown (${facts.unknownReason}): configuring it with flags (the 2.1 form); give --dataplaneapi-version to choose the form`));
   } else if (!version) {
-    warnings.push(`could not read the Data Plane API's version from ${JSON.stringify(facts.versionOutput.trim().slice(0, 80))}; configuring it with flags (the 2.1 form)`);
+    warnings.push(warning('--dataplaneapi-version', 'dataplaneapi-version-unreadable', `could not read the Data Plane API's version from ${JSON.stringify(facts.versionOutput.trim().slice(0, 80))}; configuring it with flags (the 2.1 form)`));
   }
   return { files, enable: facts.versionOutput !== undefined, form: yaml ? 'yaml' : 'flags', warnings };
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { readOvfEnvironment } from '../../../src/ingest/transports.js';
 import { validateProperties } from '../../../src/config/validate.js';
 import { InputError } from '../../../src/errors.js';
+import type { Problem } from '../../../src/problems.js';
 import { cli } from '../../harness/cli.js';
 import { SEED_PROPERTIES, ovfEnv } from '../../harness/ovf.js';
 import { SEED_ADAPTERS } from '../../harness/bad-inputs.js';
@@ -50,7 +51,12 @@ async function load(bytes: Buffer): Promise<{ password?: string; error?: InputEr
   }
 }
 
-const problem = (e: InputError | undefined) => e?.problems[0];
+/** The one problem of a decoding error: at the document, by the encoding rule. */
+const problem = (e: InputError | undefined) => {
+  assert.ok(e, 'an InputError');
+  assert.deepEqual(e.problems.map((p) => [p.at, p.code]), [['OVF environment', 'bad-encoding']], e.message);
+  return e.problems[0];
+};
 
 test('a Latin-1 document that says so sets the password it holds, not replacement characters', async () => {
   for (const name of ['ISO-8859-1', 'iso-8859-1', 'latin1', 'ISO_8859-1']) {
@@ -64,7 +70,7 @@ test('bytes that are not valid in the declared (or default) encoding are exit 2 
   // Latin-1 bytes without a declaration: XML says UTF-8, and 0xE4 is not UTF-8 there.
   const undeclared = await load(Buffer.from(doc(undefined), 'latin1'));
   assert.ok(undeclared.error, 'Latin-1 bytes read as UTF-8 must be refused');
-  assert.equal(problem(undeclared.error)?.property, 'OVF environment');
+  assert.equal(problem(undeclared.error).at, 'OVF environment');
   assert.match(problem(undeclared.error)!.message, /not valid UTF-8 .*an invalid byte at offset \d+ \(line \d+\)/u);
   assert.doesNotMatch(problem(undeclared.error)!.message, /0xE4|ä/iu, 'which byte is not said: it may be part of a password');
   const declared = await load(Buffer.from(doc('UTF-8'), 'latin1'));
@@ -80,7 +86,7 @@ test('bytes that are not valid in the declared (or default) encoding are exit 2 
 test('an encoding the agent does not decode is refused by name', async () => {
   for (const name of ['windows-1252', 'EBCDIC-CP-US', 'Shift_JIS']) {
     const r = await load(Buffer.from(doc(name), 'latin1'));
-    assert.equal(problem(r.error)?.property, 'OVF environment', name);
+    assert.equal(problem(r.error).at, 'OVF environment', name);
     assert.match(problem(r.error)!.message, new RegExp(`encoding "${name.toLowerCase()}" is not supported; use UTF-8`, 'u'));
   }
 });
@@ -118,11 +124,12 @@ test('guestinfo: vmtoolsd\'s stdout is decoded from its bytes, not as lossy UTF-
     const r = cli(['validate', '--json'], { env });
     assert.equal(r.code, 2, 'ä is not allowed in a host name: it must arrive as ä, not U+FFFD');
     const doc2 = JSON.parse(r.stdout);
-    assert.ok(doc2.problems.some((p: { property: string; message: string }) => p.property === 'network.hostname' && p.message.includes('"häproxy.local"')), r.stdout);
+    assert.ok(doc2.problems.some((p: Problem) => p.at === 'network.hostname' && p.code === 'hostname-bad-label' && p.message.includes('"häproxy.local"')), r.stdout);
     writeFileSync(join(dir, 'env.xml'), Buffer.from(doc(undefined), 'latin1'));
     const bad = cli(['validate', '--json'], { env });
     assert.equal(bad.code, 2);
     assert.match(JSON.parse(bad.stdout).error, /^guestinfo via vmtoolsd: the document is not valid UTF-8/u);
+    assert.deepEqual(JSON.parse(bad.stdout).problems.map((p: Problem) => [p.at, p.code]), [['OVF environment', 'bad-encoding']]);
   });
 });
 
