@@ -33,7 +33,8 @@ import type { Plan } from '../plan/types.js';
 import type { ApplianceConfig } from '../config/types.js';
 import { STATE_FILE, STATE_FORMAT, parseAppliedState, publicConfig } from '../appliance/state.js';
 import { VERSION } from './version.js';
-import { loadConfiguration } from './load.js';
+import { ingest } from '../ingest/read.js';
+import { validateEnvironment } from '../config/validate.js';
 import { printWarnings } from './output.js';
 
 /**
@@ -143,7 +144,8 @@ export async function provisionCommand(values: Values): Promise<number> {
   // The root first: with --root nothing of the build host is probed for the OVF environment.
   const root = await sandboxRoot(values.root, values);
   const dataplaneVersion = dataplaneVersionOption(values['dataplaneapi-version']);
-  const { env, config, warnings } = await loadConfiguration(values);
+  const { env, deployment } = await ingest({ file: values['ovf-env'], deployment: values.deployment });
+  const { config, warnings } = validateEnvironment(env, { ...(deployment && { deployment }) });
   const json = values.json === true;
 
   let live;

@@ -43,13 +43,18 @@ function secretFromEnv(values: Values, option: string, env: NodeJS.ProcessEnv): 
 
 async function loadExpect(file: string): Promise<NonNullable<VerifyOptions['expect']> & { apiUser: string; apiPassword: string }> {
   // Loaded only for --expect: zod, xmldom and execa cost ~150 ms of start-up.
-  const [{ loadEnvironment }, { publicConfig }] = await Promise.all([import('./load.js'), import('../appliance/state.js')]);
-  const { config } = await loadEnvironment({ file }).catch((err: unknown) => {
+  const [{ ingest }, { validateEnvironment }, { publicConfig }] = await Promise.all([
+    import('../ingest/read.js'), import('../config/validate.js'), import('../appliance/state.js'),
+  ]);
+  let config;
+  try {
+    ({ config } = validateEnvironment((await ingest({ file })).env));
+  } catch (err) {
     // A file that is not there says so as it is; a document with problems lists them under --expect.
     if (!(err instanceof InputError) || err.problems[0].code === 'no-environment') throw err;
     const n = err.problems.length;
     throw new InputError(`--expect ${file}: the OVF environment has ${n} problem${n === 1 ? '' : 's'}`, err.problems, err.warnings);
-  });
+  }
   return { file, config: publicConfig(config), apiUser: config.loadbalance.haproxyUser, apiPassword: config.loadbalance.haproxyPassword };
 }
 

@@ -3,7 +3,8 @@
  * once, each naming its property. Pure: no I/O (the clock is a parameter).
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import type { ApplianceConfig, Deployment, NicConfig, NicRole, StaticAddress } from './types.js';
+import { InputError, nonEmpty } from '../errors.js';
+import type { ApplianceConfig, Deployment, NicConfig, NicRole, OvfEnvironment, StaticAddress } from './types.js';
 import { problem as makeProblem, warning, type Problem, type ProblemCode } from '../problems.js';
 import { PROPERTIES, PROPERTY_BY_KEY, issueCode } from './properties.js';
 import { contains, overlaps, overlapsSorted, rangeOf, type Cidr } from './ipv4.js';
@@ -221,6 +222,27 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
     },
   };
   return { config, problems, warnings };
+}
+
+/**
+ * Validation as the commands use it: the environment ingest read, checked whole. Returns the
+ * configuration and its warnings, or throws an InputError listing every problem (and the warnings
+ * found on the way), so that nothing is changed.
+ */
+export function validateEnvironment(
+  env: OvfEnvironment,
+  options: { deployment?: Deployment; now?: Date } = {},
+): { config: ApplianceConfig; warnings: Problem[] } {
+  const result = validateProperties(env.properties, {
+    ...(options.deployment && { deployment: options.deployment }),
+    ...(options.now && { now: options.now }),
+    ...(env.adapters.length > 0 && { adapterCount: env.adapters.length }),
+  });
+  if (!result.config) {
+    const n = result.problems.length;
+    throw new InputError(`the OVF environment from ${env.source} has ${n} problem${n === 1 ? '' : 's'}; nothing was changed`, nonEmpty(result.problems), result.warnings);
+  }
+  return { config: result.config, warnings: result.warnings };
 }
 
 /** The configuration with every secret replaced by a marker, for printing and the state file. */
