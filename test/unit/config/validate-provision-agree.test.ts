@@ -32,7 +32,7 @@ const FACTS: ApplianceFacts = {
 
 type Verdict = 'ok' | 'input';
 
-/** What `validate` says: ingest, then validation (src/cli/load.ts). */
+/** What `validate` says: ingest, then validation (what src/config/validate.ts's validateEnvironment does). */
 function validateVerdict(xml: string, deployment?: Deployment): Verdict {
   try {
     const env = parseOvfEnvironment(xml, 't');
