@@ -51,8 +51,8 @@ function stages(root: string): Record<string, number> {
   const script = `
     const out = {};
     const lap = async (name, fn) => { const t = performance.now(); const v = await fn(); out[name] = performance.now() - t; return v; };
-    const { loadConfiguration } = await lap('import ingest + validate (src/cli/load.js: zod, xmldom, execa)', () => import(${dist('cli/load.js')}));
-    const loaded = await lap('ingest + validate the seed', () => loadConfiguration({ 'ovf-env': ${JSON.stringify(ENV_FILE)} }));
+    const [{ ingest }, { validateEnvironment }] = await lap('import ingest + validate (src/ingest/read.js, src/config/validate.js: zod, xmldom, execa)', () => Promise.all([import(${dist('ingest/read.js')}), import(${dist('config/validate.js')})]));
+    const loaded = await lap('ingest + validate the seed', async () => { const { env } = await ingest({ file: ${JSON.stringify(ENV_FILE)} }); return { env, ...validateEnvironment(env) }; });
     const { resolveNics } = await lap('import network/nics', () => import(${dist('facts/nics.js')}));
     const nics = await lap('resolve the NICs', () => resolveNics({ deployment: loaded.config.deployment, adapters: loaded.env.adapters }));
     const { gatherFacts } = await lap('import facts', () => import(${dist('facts/gather.js')}));

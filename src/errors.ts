@@ -2,18 +2,40 @@
  * The two kinds of failure the CLI maps to exit codes: bad input (2) and a failed check or
  * apply (1). Messages are meant for the admin as they are: no stack traces for input errors.
  */
-import type { Problem } from './config/types.js';
+import { formatProblem, problem, type Problem, type ProblemCode } from './problems.js';
 
-/** Bad input, usage, or nothing to read: exit 2, nothing on the machine changed. */
+export { formatProblem };
+
+/** At least one: an InputError always says what was wrong, and where. */
+export type Problems = readonly [Problem, ...Problem[]];
+
+/**
+ * Bad input, usage, or nothing to read: exit 2, nothing on the machine changed. It always
+ * carries its problems (errors, each with `at` and `code`), so `--json` is never empty; warnings
+ * found on the way travel with it.
+ */
 export class InputError extends Error {
-  readonly problems: Problem[];
-  readonly warnings: string[];
-  constructor(message: string, problems: Problem[] = [], warnings: string[] = []) {
+  readonly problems: Problems;
+  readonly warnings: Problem[];
+  constructor(message: string, problems: Problems, warnings: Problem[] = []) {
     super(message);
+    if (problems.length === 0) throw new TypeError('internal: an InputError needs at least one problem');
     this.name = 'InputError';
     this.problems = problems;
     this.warnings = warnings;
   }
+}
+
+/** An InputError of one problem; its headline (what the admin reads) is `at: message` unless given. */
+export function inputError(at: string, code: ProblemCode, message: string, headline?: string): InputError {
+  const p = problem(at, code, message);
+  return new InputError(headline ?? formatProblem(p), [p]);
+}
+
+/** A list known to be non-empty (every problem list that ends in an InputError). */
+export function nonEmpty(problems: Problem[]): Problems {
+  if (problems.length === 0) throw new TypeError('internal: an InputError needs at least one problem');
+  return problems as unknown as Problems;
 }
 
 /** A check or an apply step failed: exit 1. */
@@ -25,8 +47,3 @@ export class ApplyError extends Error {
 }
 
 export const EXIT = { ok: 0, failed: 1, input: 2 } as const;
-
-/** `property: message`, the one-line form every problem is printed in. */
-export function formatProblem(p: Problem): string {
-  return `${p.property}: ${p.message}`;
-}

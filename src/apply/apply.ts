@@ -8,7 +8,7 @@
  * returns them with a unified diff, and writes nothing.
  */
 import { realpath, rm } from 'node:fs/promises';
-import { ApplyError, InputError } from '../errors.js';
+import { ApplyError, InputError, inputError } from '../errors.js';
 import type { DesiredFile, Plan } from '../plan/types.js';
 import { BACKUP_DIR, JOURNAL_FILE, STATE_DIR, isSecretPath, ownedPaths } from '../appliance/paths.js';
 import { PathRefused, confinedPath, readUnderRoot, writeAtomic, writeDurable } from './files.js';
@@ -145,7 +145,7 @@ async function recover(root: string, live: boolean, runner: Runner | undefined, 
 /** A sandbox root that is really `/` (`/tmp/..`, a link to `/`) is refused: exit 2. */
 async function refuseLiveRoot(root: string): Promise<void> {
   if (root !== '/' && (await realpath(root).catch(() => root)) === '/') {
-    throw new InputError(`--root: ${root} is the live system's root (/), not a sandbox; leave --root out to provision this machine`);
+    throw inputError('--root', 'root-is-live-system', `${root} is the live system's root (/), not a sandbox; leave --root out to provision this machine`);
   }
 }
 

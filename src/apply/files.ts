@@ -17,6 +17,7 @@ import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readlink, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
+import { problem } from '../problems.js';
 
 /**
  * The tree under --root (or the live file system) holds something the agent refuses to touch: a
@@ -24,7 +25,7 @@ import { InputError } from '../errors.js';
  */
 export class PathRefused extends InputError {
   constructor(message: string) {
-    super(message);
+    super(message, [problem(message.startsWith('--root: ') ? '--root' : 'target files', 'path-refused', message.replace(/^--root: /u, ''))]);
     this.name = 'PathRefused';
   }
 }

@@ -4,7 +4,7 @@
  * Commands are loaded lazily so start-up (part of first-boot time) pays only for the one used.
  */
 import { parseArgs } from 'node:util';
-import { ApplyError, EXIT, InputError } from '../errors.js';
+import { ApplyError, EXIT, InputError, inputError } from '../errors.js';
 
 import { VERSION } from './version.js';
 import type { Command, Options, Values } from './command.js';
@@ -146,6 +146,12 @@ failed, 2 bad input or usage.
 `;
 }
 
+async function usageError(name: string, err: InputError, json: boolean): Promise<number> {
+  const { printInputError } = await import('./output.js');
+  printInputError(name, err, json);
+  return EXIT.input;
+}
+
 /** Runs the CLI with `argv` (without node and script); returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -157,16 +163,25 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return EXIT.ok;
   }
-  const command = COMMANDS[name];
+  // Usage errors are input errors too: with --json they are a JSON document like any other.
+  const json = rest.includes('--json');
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
-    process.stderr.write(`haproxy-appliance: unknown command ${JSON.stringify(name)}; run haproxy-appliance --help\n`);
+    const message = `unknown command ${JSON.stringify(name)}; run haproxy-appliance --help`;
+    if (json) return usageError(name, inputError('COMMAND', 'unknown-command', message, message), true);
+    process.stderr.write(`haproxy-appliance: ${message}\n`);
     return EXIT.input;
   }
   let parsed: { values: Values; positionals: string[] };
   try {
     parsed = parseArgs({ args: rest, options: { ...COMMON, ...command.options }, allowPositionals: command.allowPositionals ?? false, strict: true }) as typeof parsed;
   } catch (err) {
-    process.stderr.write(`haproxy-appliance ${name}: ${(err as Error).message}\nUsage: ${command.usage.split('\n')[0]}\n`);
+    const message = (err as Error).message;
+    const code = (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'unknown-option' : 'bad-usage';
+    // parseArgs names the option in quotes: "Unknown option '--foo'", "Option '--root <value>' argument missing".
+    const at = /'(-[^' ]+)/u.exec(message)?.[1] ?? 'arguments';
+    if (json) return usageError(name, inputError(at, code, message, message), true);
+    process.stderr.write(`haproxy-appliance ${name}: ${message}\nUsage: ${command.usage.split('\n')[0]}\n`);
     return EXIT.input;
   }
   if (parsed.values.help) {

@@ -1,5 +1,10 @@
-/** How commands speak: warnings and problems on stderr, one line each; JSON on stdout. */
+/**
+ * How commands speak: warnings and problems on stderr, one line each (`at: message`); JSON on
+ * stdout. With --json, an input error is one document:
+ * `{ ok: false, error, problems: Problem[], warnings: Problem[] }` (src/problems.ts).
+ */
 import { formatProblem, type InputError } from '../errors.js';
+import type { Problem } from '../problems.js';
 
 /** Lines printed of one list (warnings, problems); the rest are counted in one more line. */
 const MAX_LINES = 50;
@@ -13,8 +18,8 @@ function printLines(lines: string[], prefix: string, what: string): void {
   if (lines.length > MAX_LINES) process.stderr.write(`${prefix}… and ${lines.length - MAX_LINES} more ${what}\n`);
 }
 
-export function printWarnings(warnings: string[]): void {
-  printLines(warnings, 'warning: ', 'warnings');
+export function printWarnings(warnings: readonly Problem[]): void {
+  printLines(warnings.map(formatProblem), 'warning: ', 'warnings');
 }
 
 /** Prints an input error: its headline, then one line per problem (or one JSON document). */
@@ -26,7 +31,7 @@ export function printInputError(command: string, err: InputError, json: boolean)
   printWarnings(err.warnings);
   process.stderr.write(`haproxy-appliance ${command}: ${line(err.message)}\n`);
   // A single problem the headline already says (an unreadable document) is not said twice.
-  const only = err.problems.length === 1 ? err.problems[0]! : undefined;
+  const only = err.problems.length === 1 ? err.problems[0] : undefined;
   if (only && err.message.endsWith(only.message)) return;
   printLines(err.problems.map(formatProblem), '', 'problems');
 }

@@ -18,7 +18,8 @@
  */
 import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { ApplyError, EXIT, InputError } from '../errors.js';
+import { ApplyError, EXIT, InputError, inputError } from '../errors.js';
+import type { Problem } from '../problems.js';
 import type { Values } from './command.js';
 import { applyPlan, beginApply, type ApplyResult } from '../apply/apply.js';
 import { describeAction } from '../apply/live.js';
@@ -33,7 +34,8 @@ import { haproxyChecker } from '../apply/check.js';
 import { stateWriter } from '../apply/state.js';
 import type { Plan } from '../plan/types.js';
 import { VERSION } from './version.js';
-import { loadConfiguration } from './load.js';
+import { ingest } from '../ingest/read.js';
+import { validateEnvironment } from '../config/validate.js';
 import { printWarnings } from './output.js';
 
 /**
@@ -43,14 +45,14 @@ import { printWarnings } from './output.js';
  */
 async function sandboxRoot(value: unknown, values: Values): Promise<string | undefined> {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value === '') throw new InputError('--root: give a directory');
+  if (typeof value !== 'string' || value === '') throw inputError('--root', 'not-directory', 'give a directory');
   const given = resolve(value);
   const st = await stat(given).catch(() => undefined);
-  if (!st?.isDirectory()) throw new InputError(`--root: ${given} is not a directory`);
+  if (!st?.isDirectory()) throw inputError('--root', 'not-directory', `${given} is not a directory`);
   const root = await realpath(given);
-  if (root === '/') throw new InputError(`--root: ${JSON.stringify(value)} is the live system's root (/), not a sandbox; leave --root out to provision this machine`);
+  if (root === '/') throw inputError('--root', 'root-is-live-system', `${JSON.stringify(value)} is the live system's root (/), not a sandbox; leave --root out to provision this machine`);
   if (typeof values['ovf-env'] !== 'string') {
-    throw new InputError('--root: give the OVF environment with --ovf-env FILE; in a sandbox the agent reads neither the build host\'s guestinfo nor its CD-ROM nor its defaults file');
+    throw inputError('--root', 'root-needs-ovf-env', 'give the OVF environment with --ovf-env FILE; in a sandbox the agent reads neither the build host\'s guestinfo nor its CD-ROM nor its defaults file');
   }
   return root;
 }
@@ -59,14 +61,14 @@ async function sandboxRoot(value: unknown, values: Values): Promise<string | und
 function dataplaneVersionOption(value: string | boolean | string[] | undefined): string | undefined {
   if (value === undefined) return undefined;
   const m = typeof value === 'string' ? /^v?(\d{1,4}\.\d{1,4}(?:\.\d{1,4})?)$/u.exec(value) : null;
-  if (!m) throw new InputError(`--dataplaneapi-version: ${JSON.stringify(String(value).slice(0, 40))} is not a version like 2.1.0 or 3.0`);
+  if (!m) throw inputError('--dataplaneapi-version', 'not-version', `${JSON.stringify(String(value).slice(0, 40))} is not a version like 2.1.0 or 3.0`);
   return m[1]!;
 }
 
 /** NICS= from the agent's defaults file under `root` (confined to it, a regular file only), if set. */
 async function agentOverride(root: string): Promise<{ value: string; file: string } | undefined> {
   const current = await readUnderRoot(root, AGENT_DEFAULTS_FILE).catch((err: Error) => {
-    throw err instanceof InputError ? err : new InputError(`cannot read ${AGENT_DEFAULTS_FILE}${root === '/' ? '' : ` under ${root}`}: ${err.message}`);
+    throw err instanceof InputError ? err : inputError(root === '/' ? AGENT_DEFAULTS_FILE : `${root}${AGENT_DEFAULTS_FILE}`, 'unreadable', `cannot be read: ${err.message}`, `cannot read ${AGENT_DEFAULTS_FILE}${root === '/' ? '' : ` under ${root}`}: ${err.message}`);
   });
   const value = current && parseDefaultsFile(current.content).get('NICS');
   return value ? { value, file: root === '/' ? AGENT_DEFAULTS_FILE : `${root}${AGENT_DEFAULTS_FILE}` } : undefined;
@@ -97,7 +99,7 @@ function printText(result: ApplyResult, nics: ResolvedNics): void {
   process.stdout.write(`provisioned ${where}: ${n ? `${n} file${n === 1 ? '' : 's'} changed` : 'nothing to change'}, ${result.unchanged.length} already up to date\n`);
 }
 
-function printJson(result: ApplyResult, nics: ResolvedNics, deployment: string, warnings: string[], keyFailure?: KeyMaterialFailed): void {
+function printJson(result: ApplyResult, nics: ResolvedNics, deployment: string, warnings: Problem[], keyFailure?: KeyMaterialFailed): void {
   const doc = {
     ok: keyFailure === undefined,
     // Key material that could not be made (the rest was applied; the PKI files were left as they were).
@@ -121,7 +123,8 @@ export async function provisionCommand(values: Values): Promise<number> {
   // The root first: with --root nothing of the build host is probed for the OVF environment.
   const root = await sandboxRoot(values.root, values);
   const dataplaneVersion = dataplaneVersionOption(values['dataplaneapi-version']);
-  const { env, config, warnings } = await loadConfiguration(values);
+  const { env, deployment } = await ingest({ file: values['ovf-env'], deployment: values.deployment });
+  const { config, warnings } = validateEnvironment(env, { ...(deployment && { deployment }) });
   const json = values.json === true;
 
   let live;
@@ -139,7 +142,7 @@ export async function provisionCommand(values: Values): Promise<number> {
     adapters: env.adapters,
     ...(live && { live }),
   });
-  const allWarnings = [...warnings, ...nics.warnings];
+  const allWarnings: Problem[] = [...warnings, ...nics.warnings];
   const dryRun = values['dry-run'] === true;
   // Progress on stderr as it happens: plain lines (journald keeps them as they are); none with --json.
   const progress = json ? undefined : (line: string) => process.stderr.write(`${process.stderr.isTTY ? '  → ' : 'step: '}${line}\n`);

@@ -8,8 +8,9 @@
 import { open, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { InputError, EXIT } from '../errors.js';
+import { InputError, EXIT, inputError } from '../errors.js';
 import type { Values } from './command.js';
+import type { Problem } from '../problems.js';
 import { MAX_HOSTS, parseHostSpec, parseInventory, type HostSpec } from '../verify/inventory.js';
 import { readKnownHosts } from '../verify/known-hosts.js';
 import type { SshCredentials } from '../verify/ssh.js';
@@ -25,7 +26,7 @@ function intOption(values: Values, name: string, def: number, min: number, max: 
   const v = str(values[name]);
   if (v === undefined) return def;
   const n = Number(v);
-  if (!/^\d+$/u.test(v) || n < min || n > max) throw new InputError(`--${name}: ${JSON.stringify(v)} is not a whole number from ${min} to ${max}`);
+  if (!/^\d+$/u.test(v) || n < min || n > max) throw inputError(`--${name}`, 'not-number', `${JSON.stringify(v)} is not a whole number from ${min} to ${max}`);
   return n;
 }
 
@@ -34,20 +35,26 @@ function secretFromEnv(values: Values, option: string, env: NodeJS.ProcessEnv): 
   const name = str(values[option]);
   if (name === undefined) return undefined;
   // The value is not echoed: it may be a password given here by mistake.
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/u.test(name)) throw new InputError(`--${option}: expects the NAME of an environment variable (letters, digits and _), not the password itself`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/u.test(name)) throw inputError(`--${option}`, 'not-env-name', 'expects the NAME of an environment variable (letters, digits and _), not the password itself');
   const value = env[name];
-  if (value === undefined || value === '') throw new InputError(`--${option}: environment variable ${name} is not set`);
+  if (value === undefined || value === '') throw inputError(`--${option}`, 'env-unset', `environment variable ${name} is not set`);
   return value;
 }
 
 async function loadExpect(file: string): Promise<NonNullable<VerifyOptions['expect']> & { apiUser: string; apiPassword: string }> {
   // Loaded only for --expect: zod, xmldom and execa cost ~150 ms of start-up.
-  const [{ loadEnvironment }, { publicConfig }] = await Promise.all([import('./load.js'), import('../appliance/state.js')]);
-  const { config } = await loadEnvironment({ file }).catch((err: unknown) => {
-    if (!(err instanceof InputError) || err.problems.length === 0) throw err;
+  const [{ ingest }, { validateEnvironment }, { publicConfig }] = await Promise.all([
+    import('../ingest/read.js'), import('../config/validate.js'), import('../appliance/state.js'),
+  ]);
+  let config;
+  try {
+    ({ config } = validateEnvironment((await ingest({ file })).env));
+  } catch (err) {
+    // A file that is not there says so as it is; a document with problems lists them under --expect.
+    if (!(err instanceof InputError) || err.problems[0].code === 'no-environment') throw err;
     const n = err.problems.length;
     throw new InputError(`--expect ${file}: the OVF environment has ${n} problem${n === 1 ? '' : 's'}`, err.problems, err.warnings);
-  });
+  }
   return { file, config: publicConfig(config), apiUser: config.loadbalance.haproxyUser, apiPassword: config.loadbalance.haproxyPassword };
 }
 
@@ -63,7 +70,7 @@ async function readInventory(file: string, max = MAX_INVENTORY_BYTES): Promise<s
   try {
     fh = await open(file, 'r');
   } catch (err) {
-    throw new InputError(`--inventory ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw inputError(`--inventory ${file}`, 'unreadable', (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message);
   }
   try {
     const chunks: Buffer[] = [];
@@ -74,16 +81,16 @@ async function readInventory(file: string, max = MAX_INVENTORY_BYTES): Promise<s
       if (bytesRead === 0) break;
       chunks.push(buf.subarray(0, bytesRead));
       total += bytesRead;
-      if (total > max) throw new InputError(`--inventory ${file}: larger than ${max / 1024 / 1024} MiB; an inventory holds at most ${MAX_HOSTS} hosts`);
+      if (total > max) throw inputError(`--inventory ${file}`, 'file-too-large', `larger than ${max / 1024 / 1024} MiB; an inventory holds at most ${MAX_HOSTS} hosts`);
     }
     try {
       return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
     } catch {
-      throw new InputError(`--inventory ${file}: not UTF-8 text`);
+      throw inputError(`--inventory ${file}`, 'not-utf8', 'not UTF-8 text');
     }
   } catch (err) {
     if (err instanceof InputError) throw err;
-    throw new InputError(`--inventory ${file}: ${(err as Error).message}`);
+    throw inputError(`--inventory ${file}`, 'unreadable', (err as Error).message);
   } finally {
     await fh.close();
   }
@@ -102,7 +109,9 @@ export async function verifyCommand(values: Values, positionals: string[], io: I
   } catch (err) {
     if (err instanceof InputError) {
       const safe = (t: string) => displaySafe(t, MAX_FIELD_CHARS);
-      throw new InputError(safe(err.message), err.problems.map((p) => ({ property: safe(p.property), message: safe(p.message) })), err.warnings.map(safe));
+      const safeProblem = (p: Problem): Problem => ({ ...p, at: safe(p.at), message: safe(p.message) });
+      const [first, ...rest] = err.problems;
+      throw new InputError(safe(err.message), [safeProblem(first), ...rest.map(safeProblem)], err.warnings.map(safeProblem));
     }
     throw err;
   }
@@ -117,11 +126,14 @@ async function verifyCommandUnsafe(values: Values, positionals: string[], io: Io
   const inventory = str(values.inventory);
   if (inventory !== undefined) {
     const inv = parseInventory(await readInventory(inventory), inventory);
-    if (inv.hosts.length === 0) throw new InputError(`--inventory ${inventory}: no hosts in it`);
+    if (inv.hosts.length === 0) throw inputError(`--inventory ${inventory}`, 'empty-inventory', 'no hosts in it');
     // One by one: spreading a large array into push() overflows the call stack.
     for (const h of inv.hosts) specs.push(h);
   }
-  if (specs.length === 0) throw new InputError('no host given: name at least one HOST, or --inventory FILE');
+  if (specs.length === 0) {
+    const message = 'no host given: name at least one HOST, or --inventory FILE';
+    throw inputError('HOST', 'no-host', message, message);
+  }
   const seen = new Set<string>();
   const unique = specs.filter((s) => {
     const key = `${s.user ?? ''}@${s.host}:${s.port ?? ''}`;
@@ -129,10 +141,13 @@ async function verifyCommandUnsafe(values: Values, positionals: string[], io: Io
     seen.add(key);
     return true;
   });
-  if (unique.length > MAX_HOSTS) throw new InputError(`${unique.length} hosts given; verify at most ${MAX_HOSTS} at once (split the inventory)`);
+  if (unique.length > MAX_HOSTS) {
+    const message = `${unique.length} hosts given; verify at most ${MAX_HOSTS} at once (split the inventory)`;
+    throw inputError('HOST', 'too-many-hosts', message, message);
+  }
 
   const user = str(values.user) ?? 'root';
-  if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/u.test(user)) throw new InputError(`--user: ${JSON.stringify(user)} is not a user name`);
+  if (!/^[A-Za-z0-9_.][A-Za-z0-9_.-]*$/u.test(user)) throw inputError('--user', 'not-user-name', `${JSON.stringify(user)} is not a user name`);
   const port = intOption(values, 'port', 22, 1, 65535);
   const concurrency = intOption(values, 'concurrency', 10, 1, 1000);
   const timeoutMs = intOption(values, 'timeout', 15, 1, 3600) * 1000;
@@ -140,7 +155,10 @@ async function verifyCommandUnsafe(values: Values, positionals: string[], io: Io
   const password = secretFromEnv(values, 'password-env', env);
   const apiPassword = secretFromEnv(values, 'api-password-env', env);
   const identity = str(values.identity);
-  if (str(values.expect) !== undefined && unique.length > 1) throw new InputError(`--expect describes one appliance; ${unique.length} hosts were given`);
+  if (str(values.expect) !== undefined && unique.length > 1) {
+    const message = `describes one appliance; ${unique.length} hosts were given`;
+    throw inputError('--expect', 'expect-one-host', message, `--expect ${message}`);
+  }
 
   // Connect to the first hosts now: the TCP handshake and sshd's start-up overlap the loading of
   // the SSH library (tens of ms). Usage errors below close these sockets again.
@@ -176,11 +194,12 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
     else if (password !== undefined) credentials = { keys: [], password };
     else credentials = { keys: await defaultKeys(), ...(env.SSH_AUTH_SOCK && { agent: env.SSH_AUTH_SOCK }) };
   } catch (err) {
-    if (err instanceof HostError) throw new InputError(err.message);
+    if (err instanceof HostError) throw inputError(identity !== undefined ? '--identity' : '~/.ssh', 'identity-unusable', err.message, err.message);
     throw err;
   }
   if (credentials.keys.length === 0 && !credentials.agent && credentials.password === undefined) {
-    throw new InputError('no credentials: give --identity FILE or --password-env VAR, or run an ssh-agent, or have ~/.ssh/id_ed25519 (or id_ecdsa, id_rsa)');
+    const message = 'no credentials: give --identity FILE or --password-env VAR, or run an ssh-agent, or have ~/.ssh/id_ed25519 (or id_ecdsa, id_rsa)';
+    throw inputError('--identity', 'no-credentials', message, message);
   }
 
   const knownHostsOption = str(values['known-hosts']);
@@ -189,7 +208,7 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
   try {
     entries = await readKnownHosts(knownFiles);
   } catch (err) {
-    throw new InputError(`known_hosts: ${(err as Error).message}`);
+    throw inputError(knownHostsOption !== undefined ? '--known-hosts' : 'known_hosts', 'unreadable', (err as Error).message, `known_hosts: ${(err as Error).message}`);
   }
 
   const expectFile = str(values.expect);

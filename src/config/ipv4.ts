@@ -4,6 +4,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { quote } from './limits.js';
+import type { ProblemCode } from '../problems.js';
 
 export interface Cidr {
   /** The address as written, e.g. `10.191.181.52`. */
@@ -31,12 +32,18 @@ export function isIP(value: string): boolean {
  * caller can put it in a message.
  */
 export function parseCidr(value: string): Cidr | string {
+  const c = readCidr(value);
+  return 'reason' in c ? c.reason : c;
+}
+
+/** Like parseCidr, with the problem code of the reason (for validation). */
+export function readCidr(value: string): Cidr | { code: ProblemCode; reason: string } {
   const m = /^([^/]+)\/(\d{1,2})$/u.exec(value);
-  if (!m) return `${quote(value)} is not an IPv4 address with a prefix length (like 10.191.181.52/20)`;
+  if (!m) return { code: 'not-cidr', reason: `${quote(value)} is not an IPv4 address with a prefix length (like 10.191.181.52/20)` };
   const [, address, prefixText] = m as unknown as [string, string, string];
-  if (!isIPv4(address)) return `${quote(address)} is not an IPv4 address`;
+  if (!isIPv4(address)) return { code: 'not-ipv4', reason: `${quote(address)} is not an IPv4 address` };
   const prefix = Number(prefixText);
-  if (prefix > 32) return `prefix length /${prefix} is larger than 32`;
+  if (prefix > 32) return { code: 'prefix-too-long', reason: `prefix length /${prefix} is larger than 32` };
   const text = `${address}/${prefix}`;
   const networkAddress = ipaddr.IPv4.networkAddressFromCIDR(text).toString();
   return {

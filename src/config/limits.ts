@@ -4,7 +4,7 @@
  * could slow the agent down or flood a terminal or the journal. docs/architecture.md lists them.
  */
 import { BAND_SIZE } from '../appliance/network-scheme.js';
-import type { Problem } from './types.js';
+import { problem, type Problem } from '../problems.js';
 
 /** The OVF environment document, in bytes (whatever its transport). */
 export const MAX_DOCUMENT_BYTES = 1024 * 1024;
@@ -44,12 +44,12 @@ export function capProblems(problems: Problem[]): Problem[] {
   const count = new Map<string, number>();
   const out: Problem[] = [];
   for (const p of problems) {
-    const n = (count.get(p.property) ?? 0) + 1;
-    count.set(p.property, n);
+    const n = (count.get(p.at) ?? 0) + 1;
+    count.set(p.at, n);
     if (n <= MAX_PROBLEMS_PER_PROPERTY) out.push(p);
   }
-  for (const [property, n] of count) {
-    if (n > MAX_PROBLEMS_PER_PROPERTY) out.push({ property, message: `… and ${n - MAX_PROBLEMS_PER_PROPERTY} more problems like these` });
+  for (const [at, n] of count) {
+    if (n > MAX_PROBLEMS_PER_PROPERTY) out.push(problem(at, 'more-problems', `… and ${n - MAX_PROBLEMS_PER_PROPERTY} more problems like these`));
   }
   return out;
 }

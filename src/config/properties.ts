@@ -10,7 +10,8 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
 import type { Deployment } from './types.js';
 import { findControlCharacter, parseBoolean, scanPem, splitList, unsetToUndefined } from './normalize.js';
-import { isIP, isIPv4, parseCidr, type Cidr } from './ipv4.js';
+import { isIP, isIPv4, readCidr, type Cidr } from './ipv4.js';
+import type { ProblemCode } from '../problems.js';
 import {
   MAX_ADDITIONAL_NETWORKS, MAX_NAMESERVERS, MAX_VALUE, MAX_NTP_SERVERS, MAX_SERVICE_RANGES, quote,
 } from './limits.js';
@@ -41,10 +42,18 @@ export interface PropertyDeclaration {
 
 type Ctx = z.core.$RefinementCtx<string | undefined>;
 
-/** Adds an issue and returns z.NEVER, for use as `return fail(ctx, '…')` inside a transform. */
-function fail(ctx: Ctx, message: string): never {
-  ctx.addIssue({ code: 'custom', message });
+/**
+ * Adds an issue and returns z.NEVER, for use as `return fail(ctx, code, '…')` inside a transform.
+ * The problem code rides in the issue's params (see issueCode).
+ */
+function fail(ctx: Ctx, code: ProblemCode, message: string): never {
+  ctx.addIssue({ code: 'custom', message, params: { code } });
   return z.NEVER;
+}
+
+/** The problem code of a schema issue (every issue of these schemas is made by fail()). */
+export function issueCode(issue: z.core.$ZodIssue): ProblemCode {
+  return ((issue as { params?: { code?: ProblemCode } }).params?.code) ?? 'invalid-value';
 }
 
 /**
@@ -61,12 +70,12 @@ function field<T>(
     .string()
     .optional()
     .transform((raw, ctx) => {
-      if (raw !== undefined && raw.length > max) return fail(ctx, `is ${raw.length} characters long; at most ${max} are accepted`);
+      if (raw !== undefined && raw.length > max) return fail(ctx, 'value-too-long', `is ${raw.length} characters long; at most ${max} are accepted`);
       const value = options.verbatim ? (raw === undefined || raw === '' || raw === 'null' ? undefined : raw) : unsetToUndefined(raw);
       if (value === undefined) return options.whenUnset;
       if (!options.multiline) {
         const control = findControlCharacter(value);
-        if (control) return fail(ctx, `contains a control character (${control}); this property must be a single line of text`);
+        if (control) return fail(ctx, 'control-character', `contains a control character (${control}); this property must be a single line of text`);
       }
       return parse(value, ctx);
     });
@@ -81,30 +90,36 @@ function field<T>(
 function password(what: string) {
   return field((v, ctx) => {
     const length = [...v].length;
-    if (length < 6 || length > 128) return fail(ctx, `${what} is ${length} characters long; it must be 6 to 128 characters`);
+    if (length < 6 || length > 128) return fail(ctx, 'password-length', `${what} is ${length} characters long; it must be 6 to 128 characters`);
     return v;
   }, { verbatim: true });
 }
 
 const boolean = (whenUnset: boolean) =>
   field(
-    (v, ctx) => parseBoolean(v) ?? fail(ctx, `${quote(v)} is not a boolean; use True or False`),
+    (v, ctx) => parseBoolean(v) ?? fail(ctx, 'not-boolean', `${quote(v)} is not a boolean; use True or False`),
     { whenUnset },
   );
 
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/u;
 
+/** A reason a value is refused, with its problem code. */
+export interface Refusal {
+  code: ProblemCode;
+  reason: string;
+}
+
 /** RFC 1123 host name or FQDN (one trailing dot allowed: the root); returns a reason when not one. */
-export function hostnameProblem(v: string): string | undefined {
+export function hostnameProblem(v: string): Refusal | undefined {
   const name = v.endsWith('.') ? v.slice(0, -1) : v;
-  if (name.length > 253) return `${quote(v)} is longer than 253 characters`;
+  if (name.length > 253) return { code: 'hostname-too-long', reason: `${quote(v)} is longer than 253 characters` };
   const bad = name.split('.').find((label) => !LABEL.test(label));
   if (bad !== undefined) {
     return bad === ''
-      ? `${quote(v)} has an empty label (two dots in a row, or a leading dot)`
-      : `${quote(v)} is not a valid host name: label ${quote(bad)} must be 1-63 letters, digits or hyphens, not starting or ending with a hyphen (RFC 1123)`;
+      ? { code: 'hostname-empty-label', reason: `${quote(v)} has an empty label (two dots in a row, or a leading dot)` }
+      : { code: 'hostname-bad-label', reason: `${quote(v)} is not a valid host name: label ${quote(bad)} must be 1-63 letters, digits or hyphens, not starting or ending with a hyphen (RFC 1123)` };
   }
-  if (/^\d+$/u.test(name.split('.').at(-1)!)) return `${quote(v)} is not a valid host name: the last label is all digits`;
+  if (/^\d+$/u.test(name.split('.').at(-1)!)) return { code: 'hostname-numeric', reason: `${quote(v)} is not a valid host name: the last label is all digits` };
   return undefined;
 }
 
@@ -113,32 +128,32 @@ export function canonicalHostname(v: string): string {
   return (v.endsWith('.') ? v.slice(0, -1) : v).toLowerCase();
 }
 
-const hostname = () => field((v, ctx) => { const p = hostnameProblem(v); return p ? fail(ctx, p) : canonicalHostname(v); });
+const hostname = () => field((v, ctx) => { const p = hostnameProblem(v); return p ? fail(ctx, p.code, p.reason) : canonicalHostname(v); });
 
 /** An interface address in CIDR form; the host address may be neither network nor broadcast. */
 const interfaceAddress = () =>
   field((v, ctx) => {
-    const c = parseCidr(v);
-    if (typeof c === 'string') return fail(ctx, c);
-    if (c.prefix < 1 || c.prefix > 30) return fail(ctx, `prefix length /${c.prefix} must be between /1 and /30 for an interface address`);
-    if (c.address === c.networkAddress) return fail(ctx, `${c.address} is the network address of ${c.network}, not a host address`);
-    if (c.address === c.broadcastAddress) return fail(ctx, `${c.address} is the broadcast address of ${c.network}, not a host address`);
+    const c = readCidr(v);
+    if ('reason' in c) return fail(ctx, c.code, c.reason);
+    if (c.prefix < 1 || c.prefix > 30) return fail(ctx, 'prefix-out-of-range', `prefix length /${c.prefix} must be between /1 and /30 for an interface address`);
+    if (c.address === c.networkAddress) return fail(ctx, 'network-address', `${c.address} is the network address of ${c.network}, not a host address`);
+    if (c.address === c.broadcastAddress) return fail(ctx, 'broadcast-address', `${c.address} is the broadcast address of ${c.network}, not a host address`);
     return c;
   });
 
 const ipv4 = () =>
-  field((v, ctx) => (isIPv4(v) ? v : fail(ctx, `${quote(v)} is not an IPv4 address (like 10.191.191.254)`)));
+  field((v, ctx) => (isIPv4(v) ? v : fail(ctx, 'not-ipv4', `${quote(v)} is not an IPv4 address (like 10.191.191.254)`)));
 
 /** A list property: at most `max` items (checked before any item is), none twice. */
 function list<T>(item: (v: string, ctx: Ctx) => T, what: string, max: number) {
   return field(
     (v, ctx) => {
       const items = splitList(v);
-      if (items.length > max) return fail(ctx, `${items.length} ${what} given; at most ${max} are allowed`);
+      if (items.length > max) return fail(ctx, 'too-many-items', `${items.length} ${what} given; at most ${max} are allowed`);
       const seen = new Set<string>();
       const out: T[] = [];
       for (const i of items) {
-        if (seen.has(i)) return fail(ctx, `${quote(i)} is listed twice`);
+        if (seen.has(i)) return fail(ctx, 'listed-twice', `${quote(i)} is listed twice`);
         seen.add(i);
         out.push(item(i, ctx));
       }
@@ -150,10 +165,10 @@ function list<T>(item: (v: string, ctx: Ctx) => T, what: string, max: number) {
 
 /** A network (host bits clear); `1.2.3.4/28` is refused with the network address suggested. */
 function networkCidr(v: string, ctx: Ctx): Cidr {
-  const c = parseCidr(v);
-  if (typeof c === 'string') return fail(ctx, c);
+  const c = readCidr(v);
+  if ('reason' in c) return fail(ctx, c.code, c.reason);
   if (c.address !== c.networkAddress) {
-    return fail(ctx, `${v} has host bits set (the kernel rejects it as a route); did you mean ${c.network}?`);
+    return fail(ctx, 'host-bits-set', `${v} has host bits set (the kernel rejects it as a route); did you mean ${c.network}?`);
   }
   return c;
 }
@@ -171,30 +186,32 @@ function pem(kind: 'certificate' | 'key') {
     (v, ctx) => {
       const want = kind === 'key' ? 'PRIVATE KEY' : 'CERTIFICATE';
       const { blocks, outside } = scanPem(v);
-      if (blocks.length === 0) return fail(ctx, `is not PEM: expected a -----BEGIN ${want}----- block (plain or base64-encoded)`);
+      if (blocks.length === 0) return fail(ctx, 'not-pem', `is not PEM: expected a -----BEGIN ${want}----- block (plain or base64-encoded)`);
       const isWanted = (label: string) => (kind === 'key' ? KEY_LABELS.has(label) : label === 'CERTIFICATE');
       const other = blocks.find((b) => !isWanted(b.label));
       if (other) {
         const label = other.label.length > 32 ? `${other.label.slice(0, 32)}…` : other.label;
-        return fail(ctx, kind === 'certificate'
+        return fail(ctx, 'pem-foreign-block', kind === 'certificate'
           ? (KEY_LABELS.has(other.label) || /KEY/u.test(other.label)
             ? `holds a ${label} block besides the certificate; this property takes the CA certificate only (the key goes in appliance.ca_cert_key, which is kept secret); nothing of the key is shown here`
             : `holds a ${label} block; this property takes one CERTIFICATE block only`)
           : `holds a ${label} block; this property takes one private key block only`);
       }
       if (blocks.length > 1) {
-        return fail(ctx, kind === 'certificate'
+        return fail(ctx, 'pem-several-blocks', kind === 'certificate'
           ? `holds ${blocks.length} certificates; give exactly one, the CA certificate that signs the server certificate (a chain is not accepted: the appliance serves no chain, so clients must trust this CA directly)`
           : `holds ${blocks.length} private keys; give exactly one`);
       }
-      if (outside) return fail(ctx, `holds text outside the -----BEGIN ${want}----- block (not shown); give only the PEM block`);
+      if (outside) return fail(ctx, 'pem-text-outside', `holds text outside the -----BEGIN ${want}----- block (not shown); give only the PEM block`);
       const canonical = blocks[0]!.pem;
-      if (/Proc-Type:\s*4,ENCRYPTED|BEGIN ENCRYPTED PRIVATE KEY/u.test(canonical)) return fail(ctx, 'is an encrypted private key; the appliance needs it unencrypted');
+      if (/Proc-Type:\s*4,ENCRYPTED|BEGIN ENCRYPTED PRIVATE KEY/u.test(canonical)) return fail(ctx, 'key-encrypted', 'is an encrypted private key; the appliance needs it unencrypted');
       try {
         if (kind === 'certificate') new X509Certificate(canonical);
         else createPrivateKey(canonical);
       } catch {
-        return fail(ctx, kind === 'certificate' ? 'is not a readable X.509 certificate' : 'is not a readable private key');
+        return kind === 'certificate'
+          ? fail(ctx, 'certificate-unreadable', 'is not a readable X.509 certificate')
+          : fail(ctx, 'key-unreadable', 'is not a readable private key');
       }
       return canonical;
     },
@@ -208,15 +225,15 @@ function pem(kind: 'certificate' | 'key') {
  * can carry (RFC 7617: no colon in the user-id, which ends at the first one; no control
  * character; printable ASCII only, since clients disagree on how to encode anything else).
  */
-export function userProblem(v: string): string | undefined {
-  if (v.length > 64) return `is ${v.length} characters long; use at most 64`;
+export function userProblem(v: string): Refusal | undefined {
+  if (v.length > 64) return { code: 'user-too-long', reason: `is ${v.length} characters long; use at most 64` };
   const bad = /[^\x21-\x7e]|[:#"'\\]/u.exec(v)?.[0];
   if (bad === undefined) return undefined;
   const what = bad === ':' ? 'a colon (HTTP basic authentication ends the user name at the first colon, so the login could never succeed)'
     : bad === ' ' ? 'a space'
     : /[#"'\\]/u.test(bad) ? `${JSON.stringify(bad)} (the haproxy userlist takes one plain token)`
     : `${JSON.stringify(bad)} (only printable ASCII characters can be sent in HTTP basic authentication)`;
-  return `${quote(v)} is not a plain user name: it contains ${what}; use up to 64 printable ASCII characters without spaces, colons, quotes, backslashes or #`;
+  return { code: 'user-bad-character', reason: `${quote(v)} is not a plain user name: it contains ${what}; use up to 64 printable ASCII characters without spaces, colons, quotes, backslashes or #` };
 }
 
 /** Shorthand for the declarations below. */
@@ -269,12 +286,12 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
     default: '1.1.1.1, 1.0.0.1',
     label: 'DNS',
     description: 'Up to three DNS servers, separated by commas.',
-    schema: list((v, ctx) => (isIP(v) ? v : fail(ctx, `${quote(v)} is not an IP address`)), 'nameservers', MAX_NAMESERVERS),
+    schema: list((v, ctx) => (isIP(v) ? v : fail(ctx, 'not-ip', `${quote(v)} is not an IP address`)), 'nameservers', MAX_NAMESERVERS),
   }),
   declare('network.ntp_servers', {
     label: 'NTP Servers',
     description: 'Optional NTP servers (host names or IP addresses, up to 16), separated by commas, for systemd-timesyncd. Blank keeps the image\'s time settings; air-gapped sites set their own.',
-    schema: list((v, ctx) => (isIP(v) ? v : (p => (p ? fail(ctx, p) : canonicalHostname(v)))(hostnameProblem(v))), 'NTP servers', MAX_NTP_SERVERS),
+    schema: list((v, ctx) => (isIP(v) ? v : (p => (p ? fail(ctx, p.code, p.reason) : canonicalHostname(v)))(hostnameProblem(v))), 'NTP servers', MAX_NTP_SERVERS),
   }),
   declare('network.management_ip', {
     label: 'Management IP',
@@ -325,14 +342,14 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
     label: 'Data Plane API Management Port',
     description: 'TCP port of the Data Plane API on the management address.',
     schema: field(
-      (v, ctx) => (/^\d{1,5}$/u.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? Number(v) : fail(ctx, `${quote(v)} is not a port number from 1 to 65535`)),
+      (v, ctx) => (/^\d{1,5}$/u.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? Number(v) : fail(ctx, 'not-port', `${quote(v)} is not a port number from 1 to 65535`)),
       { whenUnset: 5556 },
     ),
   }),
   declare('loadbalance.haproxy_user', {
     label: 'HAProxy User ID',
     description: 'User name for the Data Plane API: 1-64 printable ASCII characters without spaces, colons, quotes, backslashes or # (HTTP basic authentication cannot carry a colon in the user name, and the haproxy userlist takes a single token).',
-    schema: field((v, ctx) => userProblem(v) ? fail(ctx, userProblem(v)!) : v),
+    schema: field((v, ctx) => (p => (p ? fail(ctx, p.code, p.reason) : v))(userProblem(v))),
   }),
   declare('loadbalance.haproxy_pwd', {
     label: 'HAProxy Password',

@@ -79,8 +79,5 @@ export interface OvfEnvironment {
   adapters: OvfAdapter[];
 }
 
-/** A problem with one property; `property` is the OVF key, e.g. `network.management_gateway`. */
-export interface Problem {
-  property: string;
-  message: string;
-}
+/** One problem or warning about the input; see src/problems.ts. */
+export type { Problem } from '../problems.js';

@@ -3,8 +3,10 @@
  * once, each naming its property. Pure: no I/O (the clock is a parameter).
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import type { ApplianceConfig, Deployment, NicConfig, NicRole, Problem, StaticAddress } from './types.js';
-import { PROPERTIES, PROPERTY_BY_KEY } from './properties.js';
+import { InputError, nonEmpty } from '../errors.js';
+import type { ApplianceConfig, Deployment, NicConfig, NicRole, OvfEnvironment, StaticAddress } from './types.js';
+import { problem as makeProblem, warning, type Problem, type ProblemCode } from '../problems.js';
+import { PROPERTIES, PROPERTY_BY_KEY, issueCode } from './properties.js';
 import { contains, overlaps, overlapsSorted, rangeOf, type Cidr } from './ipv4.js';
 import { MAX_UNKNOWN_NAMED, capProblems, clip, quote } from './limits.js';
 
@@ -20,8 +22,10 @@ export interface ValidateOptions {
 export interface ValidationResult {
   /** Set exactly when `problems` is empty. */
   config?: ApplianceConfig;
+  /** Errors (severity `error`), each naming its property. */
   problems: Problem[];
-  warnings: string[];
+  /** Severity `warning`: the configuration is valid, but the admin should know. */
+  warnings: Problem[];
 }
 
 const FRONTEND_KEYS = PROPERTIES.filter((p) => p.configurations && !p.configurations.includes('default')).map((p) => p.key);
@@ -32,17 +36,15 @@ export function detectDeployment(raw: Record<string, string>, options: ValidateO
   if (options.deployment) {
     const nics = options.deployment === 'frontend' ? 3 : 2;
     if (n !== undefined && n > 0 && n !== nics) {
-      return {
-        property: 'EthernetAdapterSection',
-        message: `the OVF environment lists ${n} network adapter${n === 1 ? '' : 's'}, but the ${options.deployment} deployment has ${nics} NICs (${options.deployment === 'frontend' ? 'management, workload, frontend' : 'management, workload'}); deploy the OVA with the matching deployment configuration`,
-      };
+      return makeProblem('EthernetAdapterSection', 'adapter-count',
+        `the OVF environment lists ${n} network adapter${n === 1 ? '' : 's'}, but the ${options.deployment} deployment has ${nics} NICs (${options.deployment === 'frontend' ? 'management, workload, frontend' : 'management, workload'}); deploy the OVA with the matching deployment configuration`);
     }
     return options.deployment;
   }
   if (n !== undefined && n > 0) {
     if (n === 2) return 'default';
     if (n === 3) return 'frontend';
-    return { property: 'EthernetAdapterSection', message: `the OVF environment lists ${n} network adapters; the appliance takes 2 (default) or 3 (frontend)` };
+    return makeProblem('EthernetAdapterSection', 'adapter-count', `the OVF environment lists ${n} network adapters; the appliance takes 2 (default) or 3 (frontend)`);
   }
   const isSet = (k: string) => { const v = raw[k]?.trim(); return v !== undefined && v !== '' && v !== 'null'; };
   return FRONTEND_KEYS.some(isSet) ? 'frontend' : 'default';
@@ -55,13 +57,13 @@ export function validateProperties(raw: Record<string, string>, options: Validat
 
 function validateAll(raw: Record<string, string>, options: ValidateOptions): ValidationResult {
   const problems: Problem[] = [];
-  const warnings: string[] = [];
-  const problem = (property: string, message: string) => problems.push({ property, message });
+  const warnings: Problem[] = [];
+  const problem = (at: string, code: ProblemCode, message: string) => problems.push(makeProblem(at, code, message));
 
   // Unknown keys: one warning each for a few, one warning for many (no flood of lines).
   const unknown = Object.keys(raw).filter((key) => !PROPERTY_BY_KEY.has(key));
-  if (unknown.length <= MAX_UNKNOWN_NAMED) for (const key of unknown) warnings.push(`${clip(key)}: unknown property, ignored`);
-  else warnings.push(`${unknown.length} unknown properties ignored: ${unknown.slice(0, MAX_UNKNOWN_NAMED).map((k) => clip(k)).join(', ')}, …`);
+  if (unknown.length <= MAX_UNKNOWN_NAMED) for (const key of unknown) warnings.push(warning(clip(key), 'unknown-property', 'unknown property, ignored'));
+  else warnings.push(warning('PropertySection', 'unknown-properties', `${unknown.length} unknown properties ignored: ${unknown.slice(0, MAX_UNKNOWN_NAMED).map((k) => clip(k)).join(', ')}, …`));
 
   const deployment = detectDeployment(raw, options);
   if (typeof deployment !== 'string') {
@@ -76,7 +78,7 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
     let input = raw[decl.key];
     if (decl.configurations && !decl.configurations.includes(deployment)) {
       if (input !== undefined && input.trim() !== '' && input.trim() !== 'null') {
-        warnings.push(`${decl.key}: ignored in the ${deployment} deployment (${deployment === 'default' ? '2 NICs, no frontend network' : 'not used'})`);
+        warnings.push(warning(decl.key, 'ignored-in-deployment', `ignored in the ${deployment} deployment (${deployment === 'default' ? '2 NICs, no frontend network' : 'not used'})`));
       }
       input = undefined;
     }
@@ -84,18 +86,18 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
     if (result.success) v[decl.key] = result.data;
     else {
       failed.add(decl.key);
-      for (const issue of result.error.issues) problem(decl.key, issue.message);
+      for (const issue of result.error.issues) problem(decl.key, issueCode(issue), issue.message);
     }
   }
   const ok = (...keys: string[]) => keys.every((k) => !failed.has(k));
 
   // Required values.
-  if (ok('loadbalance.haproxy_user') && v['loadbalance.haproxy_user'] === undefined) problem('loadbalance.haproxy_user', 'is required: the Data Plane API refuses to start without a user');
-  if (ok('loadbalance.haproxy_pwd') && v['loadbalance.haproxy_pwd'] === undefined) problem('loadbalance.haproxy_pwd', 'is required: the Data Plane API user needs a password (6 to 128 characters)');
+  if (ok('loadbalance.haproxy_user') && v['loadbalance.haproxy_user'] === undefined) problem('loadbalance.haproxy_user', 'required', 'is required: the Data Plane API refuses to start without a user');
+  if (ok('loadbalance.haproxy_pwd') && v['loadbalance.haproxy_pwd'] === undefined) problem('loadbalance.haproxy_pwd', 'required', 'is required: the Data Plane API user needs a password (6 to 128 characters)');
   if (ok('loadbalance.service_ip_range') && (v['loadbalance.service_ip_range'] as Cidr[]).length === 0) {
-    problem('loadbalance.service_ip_range', 'is required: give at least one network of virtual IPs, like 192.168.0.0/24');
+    problem('loadbalance.service_ip_range', 'required', 'is required: give at least one network of virtual IPs, like 192.168.0.0/24');
   }
-  if (ok('appliance.root_pwd') && v['appliance.root_pwd'] === undefined) warnings.push('appliance.root_pwd: not set; the root password of the image is left as it is');
+  if (ok('appliance.root_pwd') && v['appliance.root_pwd'] === undefined) warnings.push(warning('appliance.root_pwd', 'root-password-unset', 'not set; the root password of the image is left as it is'));
 
   // NICs: gateway inside the subnet, not the NIC's own address; subnets apart.
   const roles: NicRole[] = deployment === 'frontend' ? ['management', 'workload', 'frontend'] : ['management', 'workload'];
@@ -108,14 +110,15 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
     nics.set(role, { cidr, gateway, ok: ok(ipKey) });
     if (!ok(ipKey, gwKey)) continue;
     if (cidr && gateway) {
-      if (!contains(cidr, gateway)) problem(gwKey, `${gateway} is outside ${cidr.network} (${role} network)`);
-      else if (gateway === cidr.address) problem(gwKey, `${gateway} is the appliance's own ${role} address; the gateway must be another host`);
-      else if (gateway === cidr.networkAddress || gateway === cidr.broadcastAddress) problem(gwKey, `${gateway} is the ${gateway === cidr.networkAddress ? 'network' : 'broadcast'} address of ${cidr.network}, not a host`);
+      if (!contains(cidr, gateway)) problem(gwKey, 'gateway-outside-subnet', `${gateway} is outside ${cidr.network} (${role} network)`);
+      else if (gateway === cidr.address) problem(gwKey, 'gateway-is-own-address', `${gateway} is the appliance's own ${role} address; the gateway must be another host`);
+      else if (gateway === cidr.networkAddress || gateway === cidr.broadcastAddress) problem(gwKey, 'gateway-not-host', `${gateway} is the ${gateway === cidr.networkAddress ? 'network' : 'broadcast'} address of ${cidr.network}, not a host`);
     }
+    if (role === 'management' && !cidr && ok(ipKey)) warnings.push(warning(ipKey, 'dataplane-any-address', 'DHCP; the Data Plane API listens on every address'));
     if (cidr && !gateway) {
-      warnings.push(role === 'management'
-        ? `${gwKey}: not set; the appliance gets no default route and reaches only ${cidr.network}`
-        : `${gwKey}: not set; replies to clients outside ${cidr.network} that arrive on the ${role} NIC have no way back`);
+      warnings.push(warning(gwKey, 'gateway-unset', role === 'management'
+        ? `not set; the appliance gets no default route and reaches only ${cidr.network}`
+        : `not set; replies to clients outside ${cidr.network} that arrive on the ${role} NIC have no way back`));
     }
   }
   for (let i = 0; i < roles.length; i++) {
@@ -123,7 +126,7 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
       const a = nics.get(roles[i]!)!.cidr;
       const b = nics.get(roles[j]!)!.cidr;
       if (a && b && overlaps(a, b)) {
-        problem(`network.${roles[j]}_ip`, `${b.network} (${roles[j]} network) overlaps ${a.network} (${roles[i]} network); each NIC needs a network of its own`);
+        problem(`network.${roles[j]}_ip`, 'subnets-overlap', `${b.network} (${roles[j]} network) overlaps ${a.network} (${roles[i]} network); each NIC needs a network of its own`);
       }
     }
   }
@@ -132,17 +135,17 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
   const caCert = v['appliance.ca_cert'] as string | undefined;
   const caKey = v['appliance.ca_cert_key'] as string | undefined;
   if (ok('appliance.ca_cert', 'appliance.ca_cert_key')) {
-    if (caCert && !caKey) problem('appliance.ca_cert_key', 'is blank but appliance.ca_cert is set; give both the CA certificate and its key, or neither');
-    if (caKey && !caCert) problem('appliance.ca_cert', 'is blank but appliance.ca_cert_key is set; give both the CA certificate and its key, or neither');
+    if (caCert && !caKey) problem('appliance.ca_cert_key', 'ca-pair-incomplete', 'is blank but appliance.ca_cert is set; give both the CA certificate and its key, or neither');
+    if (caKey && !caCert) problem('appliance.ca_cert', 'ca-pair-incomplete', 'is blank but appliance.ca_cert_key is set; give both the CA certificate and its key, or neither');
   }
   if (caCert && ok('appliance.ca_cert')) {
     const cert = new X509Certificate(caCert);
     const now = options.now ?? new Date();
-    if (!cert.ca) problem('appliance.ca_cert', `the certificate for ${quote(cert.subject.replace(/\n/gu, ', '), 200)} is not a CA (basicConstraints CA:TRUE is missing); it cannot sign the server certificate`);
-    if (new Date(cert.validTo) < now) problem('appliance.ca_cert', `the CA certificate expired on ${new Date(cert.validTo).toISOString()}`);
-    else if (new Date(cert.validFrom) > now) problem('appliance.ca_cert', `the CA certificate is not valid before ${new Date(cert.validFrom).toISOString()}; check the clock or the certificate`);
+    if (!cert.ca) problem('appliance.ca_cert', 'ca-not-ca', `the certificate for ${quote(cert.subject.replace(/\n/gu, ', '), 200)} is not a CA (basicConstraints CA:TRUE is missing); it cannot sign the server certificate`);
+    if (new Date(cert.validTo) < now) problem('appliance.ca_cert', 'ca-expired', `the CA certificate expired on ${new Date(cert.validTo).toISOString()}`);
+    else if (new Date(cert.validFrom) > now) problem('appliance.ca_cert', 'ca-not-yet-valid', `the CA certificate is not valid before ${new Date(cert.validFrom).toISOString()}; check the clock or the certificate`);
     if (caKey && ok('appliance.ca_cert_key') && !cert.checkPrivateKey(createPrivateKey(caKey))) {
-      problem('appliance.ca_cert_key', 'does not belong to appliance.ca_cert (the public keys differ)');
+      problem('appliance.ca_cert_key', 'ca-key-mismatch', 'does not belong to appliance.ca_cert (the public keys differ)');
     }
   }
 
@@ -158,14 +161,14 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
   // Each range against the few hosts (at most 9), then every overlap in one sorted sweep.
   const RANGE = 'loadbalance.service_ip_range';
   for (const range of ranges) {
-    if (range.prefix < 8) problem(RANGE, `${range.network} is far too large: the appliance would answer for ${range.prefix === 0 ? 'every address' : `2^${32 - range.prefix} addresses`}; use a range of the load balancer's VIPs`);
+    if (range.prefix < 8) problem(RANGE, 'range-too-large', `${range.network} is far too large: the appliance would answer for ${range.prefix === 0 ? 'every address' : `2^${32 - range.prefix} addresses`}; use a range of the load balancer's VIPs`);
     const kind = rangeOf(range.networkAddress);
     if (['loopback', 'multicast', 'linkLocal', 'unspecified', 'broadcast', 'reserved'].includes(kind)) {
-      problem(RANGE, `${range.network} is a ${kind} range; virtual IPs must be ordinary unicast addresses`);
+      problem(RANGE, 'range-not-unicast', `${range.network} is a ${kind} range; virtual IPs must be ordinary unicast addresses`);
     }
-    for (const h of hosts) if (contains(range, h.address)) problem(RANGE, `${range.network} contains ${h.address}, ${h.what}; the appliance would answer for it`);
+    for (const h of hosts) if (contains(range, h.address)) problem(RANGE, 'range-holds-host', `${range.network} contains ${h.address}, ${h.what}; the appliance would answer for it`);
   }
-  overlapsSorted(ranges.map((cidr) => ({ cidr })), (inner, outer) => problem(RANGE, `${inner.cidr.network} overlaps ${outer.cidr.network}`));
+  overlapsSorted(ranges.map((cidr) => ({ cidr })), (inner, outer) => problem(RANGE, 'ranges-overlap', `${inner.cidr.network} overlaps ${outer.cidr.network}`));
 
   // Additional workload networks: routed via workload, so never a NIC's own network (3 at most),
   // nor a load-balancer range (one sorted sweep over both lists).
@@ -174,9 +177,8 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
   for (const net of extra) {
     for (const [role, nic] of nics) {
       if (nic.cidr && overlaps(net, nic.cidr)) {
-        problem(EXTRA, role === 'workload'
-          ? `${net.network} includes the primary workload network ${nic.cidr.network}; list only the other workload networks`
-          : `${net.network} overlaps the ${role} network ${nic.cidr.network}`);
+        if (role === 'workload') problem(EXTRA, 'network-includes-workload', `${net.network} includes the primary workload network ${nic.cidr.network}; list only the other workload networks`);
+        else problem(EXTRA, 'network-overlaps-nic', `${net.network} overlaps the ${role} network ${nic.cidr.network}`);
       }
     }
   }
@@ -184,7 +186,7 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
     [...extra.map((cidr) => ({ cidr, extra: true })), ...ranges.map((cidr) => ({ cidr, extra: false }))],
     (inner, outer) => {
       const [net, range] = inner.extra ? [inner, outer] : [outer, inner];
-      problem(EXTRA, `${net.cidr.network} overlaps the load-balancer range ${range.cidr.network}`);
+      problem(EXTRA, 'network-overlaps-range', `${net.cidr.network} overlaps the load-balancer range ${range.cidr.network}`);
     },
     (inner, outer) => inner.extra !== outer.extra,
   );
@@ -220,6 +222,27 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
     },
   };
   return { config, problems, warnings };
+}
+
+/**
+ * Validation as the commands use it: the environment ingest read, checked whole. Returns the
+ * configuration and its warnings, or throws an InputError listing every problem (and the warnings
+ * found on the way), so that nothing is changed.
+ */
+export function validateEnvironment(
+  env: OvfEnvironment,
+  options: { deployment?: Deployment; now?: Date } = {},
+): { config: ApplianceConfig; warnings: Problem[] } {
+  const result = validateProperties(env.properties, {
+    ...(options.deployment && { deployment: options.deployment }),
+    ...(options.now && { now: options.now }),
+    ...(env.adapters.length > 0 && { adapterCount: env.adapters.length }),
+  });
+  if (!result.config) {
+    const n = result.problems.length;
+    throw new InputError(`the OVF environment from ${env.source} has ${n} problem${n === 1 ? '' : 's'}; nothing was changed`, nonEmpty(result.problems), result.warnings);
+  }
+  return { config: result.config, warnings: result.warnings };
 }
 
 /** The configuration with every secret replaced by a marker, for printing and the state file. */

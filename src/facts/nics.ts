@@ -14,7 +14,8 @@
  * deployment is an InputError that says which source said what. Pure: the live NICs are an input
  * (see discover.ts).
  */
-import { InputError } from '../errors.js';
+import { inputError, type InputError } from '../errors.js';
+import { warning, type Problem, type ProblemCode } from '../problems.js';
 import { NIC_ROLES, type Deployment, type NicRole, type OvfAdapter } from '../config/types.js';
 import type { NicAssignment } from '../plan/types.js';
 import { PCI_SLOT } from '../appliance/network-scheme.js';
@@ -46,7 +47,12 @@ export interface ResolvedNics {
   source: string;
   /** In role order (management, workload[, frontend]). */
   assignments: NicAssignment[];
-  warnings: string[];
+  warnings: Problem[];
+}
+
+/** An InputError whose message says it all (it names its subject): the headline is the message. */
+function refuse(at: string, code: ProblemCode, message: string): InputError {
+  return inputError(at, code, message, message);
 }
 
 const MAC = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/u;
@@ -73,17 +79,17 @@ export function normalizeMac(text: string): string | undefined {
 export function parseNicsSpec(text: string, origin: string): Map<NicRole, string> {
   const map = new Map<NicRole, string>();
   const items = text.split(/[\s,]+/u).filter((s) => s !== '');
-  if (items.length === 0) throw new InputError(`${origin}: is empty; use management=MAC,workload=MAC[,frontend=MAC]`);
+  if (items.length === 0) throw inputError(origin, 'nics-empty', `is empty; use management=MAC,workload=MAC[,frontend=MAC]`);
   for (const item of items) {
     const eq = item.indexOf('=');
     const role = (eq < 0 ? item : item.slice(0, eq)).trim().toLowerCase();
-    if (eq < 0) throw new InputError(`${origin}: ${JSON.stringify(item)} is not ROLE=MAC; use management=MAC,workload=MAC[,frontend=MAC]`);
+    if (eq < 0) throw inputError(origin, 'nics-not-role-mac', `${JSON.stringify(item)} is not ROLE=MAC; use management=MAC,workload=MAC[,frontend=MAC]`);
     if (!(NIC_ROLES as readonly string[]).includes(role)) {
-      throw new InputError(`${origin}: ${JSON.stringify(role)} is not a NIC role; the roles are ${NIC_ROLES.join(', ')}`);
+      throw inputError(origin, 'nics-unknown-role', `${JSON.stringify(role)} is not a NIC role; the roles are ${NIC_ROLES.join(', ')}`);
     }
     const mac = normalizeMac(item.slice(eq + 1));
-    if (!mac) throw new InputError(`${origin}: ${JSON.stringify(item.slice(eq + 1))} (${role}) is not a MAC address like 00:50:56:b1:20:5e`);
-    if (map.has(role as NicRole)) throw new InputError(`${origin}: ${role} is given twice`);
+    if (!mac) throw inputError(origin, 'not-mac', `${JSON.stringify(item.slice(eq + 1))} (${role}) is not a MAC address like 00:50:56:b1:20:5e`);
+    if (map.has(role as NicRole)) throw inputError(origin, 'nics-role-twice', `${role} is given twice`);
     map.set(role as NicRole, mac);
   }
   return map;
@@ -101,7 +107,7 @@ function fromAdapters(adapters: OvfAdapter[], deployment: Deployment): Candidate
   if (adapters.length === 0) return undefined;
   const roles = deploymentRoles(deployment);
   if (adapters.length !== roles.length) {
-    throw new InputError(
+    throw refuse('EthernetAdapterSection', 'adapter-count',
       `the OVF environment lists ${adapters.length} network adapter${adapters.length === 1 ? '' : 's'}, but ${describeRoles(deployment)}; ` +
         'deploy the OVA with the matching deployment configuration, or name the NICs with --nics',
     );
@@ -141,13 +147,13 @@ const describeLive = (live: LiveNic[]) => (live.length ? live.map((n) => `${n.na
 /** Picks the NIC identities and checks them against the deployment and the live NICs. */
 export function resolveNics(input: NicSources): ResolvedNics {
   const roles = deploymentRoles(input.deployment);
-  const warnings: string[] = [];
+  const warnings: Problem[] = [];
   const chosen = pick(input);
   if (!chosen) {
     const tried = input.live
       ? `the OVF environment lists no network adapters, no interface is named ${NIC_ROLES.join('/')}, and none sits in the OVA's PCI slots (live: ${describeLive(input.live)})`
       : 'the OVF environment lists no network adapters';
-    throw new InputError(`cannot tell which NIC is which: ${tried}; name them with --nics management=MAC,workload=MAC${input.deployment === 'frontend' ? ',frontend=MAC' : ''} or NICS= in /etc/default/haproxy-appliance`);
+    throw refuse('--nics', 'nics-unknown', `cannot tell which NIC is which: ${tried}; name them with --nics management=MAC,workload=MAC${input.deployment === 'frontend' ? ',frontend=MAC' : ''} or NICS= in /etc/default/haproxy-appliance`);
   }
   const { source, map, override } = chosen;
 
@@ -155,7 +161,7 @@ export function resolveNics(input: NicSources): ResolvedNics {
   const extra = [...map.keys()].filter((r) => !roles.includes(r));
   if (missing.length || extra.length) {
     const named = [...map.keys()];
-    throw new InputError(
+    throw refuse(source, 'nics-roles-mismatch',
       `${source} names ${named.length} NIC${named.length === 1 ? '' : 's'} (${named.join(', ')}), but ${describeRoles(input.deployment)}` +
         `${missing.length ? `; missing: ${missing.join(', ')}` : ''}${extra.length ? `; not in this deployment: ${extra.join(', ')}` : ''}`,
     );
@@ -164,7 +170,7 @@ export function resolveNics(input: NicSources): ResolvedNics {
   for (const role of roles) {
     const mac = map.get(role)!;
     const other = seen.get(mac);
-    if (other) throw new InputError(`${source}: ${mac} is given for both ${other} and ${role}; each NIC has its own MAC`);
+    if (other) throw inputError(source, 'nics-mac-twice', `${mac} is given for both ${other} and ${role}; each NIC has its own MAC`);
     seen.set(mac, role);
   }
 
@@ -176,20 +182,20 @@ export function resolveNics(input: NicSources): ResolvedNics {
   for (const a of assignments) {
     const nic = live.find((n) => n.mac === a.mac);
     if (!nic) {
-      throw new InputError(`the ${a.role} NIC ${a.mac} (from ${source}) is not on this machine; its Ethernet interfaces are: ${describeLive(live)}`);
+      throw refuse(source, 'nic-mac-unknown', `the ${a.role} NIC ${a.mac} (from ${source}) is not on this machine; its Ethernet interfaces are: ${describeLive(live)}`);
     }
     a.currentName = nic.name;
   }
   const physical = live.filter((n) => n.physical);
   if (physical.length > 0 && physical.length !== roles.length) {
     const message = `this machine has ${physical.length} NICs (${physical.map((n) => n.name).join(', ')}), but ${describeRoles(input.deployment)}`;
-    if (override) warnings.push(`${message}; going by ${source}`);
-    else throw new InputError(`${message}; redeploy with the matching deployment configuration or name the NICs with --nics`);
+    if (override) warnings.push(warning(source, 'nic-count', `${message}; going by ${source}`));
+    else throw refuse(source, 'nic-count', `${message}; redeploy with the matching deployment configuration or name the NICs with --nics`);
   }
   const assignedMacs = new Set(assignments.map((a) => a.mac));
   for (const nic of live) {
     if ((NIC_ROLES as readonly string[]).includes(nic.name) && !assignedMacs.has(nic.mac)) {
-      throw new InputError(`interface ${nic.name} (${nic.mac}) holds a role name but is not the ${nic.name} NIC according to ${source}; rename it first`);
+      throw refuse(nic.name, 'nic-name-taken', `interface ${nic.name} (${nic.mac}) holds a role name but is not the ${nic.name} NIC according to ${source}; rename it first`);
     }
   }
   return { source, assignments, warnings };

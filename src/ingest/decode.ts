@@ -16,6 +16,7 @@
  * the byte order mark is refused (exit 2) with the encoding named.
  */
 import { InputError } from '../errors.js';
+import { problem, type ProblemCode } from '../problems.js';
 import { MAX_DOCUMENT_BYTES, quote } from '../config/limits.js';
 
 const UTF8_NAMES = new Set(['utf-8', 'utf8']);
@@ -26,8 +27,8 @@ const UTF16_NAMES = new Set(['utf-16', 'utf16', 'utf-16le', 'utf-16be']);
 /** The property every decoding problem is filed under (for `--json`). */
 export const DOCUMENT_PROPERTY = 'OVF environment';
 
-function refuse(source: string, message: string): never {
-  throw new InputError(`${source}: ${message}`, [{ property: DOCUMENT_PROPERTY, message }]);
+function refuse(source: string, message: string, code: ProblemCode = 'bad-encoding'): never {
+  throw new InputError(`${source}: ${message}`, [problem(DOCUMENT_PROPERTY, code, message)]);
 }
 
 /** `encoding="…"` of the XML declaration at the start of `head`, lower-cased, if any. */
@@ -63,7 +64,7 @@ function lineOf(bytes: Buffer, at: number): number {
 export function decodeDocument(input: Uint8Array, source: string): string {
   const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   if (bytes.length > MAX_DOCUMENT_BYTES) {
-    refuse(source, `the document is ${bytes.length} bytes; at most ${MAX_DOCUMENT_BYTES} (1 MiB) are accepted`);
+    refuse(source, `the document is ${bytes.length} bytes; at most ${MAX_DOCUMENT_BYTES} (1 MiB) are accepted`, 'document-too-large');
   }
 
   let bom: 'utf-8' | 'utf-16le' | 'utf-16be' | undefined;

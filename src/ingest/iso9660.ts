@@ -6,6 +6,7 @@
  */
 import { open } from 'node:fs/promises';
 import { InputError } from '../errors.js';
+import { problem } from '../problems.js';
 import { MAX_DOCUMENT_BYTES } from '../config/limits.js';
 import { DOCUMENT_PROPERTY } from './decode.js';
 
@@ -65,7 +66,7 @@ export async function readIsoRootFile(device: string, names: string[]): Promise<
       if (!hit) return undefined;
       if (hit.size > MAX_DOCUMENT_BYTES) {
         const message = `${hit.name} is ${hit.size} bytes; at most ${MAX_DOCUMENT_BYTES} (1 MiB) are accepted`;
-        throw new InputError(`ISO transport (${device}): ${message}`, [{ property: DOCUMENT_PROPERTY, message }]);
+        throw new InputError(`ISO transport (${device}): ${message}`, [problem(DOCUMENT_PROPERTY, 'document-too-large', message)]);
       }
       return await read(hit.extent * SECTOR, hit.size);
     }

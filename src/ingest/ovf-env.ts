@@ -5,8 +5,9 @@
  * xmldom resolves no external entities, so the document cannot make the parser read files.
  */
 import { DOMParser, type Element } from '@xmldom/xmldom';
-import { InputError } from '../errors.js';
-import type { OvfAdapter, OvfEnvironment, Problem } from '../config/types.js';
+import { InputError, nonEmpty } from '../errors.js';
+import { problem, type Problem, type ProblemCode } from '../problems.js';
+import type { OvfAdapter, OvfEnvironment } from '../config/types.js';
 import { MAX_ADAPTERS, MAX_DOCUMENT_BYTES, MAX_PROPERTIES, capProblems, clip, quote } from '../config/limits.js';
 import { DOCUMENT_PROPERTY, decodeDocument } from './decode.js';
 
@@ -33,8 +34,8 @@ function attr(e: Element, ns: string, local: string): string | null {
 }
 
 /** An InputError whose one problem is filed under `property` (so `--json` lists it). */
-function refuse(source: string, property: string, message: string): never {
-  throw new InputError(property === DOCUMENT_PROPERTY ? `${source}: ${message}` : `${source}: ${property}: ${message}`, [{ property, message }]);
+function refuse(source: string, at: string, code: ProblemCode, message: string): never {
+  throw new InputError(at === DOCUMENT_PROPERTY ? `${source}: ${message}` : `${source}: ${at}: ${message}`, [problem(at, code, message)]);
 }
 
 /**
@@ -47,7 +48,7 @@ function refuse(source: string, property: string, message: string): never {
 export function parseOvfEnvironment(input: string | Uint8Array, source: string): OvfEnvironment {
   let xml: string;
   if (typeof input === 'string') {
-    if (input.length > MAX_DOCUMENT_BYTES) refuse(source, DOCUMENT_PROPERTY, `the document is ${input.length} characters; at most ${MAX_DOCUMENT_BYTES} (1 MiB) are accepted`);
+    if (input.length > MAX_DOCUMENT_BYTES) refuse(source, DOCUMENT_PROPERTY, 'document-too-large', `the document is ${input.length} characters; at most ${MAX_DOCUMENT_BYTES} (1 MiB) are accepted`);
     xml = input.startsWith('\ufeff') ? input.slice(1) : input;
   } else {
     xml = decodeDocument(input, source);
@@ -62,27 +63,27 @@ export function parseOvfEnvironment(input: string | Uint8Array, source: string):
     root = doc.documentElement;
   } catch (err) {
     const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
-    refuse(source, DOCUMENT_PROPERTY, `not well-formed XML: ${clip(reason, 200)}`);
+    refuse(source, DOCUMENT_PROPERTY, 'not-xml', `not well-formed XML: ${clip(reason, 200)}`);
   }
   if (!root || root.localName !== 'Environment' || root.namespaceURI !== OVF_ENV_NS) {
     const found = root ? `<${clip(root.tagName)}>${root.namespaceURI ? ` in namespace ${clip(root.namespaceURI)}` : ''}` : 'nothing';
-    refuse(source, DOCUMENT_PROPERTY, `not an OVF environment: expected <Environment xmlns="${OVF_ENV_NS}">, found ${found}`);
+    refuse(source, DOCUMENT_PROPERTY, 'not-ovf-environment', `not an OVF environment: expected <Environment xmlns="${OVF_ENV_NS}">, found ${found}`);
   }
 
   const problems: Problem[] = [];
   const properties: Record<string, string> = Object.create(null) as Record<string, string>;
   const sections = children(root, OVF_ENV_NS, 'PropertySection');
   if (sections.length > 1) {
-    problems.push({ property: 'PropertySection', message: `the document has ${sections.length} PropertySections; an OVF environment has one (a second would override the first)` });
+    problems.push(problem('PropertySection', 'duplicate-property-section', `the document has ${sections.length} PropertySections; an OVF environment has one (a second would override the first)`));
   }
   let count = 0;
   for (const section of sections) {
     for (const p of children(section, OVF_ENV_NS, 'Property')) {
-      if (++count > MAX_PROPERTIES) refuse(source, 'PropertySection', `more than ${MAX_PROPERTIES} properties; the appliance reads 17`);
+      if (++count > MAX_PROPERTIES) refuse(source, 'PropertySection', 'too-many-properties', `more than ${MAX_PROPERTIES} properties; the appliance reads 17`);
       const key = attr(p, OVF_ENV_NS, 'key');
       if (!key) continue;
       if (Object.hasOwn(properties, key)) {
-        problems.push({ property: clip(key), message: 'is given twice in the OVF environment; give each property once (the second would silently override the first)' });
+        problems.push(problem(clip(key), 'duplicate-property', 'is given twice in the OVF environment; give each property once (the second would silently override the first)'));
         continue;
       }
       properties[key] = attr(p, OVF_ENV_NS, 'value') ?? '';
@@ -95,10 +96,10 @@ export function parseOvfEnvironment(input: string | Uint8Array, source: string):
     for (const a of children(section, VMWARE_ENV_NS, 'Adapter')) {
       const mac = attr(a, VMWARE_ENV_NS, 'mac')?.trim().toLowerCase();
       if (!mac) continue;
-      if (listed.length >= MAX_ADAPTERS) refuse(source, 'EthernetAdapterSection', `more than ${MAX_ADAPTERS} network adapters; the appliance takes 2 (default) or 3 (frontend)`);
-      if (!MAC.test(mac)) refuse(source, 'EthernetAdapterSection', `${quote(mac)} is not a MAC address`);
+      if (listed.length >= MAX_ADAPTERS) refuse(source, 'EthernetAdapterSection', 'too-many-adapters', `more than ${MAX_ADAPTERS} network adapters; the appliance takes 2 (default) or 3 (frontend)`);
+      if (!MAC.test(mac)) refuse(source, 'EthernetAdapterSection', 'adapter-not-mac', `${quote(mac)} is not a MAC address`);
       if (macs.has(mac)) {
-        problems.push({ property: 'EthernetAdapterSection', message: `${mac} is listed twice; each network adapter has its own MAC` });
+        problems.push(problem('EthernetAdapterSection', 'duplicate-adapter-mac', `${mac} is listed twice; each network adapter has its own MAC`));
         continue;
       }
       macs.add(mac);
@@ -114,7 +115,7 @@ export function parseOvfEnvironment(input: string | Uint8Array, source: string):
   }
   if (problems.length) {
     const n = problems.length;
-    throw new InputError(`the OVF environment from ${source} has ${n} problem${n === 1 ? '' : 's'}; nothing was changed`, capProblems(problems));
+    throw new InputError(`the OVF environment from ${source} has ${n} problem${n === 1 ? '' : 's'}; nothing was changed`, nonEmpty(capProblems(problems)));
   }
   // The descriptor's NIC order is the unit-number order; adapters may be listed in any order.
   listed.sort((a, b) => (a.unitNumber ?? Infinity) - (b.unitNumber ?? Infinity) || a.order - b.order);

@@ -10,6 +10,7 @@ import { constants, mkdtemp, open, readFile, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
+import { problem } from '../problems.js';
 import { run } from '../util/run.js';
 import type { OvfEnvironment } from '../config/types.js';
 import { parseOvfEnvironment } from './ovf-env.js';
@@ -30,7 +31,7 @@ type Attempt = { xml: Uint8Array; source: string } | { tried: string };
 
 function tooLarge(source: string): never {
   const message = `the document is larger than ${MAX_DOCUMENT_BYTES} bytes (1 MiB); a real OVF environment is a few kilobytes`;
-  throw new InputError(`${source}: ${message}`, [{ property: DOCUMENT_PROPERTY, message }]);
+  throw new InputError(`${source}: ${message}`, [problem(DOCUMENT_PROPERTY, 'document-too-large', message)]);
 }
 
 /**
@@ -46,7 +47,7 @@ export async function readDocumentFile(path: string, source: string): Promise<Ui
     if (!st.isFile()) {
       const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file';
       const message = `is ${kind}, not a regular file; give the OVF environment document (ovf-env.xml)`;
-      throw new InputError(`${source}: ${message}`, [{ property: DOCUMENT_PROPERTY, message }]);
+      throw new InputError(`${source}: ${message}`, [problem(DOCUMENT_PROPERTY, 'not-a-file', message)]);
     }
     if (st.size > MAX_DOCUMENT_BYTES) tooLarge(source);
     const buf = Buffer.alloc(MAX_DOCUMENT_BYTES + 1);
@@ -174,5 +175,6 @@ export async function readOvfEnvironment(options: ReadOptions = {}): Promise<Ovf
     if ('xml' in a) return parseOvfEnvironment(a.xml, a.source);
     tried.push(a.tried);
   }
-  throw new InputError(`no OVF environment found; tried: ${tried.join('; ')}`);
+  const message = `no OVF environment found; tried: ${tried.join('; ')}`;
+  throw new InputError(message, [problem(DOCUMENT_PROPERTY, 'no-environment', message)]);
 }

@@ -6,6 +6,7 @@
  */
 import type { ApplianceConfig } from '../config/types.js';
 import { DATAPLANEAPI_BIN } from '../appliance/paths.js';
+import { warning, type Problem } from '../problems.js';
 
 /** Seconds the API waits to batch changes into one reload (the seed runs 30). */
 export const RELOAD_DELAY = 30;
@@ -42,21 +43,20 @@ export interface DataplaneModel {
   reloadDelay: number;
   /** The API's name (the host name). */
   name: string;
-  warnings: string[];
+  warnings: Problem[];
 }
 
 export function dataplaneModel(config: ApplianceConfig, facts: DataplaneFacts): DataplaneModel {
-  const warnings: string[] = [];
+  const warnings: Problem[] = [];
   const version = facts.versionOutput === undefined ? undefined : parseDataplaneVersion(facts.versionOutput);
   // With DHCP on management the address is not known here: listen on every address.
   const tlsHost = config.network.management.address?.address ?? '0.0.0.0';
-  if (!config.network.management.address) warnings.push('network.management_ip: DHCP; the Data Plane API listens on every address');
   if (facts.versionOutput === undefined) {
-    warnings.push(`the Data Plane API is not installed (${DATAPLANEAPI_BIN} is missing): everything else is applied and dataplaneapi.service is left disabled; install the binary in the image and provision again`);
+    warnings.push(warning(DATAPLANEAPI_BIN, 'dataplaneapi-missing', `the Data Plane API is not installed (${DATAPLANEAPI_BIN} is missing): everything else is applied and dataplaneapi.service is left disabled; install the binary in the image and provision again`));
   } else if (!version && facts.unknownReason) {
-    warnings.push(`the Data Plane API's version is unknown (${facts.unknownReason}): configuring it with flags (the 2.1 form); give --dataplaneapi-version to choose the form`);
+    warnings.push(warning('--dataplaneapi-version', 'dataplaneapi-version-unknown', `the Data Plane API's version is unknown (${facts.unknownReason}): configuring it with flags (the 2.1 form); give --dataplaneapi-version to choose the form`));
   } else if (!version) {
-    warnings.push(`could not read the Data Plane API's version from ${JSON.stringify(facts.versionOutput.trim().slice(0, 80))}; configuring it with flags (the 2.1 form)`);
+    warnings.push(warning('--dataplaneapi-version', 'dataplaneapi-version-unreadable', `could not read the Data Plane API's version from ${JSON.stringify(facts.versionOutput.trim().slice(0, 80))}; configuring it with flags (the 2.1 form)`));
   }
   return {
     enable: facts.versionOutput !== undefined,

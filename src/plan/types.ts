@@ -2,6 +2,7 @@
  * What planning produces: the desired files and actions for one appliance, as data. Planning is a
  * pure function of the validated configuration and the NICs; only the apply stage acts on it.
  */
+import type { Problem } from '../problems.js';
 import type { NicRole } from '../config/types.js';
 
 /** Services a file can affect; apply reloads or restarts only those whose files changed. */
@@ -72,5 +73,6 @@ export interface Plan {
   rootPassword?: { chpasswdLine: string; markerPath: string; marker: string };
   /** The CA certificate (PEM) to publish to guestinfo.dataplaneapi.cacert, base64, every run. */
   publishCa?: string;
-  warnings?: string[];
+  /** Warnings of planning (severity `warning`), about the machine's facts. */
+  warnings?: Problem[];
 }

@@ -11,7 +11,7 @@
  * and the YAML parser's own nesting limit. Names are data: every map here is a `Map`, so a host or
  * group called `__proto__`, `constructor` or `toString` is a host or group like any other.
  */
-import { InputError } from '../errors.js';
+import { inputError } from '../errors.js';
 import { isYamlMap, parseYaml, YamlError, yamlKeyLine, type YamlMap, type YamlValue } from './yaml.js';
 
 export interface HostSpec {
@@ -37,7 +37,7 @@ export const MAX_GROUP_DEPTH = 50;
 
 function port(text: string, where: string): number {
   const n = Number(text);
-  if (!/^\d+$/u.test(text) || n < 1 || n > 65535) throw new InputError(`${where}: ${JSON.stringify(text)} is not a port (1-65535)`);
+  if (!/^\d+$/u.test(text) || n < 1 || n > 65535) throw inputError(where, 'not-port', `${JSON.stringify(text)} is not a port (1-65535)`);
   return n;
 }
 
@@ -51,13 +51,13 @@ function badHost(host: string): boolean {
 /** `[user@]host[:port]`; IPv6 as `[addr]` or `[addr]:port`. */
 export function parseHostSpec(spec: string, where = 'HOST'): HostSpec {
   let rest = spec.trim();
-  if (!rest) throw new InputError(`${where}: empty host`);
+  if (!rest) throw inputError(where, 'empty-host', 'empty host');
   let user: string | undefined;
   const at = rest.lastIndexOf('@');
   if (at >= 0) {
     user = rest.slice(0, at);
     rest = rest.slice(at + 1);
-    if (!user) throw new InputError(`${where}: ${JSON.stringify(spec)} has an empty user before @`);
+    if (!user) throw inputError(where, 'empty-user', `${JSON.stringify(spec)} has an empty user before @`);
   }
   let host = rest;
   let p: number | undefined;
@@ -70,7 +70,7 @@ export function parseHostSpec(spec: string, where = 'HOST'): HostSpec {
     host = rest.slice(0, i);
     p = port(rest.slice(i + 1), where);
   }
-  if (badHost(host)) throw new InputError(`${where}: ${JSON.stringify(spec)} is not a host name or address`);
+  if (badHost(host)) throw inputError(where, 'not-host', `${JSON.stringify(spec)} is not a host name or address`);
   return { name: spec.trim(), host, ...(p !== undefined && { port: p }), ...(user && { user }) };
 }
 
@@ -85,7 +85,7 @@ export function splitHostPort(pattern: string, where: string): { pattern: string
   // error rather than part of a host name.
   const m = /^\[(.+)\]:([^:\]]*)$/u.exec(pattern) ?? /^((?:[^:[\]]|\[[^\]]*\])*):([^:]*)$/u.exec(pattern);
   if (!m) return { pattern };
-  if (!m[1]) throw new InputError(`${where}: ${JSON.stringify(pattern)} has no host before the port`);
+  if (!m[1]) throw inputError(where, 'empty-host', `${JSON.stringify(pattern)} has no host before the port`);
   return { pattern: m[1], port: port(m[2]!, where) };
 }
 
@@ -106,7 +106,7 @@ function parseRanges(pattern: string, where: string): { ranges: Range[]; tail: s
   for (const m of pattern.matchAll(RANGE)) {
     const [text, from, to, stepText] = m as unknown as [string, string, string, string | undefined];
     const step = stepText === undefined ? 1 : Number(stepText);
-    if (!(step >= 1)) throw new InputError(`${where}: the host range ${text} has step 0`);
+    if (!(step >= 1)) throw inputError(where, 'host-range-bad', `the host range ${text} has step 0`);
     let r: Omit<Range, 'literal'>;
     if (/^\d+$/u.test(from) && /^\d+$/u.test(to)) {
       const a = Number(from);
@@ -117,8 +117,8 @@ function parseRanges(pattern: string, where: string): { ranges: Range[]; tail: s
       const a = from.charCodeAt(0);
       const b = to.charCodeAt(0);
       r = { count: b >= a ? Math.floor((b - a) / step) + 1 : 0, values: (i) => String.fromCharCode(a + i * step) };
-    } else throw new InputError(`${where}: cannot expand the host range ${text} in ${pattern} (begin and end must both be numbers, or both one letter)`);
-    if (r.count === 0) throw new InputError(`${where}: the host range ${text} in ${pattern} is empty (it ends before it begins)`);
+    } else throw inputError(where, 'host-range-bad', `cannot expand the host range ${text} in ${pattern} (begin and end must both be numbers, or both one letter)`);
+    if (r.count === 0) throw inputError(where, 'host-range-bad', `the host range ${text} in ${pattern} is empty (it ends before it begins)`);
     ranges.push({ literal: pattern.slice(last, m.index), ...r });
     last = m.index + text.length;
     count *= r.count;
@@ -138,7 +138,7 @@ export function countHostPattern(pattern: string, where: string): number {
 export function expandHostPattern(pattern: string, where: string, limit = MAX_HOST_ENTRIES): string[] {
   const { ranges, tail, count } = parseRanges(pattern, where);
   if (count > limit) {
-    throw new InputError(`${where}: the host pattern ${pattern} makes ${count > 1e15 ? 'more than 10^15' : count} hosts; an inventory may list at most ${MAX_HOST_ENTRIES} (and ${MAX_HOSTS} distinct hosts)`);
+    throw inputError(where, 'too-many-hosts', `the host pattern ${pattern} makes ${count > 1e15 ? 'more than 10^15' : count} hosts; an inventory may list at most ${MAX_HOST_ENTRIES} (and ${MAX_HOSTS} distinct hosts)`);
   }
   let names = [''];
   for (const r of ranges) {
@@ -195,10 +195,10 @@ function addHosts(c: Collected, text: string, group: string, vars: Vars, where: 
   c.entries += names.length;
   groupOf(c, group, where);
   for (const name of names) {
-    if (/[[\]]/u.test(name)) throw new InputError(`${where}: ${JSON.stringify(name)} is not a host name, address or range`);
+    if (/[[\]]/u.test(name)) throw inputError(where, 'not-host', `${JSON.stringify(name)} is not a host name, address or range`);
     let h = c.hosts.get(name);
     if (!h) {
-      if (c.hosts.size >= MAX_HOSTS) throw new InputError(`${where}: more than ${MAX_HOSTS} hosts; verify at most ${MAX_HOSTS} at once (split the inventory)`);
+      if (c.hosts.size >= MAX_HOSTS) throw inputError(where, 'too-many-hosts', `more than ${MAX_HOSTS} hosts; verify at most ${MAX_HOSTS} at once (split the inventory)`);
       h = { vars: new Map(p !== undefined ? [['ansible_port', String(p)]] : []), groups: new Set() };
       c.hosts.set(name, h);
     }
@@ -233,10 +233,10 @@ function parseIni(text: string, file: string): Collected {
       continue;
     }
     // As Ansible: a line in brackets that is not a section is an error; `[::1]:2222` is a host.
-    if (line.startsWith('[') && line.endsWith(']')) throw new InputError(`${where}: bad section header ${line}`);
+    if (line.startsWith('[') && line.endsWith(']')) throw inputError(where, 'inventory-syntax', `bad section header ${line}`);
     if (section.kind === 'vars') {
       const eq = line.indexOf('=');
-      if (eq < 0) throw new InputError(`${where}: expected key=value in [${section.group}:vars]`);
+      if (eq < 0) throw inputError(where, 'inventory-syntax', `expected key=value in [${section.group}:vars]`);
       groupOf(c, section.group, where).vars.set(line.slice(0, eq).trim(), unquote(line.slice(eq + 1).trim()));
     } else if (section.kind === 'children') {
       groupOf(c, line.split(/\s+/u)[0]!, where).parents.add(section.group);
@@ -245,7 +245,7 @@ function parseIni(text: string, file: string): Collected {
       const vars: Vars = new Map();
       for (const w of rest) {
         const eq = w.indexOf('=');
-        if (eq < 0) throw new InputError(`${where}: expected key=value after the host name, found ${JSON.stringify(w)}`);
+        if (eq < 0) throw inputError(where, 'inventory-syntax', `expected key=value after the host name, found ${JSON.stringify(w)}`);
         vars.set(w.slice(0, eq), unquote(w.slice(eq + 1)));
       }
       addHosts(c, name!, section.group, vars, where);
@@ -257,7 +257,7 @@ function parseIni(text: string, file: string): Collected {
 function yamlVars(v: YamlValue | undefined, where: string): Vars {
   const out: Vars = new Map();
   if (v === undefined || v === null) return out;
-  if (!isYamlMap(v)) throw new InputError(`${where}: expected a mapping of variables`);
+  if (!isYamlMap(v)) throw inputError(where, 'inventory-shape', `expected a mapping of variables`);
   for (const [k, x] of v) if (x !== null && typeof x !== 'object') out.set(k, String(x));
   return out;
 }
@@ -267,22 +267,22 @@ function parseAnsibleYaml(text: string, file: string): Collected {
   try {
     doc = parseYaml(text);
   } catch (err) {
-    if (err instanceof YamlError) throw new InputError(`${file}: ${err.message}`);
+    if (err instanceof YamlError) throw inputError(file, 'inventory-syntax', err.message);
     throw err;
   }
-  if (!isYamlMap(doc)) throw new InputError(`${file}: not an Ansible YAML inventory (expected groups at the top, like "all:")`);
+  if (!isYamlMap(doc)) throw inputError(file, 'inventory-shape', `not an Ansible YAML inventory (expected groups at the top, like "all:")`);
   const c = newCollected(file);
   const at = (map: YamlMap, key: string) => `${file}:${yamlKeyLine(map, key) ?? '?'}`;
   // Recursion is bounded: by MAX_GROUP_DEPTH here, and by the YAML parser's nesting limit.
   const walk = (group: string, g: YamlValue, where: string, depth: number) => {
-    if (depth > MAX_GROUP_DEPTH) throw new InputError(`${where}: groups nest deeper than ${MAX_GROUP_DEPTH} levels (group ${group})`);
+    if (depth > MAX_GROUP_DEPTH) throw inputError(where, 'groups-too-deep', `groups nest deeper than ${MAX_GROUP_DEPTH} levels (group ${group})`);
     groupOf(c, group, where);
     if (g === null) return;
-    if (!isYamlMap(g)) throw new InputError(`${where}: group ${group} must be a mapping with hosts, children or vars`);
+    if (!isYamlMap(g)) throw inputError(where, 'inventory-shape', `group ${group} must be a mapping with hosts, children or vars`);
     const hosts = g.get('hosts');
     if (isYamlMap(hosts)) {
       for (const [name, vars] of hosts) addHosts(c, name, group, yamlVars(vars, at(hosts, name)), at(hosts, name));
-    } else if (hosts !== undefined && hosts !== null) throw new InputError(`${at(g, 'hosts')}: hosts of group ${group} must be a mapping of host names`);
+    } else if (hosts !== undefined && hosts !== null) throw inputError(at(g, 'hosts'), 'inventory-shape', `hosts of group ${group} must be a mapping of host names`);
     const vars = g.get('vars');
     if (vars !== undefined) for (const [k, v] of yamlVars(vars, at(g, 'vars'))) groupOf(c, group, where).vars.set(k, v);
     const children = g.get('children');
@@ -291,7 +291,7 @@ function parseAnsibleYaml(text: string, file: string): Collected {
         groupOf(c, child, at(children, child)).parents.add(group);
         walk(child, sub, at(children, child), depth + 1);
       }
-    } else if (children !== undefined && children !== null) throw new InputError(`${at(g, 'children')}: children of group ${group} must be a mapping of group names`);
+    } else if (children !== undefined && children !== null) throw inputError(at(g, 'children'), 'inventory-shape', `children of group ${group} must be a mapping of group names`);
   };
   for (const [group, g] of doc) walk(group, g, at(doc, group), 1);
   return c;
@@ -316,7 +316,7 @@ function groupDepths(c: Collected): Map<string, number> {
       if (!n.done) {
         const p = n.value;
         if (depth.has(p)) continue;
-        if (visiting.has(p)) throw new InputError(`${c.groups.get(p)?.where ?? c.file}: group ${p} is its own ancestor (a loop of children)`);
+        if (visiting.has(p)) throw inputError(c.groups.get(p)?.where ?? c.file, 'group-loop', `group ${p} is its own ancestor (a loop of children)`);
         visiting.add(p);
         stack.push({ g: p, it: parentsOf(p)[Symbol.iterator]() });
         continue;
@@ -325,7 +325,7 @@ function groupDepths(c: Collected): Map<string, number> {
       visiting.delete(top.g);
       let d = 1;
       for (const p of parentsOf(top.g)) d = Math.max(d, depth.get(p)! + 1);
-      if (d > MAX_GROUP_DEPTH) throw new InputError(`${c.groups.get(top.g)?.where ?? c.file}: groups nest deeper than ${MAX_GROUP_DEPTH} levels (group ${top.g})`);
+      if (d > MAX_GROUP_DEPTH) throw inputError(c.groups.get(top.g)?.where ?? c.file, 'groups-too-deep', `groups nest deeper than ${MAX_GROUP_DEPTH} levels (group ${top.g})`);
       depth.set(top.g, d);
     }
   }
@@ -367,7 +367,7 @@ function resolve(c: Collected): HostSpec[] {
     const host = vars.get('ansible_host') ?? vars.get('ansible_ssh_host') ?? name;
     const p = vars.get('ansible_port') ?? vars.get('ansible_ssh_port');
     const user = vars.get('ansible_user') ?? vars.get('ansible_ssh_user');
-    if (badHost(host)) throw new InputError(`${where}: ${JSON.stringify(host)} is not a host name or address`);
+    if (badHost(host)) throw inputError(where, 'not-host', `${JSON.stringify(host)} is not a host name or address`);
     out.push({ name, host, ...(p !== undefined && { port: port(p, where) }), ...(user && { user }) });
   }
   return out;
@@ -393,7 +393,7 @@ export function parseInventory(text: string, file: string): { format: InventoryF
       const line = lines[i]!.replace(/(^|\s)#.*$/u, '').trim();
       if (!line) continue;
       for (const word of line.split(/\s+/u)) {
-        if (hosts.length >= MAX_HOST_ENTRIES) throw new InputError(`${file}:${i + 1}: more than ${MAX_HOST_ENTRIES} hosts listed; verify at most ${MAX_HOSTS} at once (split the inventory)`);
+        if (hosts.length >= MAX_HOST_ENTRIES) throw inputError(`${file}:${i + 1}`, 'too-many-hosts', `more than ${MAX_HOST_ENTRIES} hosts listed; verify at most ${MAX_HOSTS} at once (split the inventory)`);
         hosts.push(parseHostSpec(word, `${file}:${i + 1}`));
       }
     }

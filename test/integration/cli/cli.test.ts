@@ -6,6 +6,10 @@ import { join } from 'node:path';
 import { cli } from '../../harness/cli.js';
 import { DEFAULT_ENV_FILE, SEED_ENV_FILE, SEED_PROPERTIES, ovfEnv } from '../../harness/ovf.js';
 import { SEED_ADAPTERS } from '../../harness/bad-inputs.js';
+import type { Problem } from '../../../src/problems.js';
+
+/** The `[at, code]` of each problem of a `--json` input error. */
+const where = (stdout: string) => (JSON.parse(stdout) as { problems: Problem[] }).problems.map((p) => [p.at, p.code]);
 
 function withEnvFile<T>(xml: string, fn: (file: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'hpa-cli-'));
@@ -32,9 +36,21 @@ test('--help and --version on every command; usage errors exit 2', () => {
   }
   assert.equal(cli([]).code, 2);
   assert.equal(cli(['frobnicate']).code, 2);
+  const unknown = cli(['frobnicate', '--json']);
+  assert.equal(unknown.code, 2);
+  assert.deepEqual(where(unknown.stdout), [['COMMAND', 'unknown-command']]);
   const bad = cli(['validate', '--no-such-flag']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Unknown option '--no-such-flag'/);
+  const badJson = cli(['validate', '--no-such-flag', '--json']);
+  assert.equal(badJson.code, 2);
+  assert.deepEqual(where(badJson.stdout), [['--no-such-flag', 'unknown-option']]);
+  const missing = cli(['validate', '--json', '--ovf-env']);
+  assert.equal(missing.code, 2);
+  assert.deepEqual(where(missing.stdout), [['--ovf-env', 'bad-usage']]);
+  const deployment = cli(['validate', '--json', '--deployment', 'triple', '--ovf-env', SEED_ENV_FILE]);
+  assert.equal(deployment.code, 2);
+  assert.deepEqual(where(deployment.stdout), [['--deployment', 'not-deployment']]);
   assert.equal(cli(['validate', '--deployment', 'triple', '--ovf-env', SEED_ENV_FILE]).code, 2);
 });
 
@@ -65,7 +81,7 @@ test('bad input: one line per problem naming the property, exit 2, no stack trac
     assert.equal(j.code, 2);
     const doc = JSON.parse(j.stdout);
     assert.equal(doc.ok, false);
-    assert.deepEqual(doc.problems.map((p: { property: string }) => p.property).sort(), ['loadbalance.dataplane_port', 'network.management_gateway']);
+    assert.deepEqual(where(j.stdout).sort(), [['loadbalance.dataplane_port', 'not-port'], ['network.management_gateway', 'gateway-outside-subnet']]);
   });
 });
 
@@ -75,6 +91,10 @@ test('a short password is reported without echoing it', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /appliance\.root_pwd: the root password is 4 characters long/);
     assert.ok(!r.stderr.includes('Qx7!'));
+    const j = cli(['provision', '--json', '--ovf-env', file]);
+    assert.equal(j.code, 2);
+    assert.deepEqual(where(j.stdout), [['appliance.root_pwd', 'password-length']]);
+    assert.ok(!j.stdout.includes('Qx7!'));
   });
 });
 
@@ -82,6 +102,8 @@ test('transports: --ovf-env, then OVF_ENV; nothing found lists what was tried', 
   const none = cli(['validate'], { env: { OVF_ENV: '' } });
   assert.equal(none.code, 2);
   assert.match(none.stderr, /no OVF environment found; tried: guestinfo via vmtoolsd \(.*\); guestinfo via vmware-rpctool \(.*\); ISO transport \(.*\); OVF_ENV \(not set, nor in \/etc\/default\/haproxy-appliance\)/);
+  assert.equal(none.stderr.trim().split('\n').length, 1, 'said once, not repeated as a problem line');
+  assert.deepEqual(where(cli(['validate', '--json'], { env: { OVF_ENV: '' } }).stdout), [['OVF environment', 'no-environment']]);
   const fromEnv = cli(['validate', '--json'], { env: { OVF_ENV: SEED_ENV_FILE } });
   assert.equal(fromEnv.code, 0, fromEnv.stderr);
   assert.match(JSON.parse(fromEnv.stdout).source, /^OVF_ENV file .*examples\/ovf-env\.xml$/);
@@ -91,6 +113,8 @@ test('transports: --ovf-env, then OVF_ENV; nothing found lists what was tried', 
   const notXml = withEnvFile('hello', (file) => cli(['validate', '--ovf-env', file]));
   assert.equal(notXml.code, 2);
   assert.match(notXml.stderr, /not well-formed XML|not an OVF environment/);
+  const notXmlJson = withEnvFile('hello', (file) => cli(['validate', '--json', '--ovf-env', file]));
+  assert.ok(['not-xml', 'not-ovf-environment'].includes(where(notXmlJson.stdout)[0]![1]!), notXmlJson.stdout);
 });
 
 test('guestinfo comes first: vmtoolsd is asked for guestinfo.ovfEnv before OVF_ENV is read', () => {

@@ -12,6 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { cli } from '../../harness/cli.js';
 import { SEED_ENV_FILE, SEED_MACS } from '../../harness/ovf.js';
 import { tree } from '../../harness/tree.js';
+import type { Problem } from '../../../src/problems.js';
+
+/** The `[at, code]` of each problem of a `--json` input error. */
+const where = (stdout: string) => (JSON.parse(stdout) as { problems: Problem[] }).problems.map((p) => [p.at, p.code]);
 
 const GOLDEN_SEED = fileURLToPath(new URL('../../golden/plan/seed-frontend/', import.meta.url));
 /** Of the seed's golden plan: plan.json, and the files made from a run's own salt and key material. */
@@ -106,5 +110,21 @@ test('provision --nics and NICS= in the agent config name the NICs; wrong counts
     const noRoot = cli(['provision', '--root', join(root, 'missing'), '--ovf-env', SEED_ENV_FILE]);
     assert.equal(noRoot.code, 2);
     assert.match(noRoot.stderr, /--root: .*missing is not a directory/u);
+
+    // The same through --json: where and which rule, never an empty list.
+    const json = (...args: string[]) => {
+      const r = cli(['provision', '--json', ...args]);
+      assert.equal(r.code, 2, r.stdout);
+      return where(r.stdout);
+    };
+    assert.deepEqual(json('--root', root, '--ovf-env', SEED_ENV_FILE, '--nics', `management=${SEED_MACS.management},workload=${SEED_MACS.workload}`), [['--nics', 'nics-roles-mismatch']]);
+    assert.deepEqual(json('--root', root, '--ovf-env', SEED_ENV_FILE, '--nics', 'management=nope'), [['--nics', 'not-mac']]);
+    assert.deepEqual(json('--root', root, '--ovf-env', SEED_ENV_FILE, '--nics', 'management=00:50:56:b1:20:5e,dmz=00:50:56:b1:20:5f'), [['--nics', 'nics-unknown-role']]);
+    assert.deepEqual(json('--root', root, '--ovf-env', SEED_ENV_FILE, '--nics', ' , '), [['--nics', 'nics-empty']]);
+    assert.deepEqual(json('--root', root, '--ovf-env', SEED_ENV_FILE, '--deployment', 'default'), [['EthernetAdapterSection', 'adapter-count']]);
+    assert.deepEqual(json('--root', join(root, 'missing'), '--ovf-env', SEED_ENV_FILE), [['--root', 'not-directory']]);
+    assert.deepEqual(json('--root', root), [['--root', 'root-needs-ovf-env']]);
+    assert.deepEqual(json('--root', '/tmp/..', '--ovf-env', SEED_ENV_FILE), [['--root', 'root-is-live-system']]);
+    assert.deepEqual(json('--root', root, '--ovf-env', SEED_ENV_FILE, '--dataplaneapi-version', 'latest'), [['--dataplaneapi-version', 'not-version']]);
   });
 });

@@ -93,7 +93,7 @@ function withUser(user: string): ApplianceConfig {
 
 test('real haproxy: a user name with a colon can never log in, so validation refuses it', { skip: haproxy ? false : 'needs haproxy' }, async () => {
   assert.equal(await login(withUser('wcp:admin'), 'wcp:admin'), 401, 'basic auth splits at the first colon');
-  assert.deepEqual(validateProperties({ ...SEED_PROPERTIES, 'loadbalance.haproxy_user': 'wcp:admin' }).problems.map((p) => p.property), ['loadbalance.haproxy_user']);
+  assert.deepEqual(validateProperties({ ...SEED_PROPERTIES, 'loadbalance.haproxy_user': 'wcp:admin' }).problems.map((p) => [p.at, p.code]), [['loadbalance.haproxy_user', 'user-bad-character']]);
 });
 
 test('real haproxy: user names validation accepts do log in', { skip: haproxy ? false : 'needs haproxy' }, async () => {

@@ -15,7 +15,10 @@ import { cli } from '../../harness/cli.js';
 import { SEED_PROPERTIES, ovfEnv } from '../../harness/ovf.js';
 import { SEED_ADAPTERS } from '../../harness/bad-inputs.js';
 
-interface Problem { property: string; message: string }
+import type { Problem } from '../../../src/problems.js';
+
+/** `[at, code]` of each problem. */
+const where = (problems: Problem[]) => problems.map((p) => [p.at, p.code]);
 
 function withDir<T>(fn: (dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'hpa-limits-'));
@@ -32,7 +35,7 @@ function validateDoc(xml: string | Buffer, args: string[] = []) {
     writeFileSync(join(dir, 'ovf-env.xml'), xml);
     const j = cli(['validate', '--json', '--ovf-env', join(dir, 'ovf-env.xml'), ...args]);
     const t = cli(['validate', '--ovf-env', join(dir, 'ovf-env.xml'), ...args]);
-    const doc = JSON.parse(j.stdout) as { problems?: Problem[]; warnings: string[] };
+    const doc = JSON.parse(j.stdout) as { problems?: Problem[]; warnings: Problem[] };
     return { code: j.code, textCode: t.code, problems: doc.problems ?? [], warnings: doc.warnings, stderr: t.stderr, output: j.stdout + j.stderr + t.stdout + t.stderr };
   });
 }
@@ -43,7 +46,7 @@ test('--ovf-env /dev/zero, a directory, a FIFO: exit 2 saying it is not a regula
   assert.match(zero.stderr, /file \/dev\/zero: is a character device, not a regular file/u);
   assert.ok(!zero.stderr.includes('undefined'), zero.stderr);
   const zeroJson = JSON.parse(cli(['validate', '--json', '--ovf-env', '/dev/zero']).stdout);
-  assert.deepEqual(zeroJson.problems.map((p: Problem) => p.property), ['OVF environment']);
+  assert.deepEqual(where(zeroJson.problems), [['OVF environment', 'not-a-file']]);
   withDir((dir) => {
     assert.match(cli(['validate', '--ovf-env', dir]).stderr, /is a directory, not a regular file/u);
     execFileSync('mkfifo', [join(dir, 'fifo')]);
@@ -57,7 +60,7 @@ test('a document over 1 MiB is refused before it is parsed', () => {
   const filler = `<!--${'x'.repeat(1024 * 1024)}-->`;
   const r = validateDoc(ovfEnv(SEED_PROPERTIES, SEED_ADAPTERS).replace('<Environment', `${filler}\n<Environment`));
   assert.equal(r.code, 2);
-  assert.deepEqual(r.problems.map((p) => p.property), ['OVF environment']);
+  assert.deepEqual(where(r.problems), [['OVF environment', 'document-too-large']]);
   assert.match(r.problems[0]!.message, /larger than 1048576 bytes/u);
 });
 
@@ -66,20 +69,20 @@ test('a property given twice, or a second PropertySection, is an error naming th
   const twice = base.replace('</PropertySection>', '  <Property oe:key="network.hostname" oe:value="second.example"/>\n  </PropertySection>');
   const r = validateDoc(twice);
   assert.equal(r.code, 2);
-  assert.deepEqual(r.problems.map((p) => p.property), ['network.hostname']);
+  assert.deepEqual(where(r.problems), [['network.hostname', 'duplicate-property']]);
   assert.match(r.problems[0]!.message, /is given twice/u);
   const second = base.replace('</PropertySection>', '</PropertySection>\n  <PropertySection>\n    <Property oe:key="network.hostname" oe:value="second.example"/>\n  </PropertySection>');
   const s = validateDoc(second);
   assert.equal(s.code, 2);
-  assert.deepEqual(s.problems.map((p) => p.property).sort(), ['PropertySection', 'network.hostname']);
+  assert.deepEqual(where(s.problems).sort(), [['PropertySection', 'duplicate-property-section'], ['network.hostname', 'duplicate-property']]);
   // A second section with other keys is still an error: one environment, one PropertySection.
   const other = base.replace('</PropertySection>', '</PropertySection>\n  <PropertySection><Property oe:key="x.y" oe:value="1"/></PropertySection>');
-  assert.deepEqual(validateDoc(other).problems.map((p) => p.property), ['PropertySection']);
+  assert.deepEqual(where(validateDoc(other).problems), [['PropertySection', 'duplicate-property-section']]);
   // The same MAC twice in the adapter section.
   const mac = ovfEnv(SEED_PROPERTIES, [SEED_ADAPTERS[0]!, SEED_ADAPTERS[0]!, SEED_ADAPTERS[2]!]);
   const m = validateDoc(mac);
   assert.equal(m.code, 2);
-  assert.deepEqual(m.problems.map((p) => p.property), ['EthernetAdapterSection']);
+  assert.deepEqual(where(m.problems), [['EthernetAdapterSection', 'duplicate-adapter-mac']]);
   // A key named __proto__ is a key like any other, not lost to the object prototype.
   const proto = parseOvfEnvironment(base.replace('</PropertySection>', '<Property oe:key="__proto__" oe:value="x"/></PropertySection>'), 't');
   assert.ok(Object.hasOwn(proto.properties, '__proto__'));
@@ -89,9 +92,9 @@ test('echoed values are cut short: a 60 kB host name or a 900 kB user does not c
   const huge = `h${'a'.repeat(60_000)}.example`;
   const r = validateDoc(ovfEnv({ ...SEED_PROPERTIES, 'network.hostname': huge, 'loadbalance.haproxy_user': `u:${'x'.repeat(900_000)}` }, SEED_ADAPTERS));
   assert.equal(r.code, 2);
-  assert.deepEqual(r.problems.map((p) => p.property).sort(), ['loadbalance.haproxy_user', 'network.hostname']);
-  for (const p of r.problems) assert.ok(p.message.length < 400, `${p.property}: ${p.message.length} characters`);
-  assert.match(r.problems.find((p) => p.property === 'network.hostname')!.message, /… \(60009 characters\)/u);
+  assert.deepEqual(where(r.problems).sort(), [['loadbalance.haproxy_user', 'value-too-long'], ['network.hostname', 'hostname-too-long']]);
+  for (const p of r.problems) assert.ok(p.message.length < 400, `${p.at}: ${p.message.length} characters`);
+  assert.match(r.problems.find((p) => p.at === 'network.hostname')!.message, /… \(60009 characters\)/u);
   assert.ok(r.output.length < 4000, `${r.output.length} characters of output`);
 });
 
@@ -99,13 +102,13 @@ test('many unknown properties make one warning line, not one each; more than 256
   const unknown = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`vami.unknown_${i}`, 'x']));
   const r = validateDoc(ovfEnv({ ...SEED_PROPERTIES, ...unknown }, SEED_ADAPTERS));
   assert.equal(r.code, 0);
-  assert.equal(r.warnings.length, 1, JSON.stringify(r.warnings));
-  assert.match(r.warnings[0]!, /^200 unknown properties ignored: vami\.unknown_0, /u);
+  assert.deepEqual(r.warnings.map((w) => [w.at, w.code, w.severity]), [['PropertySection', 'unknown-properties', 'warning']], JSON.stringify(r.warnings));
+  assert.match(r.warnings[0]!.message, /^200 unknown properties ignored: vami\.unknown_0, /u);
   assert.ok(r.stderr.split('\n').length < 5, r.stderr);
   const many = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`vami.unknown_${i}`, 'x']));
   const m = validateDoc(ovfEnv({ ...SEED_PROPERTIES, ...many }, SEED_ADAPTERS));
   assert.equal(m.code, 2);
-  assert.deepEqual(m.problems.map((p) => p.property), ['PropertySection']);
+  assert.deepEqual(where(m.problems), [['PropertySection', 'too-many-properties']]);
   assert.match(m.problems[0]!.message, /more than 256 properties/u);
 });
 
@@ -114,16 +117,18 @@ test('thousands of problems are not thousands of lines: at most 10 per property,
   const ranges = ['10.0.0.0/8', ...Array.from({ length: 999 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`)].join(',');
   const r = validateDoc(ovfEnv({ ...SEED_PROPERTIES, 'loadbalance.service_ip_range': ranges }, SEED_ADAPTERS));
   assert.equal(r.code, 2);
-  const mine = r.problems.filter((p) => p.property === 'loadbalance.service_ip_range');
+  const mine = r.problems.filter((p) => p.at === 'loadbalance.service_ip_range');
   assert.equal(mine.length, 11);
+  // 10.0.0.0/8 holds the management address and gateway and both nameservers (range-holds-host) and every other range (ranges-overlap).
+  assert.deepEqual(mine.map((p) => p.code), [...Array(4).fill('range-holds-host'), ...Array(6).fill('ranges-overlap'), 'more-problems']);
   assert.match(mine.at(-1)!.message, /^… and \d+ more problems like these$/u);
   assert.ok(r.stderr.split('\n').length < 20, r.stderr);
 });
 
 test('the parser itself refuses an oversize text and an adapter flood', () => {
-  assert.throws(() => parseOvfEnvironment(' '.repeat(1024 * 1024 + 1), 't'), (e: unknown) => e instanceof InputError && e.problems[0]?.property === 'OVF environment');
+  assert.throws(() => parseOvfEnvironment(' '.repeat(1024 * 1024 + 1), 't'), (e: unknown) => e instanceof InputError && e.problems[0].at === 'OVF environment' && e.problems[0].code === 'document-too-large');
   const adapters = Array.from({ length: 17 }, (_, i) => ({ mac: `00:50:56:00:00:${i.toString(16).padStart(2, '0')}` }));
-  assert.throws(() => parseOvfEnvironment(ovfEnv(SEED_PROPERTIES, adapters), 't'), (e: unknown) => e instanceof InputError && e.problems[0]?.property === 'EthernetAdapterSection');
+  assert.throws(() => parseOvfEnvironment(ovfEnv(SEED_PROPERTIES, adapters), 't'), (e: unknown) => e instanceof InputError && e.problems[0].at === 'EthernetAdapterSection' && e.problems[0].code === 'too-many-adapters');
 });
 
 test('guestinfo: a vmtoolsd that prints more than 1 MiB is cut off and refused, not read to the end', () => {
@@ -134,6 +139,6 @@ test('guestinfo: a vmtoolsd that prints more than 1 MiB is cut off and refused, 
     assert.equal(r.code, 2);
     const doc = JSON.parse(r.stdout) as { error: string; problems: Problem[] };
     assert.match(doc.error, /^guestinfo via vmtoolsd: the document is larger than 1048576 bytes/u);
-    assert.deepEqual(doc.problems.map((p) => p.property), ['OVF environment']);
+    assert.deepEqual(where(doc.problems), [['OVF environment', 'document-too-large']]);
   });
 });

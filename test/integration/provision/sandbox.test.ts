@@ -6,6 +6,7 @@
  * root and is checked before recovery acts on it. Each test proves that nothing outside the root
  * was written, read into the image, or deleted, through the compiled CLI.
  */
+import type { Problem } from '../../../src/problems.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -232,12 +233,12 @@ test('--root runs nothing from the image: the Data Plane API version from --data
     const dry = cli(['provision', '--root', root, '--ovf-env', env, '--dry-run']);
     assert.equal(dry.code, 0, dry.stderr);
     assert.equal(existsSync(ran), false, '--dry-run did not run the image\'s binary');
-    assert.match(dry.stderr, /warning: the Data Plane API's version is unknown \(with --root nothing from the image is run.*give --dataplaneapi-version/u);
+    assert.match(dry.stderr, /warning: --dataplaneapi-version: the Data Plane API's version is unknown \(with --root nothing from the image is run.*give --dataplaneapi-version/u);
 
     const unknown = cli(['provision', '--root', root, '--ovf-env', env, '--json']);
     assert.equal(unknown.code, 0, unknown.stderr);
     assert.equal(existsSync(ran), false, 'provision did not run the image\'s binary');
-    assert.ok((JSON.parse(unknown.stdout).warnings as string[]).some((w) => w.startsWith('the Data Plane API\'s version is unknown')));
+    assert.ok((JSON.parse(unknown.stdout).warnings as Problem[]).some((w) => w.at === '--dataplaneapi-version' && w.code === 'dataplaneapi-version-unknown' && w.severity === 'warning' && w.message.startsWith('the Data Plane API\'s version is unknown')));
     assert.match(unit(), /--tls-port=5556/u, 'unknown: the flags form');
 
     mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });

@@ -142,7 +142,8 @@ test('the Data Plane API: flags for 2.1-2.8, dataplaneapi.yaml for 2.9 and 3.x, 
   assert.match(yaml.files[1]!.content, /^ {4}tls_port: 5556$/m);
   const missing = planDataplane(config, {});
   assert.equal(missing.enable, false);
-  assert.match(missing.warnings[0]!, /Data Plane API is not installed \(\/usr\/local\/bin\/dataplaneapi is missing\)/);
+  assert.equal(missing.warnings[0]!.code, 'dataplaneapi-missing');
+  assert.match(missing.warnings[0]!.message, /Data Plane API is not installed \(\/usr\/local\/bin\/dataplaneapi is missing\)/);
 });
 
 test('systemd-analyze verify accepts the agent\'s units and the rendered Data Plane API unit', async () => {

@@ -2,6 +2,7 @@
  * Issue #9, class 4 (normalization) and class 1 (`appliance.ca_cert`): what a value means, decided
  * once in validation, and a key pasted into the certificate field never leaves the agent.
  */
+import type { Problem } from '../../../src/problems.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ test('a host name with a trailing dot is the same name without it (no "haproxy.l
     assert.equal(validateProperties({ ...SEED_PROPERTIES, 'network.hostname': raw }).config?.network.hostname, 'haproxy.local', raw);
   }
   assert.deepEqual(validateProperties({ ...SEED_PROPERTIES, 'network.ntp_servers': 'NTP1.Example.' }).config?.network.ntpServers, ['ntp1.example']);
-  assert.ok(validateProperties({ ...SEED_PROPERTIES, 'network.hostname': 'haproxy.local..' }).problems.some((p) => p.property === 'network.hostname'));
+  assert.ok(validateProperties({ ...SEED_PROPERTIES, 'network.hostname': 'haproxy.local..' }).problems.some((p) => p.at === 'network.hostname' && p.code === 'hostname-empty-label'));
 });
 
 test('passwords: empty and null mean unset; anything else is taken exactly as typed, spaces included', () => {
@@ -27,15 +28,15 @@ test('passwords: empty and null mean unset; anything else is taken exactly as ty
   for (const unset of ['', 'null']) {
     const r = root(unset);
     assert.equal(r.config?.appliance.rootPassword, undefined, JSON.stringify(unset));
-    assert.ok(r.warnings.some((w) => w.startsWith('appliance.root_pwd: not set')));
+    assert.ok(r.warnings.some((w) => w.at === 'appliance.root_pwd' && w.code === 'root-password-unset' && w.message.startsWith('not set')));
   }
   assert.equal(root('      ').config?.appliance.rootPassword, '      ', 'six spaces typed on purpose are a password');
   assert.equal(root('  secret  ').config?.appliance.rootPassword, '  secret  ');
   for (const short of [' ', '  ', ' null']) {
     const r = root(short);
     assert.equal(r.config, undefined, JSON.stringify(short));
-    assert.deepEqual(r.problems.map((p) => p.property), ['appliance.root_pwd']);
-    assert.ok(!r.warnings.some((w) => w.includes('not set')), 'an error, not "unset" with a warning');
+    assert.deepEqual(r.problems.map((p) => [p.at, p.code]), [['appliance.root_pwd', 'password-length']]);
+    assert.ok(!r.warnings.some((w) => w.code === 'root-password-unset' || w.message.includes('not set')), 'an error, not "unset" with a warning');
   }
   const api = validateProperties({ ...SEED_PROPERTIES, 'loadbalance.haproxy_pwd': '        ' });
   assert.equal(api.config?.loadbalance.haproxyPassword, '        ');
@@ -44,7 +45,7 @@ test('passwords: empty and null mean unset; anything else is taken exactly as ty
 test('loadbalance.haproxy_user: a colon, a space, quotes, # or non-ASCII are refused; ordinary names pass', () => {
   for (const bad of ['wcp:admin', ':', 'wcp admin', 'wcp#1', 'wcp"', "wcp'", 'wcp\\x', 'wcpé', 'ユーザー']) {
     const r = validateProperties({ ...SEED_PROPERTIES, 'loadbalance.haproxy_user': bad });
-    assert.deepEqual(r.problems.map((p) => p.property), ['loadbalance.haproxy_user'], bad);
+    assert.deepEqual(r.problems.map((p) => [p.at, p.code]), [['loadbalance.haproxy_user', 'user-bad-character']], bad);
   }
   for (const good of ['wcp', 'admin@vsphere.local', 'lb-user_1.x', 'A!$%&*+=?^`{|}~']) {
     assert.equal(validateProperties({ ...SEED_PROPERTIES, 'loadbalance.haproxy_user': good }).config?.loadbalance.haproxyUser, good, good);
@@ -69,8 +70,8 @@ test('a CA certificate with its key pasted into appliance.ca_cert: exit 2 naming
         cli(['provision', '--root', dir, '--json', '--ovf-env', file]),
       ];
       for (const r of runs) assert.equal(r.code, 2, r.stderr + r.stdout);
-      const json = JSON.parse(runs[1]!.stdout) as { problems: { property: string; message: string }[] };
-      assert.deepEqual(json.problems.map((p) => p.property), ['appliance.ca_cert']);
+      const json = JSON.parse(runs[1]!.stdout) as { problems: Problem[] };
+      assert.deepEqual(json.problems.map((p) => [p.at, p.code, p.severity]), [['appliance.ca_cert', 'pem-foreign-block', 'error']]);
       assert.match(json.problems[0]!.message, /holds a PRIVATE KEY block besides the certificate/u);
       const all = runs.map((r) => r.stdout + r.stderr).join('\n');
       for (const line of keyLines) assert.ok(!all.includes(line), 'a line of the key body was printed');

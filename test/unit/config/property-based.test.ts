@@ -47,7 +47,7 @@ test('random property values in a real document never crash and never let a cont
     for (const pem of [caCert, caKey]) if (pem) assert.ok(!/[\u0000-\u0009\u000b-\u001f]/u.test(pem));
     for (const [k, v] of Object.entries(overrides)) {
       if (SINGLE_LINE.has(k) && CONTROL.test(v.trim()) && v.trim() !== 'null') {
-        assert.ok(r.warnings.some((w) => w.startsWith(`${k}: ignored`)), `${k}=${JSON.stringify(v)} was accepted`);
+        assert.ok(r.warnings.some((w) => w.at === k && w.code === 'ignored-in-deployment' && w.message.startsWith('ignored')), `${k}=${JSON.stringify(v)} was accepted`);
       }
     }
   }), { numRuns: 1500 });

@@ -19,6 +19,7 @@ import { resolveNics } from '../../../src/facts/nics.js';
 import { planAppliance } from '../../../src/plan/appliance.js';
 import type { ApplianceFacts } from '../../../src/facts/types.js';
 import { InputError } from '../../../src/errors.js';
+import type { Problem } from '../../../src/problems.js';
 import type { Deployment } from '../../../src/config/types.js';
 import { cli } from '../../harness/cli.js';
 import { SEED_MACS, SEED_PROPERTIES, fixture, ovfEnv, type Adapter } from '../../harness/ovf.js';
@@ -32,7 +33,7 @@ const FACTS: ApplianceFacts = {
 
 type Verdict = 'ok' | 'input';
 
-/** What `validate` says: ingest, then validation (src/cli/load.ts). */
+/** What `validate` says: ingest, then validation (what src/config/validate.ts's validateEnvironment does). */
 function validateVerdict(xml: string, deployment?: Deployment): Verdict {
   try {
     const env = parseOvfEnvironment(xml, 't');
@@ -117,12 +118,31 @@ test('the CLI: 1,001 service ranges are exit 2 from validate and from provision;
       writeFileSync(file, ovfEnv({ ...SEED_PROPERTIES, 'loadbalance.service_ip_range': cidrs(n, 100) }, SEED_ADAPTERS));
       const v = cli(['validate', '--json', '--ovf-env', file]);
       assert.equal(v.code, code, `validate, ${n} ranges: ${v.stdout.slice(0, 500)}`);
-      if (code === 2) assert.deepEqual(JSON.parse(v.stdout).problems.map((p: { property: string }) => p.property), ['loadbalance.service_ip_range']);
+      if (code === 2) assert.deepEqual(JSON.parse(v.stdout).problems.map((p: Problem) => [p.at, p.code]), [['loadbalance.service_ip_range', 'too-many-items']]);
       const root = mkdtempSync(join(dir, 'root-'));
       const p = cli(['provision', '--root', root, '--dry-run', '--ovf-env', file]);
       assert.equal(p.code, code, `provision, ${n} ranges: ${p.stderr.slice(0, 500)}`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('warnings too: what the environment tells is warned by validate; planning warns only about the machine', () => {
+  // Every NIC by DHCP: the Data Plane API then listens on every address (a validation warning,
+  // once planning's). Planning may warn only about facts of the machine (the Data Plane API).
+  const MACHINE_CODES = new Set(['dataplaneapi-missing', 'dataplaneapi-version-unknown', 'dataplaneapi-version-unreadable']);
+  const dhcp = { ...SEED_PROPERTIES, 'network.management_ip': '', 'network.management_gateway': '' };
+  for (const props of [SEED_PROPERTIES, dhcp]) {
+    const env = parseOvfEnvironment(ovfEnv(props, SEED_ADAPTERS), 't');
+    const r = validateProperties(env.properties, { adapterCount: env.adapters.length });
+    assert.ok(r.config, JSON.stringify(r.problems));
+    assert.equal(r.warnings.some((w) => w.at === 'network.management_ip' && w.code === 'dataplane-any-address'), props === dhcp);
+    const nics = resolveNics({ deployment: r.config.deployment, adapters: env.adapters });
+    const plan = planAppliance(r.config, nics.assignments, FACTS);
+    for (const w of plan.warnings ?? []) {
+      assert.equal(w.severity, 'warning');
+      assert.ok(MACHINE_CODES.has(w.code), `planning warns about the environment: ${JSON.stringify(w)}`);
+    }
   }
 });

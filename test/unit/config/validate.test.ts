@@ -48,7 +48,7 @@ test('the 2-NIC fixture validates: null means unset, PEM pasted with spaces and 
   assert.deepEqual(c.network.ntpServers, ['ntp1.corp.example', '10.10.0.3']);
 });
 
-test(`${BAD_INPUTS.length} bad inputs: each names its property and the reason`, async (t) => {
+test(`${BAD_INPUTS.length} bad inputs: each is reported at its property, by its rule, with the reason`, async (t) => {
   assert.ok(BAD_INPUTS.length >= 30);
   for (const bad of BAD_INPUTS) {
     await t.test(bad.name, () => {
@@ -56,8 +56,10 @@ test(`${BAD_INPUTS.length} bad inputs: each names its property and the reason`, 
       for (const k of bad.unset ?? []) delete props[k];
       const r = check(ovfEnv(props, bad.adapters ?? SEED_ADAPTERS), bad.deployment);
       assert.equal(r.config, undefined, 'a bad input must not produce a configuration');
-      const hit = r.problems.find((p) => p.property === bad.property && bad.reason.test(p.message));
-      assert.ok(hit, `expected ${bad.property}: ${bad.reason}, got ${JSON.stringify(r.problems)}`);
+      const hit = r.problems.find((p) => p.at === bad.at && p.code === bad.code);
+      assert.ok(hit, `expected ${bad.at} ${bad.code}, got ${JSON.stringify(r.problems)}`);
+      assert.equal(hit.severity, 'error');
+      assert.match(hit.message, bad.reason);
     });
   }
 });
@@ -70,8 +72,8 @@ test('every problem is reported at once', () => {
     'loadbalance.dataplane_port': '0',
     'loadbalance.service_ip_range': '1.2.3.4/28',
   }, SEED_ADAPTERS));
-  assert.deepEqual(r.problems.map((p) => p.property).sort(), [
-    'loadbalance.dataplane_port', 'loadbalance.service_ip_range', 'network.hostname', 'network.management_gateway',
+  assert.deepEqual(r.problems.map((p) => `${p.at} ${p.code}`).sort(), [
+    'loadbalance.dataplane_port not-port', 'loadbalance.service_ip_range host-bits-set', 'network.hostname hostname-bad-label', 'network.management_gateway gateway-outside-subnet',
   ]);
 });
 
@@ -80,7 +82,10 @@ test('frontend properties in a 2-NIC deployment are ignored with a warning', () 
   assert.deepEqual(r.problems, []);
   assert.equal(r.config!.deployment, 'default');
   assert.equal(r.config!.network.frontend, undefined);
-  assert.ok(r.warnings.some((w) => w.startsWith('network.frontend_ip: ignored in the default deployment')));
+  const ignored = r.warnings.find((w) => w.at === 'network.frontend_ip' && w.code === 'ignored-in-deployment');
+  assert.ok(ignored, JSON.stringify(r.warnings));
+  assert.equal(ignored.severity, 'warning');
+  assert.match(ignored.message, /^ignored in the default deployment/);
 });
 
 test('without adapters the deployment follows the frontend properties', () => {
@@ -93,7 +98,7 @@ test('without adapters the deployment follows the frontend properties', () => {
 test('unknown keys are a warning, never a failure', () => {
   const r = validateProperties({ ...SEED_PROPERTIES, 'vami.DNS.haproxy': '1.1.1.1' });
   assert.ok(r.config);
-  assert.deepEqual(r.warnings, ['vami.DNS.haproxy: unknown property, ignored']);
+  assert.deepEqual(r.warnings, [{ at: 'vami.DNS.haproxy', code: 'unknown-property', severity: 'warning', message: 'unknown property, ignored' }]);
 });
 
 test('normalization: True/true/1 booleans, literal null, space or comma lists, defaults', () => {

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../../src/errors.js';
+import type { ProblemCode } from '../../../src/problems.js';
 import { discoverNics } from '../../../src/facts/discover-nics.js';
 import { normalizeMac, parseNicsSpec, resolveNics, type LiveNic } from '../../../src/facts/nics.js';
 import { renamesFor } from '../../../src/plan/network.js';
@@ -13,17 +14,26 @@ import { SEED_MACS } from '../../harness/ovf.js';
 
 const M = SEED_MACS;
 const THREE = [{ mac: M.management }, { mac: M.workload }, { mac: M.frontend }];
-const inputError = (pattern: RegExp) => (e: unknown) => e instanceof InputError && pattern.test(e.message);
+/**
+ * An InputError whose one problem is at `at`, by rule `code`; `pattern` checks the wording where
+ * the wording is the guarantee (who said what).
+ */
+const refused = (at: string, code: ProblemCode, pattern?: RegExp) => (e: unknown) => {
+  assert.ok(e instanceof InputError, String(e));
+  assert.deepEqual(e.problems.map((p) => [p.at, p.code, p.severity]), [[at, code, 'error']]);
+  if (pattern) assert.match(e.message, pattern);
+  return true;
+};
 
 test('parseNicsSpec: roles, MAC forms, and every mistake named', () => {
   const m = parseNicsSpec(`management=${M.management}, workload=00-50-56-B1-8D-33 frontend=${M.frontend}`, '--nics');
   assert.deepEqual([...m], [['management', M.management], ['workload', M.workload], ['frontend', M.frontend]]);
   assert.equal(normalizeMac('00-50-56-B1-20-5E'), M.management);
-  assert.throws(() => parseNicsSpec('', '--nics'), inputError(/^--nics: is empty/));
-  assert.throws(() => parseNicsSpec(`mgmt=${M.management}`, '--nics'), inputError(/"mgmt" is not a NIC role/));
-  assert.throws(() => parseNicsSpec('management=00:50:56', '--nics'), inputError(/"00:50:56" \(management\) is not a MAC address/));
-  assert.throws(() => parseNicsSpec(M.management, '--nics'), inputError(/is not ROLE=MAC/));
-  assert.throws(() => parseNicsSpec(`workload=${M.workload},workload=${M.frontend}`, 'NICS in /x'), inputError(/^NICS in \/x: workload is given twice/));
+  assert.throws(() => parseNicsSpec('', '--nics'), refused('--nics', 'nics-empty', /^--nics: is empty/));
+  assert.throws(() => parseNicsSpec(`mgmt=${M.management}`, '--nics'), refused('--nics', 'nics-unknown-role', /"mgmt" is not a NIC role/));
+  assert.throws(() => parseNicsSpec('management=00:50:56', '--nics'), refused('--nics', 'not-mac', /"00:50:56" \(management\) is not a MAC address/));
+  assert.throws(() => parseNicsSpec(M.management, '--nics'), refused('--nics', 'nics-not-role-mac', /is not ROLE=MAC/));
+  assert.throws(() => parseNicsSpec(`workload=${M.workload},workload=${M.frontend}`, 'NICS in /x'), refused('NICS in /x', 'nics-role-twice', /^NICS in \/x: workload is given twice/));
 });
 
 test('parseDefaultsFile: shell-style assignments, quotes and comments, nothing evaluated', () => {
@@ -48,18 +58,18 @@ test('precedence: --nics, then NICS= in the agent config, then the OVF adapters'
 });
 
 test('NIC count mismatches are InputErrors that say who said what', () => {
-  assert.throws(() => resolveNics({ deployment: 'default', adapters: THREE }), inputError(/lists 3 network adapters, but the default deployment has 2 NICs \(management, workload\)/));
-  assert.throws(() => resolveNics({ deployment: 'frontend', adapters: THREE.slice(0, 2) }), inputError(/lists 2 network adapters, but the frontend deployment has 3 NICs/));
+  assert.throws(() => resolveNics({ deployment: 'default', adapters: THREE }), refused('EthernetAdapterSection', 'adapter-count', /lists 3 network adapters, but the default deployment has 2 NICs \(management, workload\)/));
+  assert.throws(() => resolveNics({ deployment: 'frontend', adapters: THREE.slice(0, 2) }), refused('EthernetAdapterSection', 'adapter-count', /lists 2 network adapters, but the frontend deployment has 3 NICs/));
   assert.throws(
     () => resolveNics({ deployment: 'frontend', cliOverride: `management=${M.management},workload=${M.workload}`, adapters: [] }),
-    inputError(/^--nics names 2 NICs \(management, workload\), but the frontend deployment has 3 NICs \(management, workload, frontend\); missing: frontend/),
+    refused('--nics', 'nics-roles-mismatch', /^--nics names 2 NICs \(management, workload\), but the frontend deployment has 3 NICs \(management, workload, frontend\); missing: frontend/),
   );
   assert.throws(
     () => resolveNics({ deployment: 'default', cliOverride: `management=${M.management},workload=${M.workload},frontend=${M.frontend}`, adapters: [] }),
-    inputError(/not in this deployment: frontend/),
+    refused('--nics', 'nics-roles-mismatch', /not in this deployment: frontend/),
   );
-  assert.throws(() => resolveNics({ deployment: 'default', cliOverride: `management=${M.management},workload=${M.management}`, adapters: [] }), inputError(/given for both management and workload/));
-  assert.throws(() => resolveNics({ deployment: 'default', adapters: [] }), inputError(/cannot tell which NIC is which: the OVF environment lists no network adapters; name them with --nics/));
+  assert.throws(() => resolveNics({ deployment: 'default', cliOverride: `management=${M.management},workload=${M.management}`, adapters: [] }), refused('--nics', 'nics-mac-twice', /given for both management and workload/));
+  assert.throws(() => resolveNics({ deployment: 'default', adapters: [] }), refused('--nics', 'nics-unknown', /cannot tell which NIC is which: the OVF environment lists no network adapters; name them with --nics/));
 });
 
 const nic = (name: string, mac: string, extra: Partial<LiveNic> = {}): LiveNic => ({ name, mac, physical: true, ...extra });
@@ -83,18 +93,19 @@ test('live: names and PCI slots as fallbacks; current names recorded; renames co
 test('live: a MAC not on the machine, a NIC count that does not match, a stray role name', () => {
   assert.throws(
     () => resolveNics({ deployment: 'default', adapters: THREE.slice(0, 2), live: [nic('eth0', M.management)] }),
-    inputError(/the workload NIC 00:50:56:b1:8d:33 \(from the OVF environment.s adapters .*\) is not on this machine; its Ethernet interfaces are: eth0 00:50:56:b1:20:5e/),
+    refused("the OVF environment's adapters (in unit-number order)", 'nic-mac-unknown', /the workload NIC 00:50:56:b1:8d:33 \(from the OVF environment.s adapters .*\) is not on this machine; its Ethernet interfaces are: eth0 00:50:56:b1:20:5e/),
   );
   const three = [nic('eth0', M.management), nic('eth1', M.workload), nic('eth2', M.frontend)];
-  assert.throws(() => resolveNics({ deployment: 'default', adapters: THREE.slice(0, 2), live: three }), inputError(/this machine has 3 NICs \(eth0, eth1, eth2\), but the default deployment has 2 NICs/));
+  assert.throws(() => resolveNics({ deployment: 'default', adapters: THREE.slice(0, 2), live: three }), refused("the OVF environment's adapters (in unit-number order)", 'nic-count', /this machine has 3 NICs \(eth0, eth1, eth2\), but the default deployment has 2 NICs/));
   const overridden = resolveNics({ deployment: 'default', cliOverride: `management=${M.management},workload=${M.workload}`, adapters: [], live: three });
-  assert.match(overridden.warnings[0]!, /this machine has 3 NICs .*; going by --nics/);
+  assert.deepEqual(overridden.warnings.map((w) => [w.at, w.code, w.severity]), [['--nics', 'nic-count', 'warning']]);
+  assert.match(overridden.warnings[0]!.message, /this machine has 3 NICs .*; going by --nics/);
   // Virtual interfaces (veth in a test bed) are not counted.
   const veth = resolveNics({ deployment: 'default', adapters: THREE.slice(0, 2), live: [nic('eth0', M.management, { physical: false }), nic('eth1', M.workload, { physical: false })] });
   assert.deepEqual(veth.warnings, []);
   assert.throws(
     () => resolveNics({ deployment: 'default', adapters: THREE.slice(0, 2), live: [nic('eth0', M.management), nic('eth1', M.workload), nic('frontend', '00:50:56:b1:00:99', { physical: false })] }),
-    inputError(/interface frontend \(00:50:56:b1:00:99\) holds a role name but is not the frontend NIC/),
+    refused('frontend', 'nic-name-taken', /interface frontend \(00:50:56:b1:00:99\) holds a role name but is not the frontend NIC/),
   );
 });
 

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { readOvfEnvironment } from '../../../src/ingest/transports.js';
 import { validateProperties } from '../../../src/config/validate.js';
 import { InputError } from '../../../src/errors.js';
+import type { Problem } from '../../../src/problems.js';
 import { cli } from '../../harness/cli.js';
 import { SEED_PROPERTIES, ovfEnv } from '../../harness/ovf.js';
 import { SEED_ADAPTERS } from '../../harness/bad-inputs.js';
@@ -50,7 +51,12 @@ async function load(bytes: Buffer): Promise<{ password?: string; error?: InputEr
   }
 }
 
-const problem = (e: InputError | undefined) => e?.problems[0];
+/** The one problem of a decoding error: at the document, by the encoding rule. */
+const problem = (e: InputError | undefined) => {
+  assert.ok(e, 'an InputError');
+  assert.deepEqual(e.problems.map((p) => [p.at, p.code]), [['OVF environment', 'bad-encoding']], e.message);
+  return e.problems[0];
+};
 
 test('a Latin-1 document that says so sets the password it holds, not replacement characters', async () => {
   for (const name of ['ISO-8859-1', 'iso-8859-1', 'latin1', 'ISO_8859-1']) {
@@ -64,14 +70,14 @@ test('bytes that are not valid in the declared (or default) encoding are exit 2 
   // Latin-1 bytes without a declaration: XML says UTF-8, and 0xE4 is not UTF-8 there.
   const undeclared = await load(Buffer.from(doc(undefined), 'latin1'));
   assert.ok(undeclared.error, 'Latin-1 bytes read as UTF-8 must be refused');
-  assert.equal(problem(undeclared.error)?.property, 'OVF environment');
-  assert.match(problem(undeclared.error)!.message, /not valid UTF-8 .*an invalid byte at offset \d+ \(line \d+\)/u);
-  assert.doesNotMatch(problem(undeclared.error)!.message, /0xE4|ä/iu, 'which byte is not said: it may be part of a password');
+  assert.equal(problem(undeclared.error).at, 'OVF environment');
+  assert.match(problem(undeclared.error).message, /not valid UTF-8 .*an invalid byte at offset \d+ \(line \d+\)/u);
+  assert.doesNotMatch(problem(undeclared.error).message, /0xE4|ä/iu, 'which byte is not said: it may be part of a password');
   const declared = await load(Buffer.from(doc('UTF-8'), 'latin1'));
-  assert.match(problem(declared.error)!.message, /not valid UTF-8/u);
+  assert.match(problem(declared.error).message, /not valid UTF-8/u);
   const ascii = await load(Buffer.from(doc('US-ASCII'), 'latin1'));
-  assert.match(problem(ascii.error)!.message, /encoding="us-ascii" but the byte at offset \d+ \(line \d+\) is not ASCII/u);
-  assert.doesNotMatch(problem(ascii.error)!.message, /0xE4/iu);
+  assert.match(problem(ascii.error).message, /encoding="us-ascii" but the byte at offset \d+ \(line \d+\) is not ASCII/u);
+  assert.doesNotMatch(problem(ascii.error).message, /0xE4/iu);
   // Valid UTF-8 still works, declared or not.
   assert.equal((await load(Buffer.from(doc('UTF-8'), 'utf8'))).password, PASSWORD);
   assert.equal((await load(Buffer.from(doc(undefined), 'utf8'))).password, PASSWORD);
@@ -80,8 +86,8 @@ test('bytes that are not valid in the declared (or default) encoding are exit 2 
 test('an encoding the agent does not decode is refused by name', async () => {
   for (const name of ['windows-1252', 'EBCDIC-CP-US', 'Shift_JIS']) {
     const r = await load(Buffer.from(doc(name), 'latin1'));
-    assert.equal(problem(r.error)?.property, 'OVF environment', name);
-    assert.match(problem(r.error)!.message, new RegExp(`encoding "${name.toLowerCase()}" is not supported; use UTF-8`, 'u'));
+    assert.equal(problem(r.error).at, 'OVF environment', name);
+    assert.match(problem(r.error).message, new RegExp(`encoding "${name.toLowerCase()}" is not supported; use UTF-8`, 'u'));
   }
 });
 
@@ -92,7 +98,7 @@ test('a UTF-8 byte order mark is accepted', async () => {
   const noDecl = await load(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(doc(undefined), 'utf8')]));
   assert.equal(noDecl.password, PASSWORD);
   const contradiction = await load(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(doc('ISO-8859-1'), 'utf8')]));
-  assert.match(problem(contradiction.error)!.message, /says encoding="iso-8859-1", but the byte order mark says UTF-8/u);
+  assert.match(problem(contradiction.error).message, /says encoding="iso-8859-1", but the byte order mark says UTF-8/u);
 });
 
 test('UTF-16 with a byte order mark (LE and BE) is decoded; without one it is refused clearly', async () => {
@@ -102,9 +108,9 @@ test('UTF-16 with a byte order mark (LE and BE) is decoded; without one it is re
   be.swap16(); // FF FE + LE units → FE FF + BE units
   assert.equal((await load(be)).password, PASSWORD, 'UTF-16BE');
   const bare = await load(Buffer.from(doc('UTF-16'), 'utf16le'));
-  assert.match(problem(bare.error)!.message, /looks like UTF-16 without a byte order mark/u);
+  assert.match(problem(bare.error).message, /looks like UTF-16 without a byte order mark/u);
   const odd = await load(Buffer.concat([le, Buffer.from([0x41])]));
-  assert.match(problem(odd.error)!.message, /not valid UTF-16LE/u);
+  assert.match(problem(odd.error).message, /not valid UTF-16LE/u);
 });
 
 test('guestinfo: vmtoolsd\'s stdout is decoded from its bytes, not as lossy UTF-8', () => {
@@ -118,11 +124,12 @@ test('guestinfo: vmtoolsd\'s stdout is decoded from its bytes, not as lossy UTF-
     const r = cli(['validate', '--json'], { env });
     assert.equal(r.code, 2, 'ä is not allowed in a host name: it must arrive as ä, not U+FFFD');
     const doc2 = JSON.parse(r.stdout);
-    assert.ok(doc2.problems.some((p: { property: string; message: string }) => p.property === 'network.hostname' && p.message.includes('"häproxy.local"')), r.stdout);
+    assert.ok(doc2.problems.some((p: Problem) => p.at === 'network.hostname' && p.code === 'hostname-bad-label' && p.message.includes('"häproxy.local"')), r.stdout);
     writeFileSync(join(dir, 'env.xml'), Buffer.from(doc(undefined), 'latin1'));
     const bad = cli(['validate', '--json'], { env });
     assert.equal(bad.code, 2);
     assert.match(JSON.parse(bad.stdout).error, /^guestinfo via vmtoolsd: the document is not valid UTF-8/u);
+    assert.deepEqual(JSON.parse(bad.stdout).problems.map((p: Problem) => [p.at, p.code]), [['OVF environment', 'bad-encoding']]);
   });
 });
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseOvfEnvironment } from '../../../src/ingest/ovf-env.js';
 import { InputError } from '../../../src/errors.js';
+import type { ProblemCode } from '../../../src/problems.js';
 import { SEED_ENV_FILE, SEED_MACS } from '../../harness/ovf.js';
 
 test('the seed environment: properties and adapters in unit-number order', () => {
@@ -41,11 +42,18 @@ test('govmomi-style documents without an adapter section', () => {
 });
 
 test('not XML, not an OVF environment, a bad MAC: input errors that say so', () => {
-  assert.throws(() => parseOvfEnvironment('<Environment', 'f'), (e: unknown) => e instanceof InputError && /^f: not well-formed XML/.test(e.message));
-  assert.throws(() => parseOvfEnvironment('', 'f'), InputError);
-  assert.throws(() => parseOvfEnvironment('<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1"/>', 'f'), (e: unknown) => e instanceof InputError && /not an OVF environment: expected <Environment/.test(e.message));
-  assert.throws(() => parseOvfEnvironment('<Environment xmlns="urn:wrong"/>', 'f'), /found <Environment> in namespace urn:wrong/);
-  assert.throws(() => parseOvfEnvironment('<Environment xmlns="http://schemas.dmtf.org/ovf/environment/1" xmlns:ve="http://www.vmware.com/schema/ovfenv"><ve:EthernetAdapterSection><ve:Adapter ve:mac="zz"/></ve:EthernetAdapterSection></Environment>', 'f'), /"zz" is not a MAC address/);
+  /** An InputError with one problem, at `at` by rule `code`, its headline matching `headline`. */
+  const refused = (at: string, code: ProblemCode, headline: RegExp) => (e: unknown) => {
+    assert.ok(e instanceof InputError, String(e));
+    assert.deepEqual(e.problems.map((p) => [p.at, p.code]), [[at, code]]);
+    assert.match(e.message, headline);
+    return true;
+  };
+  assert.throws(() => parseOvfEnvironment('<Environment', 'f'), refused('OVF environment', 'not-xml', /^f: not well-formed XML/));
+  assert.throws(() => parseOvfEnvironment('', 'f'), (e: unknown) => e instanceof InputError && e.problems[0].at === 'OVF environment' && ['not-xml', 'not-ovf-environment'].includes(e.problems[0].code));
+  assert.throws(() => parseOvfEnvironment('<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1"/>', 'f'), refused('OVF environment', 'not-ovf-environment', /not an OVF environment: expected <Environment/));
+  assert.throws(() => parseOvfEnvironment('<Environment xmlns="urn:wrong"/>', 'f'), refused('OVF environment', 'not-ovf-environment', /found <Environment> in namespace urn:wrong/));
+  assert.throws(() => parseOvfEnvironment('<Environment xmlns="http://schemas.dmtf.org/ovf/environment/1" xmlns:ve="http://www.vmware.com/schema/ovfenv"><ve:EthernetAdapterSection><ve:Adapter ve:mac="zz"/></ve:EthernetAdapterSection></Environment>', 'f'), refused('EthernetAdapterSection', 'adapter-not-mac', /"zz" is not a MAC address/));
 });
 
 test('an external entity is never resolved', () => {

@@ -188,5 +188,5 @@ test('more list items than a priority band holds are refused by validation, not 
   // The model assumes valid input (no input rule lives in planning): validation caps the lists.
   const nets = Array.from({ length: BAND_SIZE + 1 }, (_, i) => `10.${100 + (i >> 8)}.${i & 255}.0/24`).join(',');
   const r = validateProperties({ ...SEED_PROPERTIES, 'network.additional_workload_networks': nets });
-  assert.ok(r.problems.some((p) => p.property === 'network.additional_workload_networks' && /at most 1000/u.test(p.message)), JSON.stringify(r.problems));
+  assert.ok(r.problems.some((p) => p.at === 'network.additional_workload_networks' && p.code === 'too-many-items' && /at most 1000/u.test(p.message)), JSON.stringify(r.problems));
 });
