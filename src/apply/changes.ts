@@ -4,7 +4,7 @@
  * (which services a change affects), diff.ts and check.ts.
  */
 import type { DesiredFile, Service } from '../plan/types.js';
-import type { Current } from './files.js';
+import type { Current } from '../util/root.js';
 
 export type ChangeAction = 'create' | 'update' | 'mode' | 'remove';
 

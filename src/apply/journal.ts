@@ -23,7 +23,8 @@ import { chmod, lstat, mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
 import { BACKUP_DIR, JOURNAL_FILE } from '../appliance/paths.js';
-import { PathRefused, confinedPath, fileKind, readUnderRoot, removeFile, renameDurable, underRoot, writeAtomic } from './files.js';
+import { removeFile, renameDurable, writeAtomic } from './files.js';
+import { PathRefused, confinedPath, fileKind, readUnderRoot, underRoot } from '../util/root.js';
 import { flockHandle } from './lock.js';
 
 /** How many runs' backups are kept. */

@@ -4,7 +4,7 @@
  * → apply → report.
  *
  * - `--root DIR`: sandbox. Every file is read and written under DIR, confined to it (no symbolic
- *   link is followed out of it: src/apply/files.ts); nothing from DIR is executed, and nothing of
+ *   link is followed out of it: src/util/root.ts); nothing from DIR is executed, and nothing of
  *   the build host is probed: --ovf-env is required (no guestinfo, no CD-ROM, no host defaults
  *   file), and NIC identities come from --nics, NICS= in DIR/etc/default/haproxy-appliance, or the
  *   OVF environment's adapters. A DIR that resolves to / is refused.
@@ -23,7 +23,7 @@ import type { Problem } from '../problems.js';
 import type { Values } from './command.js';
 import { applyPlan, beginApply, type ApplyResult } from '../apply/apply.js';
 import { describeAction } from '../apply/live.js';
-import { readUnderRoot } from '../apply/files.js';
+import { readUnderRoot } from '../util/root.js';
 import { discoverNics } from '../facts/discover-nics.js';
 import { resolveNics, type ResolvedNics } from '../facts/nics.js';
 import { AGENT_DEFAULTS_FILE, parseDefaultsFile } from '../config/agent-defaults.js';

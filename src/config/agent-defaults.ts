@@ -2,7 +2,7 @@
  * The agent's defaults file, /etc/default/haproxy-appliance: shell-style `NAME=value` lines that
  * systemd's EnvironmentFile= reads too (OVF_ENV=, NICS=). Parsed, never evaluated.
  */
-import { readCurrent } from '../apply/files.js';
+import { readCurrent } from '../util/root.js';
 
 export const AGENT_DEFAULTS_FILE = '/etc/default/haproxy-appliance';
 

@@ -18,7 +18,7 @@ import type { ApplianceConfig } from '../config/types.js';
 import type { ApplianceFacts, LiveContext } from './types.js';
 import { DATAPLANEAPI_BIN, HAPROXY_CFG, PKI_PATHS, ROOT_PASSWORD_MARKER } from '../appliance/paths.js';
 import { preparePki, type KeyMaterialFailed } from './pki.js';
-import { confinedPath, readUnderRoot } from '../apply/files.js';
+import { confinedPath, readUnderRoot } from '../util/root.js';
 import { run } from '../util/run.js';
 
 /** An appliance path's content under the root (confined, regular files only), if it exists. */

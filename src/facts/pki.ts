@@ -8,7 +8,7 @@
 import type { ApplianceConfig } from '../config/types.js';
 import { ApplyError, InputError } from '../errors.js';
 import { PKI_WORK_DIR } from '../appliance/paths.js';
-import { confinedPath } from '../apply/files.js';
+import { confinedPath } from '../util/root.js';
 import { serverSans } from '../plan/certificates.js';
 import { decidePki, keptPki, type PkiDecision } from '../plan/pki.js';
 import { OpensslFailed, cleanPkiLeftovers, generateCa, issueServerCert, releaseWorkspace, type PkiWorkspace } from './keys.js';

@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { PathRefused, confinedPath, readCurrent } from '../../../src/apply/files.js';
+import { PathRefused, confinedPath, readCurrent } from '../../../src/util/root.js';
 import { cli } from '../../harness/cli.js';
 import { fixture } from '../../harness/ovf.js';
 import { envFile, tree, withSandbox } from '../../harness/sandbox.js';

@@ -94,7 +94,7 @@ test('inventories that blew up: huge ranges, a million hosts, deep YAML, /dev/ze
     [file('million.txt', Array.from({ length: 1_000_000 }, (_, i) => `h${i}`).join('\n')), /million\.txt:100001: more than 100000 hosts listed/u, [`${dir}/million.txt:100001`, 'too-many-hosts']],
     [file('many.txt', Array.from({ length: 10_001 }, (_, i) => `h${i}`).join('\n')), /10001 hosts given; verify at most 10000 at once/u, ['HOST', 'too-many-hosts']],
     [file('deep.yml', `all:\n${Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i + 1)}a:`).join('\n')}\n`), /deep\.yml: line 201: nested deeper than 200 levels/u],
-    [file('flow.yml', `all:\n  hosts: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`), /flow\.yml: line 2: nested deeper than 200 levels/u],
+    [file('flow.yml', `all:\n  hosts: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`), /flow\.yml: line 2: nested deeper than 200 levels/u, [`${dir}/flow.yml`, 'inventory-syntax']],
     ['/dev/zero', /--inventory \/dev\/zero: larger than 16 MiB/u, ['--inventory /dev/zero', 'file-too-large']],
     // A bad host name of 5 MB is quoted, cut, and its control characters escaped.
     [file('long.txt', `${'\u001b'.repeat(5_000_000)}/x`), /long\.txt:1: "(\\u001b){100,}… \(\d+ (more )?characters\)$/mu, [`${dir}/long.txt:1`, 'not-host']],

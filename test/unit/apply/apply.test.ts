@@ -5,7 +5,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyPlan, computeChanges } from '../../../src/apply/apply.js';
-import { underRoot, writeAtomic } from '../../../src/apply/files.js';
+import { writeAtomic } from '../../../src/apply/files.js';
+import { underRoot } from '../../../src/util/root.js';
 import { describeAction, liveActions, runActions } from '../../../src/apply/live.js';
 import { ApplyError } from '../../../src/errors.js';
 import type { Plan } from '../../../src/plan/types.js';
