@@ -71,11 +71,17 @@ const rows: Array<[string, number[]]> = [
 const steps = results[0]!.steps.map((s, i) => [s.step.split(':')[0]!, results.map((r) => r.steps[i]!.ms)] as [string, number[]]);
 
 if (json) {
-  process.stdout.write(`${JSON.stringify({ runs, noopRepeats, node: process.versions.node, debootstrapS, figures: Object.fromEntries(rows.map(([k, v]) => [k.trim(), { medianMs: median(v), minMs: min(v), maxMs: max(v), n: v.length }])), steps: Object.fromEntries(steps.map(([k, v]) => [k, median(v)])) }, null, 2)}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ runs, noopRepeats, node: process.versions.node, debootstrapS, figures: Object.fromEntries(rows.map(([k, v]) => [k.trim(), { medianMs: median(v), minMs: min(v), maxMs: max(v), n: v.length }])), steps: Object.fromEntries(steps.map(([k, v]) => [k, median(v)])) }, null, 2)}\n`,
+  );
 } else {
   const f = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
-  const out: string[] = [`runs: ${runs} (Node ${process.versions.node})${debootstrapS !== undefined ? `; image cache built by debootstrap in ${debootstrapS} s (first run only)` : ''}`, '',
-    '| what | median | min | max | n |', '|---|---:|---:|---:|---:|'];
+  const out: string[] = [
+    `runs: ${runs} (Node ${process.versions.node})${debootstrapS !== undefined ? `; image cache built by debootstrap in ${debootstrapS} s (first run only)` : ''}`,
+    '',
+    '| what | median | min | max | n |',
+    '|---|---:|---:|---:|---:|',
+  ];
   for (const [k, v] of rows) out.push(`| ${k} | ${f(median(v))} | ${f(min(v))} | ${f(max(v))} | ${v.length} |`);
   out.push('', '| step | median |', '|---|---:|');
   for (const [k, v] of steps) out.push(`| ${k} | ${f(median(v))} |`);

@@ -128,7 +128,9 @@ async function main(): Promise<void> {
       warm: [process.execPath, BIN, 'provision', '--dry-run', '--root', warm, '--ovf-env', ENV_FILE],
       ...(bundled && { bundled: [process.execPath, bundled, 'provision', '--dry-run', '--root', warm, '--ovf-env', ENV_FILE] }),
       ...(netplan && { netplan: [netplan, 'generate', '--root-dir', np] }),
-      ...(cloudInit && { cloudinit: [cloudInit, 'devel', 'net-convert', '-p', join(ci, 'network.yaml'), '-k', 'yaml', '-d', join(ci, 'out'), '-D', 'debian', '-O', 'networkd'] }),
+      ...(cloudInit && {
+        cloudinit: [cloudInit, 'devel', 'net-convert', '-p', join(ci, 'network.yaml'), '-k', 'yaml', '-d', join(ci, 'out'), '-D', 'debian', '-O', 'networkd'],
+      }),
     };
     const samples: Record<string, number[]> = Object.fromEntries(Object.keys(cmd).map((k) => [k, []]));
     for (const argv of Object.values(cmd)) time(argv); // warm the page cache
@@ -150,9 +152,13 @@ async function main(): Promise<void> {
       netplan: 'netplan generate --root-dir (same NICs)',
       cloudinit: 'cloud-init devel net-convert to networkd (same NICs; drops tables and rules)',
     };
-    process.stdout.write(`Node ${process.version}, ${runs} interleaved runs each, medians\n\n| command | median ms | p90 ms | x floor |\n|---|---:|---:|---:|\n`);
+    process.stdout.write(
+      `Node ${process.version}, ${runs} interleaved runs each, medians\n\n| command | median ms | p90 ms | x floor |\n|---|---:|---:|---:|\n`,
+    );
     for (const r of rows) process.stdout.write(`| ${label[r.what]} | ${r.median.toFixed(1)} | ${r.p90.toFixed(1)} | ${r.ratio.toFixed(2)} |\n`);
-    process.stdout.write(`\nTarget: within 2x of the floor (${(2 * floor).toFixed(1)} ms).\n\nOne in-process run on the up-to-date root, by stage (ms):\n\n| stage | ms |\n|---|---:|\n`);
+    process.stdout.write(
+      `\nTarget: within 2x of the floor (${(2 * floor).toFixed(1)} ms).\n\nOne in-process run on the up-to-date root, by stage (ms):\n\n| stage | ms |\n|---|---:|\n`,
+    );
     for (const [k, v] of Object.entries(split)) process.stdout.write(`| ${k} | ${v.toFixed(1)} |\n`);
   } finally {
     for (const d of [cold, warm, np, ci]) rmSync(d, { recursive: true, force: true });

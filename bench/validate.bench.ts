@@ -31,7 +31,11 @@ const baseline: Validate | undefined = baselineDir
 const nets = (n: number, first: number) => Array.from({ length: n }, (_, i) => `${first + (i >> 16)}.${(i >> 8) & 255}.${i & 255}.0/24`);
 
 function props(n: number): Record<string, string> {
-  return { ...SEED_PROPERTIES, 'loadbalance.service_ip_range': nets(n, 100).join(','), 'network.additional_workload_networks': nets(Math.floor(n / 2), 20).join(',') };
+  return {
+    ...SEED_PROPERTIES,
+    'loadbalance.service_ip_range': nets(n, 100).join(','),
+    'network.additional_workload_networks': nets(Math.floor(n / 2), 20).join(','),
+  };
 }
 
 function time(fn: () => void): number {

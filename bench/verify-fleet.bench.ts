@@ -43,19 +43,30 @@ function properties(i: number): Record<string, string> {
   };
 }
 
-interface HostJson { name: string; error?: { kind: string }; counts: Record<string, number>; timings: { connectMs?: number; collectMs?: number; totalMs: number } }
+interface HostJson {
+  name: string;
+  error?: { kind: string };
+  counts: Record<string, number>;
+  timings: { connectMs?: number; collectMs?: number; totalMs: number };
+}
 
 const world = await World.create();
 try {
   const tBuild = performance.now();
-  const sans = Array.from({ length: hosts }, (_, i) => [`IP:10.191.181.${60 + i}`, `IP:192.168.1.${10 + i}`, `DNS:haproxy-${String(i).padStart(2, '0')}.local`]).flat();
+  const sans = Array.from({ length: hosts }, (_, i) => [
+    `IP:10.191.181.${60 + i}`,
+    `IP:192.168.1.${10 + i}`,
+    `DNS:haproxy-${String(i).padStart(2, '0')}.local`,
+  ]).flat();
   const pki = await makePki(join(world.dir, 'pki'), [...sans, 'IP:127.0.0.1', 'DNS:localhost']);
   const client = await sshKeygen(join(world.dir, 'client_key'));
   const apps: Appliance[] = [];
   for (let i = 0; i < hosts; i++) {
     const config = validateProperties(properties(i), { adapterCount: 2 }).config!;
     const hostKey = await sshKeygen(join(world.dir, `host_key_${i}`));
-    apps.push(await world.addAppliance({ name: `lb${String(i).padStart(2, '0')}`, config, macs: {}, network: 'networkd', pki, hostKey, authorizedKeys: [client.pub] }));
+    apps.push(
+      await world.addAppliance({ name: `lb${String(i).padStart(2, '0')}`, config, macs: {}, network: 'networkd', pki, hostKey, authorizedKeys: [client.pub] }),
+    );
   }
   const buildMs = performance.now() - tBuild;
   const kh = join(world.dir, 'known_hosts');
@@ -66,8 +77,26 @@ try {
 
   const run = async (extra: string[]) => {
     const t = performance.now();
-    const r = await execa('ip', ['netns', 'exec', world.bed.nsName('gw'), process.execPath, join(ROOT, 'dist/bin.js'), 'verify', ...extra,
-      '--identity', client.path, '--known-hosts', kh, '--api-password-env', 'HPA_API_PW', '--json'], { env, extendEnv: false, reject: false, cwd: ROOT, stdin: 'ignore' });
+    const r = await execa(
+      'ip',
+      [
+        'netns',
+        'exec',
+        world.bed.nsName('gw'),
+        process.execPath,
+        join(ROOT, 'dist/bin.js'),
+        'verify',
+        ...extra,
+        '--identity',
+        client.path,
+        '--known-hosts',
+        kh,
+        '--api-password-env',
+        'HPA_API_PW',
+        '--json',
+      ],
+      { env, extendEnv: false, reject: false, cwd: ROOT, stdin: 'ignore' },
+    );
     const wall = performance.now() - t;
     const json = JSON.parse(String(r.stdout)) as { exitCode: number; totalMs: number; hosts: HostJson[] };
     if (json.exitCode !== 0) {
@@ -89,10 +118,15 @@ try {
   const per = (rs: typeof fleet20, f: (h: HostJson) => number | undefined) => median(rs.flatMap((r) => r.hosts.map((h) => f(h) ?? 0)));
   const max = (rs: typeof fleet20) => median(rs.map((r) => Math.max(...r.hosts.map((h) => h.timings.totalMs))));
   const result = {
-    hosts, runs, buildMs: Math.round(buildMs),
+    hosts,
+    runs,
+    buildMs: Math.round(buildMs),
     concurrency20: {
-      wallMs: median(fleet20.map((r) => r.wall)), perHostMedianMs: per(fleet20, (h) => h.timings.totalMs), perHostMaxMs: max(fleet20),
-      connectMedianMs: per(fleet20, (h) => h.timings.connectMs), collectMedianMs: per(fleet20, (h) => h.timings.collectMs),
+      wallMs: median(fleet20.map((r) => r.wall)),
+      perHostMedianMs: per(fleet20, (h) => h.timings.totalMs),
+      perHostMaxMs: max(fleet20),
+      connectMedianMs: per(fleet20, (h) => h.timings.connectMs),
+      collectMedianMs: per(fleet20, (h) => h.timings.collectMs),
     },
     concurrency1: { wallMs: median(fleet1.map((r) => r.wall)), perHostMedianMs: per(fleet1, (h) => h.timings.totalMs) },
     oneHostWallMs: median(single),
@@ -102,10 +136,16 @@ try {
     const c = result.concurrency20;
     process.stdout.write(`${hosts} appliances (built in ${(buildMs / 1000).toFixed(1)} s), ${runs} runs, medians\n\n`);
     process.stdout.write('| run | wall ms | per host median ms | per host max ms | wall per host ms |\n|---|---:|---:|---:|---:|\n');
-    process.stdout.write(`| --concurrency ${hosts} | ${c.wallMs.toFixed(0)} | ${c.perHostMedianMs.toFixed(0)} | ${c.perHostMaxMs.toFixed(0)} | ${(c.wallMs / hosts).toFixed(0)} |\n`);
-    process.stdout.write(`| --concurrency 1 | ${result.concurrency1.wallMs.toFixed(0)} | ${result.concurrency1.perHostMedianMs.toFixed(0)} | | ${(result.concurrency1.wallMs / hosts).toFixed(0)} |\n`);
+    process.stdout.write(
+      `| --concurrency ${hosts} | ${c.wallMs.toFixed(0)} | ${c.perHostMedianMs.toFixed(0)} | ${c.perHostMaxMs.toFixed(0)} | ${(c.wallMs / hosts).toFixed(0)} |\n`,
+    );
+    process.stdout.write(
+      `| --concurrency 1 | ${result.concurrency1.wallMs.toFixed(0)} | ${result.concurrency1.perHostMedianMs.toFixed(0)} | | ${(result.concurrency1.wallMs / hosts).toFixed(0)} |\n`,
+    );
     process.stdout.write(`| one host alone | ${result.oneHostWallMs.toFixed(0)} | | | |\n`);
-    process.stdout.write(`\nat --concurrency ${hosts}, per host: connect ${c.connectMedianMs.toFixed(0)} ms, collect ${c.collectMedianMs.toFixed(0)} ms (medians)\n`);
+    process.stdout.write(
+      `\nat --concurrency ${hosts}, per host: connect ${c.connectMedianMs.toFixed(0)} ms, collect ${c.collectMedianMs.toFixed(0)} ms (medians)\n`,
+    );
   }
 } finally {
   await world.cleanup();

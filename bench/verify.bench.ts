@@ -35,7 +35,15 @@ const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length -
 const config = validateProperties(SEED_PROPERTIES, { adapterCount: 3 }).config!;
 const world = await World.create();
 try {
-  const pki = await makePki(join(world.dir, 'pki'), ['IP:10.191.181.52', 'IP:192.168.1.2', 'IP:172.16.10.2', 'IP:127.0.0.1', 'DNS:localhost', 'DNS:haproxy.local', 'DNS:haproxy']);
+  const pki = await makePki(join(world.dir, 'pki'), [
+    'IP:10.191.181.52',
+    'IP:192.168.1.2',
+    'IP:172.16.10.2',
+    'IP:127.0.0.1',
+    'DNS:localhost',
+    'DNS:haproxy.local',
+    'DNS:haproxy',
+  ]);
   const hostKey = await sshKeygen(join(world.dir, 'host_key'));
   const client = await sshKeygen(join(world.dir, 'client_key'));
   const app = await world.addAppliance({ name: 'app', config, macs: SEED_MACS, network: 'networkd', pki, hostKey, authorizedKeys: [client.pub] });
@@ -48,14 +56,36 @@ try {
 
   const timed = async (argv: string[], input?: string): Promise<number> => {
     const t = performance.now();
-    const r = await execa('ip', ['netns', 'exec', gw, ...argv], { env, extendEnv: false, reject: false, cwd: ROOT, ...(input ? { inputFile: input } : { stdin: 'ignore' as const }) });
+    const r = await execa('ip', ['netns', 'exec', gw, ...argv], {
+      env,
+      extendEnv: false,
+      reject: false,
+      cwd: ROOT,
+      ...(input ? { inputFile: input } : { stdin: 'ignore' as const }),
+    });
     const ms = performance.now() - t;
     if (r.exitCode !== 0) throw new Error(`${argv.join(' ')}: exit ${r.exitCode}\n${String(r.stdout).slice(0, 2000)}\n${String(r.stderr)}`);
     return ms;
   };
   const verifyArgv = [process.execPath, join(ROOT, 'dist/bin.js'), 'verify', '10.191.181.52', '--identity', client.path, '--known-hosts', kh];
-  const sshArgv = ['ssh', '-q', '-i', client.path, '-o', `UserKnownHostsFile=${kh}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes',
-    '-F', '/dev/null', 'root@10.191.181.52', 'LC_ALL=C exec /bin/sh -s'];
+  const sshArgv = [
+    'ssh',
+    '-q',
+    '-i',
+    client.path,
+    '-o',
+    `UserKnownHostsFile=${kh}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-F',
+    '/dev/null',
+    'root@10.191.181.52',
+    'LC_ALL=C exec /bin/sh -s',
+  ];
   const rows: Record<string, number[]> = { ssh: [], verify: [], 'verify --api-password-env': [], 'node -e 0': [] };
   // Warm-up (page cache, sshd's first fork).
   await timed(sshArgv, script);
@@ -66,7 +96,13 @@ try {
     rows['verify --api-password-env']!.push(await timed([...verifyArgv, '--api-password-env', 'HPA_API_PW']));
     rows['node -e 0']!.push(await timed([process.execPath, '-e', '0']));
   }
-  const one = await execa('ip', ['netns', 'exec', gw, ...verifyArgv.slice(0), '--json', '--api-password-env', 'HPA_API_PW'], { env, extendEnv: false, reject: false, cwd: ROOT, stdin: 'ignore' });
+  const one = await execa('ip', ['netns', 'exec', gw, ...verifyArgv.slice(0), '--json', '--api-password-env', 'HPA_API_PW'], {
+    env,
+    extendEnv: false,
+    reject: false,
+    cwd: ROOT,
+    stdin: 'ignore',
+  });
   const timings = (JSON.parse(String(one.stdout)) as { hosts: { timings: Record<string, number> }[] }).hosts[0]!.timings;
   const base = median(rows.ssh!);
   const table = Object.entries(rows).map(([name, xs]) => ({ name, median: median(xs), p90: p90(xs), ratio: median(xs) / base }));
@@ -75,8 +111,12 @@ try {
   } else {
     process.stdout.write(`one host, ${runs} interleaved runs, medians (ms)\n\n| command | median ms | p90 ms | x ssh |\n|---|---:|---:|---:|\n`);
     for (const r of table) process.stdout.write(`| ${r.name} | ${r.median.toFixed(1)} | ${r.p90.toFixed(1)} | ${r.ratio.toFixed(2)} |\n`);
-    process.stdout.write(`\nverify's own split (one run with API credentials): connect ${timings.connectMs?.toFixed(1)} ms, collect ${timings.collectMs?.toFixed(1)} ms, total in process ${timings.totalMs?.toFixed(1)} ms\n`);
-    process.stdout.write(`target ≤ 1.3x ssh: ${table[1]!.ratio <= 1.3 ? 'met' : 'NOT met'} (verify ${table[1]!.ratio.toFixed(2)}x, with the API check ${table[2]!.ratio.toFixed(2)}x)\n`);
+    process.stdout.write(
+      `\nverify's own split (one run with API credentials): connect ${timings.connectMs?.toFixed(1)} ms, collect ${timings.collectMs?.toFixed(1)} ms, total in process ${timings.totalMs?.toFixed(1)} ms\n`,
+    );
+    process.stdout.write(
+      `target ≤ 1.3x ssh: ${table[1]!.ratio <= 1.3 ? 'met' : 'NOT met'} (verify ${table[1]!.ratio.toFixed(2)}x, with the API check ${table[2]!.ratio.toFixed(2)}x)\n`,
+    );
   }
 } finally {
   await world.cleanup();

@@ -115,12 +115,15 @@ try {
   if (v.status !== 0 || v.stdout.trim() !== version) throw new Error(`bundle --version: exit ${v.status}: ${tail(v.stdout + v.stderr)}`);
   // The dry run makes the seed's CA with openssl; without it, only the other checks run.
   if (spawnSync('openssl', ['version'], { stdio: 'ignore' }).error) {
-    process.stderr.write('scripts/bundle.mjs: openssl is not installed: the bundle\'s provision --dry-run smoke test is skipped\n');
+    process.stderr.write("scripts/bundle.mjs: openssl is not installed: the bundle's provision --dry-run smoke test is skipped\n");
   } else {
     const p = spawnSync(process.execPath, [copy, 'provision', '--dry-run', '--root', join(dir, 'root'), '--ovf-env', join(ROOT, 'examples/ovf-env.xml')], {
-      cwd: dir, encoding: 'utf8', env,
+      cwd: dir,
+      encoding: 'utf8',
+      env,
     });
-    if (p.status !== 0 || !p.stdout.includes('+++ b/etc/systemd/network/20-management.network')) throw new Error(`bundle provision --dry-run: exit ${p.status}\n${tail(p.stderr)}`);
+    if (p.status !== 0 || !p.stdout.includes('+++ b/etc/systemd/network/20-management.network'))
+      throw new Error(`bundle provision --dry-run: exit ${p.status}\n${tail(p.stderr)}`);
   }
   // Loads the verifier (ssh2 and all) and stops at the missing host: exit 2, not an internal error.
   const h = spawnSync(process.execPath, [copy, 'verify'], { cwd: dir, encoding: 'utf8', env });
@@ -129,4 +132,6 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 const size = (statSync(OUT).size / 1024).toFixed(0);
-process.stderr.write(`scripts/bundle.mjs: ${relative(ROOT, OUT)} (${size} KiB, version ${version}) and ${relative(ROOT, START)} in ${Math.round(performance.now() - t0)} ms\n`);
+process.stderr.write(
+  `scripts/bundle.mjs: ${relative(ROOT, OUT)} (${size} KiB, version ${version}) and ${relative(ROOT, START)} in ${Math.round(performance.now() - t0)} ms\n`,
+);

@@ -17,8 +17,19 @@ import type { Checker, FileChange } from './changes.js';
 import { describeAction, liveActions, runActions, type LiveAction, type Runner } from './live.js';
 import type { LiveContext } from '../facts/types.js';
 import {
-  backupFiles, clearJournal, commitEntries, crashPoint, discardStaged, readJournal, resolveJournal, sha256, stagedName,
-  writeJournal, type Journal, type JournalEntry, type Resolved,
+  backupFiles,
+  clearJournal,
+  commitEntries,
+  crashPoint,
+  discardStaged,
+  readJournal,
+  resolveJournal,
+  sha256,
+  stagedName,
+  writeJournal,
+  type Journal,
+  type JournalEntry,
+  type Resolved,
 } from './journal.js';
 import { acquireRunLock } from './lock.js';
 import type { StateWriter } from './state.js';
@@ -73,8 +84,14 @@ async function fileChange(root: string, f: DesiredFile): Promise<FileChange | un
     merge = { ...merge, base: before?.content };
   }
   const base = {
-    path: f.path, mode: f.mode, secret: f.secret === true || isSecretPath(f.path), affects: f.affects, interfaces: f.interfaces ?? [], content,
-    ...(f.check && { check: f.check }), ...(merge && { merge }),
+    path: f.path,
+    mode: f.mode,
+    secret: f.secret === true || isSecretPath(f.path),
+    affects: f.affects,
+    interfaces: f.interfaces ?? [],
+    content,
+    ...(f.check && { check: f.check }),
+    ...(merge && { merge }),
   };
   if (!before) return { ...base, action: 'create' };
   if (before.content !== content) return { ...base, action: 'update', before };
@@ -98,7 +115,15 @@ export async function computeChanges(plan: Plan, root: string): Promise<{ change
     const before = await readUnderRoot(root, path);
     if (before) {
       const networkd = path.startsWith('/etc/systemd/network/') && path.endsWith('.network');
-      changes.push({ path, action: 'remove', mode: before.mode, secret: isSecretPath(path), affects: networkd ? ['systemd-networkd'] : [], interfaces: [], before });
+      changes.push({
+        path,
+        action: 'remove',
+        mode: before.mode,
+        secret: isSecretPath(path),
+        affects: networkd ? ['systemd-networkd'] : [],
+        interfaces: [],
+        before,
+      });
     }
   }
   return { changes, unchanged };
@@ -139,7 +164,9 @@ async function recover(root: string, live: boolean, runner: Runner | undefined, 
     }
   }
   await clearJournal(root);
-  const kept = dropped.length ? `; ${dropped.join(', ')} had been changed by another writer since, so its candidate was dropped (this run merges it again)` : '';
+  const kept = dropped.length
+    ? `; ${dropped.join(', ')} had been changed by another writer since, so its candidate was dropped (this run merges it again)`
+    : '';
   return `run ${journal.id} was stopped while it replaced files: it was completed${kept}${failed.length ? `; but ${failed.join('; ')}` : ''}`;
 }
 
@@ -251,7 +278,12 @@ async function refreshMerged(root: string, changes: FileChange[], resolved: Reso
 }
 
 function runId(): string {
-  return new Date().toISOString().replace(/[-:]/gu, '').replace(/\.\d+Z$/u, 'Z') + `-${process.pid}`;
+  return (
+    new Date()
+      .toISOString()
+      .replace(/[-:]/gu, '')
+      .replace(/\.\d+Z$/u, 'Z') + `-${process.pid}`
+  );
 }
 
 /**
@@ -291,7 +323,11 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
     await preflight(plan, root, options.state);
     const { changes, unchanged } = await computeChanges(plan, root);
     const actions = live ? liveActions(plan, changes, options.context) : [];
-    say(changes.length ? `${changes.length} file${changes.length === 1 ? '' : 's'} to change, ${unchanged.length} up to date` : `all ${unchanged.length} files are up to date`);
+    say(
+      changes.length
+        ? `${changes.length} file${changes.length === 1 ? '' : 's'} to change, ${unchanged.length} up to date`
+        : `all ${unchanged.length} files are up to date`,
+    );
     const result: ApplyResult = { root, live, dryRun, changes, unchanged, renames, actions, ...(recovered && { recovered }) };
     /** Problems found after files were replaced: reported (exit 1) once the services are done. */
     const late: string[] = [];
@@ -300,8 +336,10 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
       const id = runId();
       // Paths as on the appliance and staging names beside them: never a host path.
       const entries: JournalEntry[] = changes.map((c) =>
-        c.action === 'remove' ? { path: c.path, remove: true }
-        : { path: c.path, staged: stagedName(c.path, id), ...(c.merge && { base: baseHash(c.merge.base) }) });
+        c.action === 'remove'
+          ? { path: c.path, remove: true }
+          : { path: c.path, staged: stagedName(c.path, id), ...(c.merge && { base: baseHash(c.merge.base) }) },
+      );
       // A run killed before it set the password leaves the marker unchanged: the next sets it.
       const journal: Journal = { id, phase: 'staging', entries, actions: journaled(actions) };
       const resolved = await resolveJournal(root, journal, ownedPaths(plan));
@@ -309,15 +347,20 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
       await writeJournal(root, journal);
       crashPoint('journal-staging');
 
-      const problem = await stageAndCheck(changes, resolved, options.checker).catch((err: Error) => `${err.message}`)
-        ?? await refreshMerged(root, changes, resolved, options.checker);
+      const problem =
+        (await stageAndCheck(changes, resolved, options.checker).catch((err: Error) => `${err.message}`)) ??
+        (await refreshMerged(root, changes, resolved, options.checker));
       if (problem) {
         await discardStaged(resolved);
         await clearJournal(root);
         throw new ApplyError(`nothing was changed and no service was touched: ${problem}`);
       }
       say(`staged the new files${changes.some((c) => c.check) && options.checker ? '; the candidate haproxy.cfg passed haproxy -c' : ''}`);
-      const backupDir = await backupFiles(root, id, changes.flatMap((c) => (c.before ? [{ path: c.path, content: c.before.content, mode: c.before.mode }] : [])));
+      const backupDir = await backupFiles(
+        root,
+        id,
+        changes.flatMap((c) => (c.before ? [{ path: c.path, content: c.before.content, mode: c.before.mode }] : [])),
+      );
       if (backupDir) {
         result.backupDir = backupDir;
         say(`backed up the files being replaced to ${backupDir}`);
@@ -332,7 +375,10 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
         remerge: async (i, current) => {
           const c = changes[i]!;
           const failed = await remerge(c, resolved[i]!, current, options.checker);
-          if (failed) late.push(`${c.path} was changed by another writer during this run, and the merge with it failed its check, so it was left as the other writer made it: ${failed}`);
+          if (failed)
+            late.push(
+              `${c.path} was changed by another writer during this run, and the merge with it failed its check, so it was left as the other writer made it: ${failed}`,
+            );
         },
       }).catch((err: Error) => {
         throw new ApplyError(`replacing the files stopped half way (${err.message}); the journal keeps the rest, and the next run finishes it`, { cause: err });
@@ -364,7 +410,11 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
     if (err instanceof ApplyError) throw err;
     // Refused before this run changed anything: bad input (exit 2); after, a failed apply.
     if (err instanceof InputError && !touched) throw err;
-    if (err instanceof PathRefused) throw new ApplyError(`${err.message.replace(/; nothing was changed$/u, '')}; the run stopped part way (the journal lets the next run finish or undo it)`, { cause: err });
+    if (err instanceof PathRefused)
+      throw new ApplyError(
+        `${err.message.replace(/; nothing was changed$/u, '')}; the run stopped part way (the journal lets the next run finish or undo it)`,
+        { cause: err },
+      );
     throw new ApplyError(`apply under ${root} failed: ${(err as Error).message}`, { cause: err });
   } finally {
     if (!options.session) await session.release();

@@ -88,7 +88,11 @@ export function stagedPath(target: string, id: string): string {
 }
 
 /** A journal entry resolved to host paths under the root, after its checks. */
-export interface Resolved { entry: JournalEntry; target: string; staged?: string }
+export interface Resolved {
+  entry: JournalEntry;
+  target: string;
+  staged?: string;
+}
 
 /**
  * Checks every entry of a journal read from disk and resolves it under the root; refuses (a
@@ -100,7 +104,8 @@ export async function resolveJournal(root: string, journal: Journal, owned: Set<
   const where = `the journal ${JOURNAL_FILE}${root === '/' ? '' : ` under ${root}`}`;
   const bad = (why: string) => new PathRefused(`${where} ${why}; it was not written by this agent, so nothing was touched: check it, then remove it`);
   if (typeof journal !== 'object' || journal === null || typeof journal.id !== 'string' || !RUN_ID.test(journal.id)) throw bad('has no valid run id');
-  if (!['staging', 'committing', 'committed'].includes(journal.phase) || !Array.isArray(journal.entries) || !Array.isArray(journal.actions)) throw bad('is not a journal of this format');
+  if (!['staging', 'committing', 'committed'].includes(journal.phase) || !Array.isArray(journal.entries) || !Array.isArray(journal.actions))
+    throw bad('is not a journal of this format');
   const out: Resolved[] = [];
   for (const e of journal.entries as unknown[]) {
     const entry = e as JournalEntry;
@@ -120,8 +125,10 @@ export async function resolveJournal(root: string, journal: Journal, owned: Set<
     }
     // A journal of an earlier agent holds the staged file's absolute path: accepted only when
     // it is exactly the staging file beside the target in this root.
-    const legacy = typeof entry.staged === 'string' && entry.staged.startsWith('/')
-      && [underRoot(root, dirname(entry.path)), dirname(target)].some((d) => entry.staged === join(d, stagedName(entry.path, journal.id)));
+    const legacy =
+      typeof entry.staged === 'string' &&
+      entry.staged.startsWith('/') &&
+      [underRoot(root, dirname(entry.path)), dirname(target)].some((d) => entry.staged === join(d, stagedName(entry.path, journal.id)));
     if (entry.remove !== undefined || (entry.staged !== stagedName(entry.path, journal.id) && !legacy)) {
       throw bad(`stages ${entry.path} as ${JSON.stringify(String(entry.staged).slice(0, 200))}, not as ${stagedName(entry.path, journal.id)} beside it`);
     }

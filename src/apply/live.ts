@@ -28,10 +28,16 @@ import { PKI_PATHS } from '../appliance/paths.js';
  * (sshd is reloaded only when the network it listens on was applied). `timeoutMs`: the command's
  * own timeout when the default (src/util/run.ts) does not fit its work.
  */
-interface ActionFlags { why: string; secret?: true; rename?: true; group?: string; needs?: string[]; timeoutMs?: number }
+interface ActionFlags {
+  why: string;
+  secret?: true;
+  rename?: true;
+  group?: string;
+  needs?: string[];
+  timeoutMs?: number;
+}
 export type LiveAction =
-  | ({ kind: 'exec'; argv: string[]; stdin?: string } & ActionFlags)
-  | ({ kind: 'write'; path: string; content: string; mode?: number } & ActionFlags);
+  ({ kind: 'exec'; argv: string[]; stdin?: string } & ActionFlags) | ({ kind: 'write'; path: string; content: string; mode?: number } & ActionFlags);
 
 /** Performs one action; rejects with a message that says why (a command's stderr). */
 export type Runner = (action: LiveAction) => Promise<void>;
@@ -86,13 +92,29 @@ export function liveActions(plan: Plan, changes: FileChange[], context: LiveCont
   const { boot, systemd } = context;
   const actions: LiveAction[] = [];
   const exec = (argv: string[], why: string, flags: Omit<ActionFlags, 'why'> = {}): void => void actions.push({ kind: 'exec', argv, why, ...flags });
-  const systemctl = (args: string[], why: string, flags: Omit<ActionFlags, 'why'> = {}): void => exec(['systemctl', ...args], why, { timeoutMs: SYSTEMCTL_TIMEOUT_MS, ...flags });
+  const systemctl = (args: string[], why: string, flags: Omit<ActionFlags, 'why'> = {}): void =>
+    exec(['systemctl', ...args], why, { timeoutMs: SYSTEMCTL_TIMEOUT_MS, ...flags });
 
   // Access first: nothing the root password needs can fail before it.
   if (plan.rootPassword) {
-    actions.push({ kind: 'exec', argv: ['chpasswd', '-e'], stdin: plan.rootPassword.chpasswdLine, secret: true, group: 'root-password', why: 'set the root password from appliance.root_pwd' });
+    actions.push({
+      kind: 'exec',
+      argv: ['chpasswd', '-e'],
+      stdin: plan.rootPassword.chpasswdLine,
+      secret: true,
+      group: 'root-password',
+      why: 'set the root password from appliance.root_pwd',
+    });
     // Only after chpasswd succeeded (same group): a failed or killed chpasswd is retried next run.
-    actions.push({ kind: 'write', path: plan.rootPassword.markerPath, content: plan.rootPassword.marker, mode: 0o600, secret: true, group: 'root-password', why: 'remember which root password property was applied' });
+    actions.push({
+      kind: 'write',
+      path: plan.rootPassword.markerPath,
+      content: plan.rootPassword.marker,
+      mode: 0o600,
+      secret: true,
+      group: 'root-password',
+      why: 'remember which root password property was applied',
+    });
   }
   actions.push(...renameActions(plan.renames));
 
@@ -102,7 +124,8 @@ export function liveActions(plan: Plan, changes: FileChange[], context: LiveCont
   // At boot networkd has not started yet and reads the new files when it does.
   if (systemd && !boot) {
     if (networkd.length) exec(['networkctl', 'reload'], 'a systemd-networkd file changed', { group: 'network' });
-    if (reconfigure.size) exec(['networkctl', 'reconfigure', ...[...reconfigure].sort()], 'apply the new units to these links now', { group: 'network', needs: ['rename'] });
+    if (reconfigure.size)
+      exec(['networkctl', 'reconfigure', ...[...reconfigure].sort()], 'apply the new units to these links now', { group: 'network', needs: ['rename'] });
   }
   const hostname = changes.find((c) => c.affects.includes('hostname') && c.content !== undefined);
   // sethostname(2) through hostname(1): works where /proc/sys is read-only (containers) too.
@@ -150,7 +173,10 @@ export function liveActions(plan: Plan, changes: FileChange[], context: LiveCont
   }
   if (context.vmtoolsd && plan.publishCa) {
     // guestinfo keys set by the guest do not survive a power cycle: published on every run.
-    exec(['vmtoolsd', '--cmd', `info-set guestinfo.dataplaneapi.cacert ${Buffer.from(plan.publishCa).toString('base64')}`], 'publish the CA for the Supervisor');
+    exec(
+      ['vmtoolsd', '--cmd', `info-set guestinfo.dataplaneapi.cacert ${Buffer.from(plan.publishCa).toString('base64')}`],
+      'publish the CA for the Supervisor',
+    );
   }
   if (touches(changes, 'ca-certificates')) {
     // Last, and only when the CA changed: update-ca-certificates rebuilds the whole bundle (a few
@@ -176,7 +202,10 @@ export async function systemRunner(action: LiveAction): Promise<void> {
     else await writeFile(action.path, action.content);
     return;
   }
-  const r = await run(action.argv, { ...(action.stdin !== undefined && { input: action.stdin }), ...(action.timeoutMs !== undefined && { timeoutMs: action.timeoutMs }) });
+  const r = await run(action.argv, {
+    ...(action.stdin !== undefined && { input: action.stdin }),
+    ...(action.timeoutMs !== undefined && { timeoutMs: action.timeoutMs }),
+  });
   if (r.notFound) throw new Error(`${action.argv[0]} is not installed`);
   if (r.timedOut) throw Object.assign(new Error(failureDetail(r)), { timedOut: true });
   if (r.exitCode !== 0) throw new Error(`${failureCause(r)}: ${failureDetail(r)}`);
@@ -206,9 +235,9 @@ export class ActionsFailed extends ApplyError {
   readonly failures: ActionFailure[];
   constructor(failures: ActionFailure[]) {
     const failed = failures.filter((f) => f.status === 'failed');
-    const lines = failures.map((f) => f.status === 'failed'
-      ? `\`${f.action}\` (${f.why}) failed: ${f.reason}`
-      : `\`${f.action}\` (${f.why}) was skipped: ${f.reason}`);
+    const lines = failures.map((f) =>
+      f.status === 'failed' ? `\`${f.action}\` (${f.why}) failed: ${f.reason}` : `\`${f.action}\` (${f.why}) was skipped: ${f.reason}`,
+    );
     super(`the files were written, but ${failed.length === 1 ? 'a step' : `${failed.length} steps`} failed (the others ran):\n  - ${lines.join('\n  - ')}`);
     this.name = 'ActionsFailed';
     this.failures = failures;

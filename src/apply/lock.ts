@@ -34,7 +34,7 @@ const BUSY = 75;
 export async function flockHandle(fh: FileHandle, waitSeconds: number): Promise<boolean> {
   const how = waitSeconds > 0 ? ['-w', String(waitSeconds)] : ['-n'];
   const r = await run(['flock', '-x', ...how, '-E', String(BUSY), '3'], { fds: [fh.fd], timeoutMs: (waitSeconds + 30) * 1000 });
-  if (r.notFound) throw new ApplyError('flock (util-linux) is not installed; it is needed to lock the appliance\'s files');
+  if (r.notFound) throw new ApplyError("flock (util-linux) is not installed; it is needed to lock the appliance's files");
   if (r.exitCode === 0) return true;
   if (r.exitCode === BUSY) return false;
   throw new ApplyError(`flock failed on a lock file: ${`${r.stderr}`.trim() || `exit ${r.exitCode ?? 'unknown'}`}`);

@@ -62,7 +62,11 @@ ${INGEST_USAGE}
                         form (default: \`dataplaneapi --version\`; with --root, the image's
                         /var/lib/dpkg/status, else unknown: the 2.1 flags form, with a warning)`,
     options: {
-      ...INGEST_OPTIONS, root: { type: 'string' }, 'dry-run': { type: 'boolean' }, nics: { type: 'string' }, boot: { type: 'boolean' },
+      ...INGEST_OPTIONS,
+      root: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      nics: { type: 'string' },
+      boot: { type: 'boolean' },
       'dataplaneapi-version': { type: 'string' },
     },
     run: async (values) => (await import('./provision.js')).provisionCommand(values),
@@ -112,10 +116,20 @@ what to do for each failure. HOST is [user@]host[:port].
 Exit status: 0 all checks passed (warnings allowed), 1 a check failed, 2 usage error or a host
 that could not be reached, authenticated or trusted.`,
     options: {
-      user: { type: 'string' }, port: { type: 'string' }, identity: { type: 'string' }, 'password-env': { type: 'string' },
-      'known-hosts': { type: 'string' }, 'accept-new': { type: 'boolean' }, expect: { type: 'string' }, inventory: { type: 'string' },
-      concurrency: { type: 'string' }, timeout: { type: 'string' }, json: { type: 'boolean' }, junit: { type: 'string' },
-      'api-user': { type: 'string' }, 'api-password-env': { type: 'string' },
+      user: { type: 'string' },
+      port: { type: 'string' },
+      identity: { type: 'string' },
+      'password-env': { type: 'string' },
+      'known-hosts': { type: 'string' },
+      'accept-new': { type: 'boolean' },
+      expect: { type: 'string' },
+      inventory: { type: 'string' },
+      concurrency: { type: 'string' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+      junit: { type: 'string' },
+      'api-user': { type: 'string' },
+      'api-password-env': { type: 'string' },
     },
     allowPositionals: true,
     run: async (values, positionals) => (await import('./verify.js')).verifyCommand(values, positionals),
@@ -139,7 +153,9 @@ function mainUsage(): string {
 Usage: haproxy-appliance COMMAND [OPTIONS]
 
 Commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`).join('\n')}
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+  .join('\n')}
 
 Every command takes --help and --version. Exit status: 0 success, 1 a check or an apply
 failed, 2 bad input or usage.
@@ -174,7 +190,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   let parsed: { values: Values; positionals: string[] };
   try {
-    parsed = parseArgs({ args: rest, options: { ...COMMON, ...command.options }, allowPositionals: command.allowPositionals ?? false, strict: true }) as typeof parsed;
+    parsed = parseArgs({
+      args: rest,
+      options: { ...COMMON, ...command.options },
+      allowPositionals: command.allowPositionals ?? false,
+      strict: true,
+    }) as typeof parsed;
   } catch (err) {
     const message = (err as Error).message;
     const code = (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'unknown-option' : 'bad-usage';

@@ -50,9 +50,18 @@ async function sandboxRoot(value: unknown, values: Values): Promise<string | und
   const st = await stat(given).catch(() => undefined);
   if (!st?.isDirectory()) throw inputError('--root', 'not-directory', `${given} is not a directory`);
   const root = await realpath(given);
-  if (root === '/') throw inputError('--root', 'root-is-live-system', `${JSON.stringify(value)} is the live system's root (/), not a sandbox; leave --root out to provision this machine`);
+  if (root === '/')
+    throw inputError(
+      '--root',
+      'root-is-live-system',
+      `${JSON.stringify(value)} is the live system's root (/), not a sandbox; leave --root out to provision this machine`,
+    );
   if (typeof values['ovf-env'] !== 'string') {
-    throw inputError('--root', 'root-needs-ovf-env', 'give the OVF environment with --ovf-env FILE; in a sandbox the agent reads neither the build host\'s guestinfo nor its CD-ROM nor its defaults file');
+    throw inputError(
+      '--root',
+      'root-needs-ovf-env',
+      "give the OVF environment with --ovf-env FILE; in a sandbox the agent reads neither the build host's guestinfo nor its CD-ROM nor its defaults file",
+    );
   }
   return root;
 }
@@ -68,7 +77,14 @@ function dataplaneVersionOption(value: string | boolean | string[] | undefined):
 /** NICS= from the agent's defaults file under `root` (confined to it, a regular file only), if set. */
 async function agentOverride(root: string): Promise<{ value: string; file: string } | undefined> {
   const current = await readUnderRoot(root, AGENT_DEFAULTS_FILE).catch((err: Error) => {
-    throw err instanceof InputError ? err : inputError(root === '/' ? AGENT_DEFAULTS_FILE : `${root}${AGENT_DEFAULTS_FILE}`, 'unreadable', `cannot be read: ${err.message}`, `cannot read ${AGENT_DEFAULTS_FILE}${root === '/' ? '' : ` under ${root}`}: ${err.message}`);
+    throw err instanceof InputError
+      ? err
+      : inputError(
+          root === '/' ? AGENT_DEFAULTS_FILE : `${root}${AGENT_DEFAULTS_FILE}`,
+          'unreadable',
+          `cannot be read: ${err.message}`,
+          `cannot read ${AGENT_DEFAULTS_FILE}${root === '/' ? '' : ` under ${root}`}: ${err.message}`,
+        );
   });
   const value = current && parseDefaultsFile(current.content).get('NICS');
   return value ? { value, file: root === '/' ? AGENT_DEFAULTS_FILE : `${root}${AGENT_DEFAULTS_FILE}` } : undefined;
@@ -96,7 +112,9 @@ function printText(result: ApplyResult, nics: ResolvedNics): void {
   for (const r of result.renames) process.stdout.write(`renamed ${r.from} to ${r.to}\n`);
   for (const a of result.actions) if (!a.rename) process.stdout.write(`ran: ${describeAction(a)}\n`);
   const n = result.changes.length;
-  process.stdout.write(`provisioned ${where}: ${n ? `${n} file${n === 1 ? '' : 's'} changed` : 'nothing to change'}, ${result.unchanged.length} already up to date\n`);
+  process.stdout.write(
+    `provisioned ${where}: ${n ? `${n} file${n === 1 ? '' : 's'} changed` : 'nothing to change'}, ${result.unchanged.length} already up to date\n`,
+  );
 }
 
 function printJson(result: ApplyResult, nics: ResolvedNics, deployment: string, warnings: Problem[], keyFailure?: KeyMaterialFailed): void {
@@ -157,7 +175,9 @@ export async function provisionCommand(values: Values): Promise<number> {
       boot: values.boot === true,
       ...(dataplaneVersion !== undefined && { dataplaneVersion }),
     }).catch((err: Error) => {
-      throw err instanceof ApplyError || err instanceof InputError ? err : new ApplyError(`cannot read the machine's current state: ${err.message}`, { cause: err });
+      throw err instanceof ApplyError || err instanceof InputError
+        ? err
+        : new ApplyError(`cannot read the machine's current state: ${err.message}`, { cause: err });
     });
     plan = planAppliance(config, nics.assignments, gathered.facts);
     allWarnings.push(...(plan.warnings ?? []));
@@ -167,7 +187,10 @@ export async function provisionCommand(values: Values): Promise<number> {
       for (const note of gathered.notes) process.stderr.write(`note: ${note}\n`);
     }
     keyFailure = gathered.pkiFailure;
-    if (keyFailure) progress?.(`could not make the appliance's keys (${keyFailure.message}): ${dryRun ? 'showing' : 'applying'} everything else, leaving the PKI files as they are`);
+    if (keyFailure)
+      progress?.(
+        `could not make the appliance's keys (${keyFailure.message}): ${dryRun ? 'showing' : 'applying'} everything else, leaving the PKI files as they are`,
+      );
     result = await applyPlan(plan, {
       ...(root !== undefined && { root }),
       dryRun,
@@ -178,7 +201,8 @@ export async function provisionCommand(values: Values): Promise<number> {
       ...(progress && { progress }),
     }).catch((err: unknown) => {
       // The rest failed too (a live step, a check): both are reported.
-      if (keyFailure && err instanceof ApplyError) throw new ApplyError(`${keyFailureMessage(keyFailure, root === undefined ? plan : undefined, dryRun)}\nAlso: ${err.message}`, { cause: err });
+      if (keyFailure && err instanceof ApplyError)
+        throw new ApplyError(`${keyFailureMessage(keyFailure, root === undefined ? plan : undefined, dryRun)}\nAlso: ${err.message}`, { cause: err });
       throw err;
     });
   } finally {

@@ -35,7 +35,8 @@ function secretFromEnv(values: Values, option: string, env: NodeJS.ProcessEnv): 
   const name = str(values[option]);
   if (name === undefined) return undefined;
   // The value is not echoed: it may be a password given here by mistake.
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/u.test(name)) throw inputError(`--${option}`, 'not-env-name', 'expects the NAME of an environment variable (letters, digits and _), not the password itself');
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/u.test(name))
+    throw inputError(`--${option}`, 'not-env-name', 'expects the NAME of an environment variable (letters, digits and _), not the password itself');
   const value = env[name];
   if (value === undefined || value === '') throw inputError(`--${option}`, 'env-unset', `environment variable ${name} is not set`);
   return value;
@@ -44,7 +45,9 @@ function secretFromEnv(values: Values, option: string, env: NodeJS.ProcessEnv): 
 async function loadExpect(file: string): Promise<NonNullable<VerifyOptions['expect']> & { apiUser: string; apiPassword: string }> {
   // Loaded only for --expect: zod, xmldom and execa cost ~150 ms of start-up.
   const [{ ingest }, { validateEnvironment }, { publicConfig }] = await Promise.all([
-    import('../ingest/read.js'), import('../config/validate.js'), import('../appliance/state.js'),
+    import('../ingest/read.js'),
+    import('../config/validate.js'),
+    import('../appliance/state.js'),
   ]);
   let config;
   try {
@@ -81,7 +84,8 @@ async function readInventory(file: string, max = MAX_INVENTORY_BYTES): Promise<s
       if (bytesRead === 0) break;
       chunks.push(buf.subarray(0, bytesRead));
       total += bytesRead;
-      if (total > max) throw inputError(`--inventory ${file}`, 'file-too-large', `larger than ${max / 1024 / 1024} MiB; an inventory holds at most ${MAX_HOSTS} hosts`);
+      if (total > max)
+        throw inputError(`--inventory ${file}`, 'file-too-large', `larger than ${max / 1024 / 1024} MiB; an inventory holds at most ${MAX_HOSTS} hosts`);
     }
     try {
       return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
@@ -208,7 +212,12 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
   try {
     entries = await readKnownHosts(knownFiles);
   } catch (err) {
-    throw inputError(knownHostsOption !== undefined ? '--known-hosts' : 'known_hosts', 'unreadable', (err as Error).message, `known_hosts: ${(err as Error).message}`);
+    throw inputError(
+      knownHostsOption !== undefined ? '--known-hosts' : 'known_hosts',
+      'unreadable',
+      (err as Error).message,
+      `known_hosts: ${(err as Error).message}`,
+    );
   }
 
   const expectFile = str(values.expect);
@@ -230,7 +239,13 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
     if (!fleet || e.kind !== 'done') return;
     const h = e.report;
     const n = counts(h.checks);
-    const verdict = h.error ? h.error.kind.toUpperCase() : n.fail ? `FAIL (${n.fail} failed, ${n.pass} passed)` : n.warn ? `PASS with ${n.warn} warning${n.warn === 1 ? '' : 's'}` : `PASS (${n.pass} checks)`;
+    const verdict = h.error
+      ? h.error.kind.toUpperCase()
+      : n.fail
+        ? `FAIL (${n.fail} failed, ${n.pass} passed)`
+        : n.warn
+          ? `PASS with ${n.warn} warning${n.warn === 1 ? '' : 's'}`
+          : `PASS (${n.pass} checks)`;
     stderr.write(`[${e.finished}/${e.total}] ${displaySafe(h.name)}: ${displaySafe(verdict)} in ${(h.timings.totalMs / 1000).toFixed(2)} s\n`);
   };
 

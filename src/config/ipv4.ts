@@ -91,10 +91,12 @@ export function span(c: Cidr): { start: number; end: number } {
  * `report(inner, outer)` is called once for every overlapping pair that `accept` allows, the
  * held network first: O(n log n) for the sort, O(n × depth) for the sweep.
  */
-export function overlapsSorted<T extends { cidr: Cidr }>(items: readonly T[], report: (inner: T, outer: T) => void, accept: (inner: T, outer: T) => boolean = () => true): void {
-  const sorted = items
-    .map((item) => ({ item, ...span(item.cidr) }))
-    .sort((x, y) => x.start - y.start || y.end - x.end);
+export function overlapsSorted<T extends { cidr: Cidr }>(
+  items: readonly T[],
+  report: (inner: T, outer: T) => void,
+  accept: (inner: T, outer: T) => boolean = () => true,
+): void {
+  const sorted = items.map((item) => ({ item, ...span(item.cidr) })).sort((x, y) => x.start - y.start || y.end - x.end);
   const stack: typeof sorted = [];
   for (const cur of sorted) {
     while (stack.length && stack.at(-1)!.end < cur.start) stack.pop();

@@ -86,7 +86,12 @@ export function scanPem(value: string): PemScan {
     // RFC 1421 headers ("Proc-Type: 4,ENCRYPTED") survive only when newlines did; keep them.
     const headerMatch = /^\s*((?:[A-Za-z-]+:[^\n]*\n)+)\s*\n/u.exec(body.replace(/\r/gu, ''));
     if (headerMatch) {
-      headers.push(...headerMatch[1]!.trim().split('\n').map((h) => h.trim()));
+      headers.push(
+        ...headerMatch[1]!
+          .trim()
+          .split('\n')
+          .map((h) => h.trim()),
+      );
       body = body.replace(/\r/gu, '').slice(headerMatch[0].length);
     }
     const b64 = body.replace(/\s+/gu, '');

@@ -12,9 +12,7 @@ import type { Deployment } from './types.js';
 import { findControlCharacter, parseBoolean, scanPem, splitList, unsetToUndefined } from './normalize.js';
 import { isIP, isIPv4, readCidr, type Cidr } from './ipv4.js';
 import type { ProblemCode } from '../problems.js';
-import {
-  MAX_ADDITIONAL_NETWORKS, MAX_NAMESERVERS, MAX_VALUE, MAX_NTP_SERVERS, MAX_SERVICE_RANGES, quote,
-} from './limits.js';
+import { MAX_ADDITIONAL_NETWORKS, MAX_NAMESERVERS, MAX_VALUE, MAX_NTP_SERVERS, MAX_SERVICE_RANGES, quote } from './limits.js';
 
 export type OvfClass = 'appliance' | 'network' | 'loadbalance';
 
@@ -53,7 +51,7 @@ function fail(ctx: Ctx, code: ProblemCode, message: string): never {
 
 /** The problem code of a schema issue (every issue of these schemas is made by fail()). */
 export function issueCode(issue: z.core.$ZodIssue): ProblemCode {
-  return ((issue as { params?: { code?: ProblemCode } }).params?.code) ?? 'invalid-value';
+  return (issue as { params?: { code?: ProblemCode } }).params?.code ?? 'invalid-value';
 }
 
 /**
@@ -88,18 +86,18 @@ function field<T>(
  * are a password, and a single stray space is refused as too short rather than ignored.
  */
 function password(what: string) {
-  return field((v, ctx) => {
-    const length = [...v].length;
-    if (length < 6 || length > 128) return fail(ctx, 'password-length', `${what} is ${length} characters long; it must be 6 to 128 characters`);
-    return v;
-  }, { verbatim: true });
+  return field(
+    (v, ctx) => {
+      const length = [...v].length;
+      if (length < 6 || length > 128) return fail(ctx, 'password-length', `${what} is ${length} characters long; it must be 6 to 128 characters`);
+      return v;
+    },
+    { verbatim: true },
+  );
 }
 
 const boolean = (whenUnset: boolean) =>
-  field(
-    (v, ctx) => parseBoolean(v) ?? fail(ctx, 'not-boolean', `${quote(v)} is not a boolean; use True or False`),
-    { whenUnset },
-  );
+  field((v, ctx) => parseBoolean(v) ?? fail(ctx, 'not-boolean', `${quote(v)} is not a boolean; use True or False`), { whenUnset });
 
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/u;
 
@@ -117,7 +115,10 @@ export function hostnameProblem(v: string): Refusal | undefined {
   if (bad !== undefined) {
     return bad === ''
       ? { code: 'hostname-empty-label', reason: `${quote(v)} has an empty label (two dots in a row, or a leading dot)` }
-      : { code: 'hostname-bad-label', reason: `${quote(v)} is not a valid host name: label ${quote(bad)} must be 1-63 letters, digits or hyphens, not starting or ending with a hyphen (RFC 1123)` };
+      : {
+          code: 'hostname-bad-label',
+          reason: `${quote(v)} is not a valid host name: label ${quote(bad)} must be 1-63 letters, digits or hyphens, not starting or ending with a hyphen (RFC 1123)`,
+        };
   }
   if (/^\d+$/u.test(name.split('.').at(-1)!)) return { code: 'hostname-numeric', reason: `${quote(v)} is not a valid host name: the last label is all digits` };
   return undefined;
@@ -128,21 +129,25 @@ export function canonicalHostname(v: string): string {
   return (v.endsWith('.') ? v.slice(0, -1) : v).toLowerCase();
 }
 
-const hostname = () => field((v, ctx) => { const p = hostnameProblem(v); return p ? fail(ctx, p.code, p.reason) : canonicalHostname(v); });
+const hostname = () =>
+  field((v, ctx) => {
+    const p = hostnameProblem(v);
+    return p ? fail(ctx, p.code, p.reason) : canonicalHostname(v);
+  });
 
 /** An interface address in CIDR form; the host address may be neither network nor broadcast. */
 const interfaceAddress = () =>
   field((v, ctx) => {
     const c = readCidr(v);
     if ('reason' in c) return fail(ctx, c.code, c.reason);
-    if (c.prefix < 1 || c.prefix > 30) return fail(ctx, 'prefix-out-of-range', `prefix length /${c.prefix} must be between /1 and /30 for an interface address`);
+    if (c.prefix < 1 || c.prefix > 30)
+      return fail(ctx, 'prefix-out-of-range', `prefix length /${c.prefix} must be between /1 and /30 for an interface address`);
     if (c.address === c.networkAddress) return fail(ctx, 'network-address', `${c.address} is the network address of ${c.network}, not a host address`);
     if (c.address === c.broadcastAddress) return fail(ctx, 'broadcast-address', `${c.address} is the broadcast address of ${c.network}, not a host address`);
     return c;
   });
 
-const ipv4 = () =>
-  field((v, ctx) => (isIPv4(v) ? v : fail(ctx, 'not-ipv4', `${quote(v)} is not an IPv4 address (like 10.191.191.254)`)));
+const ipv4 = () => field((v, ctx) => (isIPv4(v) ? v : fail(ctx, 'not-ipv4', `${quote(v)} is not an IPv4 address (like 10.191.191.254)`)));
 
 /** A list property: at most `max` items (checked before any item is), none twice. */
 function list<T>(item: (v: string, ctx: Ctx) => T, what: string, max: number) {
@@ -191,20 +196,29 @@ function pem(kind: 'certificate' | 'key') {
       const other = blocks.find((b) => !isWanted(b.label));
       if (other) {
         const label = other.label.length > 32 ? `${other.label.slice(0, 32)}…` : other.label;
-        return fail(ctx, 'pem-foreign-block', kind === 'certificate'
-          ? (KEY_LABELS.has(other.label) || /KEY/u.test(other.label)
-            ? `holds a ${label} block besides the certificate; this property takes the CA certificate only (the key goes in appliance.ca_cert_key, which is kept secret); nothing of the key is shown here`
-            : `holds a ${label} block; this property takes one CERTIFICATE block only`)
-          : `holds a ${label} block; this property takes one private key block only`);
+        return fail(
+          ctx,
+          'pem-foreign-block',
+          kind === 'certificate'
+            ? KEY_LABELS.has(other.label) || /KEY/u.test(other.label)
+              ? `holds a ${label} block besides the certificate; this property takes the CA certificate only (the key goes in appliance.ca_cert_key, which is kept secret); nothing of the key is shown here`
+              : `holds a ${label} block; this property takes one CERTIFICATE block only`
+            : `holds a ${label} block; this property takes one private key block only`,
+        );
       }
       if (blocks.length > 1) {
-        return fail(ctx, 'pem-several-blocks', kind === 'certificate'
-          ? `holds ${blocks.length} certificates; give exactly one, the CA certificate that signs the server certificate (a chain is not accepted: the appliance serves no chain, so clients must trust this CA directly)`
-          : `holds ${blocks.length} private keys; give exactly one`);
+        return fail(
+          ctx,
+          'pem-several-blocks',
+          kind === 'certificate'
+            ? `holds ${blocks.length} certificates; give exactly one, the CA certificate that signs the server certificate (a chain is not accepted: the appliance serves no chain, so clients must trust this CA directly)`
+            : `holds ${blocks.length} private keys; give exactly one`,
+        );
       }
       if (outside) return fail(ctx, 'pem-text-outside', `holds text outside the -----BEGIN ${want}----- block (not shown); give only the PEM block`);
       const canonical = blocks[0]!.pem;
-      if (/Proc-Type:\s*4,ENCRYPTED|BEGIN ENCRYPTED PRIVATE KEY/u.test(canonical)) return fail(ctx, 'key-encrypted', 'is an encrypted private key; the appliance needs it unencrypted');
+      if (/Proc-Type:\s*4,ENCRYPTED|BEGIN ENCRYPTED PRIVATE KEY/u.test(canonical))
+        return fail(ctx, 'key-encrypted', 'is an encrypted private key; the appliance needs it unencrypted');
       try {
         if (kind === 'certificate') new X509Certificate(canonical);
         else createPrivateKey(canonical);
@@ -229,11 +243,18 @@ export function userProblem(v: string): Refusal | undefined {
   if (v.length > 64) return { code: 'user-too-long', reason: `is ${v.length} characters long; use at most 64` };
   const bad = /[^\x21-\x7e]|[:#"'\\]/u.exec(v)?.[0];
   if (bad === undefined) return undefined;
-  const what = bad === ':' ? 'a colon (HTTP basic authentication ends the user name at the first colon, so the login could never succeed)'
-    : bad === ' ' ? 'a space'
-    : /[#"'\\]/u.test(bad) ? `${JSON.stringify(bad)} (the haproxy userlist takes one plain token)`
-    : `${JSON.stringify(bad)} (only printable ASCII characters can be sent in HTTP basic authentication)`;
-  return { code: 'user-bad-character', reason: `${quote(v)} is not a plain user name: it contains ${what}; use up to 64 printable ASCII characters without spaces, colons, quotes, backslashes or #` };
+  const what =
+    bad === ':'
+      ? 'a colon (HTTP basic authentication ends the user name at the first colon, so the login could never succeed)'
+      : bad === ' '
+        ? 'a space'
+        : /[#"'\\]/u.test(bad)
+          ? `${JSON.stringify(bad)} (the haproxy userlist takes one plain token)`
+          : `${JSON.stringify(bad)} (only printable ASCII characters can be sent in HTTP basic authentication)`;
+  return {
+    code: 'user-bad-character',
+    reason: `${quote(v)} is not a plain user name: it contains ${what}; use up to 64 printable ASCII characters without spaces, colons, quotes, backslashes or #`,
+  };
 }
 
 /** Shorthand for the declarations below. */
@@ -249,7 +270,8 @@ function declare(
 export const PROPERTIES: readonly PropertyDeclaration[] = [
   declare('appliance.root_pwd', {
     label: 'Root Password',
-    description: 'Initial password of the root user (6-128 characters, any printable characters, taken exactly as typed: spaces count). Applied at first boot and whenever this property changes; later changes are made in the OS. Empty (or null) keeps the image\'s password; a value of only spaces is a password like any other.',
+    description:
+      "Initial password of the root user (6-128 characters, any printable characters, taken exactly as typed: spaces count). Applied at first boot and whenever this property changes; later changes are made in the OS. Empty (or null) keeps the image's password; a value of only spaces is a password like any other.",
     qualifiers: 'MinLen(0) MaxLen(128)',
     secret: true,
     schema: password('the root password'),
@@ -263,7 +285,8 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   }),
   declare('appliance.ca_cert', {
     label: 'TLS Certificate Authority Certificate (ca.crt)',
-    description: 'PEM certificate of the CA that signs the Data Plane API\'s server certificate (basicConstraints CA:TRUE, not expired): exactly one CERTIFICATE block and nothing else. A chain, a private key or other text in this field is refused (the key goes in appliance.ca_cert_key). Leave blank, together with the key, to have the appliance generate a CA once and keep it.',
+    description:
+      "PEM certificate of the CA that signs the Data Plane API's server certificate (basicConstraints CA:TRUE, not expired): exactly one CERTIFICATE block and nothing else. A chain, a private key or other text in this field is refused (the key goes in appliance.ca_cert_key). Leave blank, together with the key, to have the appliance generate a CA once and keep it.",
     qualifiers: 'MinLen(0) MaxLen(65535)',
     multiline: true,
     schema: pem('certificate'),
@@ -279,7 +302,8 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   declare('network.hostname', {
     default: 'haproxy.local',
     label: 'Host Name',
-    description: 'Host name or fully qualified domain name of the appliance (RFC 1123). Case and one trailing dot are dropped: HAProxy.Local. is haproxy.local.',
+    description:
+      'Host name or fully qualified domain name of the appliance (RFC 1123). Case and one trailing dot are dropped: HAProxy.Local. is haproxy.local.',
     schema: hostname(),
   }),
   declare('network.nameservers', {
@@ -290,17 +314,23 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   }),
   declare('network.ntp_servers', {
     label: 'NTP Servers',
-    description: 'Optional NTP servers (host names or IP addresses, up to 16), separated by commas, for systemd-timesyncd. Blank keeps the image\'s time settings; air-gapped sites set their own.',
-    schema: list((v, ctx) => (isIP(v) ? v : (p => (p ? fail(ctx, p.code, p.reason) : canonicalHostname(v)))(hostnameProblem(v))), 'NTP servers', MAX_NTP_SERVERS),
+    description:
+      "Optional NTP servers (host names or IP addresses, up to 16), separated by commas, for systemd-timesyncd. Blank keeps the image's time settings; air-gapped sites set their own.",
+    schema: list(
+      (v, ctx) => (isIP(v) ? v : ((p) => (p ? fail(ctx, p.code, p.reason) : canonicalHostname(v)))(hostnameProblem(v))),
+      'NTP servers',
+      MAX_NTP_SERVERS,
+    ),
   }),
   declare('network.management_ip', {
     label: 'Management IP',
-    description: 'Static address of the management NIC in CIDR notation (like 10.191.181.52/20). Blank uses DHCP (not recommended: the Supervisor must reach the Data Plane API at a stable address).',
+    description:
+      'Static address of the management NIC in CIDR notation (like 10.191.181.52/20). Blank uses DHCP (not recommended: the Supervisor must reach the Data Plane API at a stable address).',
     schema: interfaceAddress(),
   }),
   declare('network.management_gateway', {
     label: 'Management Gateway',
-    description: 'Gateway of the management network; the appliance\'s only default route.',
+    description: "Gateway of the management network; the appliance's only default route.",
     schema: ipv4(),
   }),
   declare('network.workload_ip', {
@@ -315,7 +345,8 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   }),
   declare('network.additional_workload_networks', {
     label: 'Additional Workload Networks',
-    description: 'Networks (CIDR, separated by commas) reachable through the workload gateway, such as further Supervisor workload networks; at most 1000. Must not include the primary workload network nor overlap a load-balancer IP range.',
+    description:
+      'Networks (CIDR, separated by commas) reachable through the workload gateway, such as further Supervisor workload networks; at most 1000. Must not include the primary workload network nor overlap a load-balancer IP range.',
     schema: list(networkCidr, 'networks', MAX_ADDITIONAL_NETWORKS),
   }),
   declare('network.frontend_ip', {
@@ -332,7 +363,8 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
   }),
   declare('loadbalance.service_ip_range', {
     label: 'Load Balancer IP Ranges',
-    description: 'Networks (CIDR, separated by commas, like 192.168.0.0/24; at most 1000, none overlapping another) of virtual IPs. The appliance answers for every address in them, so they must hold no other host: not its own addresses, gateways or nameservers.',
+    description:
+      'Networks (CIDR, separated by commas, like 192.168.0.0/24; at most 1000, none overlapping another) of virtual IPs. The appliance answers for every address in them, so they must hold no other host: not its own addresses, gateways or nameservers.',
     schema: list(networkCidr, 'ranges', MAX_SERVICE_RANGES),
   }),
   declare('loadbalance.dataplane_port', {
@@ -342,14 +374,16 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
     label: 'Data Plane API Management Port',
     description: 'TCP port of the Data Plane API on the management address.',
     schema: field(
-      (v, ctx) => (/^\d{1,5}$/u.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? Number(v) : fail(ctx, 'not-port', `${quote(v)} is not a port number from 1 to 65535`)),
+      (v, ctx) =>
+        /^\d{1,5}$/u.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? Number(v) : fail(ctx, 'not-port', `${quote(v)} is not a port number from 1 to 65535`),
       { whenUnset: 5556 },
     ),
   }),
   declare('loadbalance.haproxy_user', {
     label: 'HAProxy User ID',
-    description: 'User name for the Data Plane API: 1-64 printable ASCII characters without spaces, colons, quotes, backslashes or # (HTTP basic authentication cannot carry a colon in the user name, and the haproxy userlist takes a single token).',
-    schema: field((v, ctx) => (p => (p ? fail(ctx, p.code, p.reason) : v))(userProblem(v))),
+    description:
+      'User name for the Data Plane API: 1-64 printable ASCII characters without spaces, colons, quotes, backslashes or # (HTTP basic authentication cannot carry a colon in the user name, and the haproxy userlist takes a single token).',
+    schema: field((v, ctx) => ((p) => (p ? fail(ctx, p.code, p.reason) : v))(userProblem(v))),
   }),
   declare('loadbalance.haproxy_pwd', {
     label: 'HAProxy Password',

@@ -36,17 +36,27 @@ export function detectDeployment(raw: Record<string, string>, options: ValidateO
   if (options.deployment) {
     const nics = options.deployment === 'frontend' ? 3 : 2;
     if (n !== undefined && n > 0 && n !== nics) {
-      return makeProblem('EthernetAdapterSection', 'adapter-count',
-        `the OVF environment lists ${n} network adapter${n === 1 ? '' : 's'}, but the ${options.deployment} deployment has ${nics} NICs (${options.deployment === 'frontend' ? 'management, workload, frontend' : 'management, workload'}); deploy the OVA with the matching deployment configuration`);
+      return makeProblem(
+        'EthernetAdapterSection',
+        'adapter-count',
+        `the OVF environment lists ${n} network adapter${n === 1 ? '' : 's'}, but the ${options.deployment} deployment has ${nics} NICs (${options.deployment === 'frontend' ? 'management, workload, frontend' : 'management, workload'}); deploy the OVA with the matching deployment configuration`,
+      );
     }
     return options.deployment;
   }
   if (n !== undefined && n > 0) {
     if (n === 2) return 'default';
     if (n === 3) return 'frontend';
-    return makeProblem('EthernetAdapterSection', 'adapter-count', `the OVF environment lists ${n} network adapters; the appliance takes 2 (default) or 3 (frontend)`);
+    return makeProblem(
+      'EthernetAdapterSection',
+      'adapter-count',
+      `the OVF environment lists ${n} network adapters; the appliance takes 2 (default) or 3 (frontend)`,
+    );
   }
-  const isSet = (k: string) => { const v = raw[k]?.trim(); return v !== undefined && v !== '' && v !== 'null'; };
+  const isSet = (k: string) => {
+    const v = raw[k]?.trim();
+    return v !== undefined && v !== '' && v !== 'null';
+  };
   return FRONTEND_KEYS.some(isSet) ? 'frontend' : 'default';
 }
 
@@ -63,7 +73,17 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
   // Unknown keys: one warning each for a few, one warning for many (no flood of lines).
   const unknown = Object.keys(raw).filter((key) => !PROPERTY_BY_KEY.has(key));
   if (unknown.length <= MAX_UNKNOWN_NAMED) for (const key of unknown) warnings.push(warning(clip(key), 'unknown-property', 'unknown property, ignored'));
-  else warnings.push(warning('PropertySection', 'unknown-properties', `${unknown.length} unknown properties ignored: ${unknown.slice(0, MAX_UNKNOWN_NAMED).map((k) => clip(k)).join(', ')}, …`));
+  else
+    warnings.push(
+      warning(
+        'PropertySection',
+        'unknown-properties',
+        `${unknown.length} unknown properties ignored: ${unknown
+          .slice(0, MAX_UNKNOWN_NAMED)
+          .map((k) => clip(k))
+          .join(', ')}, …`,
+      ),
+    );
 
   const deployment = detectDeployment(raw, options);
   if (typeof deployment !== 'string') {
@@ -78,7 +98,13 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
     let input = raw[decl.key];
     if (decl.configurations && !decl.configurations.includes(deployment)) {
       if (input !== undefined && input.trim() !== '' && input.trim() !== 'null') {
-        warnings.push(warning(decl.key, 'ignored-in-deployment', `ignored in the ${deployment} deployment (${deployment === 'default' ? '2 NICs, no frontend network' : 'not used'})`));
+        warnings.push(
+          warning(
+            decl.key,
+            'ignored-in-deployment',
+            `ignored in the ${deployment} deployment (${deployment === 'default' ? '2 NICs, no frontend network' : 'not used'})`,
+          ),
+        );
       }
       input = undefined;
     }
@@ -92,12 +118,15 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
   const ok = (...keys: string[]) => keys.every((k) => !failed.has(k));
 
   // Required values.
-  if (ok('loadbalance.haproxy_user') && v['loadbalance.haproxy_user'] === undefined) problem('loadbalance.haproxy_user', 'required', 'is required: the Data Plane API refuses to start without a user');
-  if (ok('loadbalance.haproxy_pwd') && v['loadbalance.haproxy_pwd'] === undefined) problem('loadbalance.haproxy_pwd', 'required', 'is required: the Data Plane API user needs a password (6 to 128 characters)');
+  if (ok('loadbalance.haproxy_user') && v['loadbalance.haproxy_user'] === undefined)
+    problem('loadbalance.haproxy_user', 'required', 'is required: the Data Plane API refuses to start without a user');
+  if (ok('loadbalance.haproxy_pwd') && v['loadbalance.haproxy_pwd'] === undefined)
+    problem('loadbalance.haproxy_pwd', 'required', 'is required: the Data Plane API user needs a password (6 to 128 characters)');
   if (ok('loadbalance.service_ip_range') && (v['loadbalance.service_ip_range'] as Cidr[]).length === 0) {
     problem('loadbalance.service_ip_range', 'required', 'is required: give at least one network of virtual IPs, like 192.168.0.0/24');
   }
-  if (ok('appliance.root_pwd') && v['appliance.root_pwd'] === undefined) warnings.push(warning('appliance.root_pwd', 'root-password-unset', 'not set; the root password of the image is left as it is'));
+  if (ok('appliance.root_pwd') && v['appliance.root_pwd'] === undefined)
+    warnings.push(warning('appliance.root_pwd', 'root-password-unset', 'not set; the root password of the image is left as it is'));
 
   // NICs: gateway inside the subnet, not the NIC's own address; subnets apart.
   const roles: NicRole[] = deployment === 'frontend' ? ['management', 'workload', 'frontend'] : ['management', 'workload'];
@@ -111,14 +140,27 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
     if (!ok(ipKey, gwKey)) continue;
     if (cidr && gateway) {
       if (!contains(cidr, gateway)) problem(gwKey, 'gateway-outside-subnet', `${gateway} is outside ${cidr.network} (${role} network)`);
-      else if (gateway === cidr.address) problem(gwKey, 'gateway-is-own-address', `${gateway} is the appliance's own ${role} address; the gateway must be another host`);
-      else if (gateway === cidr.networkAddress || gateway === cidr.broadcastAddress) problem(gwKey, 'gateway-not-host', `${gateway} is the ${gateway === cidr.networkAddress ? 'network' : 'broadcast'} address of ${cidr.network}, not a host`);
+      else if (gateway === cidr.address)
+        problem(gwKey, 'gateway-is-own-address', `${gateway} is the appliance's own ${role} address; the gateway must be another host`);
+      else if (gateway === cidr.networkAddress || gateway === cidr.broadcastAddress)
+        problem(
+          gwKey,
+          'gateway-not-host',
+          `${gateway} is the ${gateway === cidr.networkAddress ? 'network' : 'broadcast'} address of ${cidr.network}, not a host`,
+        );
     }
-    if (role === 'management' && !cidr && ok(ipKey)) warnings.push(warning(ipKey, 'dataplane-any-address', 'DHCP; the Data Plane API listens on every address'));
+    if (role === 'management' && !cidr && ok(ipKey))
+      warnings.push(warning(ipKey, 'dataplane-any-address', 'DHCP; the Data Plane API listens on every address'));
     if (cidr && !gateway) {
-      warnings.push(warning(gwKey, 'gateway-unset', role === 'management'
-        ? `not set; the appliance gets no default route and reaches only ${cidr.network}`
-        : `not set; replies to clients outside ${cidr.network} that arrive on the ${role} NIC have no way back`));
+      warnings.push(
+        warning(
+          gwKey,
+          'gateway-unset',
+          role === 'management'
+            ? `not set; the appliance gets no default route and reaches only ${cidr.network}`
+            : `not set; replies to clients outside ${cidr.network} that arrive on the ${role} NIC have no way back`,
+        ),
+      );
     }
   }
   for (let i = 0; i < roles.length; i++) {
@@ -126,7 +168,11 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
       const a = nics.get(roles[i]!)!.cidr;
       const b = nics.get(roles[j]!)!.cidr;
       if (a && b && overlaps(a, b)) {
-        problem(`network.${roles[j]}_ip`, 'subnets-overlap', `${b.network} (${roles[j]} network) overlaps ${a.network} (${roles[i]} network); each NIC needs a network of its own`);
+        problem(
+          `network.${roles[j]}_ip`,
+          'subnets-overlap',
+          `${b.network} (${roles[j]} network) overlaps ${a.network} (${roles[i]} network); each NIC needs a network of its own`,
+        );
       }
     }
   }
@@ -135,15 +181,27 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
   const caCert = v['appliance.ca_cert'] as string | undefined;
   const caKey = v['appliance.ca_cert_key'] as string | undefined;
   if (ok('appliance.ca_cert', 'appliance.ca_cert_key')) {
-    if (caCert && !caKey) problem('appliance.ca_cert_key', 'ca-pair-incomplete', 'is blank but appliance.ca_cert is set; give both the CA certificate and its key, or neither');
-    if (caKey && !caCert) problem('appliance.ca_cert', 'ca-pair-incomplete', 'is blank but appliance.ca_cert_key is set; give both the CA certificate and its key, or neither');
+    if (caCert && !caKey)
+      problem('appliance.ca_cert_key', 'ca-pair-incomplete', 'is blank but appliance.ca_cert is set; give both the CA certificate and its key, or neither');
+    if (caKey && !caCert)
+      problem('appliance.ca_cert', 'ca-pair-incomplete', 'is blank but appliance.ca_cert_key is set; give both the CA certificate and its key, or neither');
   }
   if (caCert && ok('appliance.ca_cert')) {
     const cert = new X509Certificate(caCert);
     const now = options.now ?? new Date();
-    if (!cert.ca) problem('appliance.ca_cert', 'ca-not-ca', `the certificate for ${quote(cert.subject.replace(/\n/gu, ', '), 200)} is not a CA (basicConstraints CA:TRUE is missing); it cannot sign the server certificate`);
+    if (!cert.ca)
+      problem(
+        'appliance.ca_cert',
+        'ca-not-ca',
+        `the certificate for ${quote(cert.subject.replace(/\n/gu, ', '), 200)} is not a CA (basicConstraints CA:TRUE is missing); it cannot sign the server certificate`,
+      );
     if (new Date(cert.validTo) < now) problem('appliance.ca_cert', 'ca-expired', `the CA certificate expired on ${new Date(cert.validTo).toISOString()}`);
-    else if (new Date(cert.validFrom) > now) problem('appliance.ca_cert', 'ca-not-yet-valid', `the CA certificate is not valid before ${new Date(cert.validFrom).toISOString()}; check the clock or the certificate`);
+    else if (new Date(cert.validFrom) > now)
+      problem(
+        'appliance.ca_cert',
+        'ca-not-yet-valid',
+        `the CA certificate is not valid before ${new Date(cert.validFrom).toISOString()}; check the clock or the certificate`,
+      );
     if (caKey && ok('appliance.ca_cert_key') && !cert.checkPrivateKey(createPrivateKey(caKey))) {
       problem('appliance.ca_cert_key', 'ca-key-mismatch', 'does not belong to appliance.ca_cert (the public keys differ)');
     }
@@ -161,14 +219,24 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
   // Each range against the few hosts (at most 9), then every overlap in one sorted sweep.
   const RANGE = 'loadbalance.service_ip_range';
   for (const range of ranges) {
-    if (range.prefix < 8) problem(RANGE, 'range-too-large', `${range.network} is far too large: the appliance would answer for ${range.prefix === 0 ? 'every address' : `2^${32 - range.prefix} addresses`}; use a range of the load balancer's VIPs`);
+    if (range.prefix < 8)
+      problem(
+        RANGE,
+        'range-too-large',
+        `${range.network} is far too large: the appliance would answer for ${range.prefix === 0 ? 'every address' : `2^${32 - range.prefix} addresses`}; use a range of the load balancer's VIPs`,
+      );
     const kind = rangeOf(range.networkAddress);
     if (['loopback', 'multicast', 'linkLocal', 'unspecified', 'broadcast', 'reserved'].includes(kind)) {
       problem(RANGE, 'range-not-unicast', `${range.network} is a ${kind} range; virtual IPs must be ordinary unicast addresses`);
     }
-    for (const h of hosts) if (contains(range, h.address)) problem(RANGE, 'range-holds-host', `${range.network} contains ${h.address}, ${h.what}; the appliance would answer for it`);
+    for (const h of hosts)
+      if (contains(range, h.address))
+        problem(RANGE, 'range-holds-host', `${range.network} contains ${h.address}, ${h.what}; the appliance would answer for it`);
   }
-  overlapsSorted(ranges.map((cidr) => ({ cidr })), (inner, outer) => problem(RANGE, 'ranges-overlap', `${inner.cidr.network} overlaps ${outer.cidr.network}`));
+  overlapsSorted(
+    ranges.map((cidr) => ({ cidr })),
+    (inner, outer) => problem(RANGE, 'ranges-overlap', `${inner.cidr.network} overlaps ${outer.cidr.network}`),
+  );
 
   // Additional workload networks: routed via workload, so never a NIC's own network (3 at most),
   // nor a load-balancer range (one sorted sweep over both lists).
@@ -177,7 +245,12 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
   for (const net of extra) {
     for (const [role, nic] of nics) {
       if (nic.cidr && overlaps(net, nic.cidr)) {
-        if (role === 'workload') problem(EXTRA, 'network-includes-workload', `${net.network} includes the primary workload network ${nic.cidr.network}; list only the other workload networks`);
+        if (role === 'workload')
+          problem(
+            EXTRA,
+            'network-includes-workload',
+            `${net.network} includes the primary workload network ${nic.cidr.network}; list only the other workload networks`,
+          );
         else problem(EXTRA, 'network-overlaps-nic', `${net.network} overlaps the ${role} network ${nic.cidr.network}`);
       }
     }
@@ -195,7 +268,12 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
 
   const nic = (role: NicRole): NicConfig => {
     const n = nics.get(role)!;
-    const address: StaticAddress | undefined = n.cidr && { address: n.cidr.address, prefix: n.cidr.prefix, cidr: `${n.cidr.address}/${n.cidr.prefix}`, network: n.cidr.network };
+    const address: StaticAddress | undefined = n.cidr && {
+      address: n.cidr.address,
+      prefix: n.cidr.prefix,
+      cidr: `${n.cidr.address}/${n.cidr.prefix}`,
+      network: n.cidr.network,
+    };
     return { role, ...(address && { address }), ...(n.gateway && { gateway: n.gateway }) };
   };
   const config: ApplianceConfig = {
@@ -240,7 +318,11 @@ export function validateEnvironment(
   });
   if (!result.config) {
     const n = result.problems.length;
-    throw new InputError(`the OVF environment from ${env.source} has ${n} problem${n === 1 ? '' : 's'}; nothing was changed`, nonEmpty(result.problems), result.warnings);
+    throw new InputError(
+      `the OVF environment from ${env.source} has ${n} problem${n === 1 ? '' : 's'}; nothing was changed`,
+      nonEmpty(result.problems),
+      result.warnings,
+    );
   }
   return { config: result.config, warnings: result.warnings };
 }

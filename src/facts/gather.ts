@@ -43,7 +43,10 @@ export function dpkgVersion(status: string, pkg: string): string | undefined {
 }
 
 async function executable(path: string): Promise<boolean> {
-  return access(path, constants.X_OK).then(() => true, () => false);
+  return access(path, constants.X_OK).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** 16 characters of crypt's salt alphabet. */
@@ -130,7 +133,12 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
   // Keys are made on the target file system, in its private work folder (a failure is not fatal: see preparePki).
   const pki = await preparePki(config, root, pkiFacts);
   const live = root === '/';
-  const systemd = live && (await access('/run/systemd/system').then(() => true, () => false));
+  const systemd =
+    live &&
+    (await access('/run/systemd/system').then(
+      () => true,
+      () => false,
+    ));
   const context: LiveContext = {
     // `--boot` from the unit: at boot the services start after the agent; but once the system is
     // up (an admin's `systemctl restart haproxy-appliance`) it is a rerun that reloads what changed.

@@ -58,7 +58,10 @@ export async function cleanPkiLeftovers(ws: PkiWorkspace): Promise<string[]> {
 export async function releaseWorkspace(ws: PkiWorkspace): Promise<void> {
   if (!ws.created) return;
   for (let d = ws.dir; ; d = dirname(d)) {
-    const gone = await rmdir(d).then(() => true, () => false);
+    const gone = await rmdir(d).then(
+      () => true,
+      () => false,
+    );
     if (!gone || d === ws.created || d === dirname(d)) break;
   }
   delete ws.created;
@@ -67,10 +70,13 @@ export async function releaseWorkspace(ws: PkiWorkspace): Promise<void> {
 async function withPrivateDir<T>(ws: PkiWorkspace, fn: (dir: string) => Promise<T>): Promise<T> {
   // Parents as any folder of the tree (0755), the work folder itself root only.
   const first = await mkdir(dirname(ws.dir), { recursive: true, mode: 0o755 });
-  const made = await mkdir(ws.dir, { mode: 0o700 }).then(() => true, (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EEXIST') throw err;
-    return false;
-  });
+  const made = await mkdir(ws.dir, { mode: 0o700 }).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+      return false;
+    },
+  );
   if (!ws.created && (first ?? (made ? ws.dir : undefined))) ws.created = first ?? ws.dir;
   const st = await lstat(ws.dir);
   if (!st.isDirectory()) throw new ApplyError(`${ws.dir} must be a directory for making keys`);
@@ -95,7 +101,7 @@ export class OpensslFailed extends ApplyError {
 
 async function openssl(args: string[]): Promise<void> {
   const r = await run(['openssl', ...args]);
-  if (r.notFound) throw new OpensslFailed('openssl is not installed; it is needed to make the appliance\'s certificates', false);
+  if (r.notFound) throw new OpensslFailed("openssl is not installed; it is needed to make the appliance's certificates", false);
   // failureDetail says "timed out after N s" when the timeout fired (src/util/run.ts).
   if (r.exitCode !== 0 || r.timedOut) throw new OpensslFailed(`openssl ${args[0]} failed: ${failureDetail(r)}`, r.timedOut);
 }
@@ -105,11 +111,28 @@ export async function generateCa(hostname: string, ws: PkiWorkspace): Promise<Ke
   return withPrivateDir(ws, async (dir) => {
     const key = join(dir, 'ca.key');
     const cert = join(dir, 'ca.crt');
-    await openssl(['req', '-x509', '-newkey', 'rsa:3072', '-nodes', '-sha256', '-days', '3650',
-      '-keyout', key, '-out', cert, '-subj', `/O=haproxy-appliance/CN=${hostname} CA`,
-      '-addext', 'basicConstraints=critical,CA:TRUE,pathlen:0',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-      '-addext', 'subjectKeyIdentifier=hash']);
+    await openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:3072',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '3650',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-subj',
+      `/O=haproxy-appliance/CN=${hostname} CA`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE,pathlen:0',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-addext',
+      'subjectKeyIdentifier=hash',
+    ]);
     crashPoint('pki-ca-key');
     return { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8') };
   });
@@ -122,19 +145,52 @@ export async function issueServerCert(ca: KeyPair, commonName: string, sans: { i
     await writeFile(p('ca.crt'), ca.cert);
     await writeFile(p('ca.key'), ca.key, { mode: 0o600 });
     const san = [...sans.ips.map((i) => `IP:${i}`), ...sans.dns.map((d) => `DNS:${d}`)].join(',');
-    await writeFile(p('ext.cnf'), [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      `subjectAltName=${san}`,
-      'subjectKeyIdentifier=hash',
-      'authorityKeyIdentifier=keyid',
-      '',
-    ].join('\n'));
-    await openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-sha256', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', `/O=haproxy-appliance/CN=${commonName}`]);
+    await writeFile(
+      p('ext.cnf'),
+      [
+        'basicConstraints=critical,CA:FALSE',
+        'keyUsage=critical,digitalSignature,keyEncipherment',
+        'extendedKeyUsage=serverAuth',
+        `subjectAltName=${san}`,
+        'subjectKeyIdentifier=hash',
+        'authorityKeyIdentifier=keyid',
+        '',
+      ].join('\n'),
+    );
+    await openssl([
+      'req',
+      '-new',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-keyout',
+      p('server.key'),
+      '-out',
+      p('server.csr'),
+      '-subj',
+      `/O=haproxy-appliance/CN=${commonName}`,
+    ]);
     crashPoint('pki-server-key');
-    await openssl(['x509', '-req', '-sha256', '-days', '730', '-in', p('server.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'),
-      '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-extfile', p('ext.cnf'), '-out', p('server.crt')]);
+    await openssl([
+      'x509',
+      '-req',
+      '-sha256',
+      '-days',
+      '730',
+      '-in',
+      p('server.csr'),
+      '-CA',
+      p('ca.crt'),
+      '-CAkey',
+      p('ca.key'),
+      '-set_serial',
+      `0x${randomBytes(16).toString('hex')}`,
+      '-extfile',
+      p('ext.cnf'),
+      '-out',
+      p('server.crt'),
+    ]);
     return { cert: await readFile(p('server.crt'), 'utf8'), key: await readFile(p('server.key'), 'utf8') };
   });
 }

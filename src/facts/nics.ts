@@ -95,7 +95,6 @@ export function parseNicsSpec(text: string, origin: string): Map<NicRole, string
   return map;
 }
 
-
 interface Candidate {
   source: string;
   map: Map<NicRole, string>;
@@ -107,7 +106,9 @@ function fromAdapters(adapters: OvfAdapter[], deployment: Deployment): Candidate
   if (adapters.length === 0) return undefined;
   const roles = deploymentRoles(deployment);
   if (adapters.length !== roles.length) {
-    throw refuse('EthernetAdapterSection', 'adapter-count',
+    throw refuse(
+      'EthernetAdapterSection',
+      'adapter-count',
       `the OVF environment lists ${adapters.length} network adapter${adapters.length === 1 ? '' : 's'}, but ${describeRoles(deployment)}; ` +
         'deploy the OVA with the matching deployment configuration, or name the NICs with --nics',
     );
@@ -153,7 +154,11 @@ export function resolveNics(input: NicSources): ResolvedNics {
     const tried = input.live
       ? `the OVF environment lists no network adapters, no interface is named ${NIC_ROLES.join('/')}, and none sits in the OVA's PCI slots (live: ${describeLive(input.live)})`
       : 'the OVF environment lists no network adapters';
-    throw refuse('--nics', 'nics-unknown', `cannot tell which NIC is which: ${tried}; name them with --nics management=MAC,workload=MAC${input.deployment === 'frontend' ? ',frontend=MAC' : ''} or NICS= in /etc/default/haproxy-appliance`);
+    throw refuse(
+      '--nics',
+      'nics-unknown',
+      `cannot tell which NIC is which: ${tried}; name them with --nics management=MAC,workload=MAC${input.deployment === 'frontend' ? ',frontend=MAC' : ''} or NICS= in /etc/default/haproxy-appliance`,
+    );
   }
   const { source, map, override } = chosen;
 
@@ -161,7 +166,9 @@ export function resolveNics(input: NicSources): ResolvedNics {
   const extra = [...map.keys()].filter((r) => !roles.includes(r));
   if (missing.length || extra.length) {
     const named = [...map.keys()];
-    throw refuse(source, 'nics-roles-mismatch',
+    throw refuse(
+      source,
+      'nics-roles-mismatch',
       `${source} names ${named.length} NIC${named.length === 1 ? '' : 's'} (${named.join(', ')}), but ${describeRoles(input.deployment)}` +
         `${missing.length ? `; missing: ${missing.join(', ')}` : ''}${extra.length ? `; not in this deployment: ${extra.join(', ')}` : ''}`,
     );
@@ -182,7 +189,11 @@ export function resolveNics(input: NicSources): ResolvedNics {
   for (const a of assignments) {
     const nic = live.find((n) => n.mac === a.mac);
     if (!nic) {
-      throw refuse(source, 'nic-mac-unknown', `the ${a.role} NIC ${a.mac} (from ${source}) is not on this machine; its Ethernet interfaces are: ${describeLive(live)}`);
+      throw refuse(
+        source,
+        'nic-mac-unknown',
+        `the ${a.role} NIC ${a.mac} (from ${source}) is not on this machine; its Ethernet interfaces are: ${describeLive(live)}`,
+      );
     }
     a.currentName = nic.name;
   }
@@ -195,7 +206,11 @@ export function resolveNics(input: NicSources): ResolvedNics {
   const assignedMacs = new Set(assignments.map((a) => a.mac));
   for (const nic of live) {
     if ((NIC_ROLES as readonly string[]).includes(nic.name) && !assignedMacs.has(nic.mac)) {
-      throw refuse(nic.name, 'nic-name-taken', `interface ${nic.name} (${nic.mac}) holds a role name but is not the ${nic.name} NIC according to ${source}; rename it first`);
+      throw refuse(
+        nic.name,
+        'nic-name-taken',
+        `interface ${nic.name} (${nic.mac}) holds a role name but is not the ${nic.name} NIC according to ${source}; rename it first`,
+      );
     }
   }
   return { source, assignments, warnings };

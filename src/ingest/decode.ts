@@ -52,7 +52,6 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
   return -1;
 }
 
-
 /** The 1-based line of byte `at`. */
 function lineOf(bytes: Buffer, at: number): number {
   let line = 1;
@@ -104,7 +103,10 @@ export function decodeDocument(input: Uint8Array, source: string): string {
       const at = firstInvalidUtf8(body);
       // Where, never which byte: it may be a character of a password.
       const where = at >= 0 ? `: an invalid byte at offset ${at + (bom ? 3 : 0)} (line ${lineOf(body, at)})` : '';
-      refuse(source, `the document is not valid UTF-8${declared ? '' : ' (no encoding is declared, so it must be UTF-8)'}${where}; declare its encoding (<?xml version="1.0" encoding="ISO-8859-1"?>) or save it as UTF-8`);
+      refuse(
+        source,
+        `the document is not valid UTF-8${declared ? '' : ' (no encoding is declared, so it must be UTF-8)'}${where}; declare its encoding (<?xml version="1.0" encoding="ISO-8859-1"?>) or save it as UTF-8`,
+      );
     }
   }
   if (ASCII_NAMES.has(encoding)) {

@@ -12,7 +12,12 @@ import { DOCUMENT_PROPERTY } from './decode.js';
 
 const SECTOR = 2048;
 
-interface DirEntry { name: string; extent: number; size: number; isDir: boolean }
+interface DirEntry {
+  name: string;
+  extent: number;
+  size: number;
+  isDir: boolean;
+}
 
 function parseDirectory(buf: Buffer): DirEntry[] {
   const out: DirEntry[] = [];

@@ -48,7 +48,8 @@ function refuse(source: string, at: string, code: ProblemCode, message: string):
 export function parseOvfEnvironment(input: string | Uint8Array, source: string): OvfEnvironment {
   let xml: string;
   if (typeof input === 'string') {
-    if (input.length > MAX_DOCUMENT_BYTES) refuse(source, DOCUMENT_PROPERTY, 'document-too-large', `the document is ${input.length} characters; at most ${MAX_DOCUMENT_BYTES} (1 MiB) are accepted`);
+    if (input.length > MAX_DOCUMENT_BYTES)
+      refuse(source, DOCUMENT_PROPERTY, 'document-too-large', `the document is ${input.length} characters; at most ${MAX_DOCUMENT_BYTES} (1 MiB) are accepted`);
     xml = input.startsWith('\ufeff') ? input.slice(1) : input;
   } else {
     xml = decodeDocument(input, source);
@@ -74,7 +75,13 @@ export function parseOvfEnvironment(input: string | Uint8Array, source: string):
   const properties: Record<string, string> = Object.create(null) as Record<string, string>;
   const sections = children(root, OVF_ENV_NS, 'PropertySection');
   if (sections.length > 1) {
-    problems.push(problem('PropertySection', 'duplicate-property-section', `the document has ${sections.length} PropertySections; an OVF environment has one (a second would override the first)`));
+    problems.push(
+      problem(
+        'PropertySection',
+        'duplicate-property-section',
+        `the document has ${sections.length} PropertySections; an OVF environment has one (a second would override the first)`,
+      ),
+    );
   }
   let count = 0;
   for (const section of sections) {
@@ -83,7 +90,13 @@ export function parseOvfEnvironment(input: string | Uint8Array, source: string):
       const key = attr(p, OVF_ENV_NS, 'key');
       if (!key) continue;
       if (Object.hasOwn(properties, key)) {
-        problems.push(problem(clip(key), 'duplicate-property', 'is given twice in the OVF environment; give each property once (the second would silently override the first)'));
+        problems.push(
+          problem(
+            clip(key),
+            'duplicate-property',
+            'is given twice in the OVF environment; give each property once (the second would silently override the first)',
+          ),
+        );
         continue;
       }
       properties[key] = attr(p, OVF_ENV_NS, 'value') ?? '';
@@ -96,7 +109,13 @@ export function parseOvfEnvironment(input: string | Uint8Array, source: string):
     for (const a of children(section, VMWARE_ENV_NS, 'Adapter')) {
       const mac = attr(a, VMWARE_ENV_NS, 'mac')?.trim().toLowerCase();
       if (!mac) continue;
-      if (listed.length >= MAX_ADAPTERS) refuse(source, 'EthernetAdapterSection', 'too-many-adapters', `more than ${MAX_ADAPTERS} network adapters; the appliance takes 2 (default) or 3 (frontend)`);
+      if (listed.length >= MAX_ADAPTERS)
+        refuse(
+          source,
+          'EthernetAdapterSection',
+          'too-many-adapters',
+          `more than ${MAX_ADAPTERS} network adapters; the appliance takes 2 (default) or 3 (frontend)`,
+        );
       if (!MAC.test(mac)) refuse(source, 'EthernetAdapterSection', 'adapter-not-mac', `${quote(mac)} is not a MAC address`);
       if (macs.has(mac)) {
         problems.push(problem('EthernetAdapterSection', 'duplicate-adapter-mac', `${mac} is listed twice; each network adapter has its own MAC`));

@@ -18,7 +18,11 @@ export interface Ingested {
 export function deploymentOption(value: unknown): Deployment | undefined {
   if (value === undefined) return undefined;
   if (value === 'default' || value === 'frontend') return value;
-  throw inputError('--deployment', 'not-deployment', `${typeof value === 'string' ? quote(value) : JSON.stringify(value)} is not a deployment configuration; use default or frontend`);
+  throw inputError(
+    '--deployment',
+    'not-deployment',
+    `${typeof value === 'string' ? quote(value) : JSON.stringify(value)} is not a deployment configuration; use default or frontend`,
+  );
 }
 
 /** `--deployment` checked first (no reading for a mistyped option), then the environment read. */

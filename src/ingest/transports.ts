@@ -45,7 +45,17 @@ export async function readDocumentFile(path: string, source: string): Promise<Ui
   try {
     const st = await fh.stat();
     if (!st.isFile()) {
-      const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isSocket() ? 'a socket' : 'not a regular file';
+      const kind = st.isDirectory()
+        ? 'a directory'
+        : st.isFIFO()
+          ? 'a FIFO'
+          : st.isCharacterDevice()
+            ? 'a character device'
+            : st.isBlockDevice()
+              ? 'a block device'
+              : st.isSocket()
+                ? 'a socket'
+                : 'not a regular file';
       const message = `is ${kind}, not a regular file; give the OVF environment document (ovf-env.xml)`;
       throw new InputError(`${source}: ${message}`, [problem(DOCUMENT_PROPERTY, 'not-a-file', message)]);
     }
@@ -134,10 +144,12 @@ async function fromIso(): Promise<Attempt> {
       if (xml) return { xml, source: `ISO transport (${path} at ${dev.mount})` };
       continue;
     }
-    const xml = (await mountAndRead(path)) ?? (await readIsoRootFile(path, ISO_NAMES).catch((err: unknown) => {
-      if (err instanceof InputError) throw err;
-      return undefined;
-    }));
+    const xml =
+      (await mountAndRead(path)) ??
+      (await readIsoRootFile(path, ISO_NAMES).catch((err: unknown) => {
+        if (err instanceof InputError) throw err;
+        return undefined;
+      }));
     if (xml) return { xml, source: `ISO transport (${path})` };
   }
   return { tried: `ISO transport (${devices.map((d) => d.path).join(', ')}: no ovf-env.xml)` };

@@ -42,7 +42,10 @@ export function planAppliance(config: ApplianceConfig, nics: NicAssignment[], fa
     ...(facts.dataplaneVersionOutput !== undefined && { versionOutput: facts.dataplaneVersionOutput }),
     ...(facts.dataplaneVersionUnknown !== undefined && { unknownReason: facts.dataplaneVersionUnknown }),
   });
-  const access = accessModel(config, { ...(facts.rootPasswordMarker !== undefined && { rootPasswordMarker: facts.rootPasswordMarker }), salt: facts.salts.root });
+  const access = accessModel(config, {
+    ...(facts.rootPasswordMarker !== undefined && { rootPasswordMarker: facts.rootPasswordMarker }),
+    salt: facts.salts.root,
+  });
   // Without new key material the PKI files stay as they are; only the CA on disk still in use is published,
   // and the Data Plane API is not started without a certificate to serve.
   const publishCa = facts.pki ? facts.pki.ca.cert : facts.pkiKept?.caCert;
@@ -60,7 +63,8 @@ export function planAppliance(config: ApplianceConfig, nics: NicAssignment[], fa
     renames: network.renames,
     remove: network.remove,
     dataplaneEnabled: dataplane.enable,
-    ...(dataplane.enable && apiWithoutCert && { dataplaneHeld: `its certificate and key (${PKI_PATHS.serverCert}, ${PKI_PATHS.serverKey}) are not there and could not be made` }),
+    ...(dataplane.enable &&
+      apiWithoutCert && { dataplaneHeld: `its certificate and key (${PKI_PATHS.serverCert}, ${PKI_PATHS.serverKey}) are not there and could not be made` }),
     ...(access.rootPassword && { rootPassword: access.rootPassword }),
     ...(publishCa !== undefined && { publishCa }),
     warnings: dataplane.warnings,

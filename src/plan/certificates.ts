@@ -83,6 +83,7 @@ export function serverCertProblem(
   const have = sanList(cert).join(', ');
   const want = wantedSanList(sans).join(', ');
   if (have !== want) return `the SANs changed (have ${have || 'none'}; want ${want})`;
-  if (new Date(cert.validTo).getTime() - now.getTime() < RENEW_DAYS * DAY) return `server.crt expires on ${new Date(cert.validTo).toISOString()}, within ${RENEW_DAYS} days`;
+  if (new Date(cert.validTo).getTime() - now.getTime() < RENEW_DAYS * DAY)
+    return `server.crt expires on ${new Date(cert.validTo).toISOString()}, within ${RENEW_DAYS} days`;
   return undefined;
 }

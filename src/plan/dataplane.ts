@@ -52,11 +52,29 @@ export function dataplaneModel(config: ApplianceConfig, facts: DataplaneFacts): 
   // With DHCP on management the address is not known here: listen on every address.
   const tlsHost = config.network.management.address?.address ?? '0.0.0.0';
   if (facts.versionOutput === undefined) {
-    warnings.push(warning(DATAPLANEAPI_BIN, 'dataplaneapi-missing', `the Data Plane API is not installed (${DATAPLANEAPI_BIN} is missing): everything else is applied and dataplaneapi.service is left disabled; install the binary in the image and provision again`));
+    warnings.push(
+      warning(
+        DATAPLANEAPI_BIN,
+        'dataplaneapi-missing',
+        `the Data Plane API is not installed (${DATAPLANEAPI_BIN} is missing): everything else is applied and dataplaneapi.service is left disabled; install the binary in the image and provision again`,
+      ),
+    );
   } else if (!version && facts.unknownReason) {
-    warnings.push(warning('--dataplaneapi-version', 'dataplaneapi-version-unknown', `the Data Plane API's version is unknown (${facts.unknownReason}): configuring it with flags (the 2.1 form); give --dataplaneapi-version to choose the form`));
+    warnings.push(
+      warning(
+        '--dataplaneapi-version',
+        'dataplaneapi-version-unknown',
+        `the Data Plane API's version is unknown (${facts.unknownReason}): configuring it with flags (the 2.1 form); give --dataplaneapi-version to choose the form`,
+      ),
+    );
   } else if (!version) {
-    warnings.push(warning('--dataplaneapi-version', 'dataplaneapi-version-unreadable', `could not read the Data Plane API's version from ${JSON.stringify(facts.versionOutput.trim().slice(0, 80))}; configuring it with flags (the 2.1 form)`));
+    warnings.push(
+      warning(
+        '--dataplaneapi-version',
+        'dataplaneapi-version-unreadable',
+        `could not read the Data Plane API's version from ${JSON.stringify(facts.versionOutput.trim().slice(0, 80))}; configuring it with flags (the 2.1 form)`,
+      ),
+    );
   }
   return {
     enable: facts.versionOutput !== undefined,

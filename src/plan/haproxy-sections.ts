@@ -6,8 +6,24 @@
 
 /** Keywords that open a section (haproxy's configuration manual, section 3 onwards). */
 const SECTION_KEYWORDS = new Set([
-  'global', 'defaults', 'frontend', 'backend', 'listen', 'userlist', 'peers', 'resolvers', 'mailers',
-  'program', 'http-errors', 'ring', 'cache', 'fcgi-app', 'crt-store', 'log-forward', 'traces', 'dynamic-update',
+  'global',
+  'defaults',
+  'frontend',
+  'backend',
+  'listen',
+  'userlist',
+  'peers',
+  'resolvers',
+  'mailers',
+  'program',
+  'http-errors',
+  'ring',
+  'cache',
+  'fcgi-app',
+  'crt-store',
+  'log-forward',
+  'traces',
+  'dynamic-update',
 ]);
 
 export interface Section {
@@ -56,7 +72,12 @@ export function isManaged(s: Pick<Section, 'keyword' | 'name'>): boolean {
 export function meaningfulLines(text: string): string[] {
   return text
     .split('\n')
-    .map((l) => l.replace(/(^|\s)#.*$/u, '').trim().replace(/\s+/gu, ' '))
+    .map((l) =>
+      l
+        .replace(/(^|\s)#.*$/u, '')
+        .trim()
+        .replace(/\s+/gu, ' '),
+    )
     .filter((l) => l.length > 0);
 }
 

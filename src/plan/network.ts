@@ -132,7 +132,11 @@ function managementNetwork(config: ApplianceConfig, mac: string, domains: string
   const dhcp = !nic.address;
   const routes: RouteSpec[] = [];
   if (dhcp && nic.gateway) {
-    routes.push({ comment: 'The default route via network.management_gateway (the address itself comes from DHCP).', gateway: nic.gateway, gatewayOnLink: true });
+    routes.push({
+      comment: 'The default route via network.management_gateway (the address itself comes from DHCP).',
+      gateway: nic.gateway,
+      gatewayOnLink: true,
+    });
   }
   return {
     role: 'management',
@@ -177,7 +181,12 @@ function policyNetwork(config: ApplianceConfig, role: PolicyRole, mac: string, v
   config.loadbalance.serviceIpRanges.forEach((range, i) => {
     const vip = vips[i]!;
     if (vip.table !== table) return;
-    rules.push({ comment: `Replies from the VIPs in ${range} (${vip.reason}) leave through ${role}.`, priority: PRIORITY.serviceRange + i, table, from: range });
+    rules.push({
+      comment: `Replies from the VIPs in ${range} (${vip.reason}) leave through ${role}.`,
+      priority: PRIORITY.serviceRange + i,
+      table,
+      from: range,
+    });
   });
   if (nic.address) {
     rules.push({ comment: `Replies from the ${role} network leave through ${role}.`, priority: PRIORITY.subnet[role], table, from: nic.address.network });
@@ -191,7 +200,12 @@ function policyNetwork(config: ApplianceConfig, role: PolicyRole, mac: string, v
   }
   if (role === 'workload') {
     config.network.additionalWorkloadNetworks.forEach((net, i) => {
-      rules.push({ comment: `${net} (network.additional_workload_networks) is reached through the workload gateway.`, priority: PRIORITY.additionalWorkloadNetwork + i, table, to: net });
+      rules.push({
+        comment: `${net} (network.additional_workload_networks) is reached through the workload gateway.`,
+        priority: PRIORITY.additionalWorkloadNetwork + i,
+        table,
+        to: net,
+      });
     });
   }
 

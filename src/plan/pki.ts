@@ -24,9 +24,7 @@ export function decidePki(config: ApplianceConfig, facts: PkiFacts): PkiDecision
     ca = problem ? { source: 'generate', reason: problem } : { source: 'existing' };
     caCert = problem ? undefined : facts.caCert;
   }
-  const problem = caCert
-    ? serverCertProblem(facts.serverCert, facts.serverKey, caCert, serverSans(config), facts.now)
-    : 'a new CA is being made';
+  const problem = caCert ? serverCertProblem(facts.serverCert, facts.serverKey, caCert, serverSans(config), facts.now) : 'a new CA is being made';
   return { ca, server: problem ? { issue: true, reason: problem } : { issue: false } };
 }
 

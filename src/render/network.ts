@@ -29,7 +29,13 @@ export function renderNetworkFiles(model: NetworkModel): DesiredFile[] {
     });
   }
   if (model.anyip.length) {
-    files.push({ path: PATHS.anyip, content: render('network/lo-anyip.network', { routes: model.anyip.map(route) }), mode: MODE, affects: ['systemd-networkd'], interfaces: ['lo'] });
+    files.push({
+      path: PATHS.anyip,
+      content: render('network/lo-anyip.network', { routes: model.anyip.map(route) }),
+      mode: MODE,
+      affects: ['systemd-networkd'],
+      interfaces: ['lo'],
+    });
   }
   if (model.tables.length) {
     files.push({ path: PATHS.rtTables, content: render('network/rt_tables.conf', { tables: model.tables }), mode: MODE, affects: [] });
@@ -39,7 +45,12 @@ export function renderNetworkFiles(model: NetworkModel): DesiredFile[] {
   const names = h.fqdn === h.short ? h.fqdn : `${h.fqdn} ${h.short}`;
   files.push({ path: PATHS.hosts, content: render('network/hosts', { address: h.hostsAddress, names }), mode: MODE, affects: [] });
   if (model.ntp.length) {
-    files.push({ path: PATHS.timesyncd, content: render('network/timesyncd.conf', { servers: model.ntp.join(' ') }), mode: MODE, affects: ['systemd-timesyncd'] });
+    files.push({
+      path: PATHS.timesyncd,
+      content: render('network/timesyncd.conf', { servers: model.ntp.join(' ') }),
+      mode: MODE,
+      affects: ['systemd-timesyncd'],
+    });
   }
   // Always: no property turns LLMNR or mDNS on (docs/network.md, "The appliance's own surface").
   files.push({ path: PATHS.resolved, content: render('network/resolved.conf', {}), mode: MODE, affects: ['systemd-resolved'] });

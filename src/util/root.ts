@@ -66,7 +66,10 @@ export async function confinedPath(root: string, path: string): Promise<string> 
   while (pending.length > 0) {
     const c = pending.shift()!;
     if (c === '..') {
-      if (resolved.length === 0) throw new PathRefused(`--root: ${path} leads out of the root: ${lastLink || 'a symbolic link on the way'} climbs above ${base} with ..; nothing was changed`);
+      if (resolved.length === 0)
+        throw new PathRefused(
+          `--root: ${path} leads out of the root: ${lastLink || 'a symbolic link on the way'} climbs above ${base} with ..; nothing was changed`,
+        );
       resolved.pop();
       continue;
     }
@@ -157,4 +160,3 @@ export async function readUnderRoot(root: string, path: string): Promise<Current
   const file = await confinedPath(root, path);
   return root === '/' ? readCurrent(file, path, true) : readCurrent(file, `${path} (${file})`);
 }
-

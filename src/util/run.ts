@@ -52,7 +52,7 @@ export interface RunOptions {
 export async function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const { execa } = await import('execa');
   const timeoutMs = options.timeoutMs ?? defaultTimeoutMs(argv[0]!);
-  const stdin = options.input !== undefined ? 'pipe' as const : 'ignore' as const;
+  const stdin = options.input !== undefined ? ('pipe' as const) : ('ignore' as const);
   const r = await execa(argv[0]!, argv.slice(1), {
     reject: false,
     timeout: timeoutMs,
@@ -91,7 +91,10 @@ export function failureCause(r: RunResult): string {
  * signal is always named (what it printed before it was killed follows).
  */
 export function failureDetail(r: RunResult): string {
-  const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = `${r.stderr}\n${r.stdout}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const last = lines.at(-1);
   if (r.timedOut || r.exitCode === undefined) return last ? `${failureCause(r)} (last output: ${last})` : failureCause(r);
   return last ?? failureCause(r);

@@ -23,7 +23,10 @@ interface Target {
 }
 
 function derToPem(der: Buffer): string {
-  const b64 = der.toString('base64').match(/.{1,64}/gu)!.join('\n');
+  const b64 = der
+    .toString('base64')
+    .match(/.{1,64}/gu)!
+    .join('\n');
   return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }
 
@@ -62,7 +65,8 @@ function describe(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   if (e.code === 'ECONNREFUSED') return 'connection refused';
   if (e.code === 'ECONNRESET') return 'connection reset (is it TLS? the Data Plane API must run with --scheme=https)';
-  if (e.code === 'EPROTO' || /wrong version number|packet length too long/u.test(e.message)) return `not TLS (${e.message.split('\n')[0]}): the Data Plane API must run with --scheme=https`;
+  if (e.code === 'EPROTO' || /wrong version number|packet length too long/u.test(e.message))
+    return `not TLS (${e.message.split('\n')[0]}): the Data Plane API must run with --scheme=https`;
   return e.code ? `${e.code}: ${e.message}` : e.message;
 }
 
@@ -100,26 +104,29 @@ export async function probeApiInfo(probe: ApiProbe, t: Target, caPem: string, us
   const get = async (path: string): Promise<{ status: number; body: string }> => {
     const sock = await openTls(t, probe.via, { ca: caPem, verify: true });
     return new Promise((resolve, reject) => {
-      const req = request({
-        host: t.address,
-        port: t.port,
-        path,
-        method: 'GET',
-        headers: { Authorization: auth, Accept: 'application/json', Host: `${t.address}:${t.port}`, Connection: 'close' },
-        createConnection: () => sock,
-        timeout: t.timeoutMs,
-      }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          if (body.length < 65536) body += d;
-        });
-        res.on('end', () => {
-          sock.destroy();
-          resolve({ status: res.statusCode ?? 0, body });
-        });
-        res.on('error', reject);
-      });
+      const req = request(
+        {
+          host: t.address,
+          port: t.port,
+          path,
+          method: 'GET',
+          headers: { Authorization: auth, Accept: 'application/json', Host: `${t.address}:${t.port}`, Connection: 'close' },
+          createConnection: () => sock,
+          timeout: t.timeoutMs,
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => {
+            if (body.length < 65536) body += d;
+          });
+          res.on('end', () => {
+            sock.destroy();
+            resolve({ status: res.statusCode ?? 0, body });
+          });
+          res.on('error', reject);
+        },
+      );
       req.on('timeout', () => req.destroy(new Error(`no answer within ${Math.round(t.timeoutMs / 1000)} s`)));
       req.on('error', (err) => {
         sock.destroy();

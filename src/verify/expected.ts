@@ -24,7 +24,10 @@ export function nicsOf(cfg: PublicConfig): NicConfig[] {
 export function expectedModel(cfg: PublicConfig): NetworkModel | string {
   const roles: NicRole[] = nicsOf(cfg).map((n) => n.role);
   try {
-    return networkModel(asApplianceConfig(cfg), roles.map((role) => ({ role, mac: '00:00:00:00:00:00' })));
+    return networkModel(
+      asApplianceConfig(cfg),
+      roles.map((role) => ({ role, mac: '00:00:00:00:00:00' })),
+    );
   } catch (err) {
     return (err as Error).message;
   }
@@ -43,7 +46,10 @@ export function configDifferences(a: unknown, b: unknown, path = ''): string[] {
 }
 
 /** The expected configuration: --expect wins; state.json is compared with it when both exist. */
-export function expectedFor(observed: Observed, expect: { file: string; config: PublicConfig } | undefined): Pick<CheckInput, 'expected' | 'expectedProblem' | 'stateDifferences'> {
+export function expectedFor(
+  observed: Observed,
+  expect: { file: string; config: PublicConfig } | undefined,
+): Pick<CheckInput, 'expected' | 'expectedProblem' | 'stateDifferences'> {
   const state = observed.stateText !== undefined ? parseAppliedState(observed.stateText) : undefined;
   const stateErr = observed.sections.state?.stderr;
   if (expect) {
@@ -52,7 +58,10 @@ export function expectedFor(observed: Observed, expect: { file: string; config: 
     return { expected };
   }
   if (state === undefined) {
-    const why = stateErr && /No such file/iu.test(stateErr) ? `${STATE_FILE} does not exist (the agent has not run)` : `${STATE_FILE} is unreadable${stateErr ? `: ${stateErr.split('\n')[0]}` : ''}`;
+    const why =
+      stateErr && /No such file/iu.test(stateErr)
+        ? `${STATE_FILE} does not exist (the agent has not run)`
+        : `${STATE_FILE} is unreadable${stateErr ? `: ${stateErr.split('\n')[0]}` : ''}`;
     return { expectedProblem: why };
   }
   if (typeof state === 'string') return { expectedProblem: `${STATE_FILE} ${state}` };

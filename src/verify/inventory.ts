@@ -117,7 +117,8 @@ function parseRanges(pattern: string, where: string): { ranges: Range[]; tail: s
       const a = from.charCodeAt(0);
       const b = to.charCodeAt(0);
       r = { count: b >= a ? Math.floor((b - a) / step) + 1 : 0, values: (i) => String.fromCharCode(a + i * step) };
-    } else throw inputError(where, 'host-range-bad', `cannot expand the host range ${text} in ${pattern} (begin and end must both be numbers, or both one letter)`);
+    } else
+      throw inputError(where, 'host-range-bad', `cannot expand the host range ${text} in ${pattern} (begin and end must both be numbers, or both one letter)`);
     if (r.count === 0) throw inputError(where, 'host-range-bad', `the host range ${text} in ${pattern} is empty (it ends before it begins)`);
     ranges.push({ literal: pattern.slice(last, m.index), ...r });
     last = m.index + text.length;
@@ -138,7 +139,11 @@ export function countHostPattern(pattern: string, where: string): number {
 export function expandHostPattern(pattern: string, where: string, limit = MAX_HOST_ENTRIES): string[] {
   const { ranges, tail, count } = parseRanges(pattern, where);
   if (count > limit) {
-    throw inputError(where, 'too-many-hosts', `the host pattern ${pattern} makes ${count > 1e15 ? 'more than 10^15' : count} hosts; an inventory may list at most ${MAX_HOST_ENTRIES} (and ${MAX_HOSTS} distinct hosts)`);
+    throw inputError(
+      where,
+      'too-many-hosts',
+      `the host pattern ${pattern} makes ${count > 1e15 ? 'more than 10^15' : count} hosts; an inventory may list at most ${MAX_HOST_ENTRIES} (and ${MAX_HOSTS} distinct hosts)`,
+    );
   }
   let names = [''];
   for (const r of ranges) {
@@ -198,7 +203,8 @@ function addHosts(c: Collected, text: string, group: string, vars: Vars, where: 
     if (/[[\]]/u.test(name)) throw inputError(where, 'not-host', `${JSON.stringify(name)} is not a host name, address or range`);
     let h = c.hosts.get(name);
     if (!h) {
-      if (c.hosts.size >= MAX_HOSTS) throw inputError(where, 'too-many-hosts', `more than ${MAX_HOSTS} hosts; verify at most ${MAX_HOSTS} at once (split the inventory)`);
+      if (c.hosts.size >= MAX_HOSTS)
+        throw inputError(where, 'too-many-hosts', `more than ${MAX_HOSTS} hosts; verify at most ${MAX_HOSTS} at once (split the inventory)`);
       h = { vars: new Map(p !== undefined ? [['ansible_port', String(p)]] : []), groups: new Set() };
       c.hosts.set(name, h);
     }
@@ -282,7 +288,8 @@ function parseAnsibleYaml(text: string, file: string): Collected {
     const hosts = g.get('hosts');
     if (isYamlMap(hosts)) {
       for (const [name, vars] of hosts) addHosts(c, name, group, yamlVars(vars, at(hosts, name)), at(hosts, name));
-    } else if (hosts !== undefined && hosts !== null) throw inputError(at(g, 'hosts'), 'inventory-shape', `hosts of group ${group} must be a mapping of host names`);
+    } else if (hosts !== undefined && hosts !== null)
+      throw inputError(at(g, 'hosts'), 'inventory-shape', `hosts of group ${group} must be a mapping of host names`);
     const vars = g.get('vars');
     if (vars !== undefined) for (const [k, v] of yamlVars(vars, at(g, 'vars'))) groupOf(c, group, where).vars.set(k, v);
     const children = g.get('children');
@@ -291,7 +298,8 @@ function parseAnsibleYaml(text: string, file: string): Collected {
         groupOf(c, child, at(children, child)).parents.add(group);
         walk(child, sub, at(children, child), depth + 1);
       }
-    } else if (children !== undefined && children !== null) throw inputError(at(g, 'children'), 'inventory-shape', `children of group ${group} must be a mapping of group names`);
+    } else if (children !== undefined && children !== null)
+      throw inputError(at(g, 'children'), 'inventory-shape', `children of group ${group} must be a mapping of group names`);
   };
   for (const [group, g] of doc) walk(group, g, at(doc, group), 1);
   return c;
@@ -325,7 +333,8 @@ function groupDepths(c: Collected): Map<string, number> {
       visiting.delete(top.g);
       let d = 1;
       for (const p of parentsOf(top.g)) d = Math.max(d, depth.get(p)! + 1);
-      if (d > MAX_GROUP_DEPTH) throw inputError(c.groups.get(top.g)?.where ?? c.file, 'groups-too-deep', `groups nest deeper than ${MAX_GROUP_DEPTH} levels (group ${top.g})`);
+      if (d > MAX_GROUP_DEPTH)
+        throw inputError(c.groups.get(top.g)?.where ?? c.file, 'groups-too-deep', `groups nest deeper than ${MAX_GROUP_DEPTH} levels (group ${top.g})`);
       depth.set(top.g, d);
     }
   }
@@ -377,7 +386,10 @@ export type InventoryFormat = 'list' | 'ini' | 'yaml';
 
 export function detectFormat(text: string, file: string): InventoryFormat {
   if (/\.ya?ml$/iu.test(file)) return 'yaml';
-  const lines = text.split('\n').map((l) => l.replace(/(^|\s)[#;].*$/u, '').trim()).filter((l) => l && l !== '---');
+  const lines = text
+    .split('\n')
+    .map((l) => l.replace(/(^|\s)[#;].*$/u, '').trim())
+    .filter((l) => l && l !== '---');
   if (lines[0] && /^[A-Za-z0-9_.-]+:$/u.test(lines[0]) && lines.length > 1 && !lines[0].includes('@')) return 'yaml';
   if (lines.some((l) => /^\[[^\]]+\]$/u.test(l) && !/^\[[0-9a-f]*:[0-9a-f:]*\](:\d+)?$/iu.test(l)) || lines.some((l) => /\s\S+=/u.test(l))) return 'ini';
   return 'list';
@@ -393,7 +405,12 @@ export function parseInventory(text: string, file: string): { format: InventoryF
       const line = lines[i]!.replace(/(^|\s)#.*$/u, '').trim();
       if (!line) continue;
       for (const word of line.split(/\s+/u)) {
-        if (hosts.length >= MAX_HOST_ENTRIES) throw inputError(`${file}:${i + 1}`, 'too-many-hosts', `more than ${MAX_HOST_ENTRIES} hosts listed; verify at most ${MAX_HOSTS} at once (split the inventory)`);
+        if (hosts.length >= MAX_HOST_ENTRIES)
+          throw inputError(
+            `${file}:${i + 1}`,
+            'too-many-hosts',
+            `more than ${MAX_HOST_ENTRIES} hosts listed; verify at most ${MAX_HOSTS} at once (split the inventory)`,
+          );
         hosts.push(parseHostSpec(word, `${file}:${i + 1}`));
       }
     }

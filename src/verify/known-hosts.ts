@@ -54,7 +54,14 @@ export function parseKnownHosts(text: string, file: string): KnownHostEntry[] {
 }
 
 function globMatch(pattern: string, text: string): boolean {
-  const re = new RegExp(`^${pattern.toLowerCase().replace(/[.+^${}()|[\]\\]/gu, '\\$&').replace(/\*/gu, '.*').replace(/\?/gu, '.')}$`, 'u');
+  const re = new RegExp(
+    `^${pattern
+      .toLowerCase()
+      .replace(/[.+^${}()|[\]\\]/gu, '\\$&')
+      .replace(/\*/gu, '.*')
+      .replace(/\?/gu, '.')}$`,
+    'u',
+  );
   return re.test(text);
 }
 

@@ -12,7 +12,12 @@ import { parseMeta, parseProcesses, parseResolvConf, serviceStates } from './par
 import type { Observed, SectionInfo } from './types.js';
 
 function firstLine(text: string): string {
-  return text.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+  return (
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .find(Boolean) ?? ''
+  );
 }
 
 /** Why a section gave nothing usable: its stderr, or its exit code. */

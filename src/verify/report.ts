@@ -97,24 +97,34 @@ export function renderHostText(report: HostReport, opts: TextOptions): string {
   const h = displaySafeDeep(report);
   const c = (code: keyof typeof ANSI, s: string) => (opts.color ? `${ANSI[code]}${s}${ANSI.reset}` : s);
   const paint: Record<Status, (s: string) => string> = {
-    pass: (s) => c('green', s), warn: (s) => c('yellow', s), fail: (s) => c('red', s), skip: (s) => c('dim', s),
+    pass: (s) => c('green', s),
+    warn: (s) => c('yellow', s),
+    fail: (s) => c('red', s),
+    skip: (s) => c('dim', s),
   };
   const lines: string[] = [];
   const target = `${h.user}@${h.host}:${h.port}`;
   const head = h.name === h.host ? target : `${h.name} (${target})`;
   if (h.error) {
-    const kind = { unreachable: 'UNREACHABLE', auth: 'AUTHENTICATION FAILED', hostkey: 'HOST KEY REFUSED', usage: 'USAGE', collect: 'COLLECTION FAILED' }[h.error.kind];
+    const kind = { unreachable: 'UNREACHABLE', auth: 'AUTHENTICATION FAILED', hostkey: 'HOST KEY REFUSED', usage: 'USAGE', collect: 'COLLECTION FAILED' }[
+      h.error.kind
+    ];
     lines.push(`${c('bold', head)}: ${c('red', kind)}`);
     lines.push(`  ${h.error.message}`);
     if (h.error.remedy) lines.push(`  ${c('cyan', '→')} ${h.error.remedy}`);
     return `${lines.join('\n')}\n`;
   }
   const src = h.expected ? (h.expected.kind === 'state' ? `expected: ${h.expected.path}` : `expected: --expect ${h.expected.file}`) : 'expected: unknown';
-  const how = [h.methods?.listeners && `listeners by ${h.methods.listeners}`, h.methods?.services && `services by ${h.methods.services}`].filter(Boolean).join(', ');
+  const how = [h.methods?.listeners && `listeners by ${h.methods.listeners}`, h.methods?.services && `services by ${h.methods.services}`]
+    .filter(Boolean)
+    .join(', ');
   lines.push(`${c('bold', head)}  ${c('dim', `(${src}${how ? `; ${how}` : ''})`)}`);
   if (h.recordedHostKey) lines.push(`  ${c('yellow', 'recorded new host key')} ${h.recordedHostKey}`);
   // No spread into Math.max: a hostile haproxy.cfg can make hundreds of thousands of checks.
-  const width = Math.min(34, h.checks.reduce((w, x) => Math.max(w, x.subject ? x.id.length + 1 + x.subject.length : x.id.length), 0));
+  const width = Math.min(
+    34,
+    h.checks.reduce((w, x) => Math.max(w, x.subject ? x.id.length + 1 + x.subject.length : x.id.length), 0),
+  );
   let hidden = 0;
   for (const x of h.checks) {
     if (!opts.all && x.status === 'pass') {
@@ -127,7 +137,14 @@ export function renderHostText(report: HostReport, opts: TextOptions): string {
   }
   const n = counts(h.checks);
   const t = `connect ${ms(h.timings.connectMs)}, collect ${ms(h.timings.collectMs)}, total ${ms(h.timings.totalMs)}`;
-  const summary = [`${n.pass} passed`, n.warn && paint.warn(`${n.warn} warning${n.warn === 1 ? '' : 's'}`), n.fail && paint.fail(`${n.fail} failed`), n.skip && `${n.skip} skipped`].filter(Boolean).join(', ');
+  const summary = [
+    `${n.pass} passed`,
+    n.warn && paint.warn(`${n.warn} warning${n.warn === 1 ? '' : 's'}`),
+    n.fail && paint.fail(`${n.fail} failed`),
+    n.skip && `${n.skip} skipped`,
+  ]
+    .filter(Boolean)
+    .join(', ');
   lines.push(`  ${summary}${hidden ? c('dim', ` (${hidden} passing not shown)`) : ''}  ${c('dim', `(${t})`)}`);
   return `${lines.join('\n')}\n`;
 }
@@ -139,8 +156,12 @@ export function renderText(report: FleetReport, opts: TextOptions): string {
     const v = report.hosts.map(hostVerdict);
     const n = (k: string) => v.filter((x) => x === k).length;
     const errs = report.hosts.filter((h) => h.error);
-    const parts = [`${n('pass')} passed`, n('warn') && `${n('warn')} passed with warnings`, n('fail') && `${n('fail')} failed checks`,
-      errs.length && `${errs.length} could not be checked (${[...new Set(errs.map((h) => h.error!.kind))].join(', ')})`].filter(Boolean);
+    const parts = [
+      `${n('pass')} passed`,
+      n('warn') && `${n('warn')} passed with warnings`,
+      n('fail') && `${n('fail')} failed checks`,
+      errs.length && `${errs.length} could not be checked (${[...new Set(errs.map((h) => h.error!.kind))].join(', ')})`,
+    ].filter(Boolean);
     const per = report.hosts.filter((h) => !h.error).map((h) => h.timings.totalMs);
     const sorted = [...per].sort((a, b) => a - b);
     const perText = sorted.length ? `; per host ${ms(sorted[0])}–${ms(sorted[sorted.length - 1])}, median ${ms(sorted[Math.floor(sorted.length / 2)])}` : '';
@@ -166,15 +187,20 @@ export function renderJson(report: FleetReport): string {
  * `\uXXXX` escape means the same character: the data is unchanged, the bytes are printable.
  */
 export function jsonSafe(json: string): string {
-  return json.replace(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]/gu, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return json.replace(
+    /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]/gu,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Escapes for XML; the text has been through `displaySafe` (only the renderer's own newlines remain). */
 function xml(s: string): string {
-  return s
-    // Not characters in XML 1.0 (C0 but TAB/LF/CR, lone surrogates, U+FFFE/U+FFFF): never in well-formed output.
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/gu, '\ufffd')
-    .replace(/[&<>"']/gu, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[ch]!);
+  return (
+    s
+      // Not characters in XML 1.0 (C0 but TAB/LF/CR, lone surrogates, U+FFFE/U+FFFF): never in well-formed output.
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff\ufffe\uffff]/gu, '\ufffd')
+      .replace(/[&<>"']/gu, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[ch]!)
+  );
 }
 
 export function renderJunit(report: FleetReport): string {
@@ -192,7 +218,9 @@ export function renderJunit(report: FleetReport): string {
     const secs = (h.timings.totalMs / 1000).toFixed(3);
     if (h.error) {
       e = 1;
-      cases.push(`    <testcase classname="${xml(cls)}" name="connect" time="${secs}">\n      <error type="${h.error.kind}" message="${xml(h.error.message)}">${xml(h.error.remedy ?? '')}</error>\n    </testcase>`);
+      cases.push(
+        `    <testcase classname="${xml(cls)}" name="connect" time="${secs}">\n      <error type="${h.error.kind}" message="${xml(h.error.message)}">${xml(h.error.remedy ?? '')}</error>\n    </testcase>`,
+      );
     }
     for (const c of h.checks) {
       const name = c.subject ? `${c.id} ${c.subject}` : c.id;
@@ -213,7 +241,9 @@ export function renderJunit(report: FleetReport): string {
     failures += f;
     errors += e;
     skipped += s;
-    suites.push(`  <testsuite name="${xml(h.name)}" hostname="${xml(h.host)}" tests="${n}" failures="${f}" errors="${e}" skipped="${s}" time="${secs}">\n${cases.join('\n')}\n  </testsuite>`);
+    suites.push(
+      `  <testsuite name="${xml(h.name)}" hostname="${xml(h.host)}" tests="${n}" failures="${f}" errors="${e}" skipped="${s}" time="${secs}">\n${cases.join('\n')}\n  </testsuite>`,
+    );
   }
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="haproxy-appliance verify" tests="${tests}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${(report.totalMs / 1000).toFixed(3)}">\n${suites.join('\n')}\n</testsuites>\n`;
 }

@@ -48,7 +48,9 @@ export function lookupRoute(routes: Route[], rules: Rule[], dst: string, src?: s
     if (!match) continue;
     if (rule.action === 'blackhole' || rule.action === 'unreachable' || rule.action === 'prohibit') return { rule, verdict: rule.action };
     if (rule.action !== 'lookup' || rule.table === undefined) continue;
-    const candidates = routes.filter((r) => r.table === rule.table && (r.dst === 'default' || inCidr(dst, r.dst)) && r.type !== 'broadcast' && r.type !== 'multicast');
+    const candidates = routes.filter(
+      (r) => r.table === rule.table && (r.dst === 'default' || inCidr(dst, r.dst)) && r.type !== 'broadcast' && r.type !== 'multicast',
+    );
     if (candidates.length === 0) continue;
     candidates.sort((a, b) => prefixLength(b.dst) - prefixLength(a.dst) || (a.metric ?? 0) - (b.metric ?? 0));
     const best = candidates[0]!;

@@ -130,18 +130,24 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
     });
     // Loaded while the appliance runs the script (not during the handshake, which needs this thread).
     const modules = loadLater();
-    modules.then((x) => {
-      loaded = x;
-      tryEarly();
-    }, () => undefined);
+    modules.then(
+      (x) => {
+        loaded = x;
+        tryEarly();
+      },
+      () => undefined,
+    );
     const res = await collecting;
     const tCollect = performance.now();
     const m = await modules;
     const [{ runChecks }, { observedFromSections }, , { expectedFor }] = m;
     const sections = splitSections(marker, res.stdout, res.stderr);
     if (!sections.meta) {
-      throw new HostError('collect', `the collection script printed nothing usable (exit ${res.code ?? 'unknown'}${res.stderr.trim() ? `: ${res.stderr.trim().split('\n')[0]}` : ''})`,
-        'the login shell must run /bin/sh; check that the account is not restricted (ForceCommand, nologin)');
+      throw new HostError(
+        'collect',
+        `the collection script printed nothing usable (exit ${res.code ?? 'unknown'}${res.stderr.trim() ? `: ${res.stderr.trim().split('\n')[0]}` : ''})`,
+        'the login shell must run /bin/sh; check that the account is not restricted (ForceCommand, nologin)',
+      );
     }
     const observed = observedFromSections(sections);
     const exp = expectedFor(observed, opts.expect);
@@ -152,7 +158,10 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
     const mgmt = cfg?.network.management.address?.address ?? observed.interfaces?.find((i) => i.name === 'management')?.ipv4[0]?.split('/')[0];
     const api: ApiProbe | undefined = early ? await early : cfg && mgmt ? await probe(m, cfg, mgmt, observed) : undefined;
     const effectiveUser = apiUser ?? cfg?.loadbalance.haproxyUser;
-    const checks = runChecks({ observed, ...exp, ...(api && { api }), ...(effectiveUser && apiPassword !== undefined && { apiUser: effectiveUser }), now }, port);
+    const checks = runChecks(
+      { observed, ...exp, ...(api && { api }), ...(effectiveUser && apiPassword !== undefined && { apiUser: effectiveUser }), now },
+      port,
+    );
     const versions: Record<string, string> = {};
     if (observed.haproxyVersion) versions.haproxy = observed.haproxyVersion;
     if (api?.info?.version) versions.dataplaneapi = api.info.version;

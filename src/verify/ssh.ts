@@ -13,7 +13,15 @@ import { NodeSSH } from 'node-ssh';
 // @ts-expect-error ssh2 ships no type declarations (node-ssh bundles its own for its API only)
 import ssh2 from 'ssh2';
 import {
-  appendKnownHost, fingerprint, hostKeyAlgorithms, hostKeyName, keyTypeOf, knownHostsLine, knownKeyTypes, verifyHostKey, type KnownHostEntry,
+  appendKnownHost,
+  fingerprint,
+  hostKeyAlgorithms,
+  hostKeyName,
+  keyTypeOf,
+  knownHostsLine,
+  knownKeyTypes,
+  verifyHostKey,
+  type KnownHostEntry,
 } from './known-hosts.js';
 import type { HostErrorKind } from './types.js';
 import { APPLIANCE_PATHS } from './script.js';
@@ -69,7 +77,10 @@ export async function loadKey(file: string): Promise<LoadedKey> {
   const parsed = ssh2Utils.parseKey(text);
   if (parsed instanceof Error) {
     const encrypted = /encrypted|passphrase/iu.test(parsed.message);
-    throw new HostError('usage', `--identity ${file}: ${encrypted ? 'the key is encrypted; load it into ssh-agent (ssh-add) and leave out --identity' : `not a private key ssh understands (${parsed.message})`}`);
+    throw new HostError(
+      'usage',
+      `--identity ${file}: ${encrypted ? 'the key is encrypted; load it into ssh-agent (ssh-add) and leave out --identity' : `not a private key ssh understands (${parsed.message})`}`,
+    );
   }
   return { file, text };
 }
@@ -89,7 +100,10 @@ export async function defaultKeys(): Promise<LoadedKey[]> {
 
 type AuthMethod = Record<string, unknown> & { type: string };
 
-function authHandler(user: string, creds: SshCredentials): (left: string[] | null, partial: boolean | null, cb: (m: AuthMethod | false) => void) => AuthMethod | false {
+function authHandler(
+  user: string,
+  creds: SshCredentials,
+): (left: string[] | null, partial: boolean | null, cb: (m: AuthMethod | false) => void) => AuthMethod | false {
   const methods: AuthMethod[] = [
     ...creds.keys.map((k) => ({ type: 'publickey', username: user, key: k.text })),
     ...(creds.agent ? [{ type: 'agent', username: user, agent: creds.agent }] : []),
@@ -99,7 +113,8 @@ function authHandler(user: string, creds: SshCredentials): (left: string[] | nul
           {
             type: 'keyboard-interactive',
             username: user,
-            prompt: (_n: string, _i: string, _l: string, prompts: { prompt: string }[], finish: (r: string[]) => void) => finish(prompts.map(() => creds.password!)),
+            prompt: (_n: string, _i: string, _l: string, prompts: { prompt: string }[], finish: (r: string[]) => void) =>
+              finish(prompts.map(() => creds.password!)),
           },
         ]
       : []),
@@ -129,7 +144,13 @@ export interface Connected {
  * Connects and authenticates. Throws HostError: `hostkey` (unknown without --accept-new,
  * changed, revoked), `auth`, `unreachable`.
  */
-export async function connect(target: SshTarget, creds: SshCredentials, policy: HostKeyPolicy, timeoutMs: number, preconnected?: Promise<Socket>): Promise<Connected> {
+export async function connect(
+  target: SshTarget,
+  creds: SshCredentials,
+  policy: HostKeyPolicy,
+  timeoutMs: number,
+  preconnected?: Promise<Socket>,
+): Promise<Connected> {
   const { host, port, user } = target;
   let sock: Socket | undefined;
   if (preconnected) {
@@ -151,13 +172,19 @@ export async function connect(target: SshTarget, creds: SshCredentials, policy: 
     if (v.status === 'known') {
       verify(true);
     } else if (v.status === 'revoked') {
-      refusal = new HostError('hostkey', `${name} presented a REVOKED host key ${keyTypeOf(key)} ${fp} (${v.entry.file}:${v.entry.line}); refusing to connect`,
-        'do not use this host until its key is replaced');
+      refusal = new HostError(
+        'hostkey',
+        `${name} presented a REVOKED host key ${keyTypeOf(key)} ${fp} (${v.entry.file}:${v.entry.line}); refusing to connect`,
+        'do not use this host until its key is replaced',
+      );
       verify(false);
     } else if (v.status === 'changed') {
       const known = v.known.map((e) => `${e.keyType} ${fingerprint(e.key)} (${e.file}:${e.line})`).join(', ');
-      refusal = new HostError('hostkey', `the host key of ${name} has CHANGED: it presented ${keyTypeOf(key)} ${fp}, known_hosts has ${known}; refusing to connect (someone may be intercepting the connection, or the appliance was redeployed)`,
-        `if the appliance was redeployed, compare ${fp} with its console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then ssh-keygen -R '${name}'${v.known[0] ? ` -f ${v.known[0].file}` : ''} and verify again`);
+      refusal = new HostError(
+        'hostkey',
+        `the host key of ${name} has CHANGED: it presented ${keyTypeOf(key)} ${fp}, known_hosts has ${known}; refusing to connect (someone may be intercepting the connection, or the appliance was redeployed)`,
+        `if the appliance was redeployed, compare ${fp} with its console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then ssh-keygen -R '${name}'${v.known[0] ? ` -f ${v.known[0].file}` : ''} and verify again`,
+      );
       verify(false);
     } else if (policy.acceptNew) {
       const line = knownHostsLine(host, port, key);
@@ -173,8 +200,11 @@ export async function connect(target: SshTarget, creds: SshCredentials, policy: 
         },
       );
     } else {
-      refusal = new HostError('hostkey', `${name} is not in known_hosts (it presented ${keyTypeOf(key)} ${fp}); refusing to connect`,
-        `compare the fingerprint with the appliance console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then verify again with --accept-new to record it`);
+      refusal = new HostError(
+        'hostkey',
+        `${name} is not in known_hosts (it presented ${keyTypeOf(key)} ${fp}); refusing to connect`,
+        `compare the fingerprint with the appliance console (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), then verify again with --accept-new to record it`,
+      );
       verify(false);
     }
     return undefined;
@@ -206,22 +236,51 @@ function classify(err: unknown, target: SshTarget, creds: SshCredentials, timeou
   const code = errCode(err);
   const msg = err instanceof Error ? err.message : String(err);
   const level = (err as { level?: string }).level;
-  if (code === 'ECONNREFUSED') return new HostError('unreachable', `${at}: connection refused (nothing listens on port ${target.port})`, 'check that sshd runs on the appliance and that HOST and --port are right');
-  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EHOSTDOWN') return new HostError('unreachable', `${at}: host unreachable (${code})`, 'check the address and the network path to the management network');
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new HostError('unreachable', `${target.host}: cannot resolve the name (${code})`, 'check the host name or use the management IP address');
+  if (code === 'ECONNREFUSED')
+    return new HostError(
+      'unreachable',
+      `${at}: connection refused (nothing listens on port ${target.port})`,
+      'check that sshd runs on the appliance and that HOST and --port are right',
+    );
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'EHOSTDOWN')
+    return new HostError('unreachable', `${at}: host unreachable (${code})`, 'check the address and the network path to the management network');
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return new HostError('unreachable', `${target.host}: cannot resolve the name (${code})`, 'check the host name or use the management IP address');
   if (code === 'ETIMEDOUT' || /Timed out while waiting for handshake|No response from server/u.test(msg)) {
-    return new HostError('unreachable', `${at}: no SSH answer within ${Math.round(timeoutMs / 1000)} s`, 'check the address, the network path and firewalls; raise --timeout for a slow link');
+    return new HostError(
+      'unreachable',
+      `${at}: no SSH answer within ${Math.round(timeoutMs / 1000)} s`,
+      'check the address, the network path and firewalls; raise --timeout for a slow link',
+    );
   }
   if (/All configured authentication methods failed/u.test(msg)) {
-    const tried = [creds.keys.length ? `key${creds.keys.length > 1 ? 's' : ''} ${creds.keys.map((k) => k.file).join(', ')}` : '', creds.agent ? 'ssh-agent' : '', creds.password !== undefined ? 'password' : ''].filter(Boolean).join(', ') || 'no credentials';
-    return new HostError('auth', `${target.user}@${at}: authentication failed (tried ${tried})`,
-      `check the user (--user) and the credentials (--identity, --password-env); root logs in only when appliance.permit_root_login is true`);
+    const tried =
+      [
+        creds.keys.length ? `key${creds.keys.length > 1 ? 's' : ''} ${creds.keys.map((k) => k.file).join(', ')}` : '',
+        creds.agent ? 'ssh-agent' : '',
+        creds.password !== undefined ? 'password' : '',
+      ]
+        .filter(Boolean)
+        .join(', ') || 'no credentials';
+    return new HostError(
+      'auth',
+      `${target.user}@${at}: authentication failed (tried ${tried})`,
+      `check the user (--user) and the credentials (--identity, --password-env); root logs in only when appliance.permit_root_login is true`,
+    );
   }
   if (level === 'handshake' && /host key|no matching/iu.test(msg) && knownTypes.length) {
-    return new HostError('hostkey', `${at}: the host offers none of the host key types known_hosts has for it (${knownTypes.join(', ')}); its host key has changed; refusing to connect`,
-      `if the appliance was redeployed, check its new key on the console, then ssh-keygen -R '${hostKeyName(target.host, target.port)}'`);
+    return new HostError(
+      'hostkey',
+      `${at}: the host offers none of the host key types known_hosts has for it (${knownTypes.join(', ')}); its host key has changed; refusing to connect`,
+      `if the appliance was redeployed, check its new key on the console, then ssh-keygen -R '${hostKeyName(target.host, target.port)}'`,
+    );
   }
-  if (code === 'ECONNRESET' || code === 'EPIPE') return new HostError('unreachable', `${at}: the connection was closed during the SSH handshake (${code})`, 'check sshd on the appliance (MaxStartups, TCP wrappers)');
+  if (code === 'ECONNRESET' || code === 'EPIPE')
+    return new HostError(
+      'unreachable',
+      `${at}: the connection was closed during the SSH handshake (${code})`,
+      'check sshd on the appliance (MaxStartups, TCP wrappers)',
+    );
   return new HostError('unreachable', `${at}: ${msg}`);
 }
 
@@ -381,7 +440,13 @@ export async function runScript(ssh: NodeSSH, script: string, timeoutMs: number,
       reject(err);
     };
     timer = setTimeout(() => {
-      fail(new HostError('collect', `the collection did not finish within ${Math.round(timeoutMs / 1000)} s`, 'raise --timeout, or check the appliance for a hanging command (haproxy -c, ss)'));
+      fail(
+        new HostError(
+          'collect',
+          `the collection did not finish within ${Math.round(timeoutMs / 1000)} s`,
+          'raise --timeout, or check the appliance for a hanging command (haproxy -c, ss)',
+        ),
+      );
     }, timeoutMs);
     const out = new BoundedOutput(limit);
     const decoder = opts.onStdout ? new StringDecoder('utf8') : undefined;
@@ -396,9 +461,13 @@ export async function runScript(ssh: NodeSSH, script: string, timeoutMs: number,
         if (settled) return;
         if (!out.add(stream, chunk)) {
           const where = opts.where?.();
-          fail(new HostError('collect',
-            `the appliance sent more than ${formatBytes(limit)} to the verifier (stdout and stderr of the collection together${where ? `; it was sending ${where}` : ''}); stopped reading and closed the connection`,
-            `a real collection is a few kB, and tens of MB with thousands of Data Plane API services: check the size of ${APPLIANCE_PATHS.state}, ${APPLIANCE_PATHS.haproxyCfg} and the certificates in /etc/haproxy, and what ss -Htnlp and haproxy -c print on the appliance`));
+          fail(
+            new HostError(
+              'collect',
+              `the appliance sent more than ${formatBytes(limit)} to the verifier (stdout and stderr of the collection together${where ? `; it was sending ${where}` : ''}); stopped reading and closed the connection`,
+              `a real collection is a few kB, and tens of MB with thousands of Data Plane API services: check the size of ${APPLIANCE_PATHS.state}, ${APPLIANCE_PATHS.haproxyCfg} and the certificates in /etc/haproxy, and what ss -Htnlp and haproxy -c print on the appliance`,
+            ),
+          );
           return;
         }
         if (stream === 'stdout' && decoder) {

@@ -77,7 +77,10 @@ function tokens(text: string, lines: LineCounter, seen: { aliases: boolean }) {
     const type = CST.tokenType(lexeme) ?? '';
     if (type === 'alias') seen.aliases = true;
     if (VALUE_TOKENS.has(type) && ++values > YAML_MAX_VALUES) {
-      throw new YamlError(lines.linePos(parser.offset).line, `more than ${YAML_MAX_VALUES} values; an inventory of 10000 hosts needs far fewer (split the inventory)`);
+      throw new YamlError(
+        lines.linePos(parser.offset).line,
+        `more than ${YAML_MAX_VALUES} values; an inventory of 10000 hosts needs far fewer (split the inventory)`,
+      );
     }
     for (const token of parser.next(lexeme)) out.push(token);
     // The stack holds the document, each open collection and at most a few other tokens.
@@ -117,7 +120,8 @@ export function parseYaml(text: string): YamlValue {
     if (seen !== undefined) return seen;
     if (isScalar(node)) {
       const v = node.value;
-      const value: YamlValue = v === null || v === undefined ? null : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string' ? v : scalarText(v);
+      const value: YamlValue =
+        v === null || v === undefined ? null : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string' ? v : scalarText(v);
       done.set(node, value);
       return value;
     }
@@ -149,7 +153,8 @@ export function parseYaml(text: string): YamlValue {
           continue;
         }
         const keyNode = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
-        if (!isScalar(keyNode)) throw new YamlError(lineOf((pair.key ?? pair.value) as Node), 'a mapping key must be a plain or quoted string, not a collection');
+        if (!isScalar(keyNode))
+          throw new YamlError(lineOf((pair.key ?? pair.value) as Node), 'a mapping key must be a plain or quoted string, not a collection');
         const key = keyNode.type === 'PLAIN' && keyNode.source !== undefined ? keyNode.source : scalarText(keyNode.value ?? '');
         map.set(key, convert(pair.value as Node));
         at.set(key, lineOf(pair.key as Node));
@@ -166,7 +171,12 @@ export function parseYaml(text: string): YamlValue {
   } catch (e) {
     let alias: Node | undefined;
     visit(doc, { Alias: (_, node) => ((alias = node), visit.BREAK) });
-    throw new YamlError(lineOf(alias ?? doc.contents), /alias/iu.test((e as Error).message) ? `aliases expand to too much (more than ${YAML_MAX_ALIAS_COUNT} nodes): ${(e as Error).message}` : (e as Error).message);
+    throw new YamlError(
+      lineOf(alias ?? doc.contents),
+      /alias/iu.test((e as Error).message)
+        ? `aliases expand to too much (more than ${YAML_MAX_ALIAS_COUNT} nodes): ${(e as Error).message}`
+        : (e as Error).message,
+    );
   }
   return value;
 }

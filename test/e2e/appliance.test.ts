@@ -24,9 +24,14 @@ test('the appliance image boots, provisions itself, verifies green and survives 
   assert.ok(ready.ok, ready.ok ? '' : `${ready.reason}\nwhat to do: ${ready.fix}`);
   const namespacesBefore = new Set(await listBedNamespaces());
   const result = await runScenario({ log: (line) => process.stderr.write(`${line}\n`) });
-  t.diagnostic(`boot-to-green ${((result.bootToGreenMs ?? NaN) / 1000).toFixed(1)} s, no-op rerun ${((result.noopRerunMs ?? NaN) / 1000).toFixed(2)} s, trust store ${((result.trustStore?.ms ?? NaN) / 1000).toFixed(2)} s`);
+  t.diagnostic(
+    `boot-to-green ${((result.bootToGreenMs ?? NaN) / 1000).toFixed(1)} s, no-op rerun ${((result.noopRerunMs ?? NaN) / 1000).toFixed(2)} s, trust store ${((result.trustStore?.ms ?? NaN) / 1000).toFixed(2)} s`,
+  );
   assert.ok(result.ok, `the scenario failed: ${result.error}`);
-  assert.deepEqual(result.steps.map((s) => s.ok), [true, true, true, true, true, true, true]);
+  assert.deepEqual(
+    result.steps.map((s) => s.ok),
+    [true, true, true, true, true, true, true],
+  );
   assert.ok(result.bootToGreenMs !== undefined && result.bootToGreenMs < 120_000, 'green within two minutes of power-on');
   assert.equal(Object.keys(result.duringReload?.errors ?? { missing: 1 }).length, 0, 'no connection failed during the haproxy reload');
   assert.equal(Object.keys(result.duringRerun?.errors ?? { missing: 1 }).length, 0, 'no connection failed during the rerun');
@@ -36,9 +41,21 @@ test('the appliance image boots, provisions itself, verifies green and survives 
   const surface = result.surface!;
   assert.ok(surface.listeners.length > 0, 'the listeners were collected');
   const portOf = (l: string) => Number(l.slice(l.lastIndexOf(':') + 1));
-  assert.deepEqual(surface.listeners.filter((l) => [5353, 5355].includes(portOf(l))), [], `nothing listens on 5355 or 5353: ${surface.listeners.join(', ')}`);
-  assert.deepEqual(surface.exposed.filter((c) => c.subject !== undefined && [5353, 5355].includes(portOf(c.subject))), [], 'verify reports nothing on 5355 or 5353');
-  assert.deepEqual(surface.exposed.map((c) => c.status), ['pass'], `vip.exposed passes: ${JSON.stringify(surface.exposed)}`);
+  assert.deepEqual(
+    surface.listeners.filter((l) => [5353, 5355].includes(portOf(l))),
+    [],
+    `nothing listens on 5355 or 5353: ${surface.listeners.join(', ')}`,
+  );
+  assert.deepEqual(
+    surface.exposed.filter((c) => c.subject !== undefined && [5353, 5355].includes(portOf(c.subject))),
+    [],
+    'verify reports nothing on 5355 or 5353',
+  );
+  assert.deepEqual(
+    surface.exposed.map((c) => c.status),
+    ['pass'],
+    `vip.exposed passes: ${JSON.stringify(surface.exposed)}`,
+  );
 
   // The trust store (class 7): done after the services, by its own unit, and it holds the CA.
   assert.equal(result.trustStore?.loaded, true, 'haproxy-appliance-trust-store.service is installed');

@@ -122,7 +122,7 @@ export class ApplianceBed {
     const pids = [this.nspawn?.pid, this.initPid, ...[...this.children].map((c) => c.pid)].filter((p): p is number => p !== undefined);
     for (const pid of pids) signal(pid, 'SIGKILL');
     const wait = new Int32Array(new SharedArrayBuffer(4));
-    for (let i = 0; i < 30 && (this.initPid !== undefined && isAlive(this.initPid)); i++) Atomics.wait(wait, 0, 0, 100);
+    for (let i = 0; i < 30 && this.initPid !== undefined && isAlive(this.initPid); i++) Atomics.wait(wait, 0, 0, 100);
     removeCgroupsSync(this.cgroupDirs.splice(0));
     removeNspawnRuntime(this.nspawnRuntime.splice(0));
     this.bed.cleanupSync();
@@ -143,10 +143,18 @@ export class ApplianceBed {
     for (const ns of ['router', 'workstation', 'wclient', 'fclient', 'cpvm', 'guest']) await b.addNamespace(ns);
     await b.enableForwarding('router');
     // br-mgmt's addresses and RAs come from networkd below.
-    await addBridges(b, 'router', [{ name: 'br-mgmt' }, { name: 'br-wl', cidr: SEED_NICS.workload.gwCidr }, { name: 'br-fe', cidr: SEED_NICS.frontend.gwCidr }]);
+    await addBridges(b, 'router', [
+      { name: 'br-mgmt' },
+      { name: 'br-wl', cidr: SEED_NICS.workload.gwCidr },
+      { name: 'br-fe', cidr: SEED_NICS.frontend.gwCidr },
+    ]);
 
     // The appliance's NICs: kernel names in an order that matches no role; down, as at boot.
-    const port = { management: { ns: 'router', dev: 'app-mg', bridge: 'br-mgmt' }, workload: { ns: 'router', dev: 'app-wl', bridge: 'br-wl' }, frontend: { ns: 'router', dev: 'app-fe', bridge: 'br-fe' } };
+    const port = {
+      management: { ns: 'router', dev: 'app-mg', bridge: 'br-mgmt' },
+      workload: { ns: 'router', dev: 'app-wl', bridge: 'br-wl' },
+      frontend: { ns: 'router', dev: 'app-fe', bridge: 'br-fe' },
+    };
     const nics = await addApplianceNics(b, { order: ['workload', 'frontend', 'management'], peer: (role) => port[role] });
     const hosts: Array<[string, string, string, string[], string | undefined]> = [
       // ns, router port, bridge, addresses, default gateway
@@ -168,7 +176,9 @@ export class ApplianceBed {
     // network-online.target — would wait ~12 s for the router-solicitation timeout.)
     const units = join(this.work, 'router-units');
     await mkdir(units, { recursive: true });
-    await writeFile(join(units, '10-br-mgmt.network'), `[Match]
+    await writeFile(
+      join(units, '10-br-mgmt.network'),
+      `[Match]
 Name=br-mgmt
 
 [Network]
@@ -183,7 +193,8 @@ RouterLifetimeSec=0
 
 [IPv6Prefix]
 Prefix=fd01:3:7:404::/64
-`);
+`,
+    );
     await b.runNetworkd('router', units, {
       timeoutMs: 20_000,
       logLevel: 'info',
@@ -225,16 +236,38 @@ Prefix=fd01:3:7:404::/64
       this.cgroupDirs.push(...cgroups);
       const st = statSync(this.root);
       this.nspawnRuntime = [`/run/systemd/nspawn/propagate/${this.machine}`, `/run/systemd/nspawn/locks/inode-${st.dev}:${st.ino}`];
-      this.nspawn = spawn('sh', [
-        '-c', 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n - 1)); done; exec "$@"', 'sh',
-        String(cgroups.length), ...cgroups.map((c) => join(c, 'cgroup.procs')),
-        // If this process dies without cleaning up (SIGKILL), nspawn gets SIGTERM and powers the
-        // container off instead of running on.
-        'setpriv', '--pdeathsig', 'TERM', 'nsenter', `--net=${netns}`, 'systemd-nspawn', '--quiet', '--boot', `--directory=${this.root}`, `--machine=${this.machine}`,
-        `--network-namespace-path=${netns}`, '--capability=CAP_NET_ADMIN', '--register=no', '--keep-unit',
-        '--resolv-conf=off', '--link-journal=no', '--timezone=off', '--console=read-only',
-        `--bind-ro=${this.envDir}:${OVF_ENV_DIR_INSIDE}`,
-      ], { stdio: ['ignore', out, out], env: { PATH: HOST_PATH, TERM: 'dumb', SYSTEMD_COLORS: '0' } });
+      this.nspawn = spawn(
+        'sh',
+        [
+          '-c',
+          'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 97; shift; n=$((n - 1)); done; exec "$@"',
+          'sh',
+          String(cgroups.length),
+          ...cgroups.map((c) => join(c, 'cgroup.procs')),
+          // If this process dies without cleaning up (SIGKILL), nspawn gets SIGTERM and powers the
+          // container off instead of running on.
+          'setpriv',
+          '--pdeathsig',
+          'TERM',
+          'nsenter',
+          `--net=${netns}`,
+          'systemd-nspawn',
+          '--quiet',
+          '--boot',
+          `--directory=${this.root}`,
+          `--machine=${this.machine}`,
+          `--network-namespace-path=${netns}`,
+          '--capability=CAP_NET_ADMIN',
+          '--register=no',
+          '--keep-unit',
+          '--resolv-conf=off',
+          '--link-journal=no',
+          '--timezone=off',
+          '--console=read-only',
+          `--bind-ro=${this.envDir}:${OVF_ENV_DIR_INSIDE}`,
+        ],
+        { stdio: ['ignore', out, out], env: { PATH: HOST_PATH, TERM: 'dumb', SYSTEMD_COLORS: '0' } },
+      );
     } finally {
       closeSync(out);
     }
@@ -259,29 +292,81 @@ Prefix=fd01:3:7:404::/64
       await sleep(100);
     }
     const bootedMs = performance.now() - this.startedAt;
-    const show = await this.inside(['systemctl', 'show', 'haproxy-appliance.service', '-p', 'Result', '-p', 'ActiveState', '-p', 'ExecMainStartTimestampMonotonic', '-p', 'ExecMainExitTimestampMonotonic']);
-    const props = Object.fromEntries(show.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const show = await this.inside([
+      'systemctl',
+      'show',
+      'haproxy-appliance.service',
+      '-p',
+      'Result',
+      '-p',
+      'ActiveState',
+      '-p',
+      'ExecMainStartTimestampMonotonic',
+      '-p',
+      'ExecMainExitTimestampMonotonic',
+    ]);
+    const props = Object.fromEntries(
+      show.stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     const agentMs = (Number(props.ExecMainExitTimestampMonotonic) - Number(props.ExecMainStartTimestampMonotonic)) / 1000;
     const journal = await this.inside(['journalctl', '-b', '-u', 'haproxy-appliance.service', '-o', 'cat', '--no-pager']);
     const analyze = await this.inside(['systemd-analyze']);
     const failedUnits: BootInfo['failedUnits'] = [];
     if (state !== 'running') {
       const failed = await this.inside(['systemctl', '--failed', '--plain', '--no-legend', '--no-pager']);
-      for (const unit of failed.stdout.split('\n').map((l) => l.trim().split(/\s+/u)[0]).filter((u): u is string => !!u)) {
+      for (const unit of failed.stdout
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/u)[0])
+        .filter((u): u is string => !!u)) {
         const j = await this.inside(['journalctl', '-b', '-u', unit, '-o', 'cat', '--no-pager', '-n', '6']);
         failedUnits.push({ unit, log: j.stdout.trim() });
       }
     }
-    const trust = await this.inside(['systemctl', 'show', 'haproxy-appliance-trust-store.service', '-p', 'LoadState', '-p', 'Result', '-p', 'InactiveExitTimestampMonotonic', '-p', 'InactiveEnterTimestampMonotonic']);
-    const tp = Object.fromEntries(trust.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-    const trustStore = { loaded: tp.LoadState === 'loaded', result: tp.Result ?? '(unknown)', ms: (Number(tp.InactiveEnterTimestampMonotonic) - Number(tp.InactiveExitTimestampMonotonic)) / 1000 };
+    const trust = await this.inside([
+      'systemctl',
+      'show',
+      'haproxy-appliance-trust-store.service',
+      '-p',
+      'LoadState',
+      '-p',
+      'Result',
+      '-p',
+      'InactiveExitTimestampMonotonic',
+      '-p',
+      'InactiveEnterTimestampMonotonic',
+    ]);
+    const tp = Object.fromEntries(
+      trust.stdout
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    const trustStore = {
+      loaded: tp.LoadState === 'loaded',
+      result: tp.Result ?? '(unknown)',
+      ms: (Number(tp.InactiveEnterTimestampMonotonic) - Number(tp.InactiveExitTimestampMonotonic)) / 1000,
+    };
     const after = await this.bed.ipJson<Array<{ ifname: string; address?: string }>>('appliance', ['link']);
-    const renames = before.filter((l) => l.address && l.ifname !== 'lo').map((l) => ({
-      mac: l.address!, before: l.ifname, after: after.find((x) => x.address === l.address)?.ifname ?? '(gone)',
-    }));
+    const renames = before
+      .filter((l) => l.address && l.ifname !== 'lo')
+      .map((l) => ({
+        mac: l.address!,
+        before: l.ifname,
+        after: after.find((x) => x.address === l.address)?.ifname ?? '(gone)',
+      }));
     return {
-      bootedMs, systemState: state, agentResult: `${props.ActiveState}/${props.Result}`, agentMs, agentLog: journal.stdout.trim(),
-      analyze: analyze.stdout.trim().split('\n')[0] ?? '', renames, failedUnits, trustStore,
+      bootedMs,
+      systemState: state,
+      agentResult: `${props.ActiveState}/${props.Result}`,
+      agentMs,
+      agentLog: journal.stdout.trim(),
+      analyze: analyze.stdout.trim().split('\n')[0] ?? '',
+      renames,
+      failedUnits,
+      trustStore,
     };
   }
 
@@ -295,7 +380,10 @@ Prefix=fd01:3:7:404::/64
     if (this.initPid === undefined) throw new Error('the appliance is not running');
     const t0 = performance.now();
     const r = await execa('nsenter', ['-t', String(this.initPid), '-a', 'env', '-i', `PATH=${PATH_INSIDE}`, 'LANG=C.UTF-8', 'HOME=/root', ...argv], {
-      reject: false, timeout: opts.timeoutMs ?? 60_000, env: { PATH: HOST_PATH }, extendEnv: false,
+      reject: false,
+      timeout: opts.timeoutMs ?? 60_000,
+      env: { PATH: HOST_PATH },
+      extendEnv: false,
       ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
     });
     return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? -1, ms: performance.now() - t0 };
@@ -311,13 +399,33 @@ Prefix=fd01:3:7:404::/64
   /** `haproxy-appliance verify` from the workstation over SSH, as root with the seed's password. */
   async verify(): Promise<VerifyRun> {
     const t0 = performance.now();
-    const r = await execa('ip', [
-      'netns', 'exec', this.bed.nsName('workstation'), process.execPath, BUNDLE, 'verify', `root@${ADDR.management}`,
-      '--password-env', 'HPA_E2E_ROOT_PASSWORD', '--known-hosts', this.knownHosts, '--accept-new', '--timeout', '30', '--json',
-    ], {
-      reject: false, timeout: 120_000, stdin: 'ignore', extendEnv: false,
-      env: { PATH: HOST_PATH, HOME: this.work, NO_COLOR: '1', HPA_E2E_ROOT_PASSWORD: SEED_PROPERTIES['appliance.root_pwd']! },
-    });
+    const r = await execa(
+      'ip',
+      [
+        'netns',
+        'exec',
+        this.bed.nsName('workstation'),
+        process.execPath,
+        BUNDLE,
+        'verify',
+        `root@${ADDR.management}`,
+        '--password-env',
+        'HPA_E2E_ROOT_PASSWORD',
+        '--known-hosts',
+        this.knownHosts,
+        '--accept-new',
+        '--timeout',
+        '30',
+        '--json',
+      ],
+      {
+        reject: false,
+        timeout: 120_000,
+        stdin: 'ignore',
+        extendEnv: false,
+        env: { PATH: HOST_PATH, HOME: this.work, NO_COLOR: '1', HPA_E2E_ROOT_PASSWORD: SEED_PROPERTIES['appliance.root_pwd']! },
+      },
+    );
     const ms = performance.now() - t0;
     let report: VerifyJson;
     try {
@@ -349,13 +457,20 @@ Prefix=fd01:3:7:404::/64
   /** TCP and UDP listeners inside the appliance (`ss -Hlntu`), as `tcp 0.0.0.0:5355`. */
   async allListeners(): Promise<string[]> {
     const r = await this.mustInside(['ss', '-Hlntu']);
-    return r.stdout.split('\n').map((l) => l.trim().split(/\s+/u)).filter((f) => f.length >= 5).map((f) => `${f[0]} ${f[4]}`);
+    return r.stdout
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/u))
+      .filter((f) => f.length >= 5)
+      .map((f) => `${f[0]} ${f[4]}`);
   }
 
   /** TCP listeners inside the appliance (`ss -Htnl`), as address:port. */
   async tcpListeners(): Promise<string[]> {
     const r = await this.mustInside(['ss', '-Htnl']);
-    return r.stdout.split('\n').map((l) => l.trim().split(/\s+/u)[3]).filter((x): x is string => !!x);
+    return r.stdout
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/u)[3])
+      .filter((x): x is string => !!x);
   }
 
   async waitForListeners(want: readonly string[], timeoutMs: number): Promise<string[]> {
@@ -363,7 +478,10 @@ Prefix=fd01:3:7:404::/64
     for (;;) {
       const have = await this.tcpListeners();
       if (want.every((w) => have.includes(w))) return have;
-      if (Date.now() > deadline) throw new Error(`inside the appliance, ${want.filter((w) => !have.includes(w)).join(', ')} not listening after ${timeoutMs} ms; listeners: ${have.join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `inside the appliance, ${want.filter((w) => !have.includes(w)).join(', ')} not listening after ${timeoutMs} ms; listeners: ${have.join(', ')}`,
+        );
       await sleep(100);
     }
   }
@@ -405,7 +523,26 @@ Prefix=fd01:3:7:404::/64
     if (this.initPid !== undefined && isAlive(this.initPid)) {
       const failed = await this.inside(['systemctl', '--failed', '--no-pager', '--plain'], { timeoutMs: 10_000 });
       parts.push(`--- systemctl --failed ---\n${failed.stdout.trim()}`);
-      const j = await this.inside(['journalctl', '-b', '-u', 'haproxy-appliance.service', '-u', 'haproxy.service', '-u', 'ssh.service', '-u', 'systemd-networkd.service', '-o', 'short-monotonic', '--no-pager', '-n', '60'], { timeoutMs: 10_000 });
+      const j = await this.inside(
+        [
+          'journalctl',
+          '-b',
+          '-u',
+          'haproxy-appliance.service',
+          '-u',
+          'haproxy.service',
+          '-u',
+          'ssh.service',
+          '-u',
+          'systemd-networkd.service',
+          '-o',
+          'short-monotonic',
+          '--no-pager',
+          '-n',
+          '60',
+        ],
+        { timeoutMs: 10_000 },
+      );
       parts.push(`--- journal (agent, haproxy, ssh, networkd) ---\n${j.stdout.trim()}`);
     }
     return parts.join('\n');
@@ -454,7 +591,10 @@ Prefix=fd01:3:7:404::/64
     notes.push(...(await removeCgroups(this.cgroupDirs.splice(0))));
     removeNspawnRuntime(this.nspawnRuntime.splice(0));
     await this.bed.cleanup();
-    const mounted = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === this.work || m.startsWith(`${this.work}/`));
+    const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m === this.work || m.startsWith(`${this.work}/`));
     if (mounted.length) {
       notes.push(`left ${this.work} in place: still mounted below it: ${mounted.join(', ')}`);
       return notes;
@@ -468,4 +608,3 @@ Prefix=fd01:3:7:404::/64
     return notes;
   }
 }
-

@@ -22,9 +22,26 @@ const config = validateProperties(SEED_PROPERTIES, { adapterCount: 3 }).config!;
 const world = await World.create();
 try {
   await mkdir(OUT, { recursive: true });
-  const pki = await makePki(join(world.dir, 'pki'), ['IP:10.191.181.52', 'IP:192.168.1.2', 'IP:172.16.10.2', 'IP:127.0.0.1', 'DNS:localhost', 'DNS:haproxy.local', 'DNS:haproxy']);
+  const pki = await makePki(join(world.dir, 'pki'), [
+    'IP:10.191.181.52',
+    'IP:192.168.1.2',
+    'IP:172.16.10.2',
+    'IP:127.0.0.1',
+    'DNS:localhost',
+    'DNS:haproxy.local',
+    'DNS:haproxy',
+  ]);
   const hostKey = await sshKeygen(join(world.dir, 'host_key'));
-  const a = await world.addAppliance({ name: 'app', config, macs: SEED_MACS, network: 'networkd', pki, hostKey, authorizedKeys: [], rootPasswordHash: await sha512crypt('vmware') });
+  const a = await world.addAppliance({
+    name: 'app',
+    config,
+    macs: SEED_MACS,
+    network: 'networkd',
+    pki,
+    hostKey,
+    authorizedKeys: [],
+    rootPasswordHash: await sha512crypt('vmware'),
+  });
   const save = async (name: string, text: string) => writeFile(join(OUT, name), text);
   const run = async (name: string, argv: string[]) => {
     const r = await a.exec(argv);

@@ -2,7 +2,11 @@
 import { spawnSync } from 'node:child_process';
 import { ROOT } from './ovf.js';
 
-export interface Run { code: number; stdout: string; stderr: string }
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** `timeoutMs` (default 60 s): a run that hangs is killed, and `cli` throws (ETIMEDOUT). */
 export function cli(args: string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Run {

@@ -54,9 +54,17 @@ export interface ClientLoop {
  * Starts the loop in the namespace `nsFull` (its full name) against host:port, `gapMs` between
  * connections; `track` is told of the child (the bed kills it at cleanup).
  */
-export function startClientLoop(nsFull: string, host: string, port: number, gapMs: number, env: NodeJS.ProcessEnv, track: (child: ChildProcess) => void): ClientLoop {
+export function startClientLoop(
+  nsFull: string,
+  host: string,
+  port: number,
+  gapMs: number,
+  env: NodeJS.ProcessEnv,
+  track: (child: ChildProcess) => void,
+): ClientLoop {
   const child = spawn('ip', ['netns', 'exec', nsFull, process.execPath, '-e', CLIENT_LOOP_SCRIPT, host, String(port), String(gapMs)], {
-    stdio: ['pipe', 'pipe', 'pipe'], env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env,
   });
   track(child);
   let out = '';

@@ -23,11 +23,15 @@ const services = new Set();
 let next = 0;
 let saves = 0;
 let stopping = false;
-process.on('SIGTERM', () => { stopping = true; });
+process.on('SIGTERM', () => {
+  stopping = true;
+});
 
 function pair(name, n) {
-  return `frontend ${name}\n  mode tcp\n  bind 192.168.${Math.floor(n / 250) % 250}.${(n % 250) + 1}:6443 name ${name}-bind\n  default_backend ${name}\n\n` +
-    `backend ${name}\n  mode tcp\n  balance roundrobin\n  server ${name}-0 172.16.10.${(n % 250) + 1}:6443 check weight 100\n`;
+  return (
+    `frontend ${name}\n  mode tcp\n  bind 192.168.${Math.floor(n / 250) % 250}.${(n % 250) + 1}:6443 name ${name}-bind\n  default_backend ${name}\n\n` +
+    `backend ${name}\n  mode tcp\n  balance roundrobin\n  server ${name}-0 172.16.10.${(n % 250) + 1}:6443 check weight 100\n`
+  );
 }
 
 /** Sections by header line; each section's text up to the next header. */

@@ -24,7 +24,16 @@ import type { ClientLoop, ClientLoopResult } from './client-loop.js';
 import { verdict, type VerifyRun } from './e2e-verdict.js';
 import { checkReadiness } from './image.js';
 import { sleep } from './process.js';
-import { CPVM_ADDRESSES, GUEST_BACKEND, GUEST_LISTENERS, guestSections, SEED_FRONTENDS, SUPERVISOR_LISTENERS, supervisorSections, VIP_LISTENERS } from './dataplane.js';
+import {
+  CPVM_ADDRESSES,
+  GUEST_BACKEND,
+  GUEST_LISTENERS,
+  guestSections,
+  SEED_FRONTENDS,
+  SUPERVISOR_LISTENERS,
+  supervisorSections,
+  VIP_LISTENERS,
+} from './dataplane.js';
 
 export interface StepTiming {
   step: string;
@@ -106,11 +115,19 @@ const failuresOf = (r: ClientLoopResult) => Object.values(r.errors).reduce((a, b
 
 function describeLoop(r: ClientLoopResult): string {
   const f = failuresOf(r);
-  return `client 192.168.5.10 → 192.168.0.1:6443: ${r.ok} connections answered in ${s(r.ms)}, ${f} failed${f ? ` (${JSON.stringify(r.errors)})` : ''}; by backend ${Object.entries(r.backends).sort().map(([b, n]) => `${b} ${n}`).join(', ')}`;
+  return `client 192.168.5.10 → 192.168.0.1:6443: ${r.ok} connections answered in ${s(r.ms)}, ${f} failed${f ? ` (${JSON.stringify(r.errors)})` : ''}; by backend ${Object.entries(
+    r.backends,
+  )
+    .sort()
+    .map(([b, n]) => `${b} ${n}`)
+    .join(', ')}`;
 }
 
 function indent(text: string, by = '      '): string {
-  return text.split('\n').map((l) => (l ? by + l : l)).join('\n');
+  return text
+    .split('\n')
+    .map((l) => (l ? by + l : l))
+    .join('\n');
 }
 
 export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult> {
@@ -150,7 +167,9 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     const { green, accepted, unexpected } = verdict(v.report);
     if (!green) throw new StepError(`${label}: verify is not green (exit ${v.exitCode}):\n${unexpected.map((u) => `  - ${u}`).join('\n')}`);
     const names = (xs: string[]) => xs.map((a) => a.split(':')[0]).join(', ');
-    log(`    verify: green in ${s(v.ms)} — ${accepted.length ? `the only failures are the Data Plane API's, which is not installed here: ${names(accepted)}` : 'no failures'}`);
+    log(
+      `    verify: green in ${s(v.ms)} — ${accepted.length ? `the only failures are the Data Plane API's, which is not installed here: ${names(accepted)}` : 'no failures'}`,
+    );
   };
 
   try {
@@ -163,21 +182,36 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
 
     await step('network: appliance NICs, router, workstation, clients, backends (namespaces)', async () => {
       const { kernelNames } = await app.wire();
-      log(`    appliance NICs: ${Object.entries(kernelNames).map(([role, k]) => `${k} (the ${role} MAC)`).join(', ')} — down, as at power-on`);
+      log(
+        `    appliance NICs: ${Object.entries(kernelNames)
+          .map(([role, k]) => `${k} (the ${role} MAC)`)
+          .join(', ')} — down, as at power-on`,
+      );
       log(`    router: br-mgmt 10.191.191.254/20 (+RA fd01:3:7:404::/64), br-wl 192.168.1.1/16, br-fe 172.16.10.1/24`);
-      log(`    workstation ${ADDR.workstation}; clients ${ADDR.wclient} (workload), ${ADDR.fclient} (frontend); backends ${CPVM_ADDRESSES.join(', ')} :6443/:443, ${GUEST_BACKEND}:6443`);
+      log(
+        `    workstation ${ADDR.workstation}; clients ${ADDR.wclient} (workload), ${ADDR.fclient} (frontend); backends ${CPVM_ADDRESSES.join(', ')} :6443/:443, ${GUEST_BACKEND}:6443`,
+      );
     });
 
-    await step('boot: the seed\'s properties as the OVF environment; systemd-nspawn boots the image', async () => {
+    await step("boot: the seed's properties as the OVF environment; systemd-nspawn boots the image", async () => {
       await app.setEnvironment(seedEnvironment());
       const b = await app.boot();
       log(`    booted in ${s(b.bootedMs)} (system ${b.systemState}); ${b.analyze}`);
       log(`    haproxy-appliance.service: ${b.agentResult}, provision --boot ran ${s(b.agentMs)}`);
-      log(indent(b.agentLog.split('\n').filter((l) => !l.startsWith('created ') && !l.startsWith('updated ')).join('\n')));
+      log(
+        indent(
+          b.agentLog
+            .split('\n')
+            .filter((l) => !l.startsWith('created ') && !l.startsWith('updated '))
+            .join('\n'),
+        ),
+      );
       log(`    NICs: ${b.renames.map((r) => `${r.before} → ${r.after}`).join(', ')}`);
       if (b.agentResult !== 'active/success') throw new StepError(`the first-boot unit did not succeed (${b.agentResult}):\n${b.agentLog}`);
       if (b.systemState !== 'running') {
-        throw new StepError(`the appliance booted ${b.systemState}, not running; failed units:\n${b.failedUnits.map((u) => `  ${u.unit}:\n${indent(u.log, '    ')}`).join('\n') || '  (none listed)'}`);
+        throw new StepError(
+          `the appliance booted ${b.systemState}, not running; failed units:\n${b.failedUnits.map((u) => `  ${u.unit}:\n${indent(u.log, '    ')}`).join('\n') || '  (none listed)'}`,
+        );
       }
       const roleOf: Record<string, string> = { '00:50:56:b1:20:5e': 'management', '00:50:56:b1:8d:33': 'workload', '00:50:56:b1:8a:41': 'frontend' };
       const wrong = b.renames.filter((r) => roleOf[r.mac] !== r.after);
@@ -187,7 +221,9 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       const bundle = await readFile(join(app.root, 'etc/ssl/certs/ca-certificates.crt'), 'utf8').catch(() => '');
       const ca = (await readFile(join(app.root, 'etc/haproxy/ca.crt'), 'utf8')).trim();
       result.trustStore = { ...b.trustStore, bundleHoldsCa: ca.length > 0 && bundle.includes(ca) };
-      log(`    trust store (haproxy-appliance-trust-store.service, after the services): ${b.trustStore.result} in ${s(b.trustStore.ms)}; the bundle ${result.trustStore.bundleHoldsCa ? 'holds' : 'LACKS'} the appliance CA`);
+      log(
+        `    trust store (haproxy-appliance-trust-store.service, after the services): ${b.trustStore.result} in ${s(b.trustStore.ms)}; the bundle ${result.trustStore.bundleHoldsCa ? 'holds' : 'LACKS'} the appliance CA`,
+      );
     });
 
     await step('verify: haproxy-appliance verify root@10.191.181.52 from the workstation, over SSH', async () => {
@@ -195,20 +231,26 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       result.bootToGreenMs = app.sinceBoot();
       showVerify(v, 'after first boot');
       log(`    boot-to-green: ${s(result.bootToGreenMs)}`);
-      const exposed = (v.report.hosts[0]?.checks ?? []).filter((c) => c.id === 'vip.exposed').map((c) => ({ status: c.status, ...(c.subject !== undefined && { subject: c.subject }), message: c.message }));
+      const exposed = (v.report.hosts[0]?.checks ?? [])
+        .filter((c) => c.id === 'vip.exposed')
+        .map((c) => ({ status: c.status, ...(c.subject !== undefined && { subject: c.subject }), message: c.message }));
       result.surface = { listeners: await app.allListeners(), exposed };
       log(`    listeners inside the appliance: ${result.surface.listeners.join(', ')}`);
     });
 
-    await step('dataplane: the seed\'s frontends and backends, as the Data Plane API adds them; reload haproxy', async () => {
+    await step("dataplane: the seed's frontends and backends, as the Data Plane API adds them; reload haproxy", async () => {
       const sup = await app.addLoadBalancer(supervisorSections(), SUPERVISOR_LISTENERS);
-      log(`    the Supervisor's kube-apiserver: frontend on ${SUPERVISOR_LISTENERS.join(', ')}, backends ${CPVM_ADDRESSES.join(', ')} (# _version=${sup.version}); reloaded in ${s(sup.reloadMs)}`);
+      log(
+        `    the Supervisor's kube-apiserver: frontend on ${SUPERVISOR_LISTENERS.join(', ')}, backends ${CPVM_ADDRESSES.join(', ')} (# _version=${sup.version}); reloaded in ${s(sup.reloadMs)}`,
+      );
       // A guest cluster is added while a client keeps using the Supervisor's VIP: haproxy's
       // reload hands its listening sockets over, so no connection is refused.
       const loop = await startLoop(app.clientLoop('wclient', '192.168.0.1', 6443));
       const guest = await app.addLoadBalancer(guestSections(), GUEST_LISTENERS);
       const during = await settleLoop(loop);
-      log(`    a guest cluster: frontend on ${GUEST_LISTENERS.join(', ')}, backend ${GUEST_BACKEND}:6443 (# _version=${guest.version}); reloaded in ${s(guest.reloadMs)}`);
+      log(
+        `    a guest cluster: frontend on ${GUEST_LISTENERS.join(', ')}, backend ${GUEST_BACKEND}:6443 (# _version=${guest.version}); reloaded in ${s(guest.reloadMs)}`,
+      );
       log(`    ${describeLoop(during)} during that reload`);
       result.duringReload = during;
       result.reloadsMs = [sup.reloadMs, guest.reloadMs];
@@ -216,20 +258,29 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       const netstat = await app.mustInside(['netstat', '-tnlp']);
       log(`    inside the appliance, netstat -tnlp:\n${indent(netstat.stdout.trim())}`);
       const probes: Array<['wclient' | 'fclient', string, number, readonly string[]]> = [
-        ['wclient', '192.168.0.1', 6443, CPVM_ADDRESSES], ['wclient', '192.168.0.1', 443, CPVM_ADDRESSES], ['fclient', '192.168.0.3', 6443, [GUEST_BACKEND]],
+        ['wclient', '192.168.0.1', 6443, CPVM_ADDRESSES],
+        ['wclient', '192.168.0.1', 443, CPVM_ADDRESSES],
+        ['fclient', '192.168.0.3', 6443, [GUEST_BACKEND]],
       ];
       for (const [ns, host, port, backends] of probes) {
         const r = await app.connect(ns, host, port);
         if (!r.ok || !r.reply) throw new StepError(`${ns} → ${host}:${port}: ${r.error ?? 'no reply'}`);
-        if (!backends.includes(r.reply.localAddress)) throw new StepError(`${ns} → ${host}:${port} reached ${r.reply.localAddress}, not one of ${backends.join(', ')}`);
-        log(`    ${ns} ${r.localAddress} → ${host}:${port} → haproxy → backend ${r.reply.localAddress}:${r.reply.localPort} (haproxy connected from ${r.reply.remoteAddress})`);
+        if (!backends.includes(r.reply.localAddress))
+          throw new StepError(`${ns} → ${host}:${port} reached ${r.reply.localAddress}, not one of ${backends.join(', ')}`);
+        log(
+          `    ${ns} ${r.localAddress} → ${host}:${port} → haproxy → backend ${r.reply.localAddress}:${r.reply.localPort} (haproxy connected from ${r.reply.remoteAddress})`,
+        );
       }
     });
 
     await step('rerun: new nameservers and Data Plane API port; provision inside the appliance under load', async () => {
       const loop = await startLoop(app.clientLoop('wclient', '192.168.0.1', 6443));
       await app.setEnvironment(seedEnvironment(CHANGED_PROPERTIES));
-      log(`    properties changed: ${Object.entries(CHANGED_PROPERTIES).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+      log(
+        `    properties changed: ${Object.entries(CHANGED_PROPERTIES)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')}`,
+      );
       const run = await app.inside(['haproxy-appliance', 'provision', '--ovf-env', OVF_ENV_INSIDE], { timeoutMs: 120_000 });
       result.rerunMs = run.ms;
       log(indent(`${run.stderr.trim()}\n${run.stdout.trim()}`.trim()));
@@ -248,22 +299,27 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       const v = await app.verify();
       showVerify(v, 'after the rerun');
       const dns = v.report.hosts[0]?.checks.find((c) => c.id === 'dns');
-      if (dns?.status !== 'pass' || !dns.message.includes('10.170.16.50')) throw new StepError(`the new nameservers are not in effect: ${dns?.status} ${dns?.message}`);
+      if (dns?.status !== 'pass' || !dns.message.includes('10.170.16.50'))
+        throw new StepError(`the new nameservers are not in effect: ${dns?.status} ${dns?.message}`);
       const noops: number[] = [];
       let last = '';
       for (let i = 0; i < Math.max(1, opts.noopRepeats ?? 1); i++) {
         // As an admin types it: the environment found through /etc/default/haproxy-appliance.
         const noop = await app.inside(['haproxy-appliance', 'provision'], { timeoutMs: 120_000 });
         last = noop.stdout.trim().split('\n').pop() ?? '';
-        if (noop.exitCode !== 0 || !/nothing to change/u.test(last)) throw new StepError(`the no-op rerun changed something or failed (exit ${noop.exitCode}):\n${noop.stdout}\n${noop.stderr}`);
+        if (noop.exitCode !== 0 || !/nothing to change/u.test(last))
+          throw new StepError(`the no-op rerun changed something or failed (exit ${noop.exitCode}):\n${noop.stdout}\n${noop.stderr}`);
         noops.push(noop.ms);
       }
       result.noopRerunsMs = noops;
       result.noopRerunMs = [...noops].sort((a, b) => a - b)[Math.floor(noops.length / 2)];
       log(`    once more, nothing changed: ${last} (${noops.length > 1 ? `median of ${noops.length}: ` : ''}${s(result.noopRerunMs!)})`);
       // The unit again, on a running system: an ordinary rerun (nothing to do), not boot mode.
-      const unit = await app.inside(['sh', '-c', 'systemctl restart haproxy-appliance.service && journalctl -u haproxy-appliance.service -n 3 -o cat'], { timeoutMs: 120_000 });
-      if (unit.exitCode !== 0 || !/nothing to change/u.test(unit.stdout)) throw new StepError(`systemctl restart haproxy-appliance failed or changed something (exit ${unit.exitCode}):\n${unit.stdout}\n${unit.stderr}`);
+      const unit = await app.inside(['sh', '-c', 'systemctl restart haproxy-appliance.service && journalctl -u haproxy-appliance.service -n 3 -o cat'], {
+        timeoutMs: 120_000,
+      });
+      if (unit.exitCode !== 0 || !/nothing to change/u.test(unit.stdout))
+        throw new StepError(`systemctl restart haproxy-appliance failed or changed something (exit ${unit.exitCode}):\n${unit.stdout}\n${unit.stderr}`);
       log('    systemctl restart haproxy-appliance: nothing to change');
     });
     result.ok = true;
@@ -292,7 +348,9 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   log('\nsteps:');
   for (const t of result.steps) log(`  ${t.ok ? '✓' : '✗'} ${s(t.ms).padStart(7)}  ${t.step}`);
   if (result.bootToGreenMs !== undefined) {
-    log(`boot-to-green: ${s(result.bootToGreenMs)} (booted ${s(result.bootedMs ?? 0)}, provision --boot ${s(result.agentBootMs ?? 0)}); rerun ${result.rerunMs !== undefined ? s(result.rerunMs) : '-'}, no-op rerun ${result.noopRerunMs !== undefined ? s(result.noopRerunMs) : '-'}`);
+    log(
+      `boot-to-green: ${s(result.bootToGreenMs)} (booted ${s(result.bootedMs ?? 0)}, provision --boot ${s(result.agentBootMs ?? 0)}); rerun ${result.rerunMs !== undefined ? s(result.rerunMs) : '-'}, no-op rerun ${result.noopRerunMs !== undefined ? s(result.noopRerunMs) : '-'}`,
+    );
   }
   return result;
 }

@@ -7,4 +7,3 @@ export const nasty = fc.oneof(
   fc.string({ unit: fc.constantFrom('\n', '\r', '\0', '\t', ' ', ',', '/', '.', '1', '9', 'a', '-', '"', '#', '$', '\\', ':', '<', '&'), maxLength: 30 }),
   fc.constantFrom('null', 'True', '', '10.0.0.1/8', '1.2.3.4/28', '-----BEGIN CERTIFICATE----- AAAA -----END CERTIFICATE-----'),
 );
-

@@ -23,7 +23,6 @@ export function tail(text: string, lines = 40): string {
   return text.split('\n').slice(-lines).join('\n');
 }
 
-
 export type Readiness = { ok: true; installed: string[] } | { ok: false; reason: string; fix: string };
 
 function have(cmd: string): boolean {
@@ -66,7 +65,12 @@ async function imageCacheWarm(): Promise<boolean> {
  * (`install`, root, apt-get). When it cannot, `fix` says exactly what to do.
  */
 export async function checkReadiness(opts: { install: boolean }): Promise<Readiness> {
-  if (process.platform !== 'linux') return { ok: false, reason: 'the end-to-end bed needs Linux (network namespaces, systemd-nspawn)', fix: 'run it on a Linux machine (Debian bookworm, as CI does)' };
+  if (process.platform !== 'linux')
+    return {
+      ok: false,
+      reason: 'the end-to-end bed needs Linux (network namespaces, systemd-nspawn)',
+      fix: 'run it on a Linux machine (Debian bookworm, as CI does)',
+    };
   if (process.getuid?.() !== 0) {
     return {
       ok: false,
@@ -81,30 +85,50 @@ export async function checkReadiness(opts: { install: boolean }): Promise<Readin
   if (missing.length && opts.install && have('apt-get')) {
     const r = await execa('sh', [DEPS], { reject: false, stdin: 'ignore', all: true, timeout: 600_000 });
     if (r.exitCode !== 0) {
-      return { ok: false, reason: `installing ${missing.join(' ')} failed:\n${tail(String(r.all ?? ''), 15)}`, fix: `apt-get update && apt-get install ${missing.join(' ')}` };
+      return {
+        ok: false,
+        reason: `installing ${missing.join(' ')} failed:\n${tail(String(r.all ?? ''), 15)}`,
+        fix: `apt-get update && apt-get install ${missing.join(' ')}`,
+      };
     }
     installed.push(...missing);
     missing = missingPackages(await imageCacheWarm());
   }
   if (missing.length) {
-    return { ok: false, reason: `missing Debian packages: ${missing.join(' ')}`, fix: `as root: sh scripts/install-deps.sh (or apt-get install ${missing.join(' ')})` };
+    return {
+      ok: false,
+      reason: `missing Debian packages: ${missing.join(' ')}`,
+      fix: `as root: sh scripts/install-deps.sh (or apt-get install ${missing.join(' ')})`,
+    };
   }
   const can = await canRunNetworkBeds();
-  if (!can.ok) return { ok: false, reason: `cannot create network namespaces here: ${can.reason}`, fix: 'run on a Linux machine where root may create network namespaces (not inside an unprivileged container)' };
+  if (!can.ok)
+    return {
+      ok: false,
+      reason: `cannot create network namespaces here: ${can.reason}`,
+      fix: 'run on a Linux machine where root may create network namespaces (not inside an unprivileged container)',
+    };
   if (!existsSync(BUNDLE)) return { ok: false, reason: `${BUNDLE} is missing`, fix: 'npm run build' };
   return { ok: true, installed };
 }
-
 
 /**
  * The image root at `root` (in a fresh `work` dir): the cached Debian base (built on first use),
  * copied, with the agent installed and `--set` lines for its defaults file.
  */
-export async function prepareImage(work: string, root: string, set: string[], log: (line: string) => void): Promise<{ baseMs: number; built: boolean; copyMs: number; base: string }> {
+export async function prepareImage(
+  work: string,
+  root: string,
+  set: string[],
+  log: (line: string) => void,
+): Promise<{ baseMs: number; built: boolean; copyMs: number; base: string }> {
   await mkdir(work, { recursive: true, mode: 0o700 });
   const t0 = performance.now();
   const warm = await imageCacheWarm();
-  if (!warm) log(`    building the Debian bookworm image (debootstrap, first run only; cached under ${process.env.HPA_IMAGE_CACHE ?? '/var/cache/haproxy-appliance-test'})`);
+  if (!warm)
+    log(
+      `    building the Debian bookworm image (debootstrap, first run only; cached under ${process.env.HPA_IMAGE_CACHE ?? '/var/cache/haproxy-appliance-test'})`,
+    );
   const base = await execa(TEST_IMAGE, ['base'], { reject: false, stdin: 'ignore', timeout: 900_000 });
   if (base.exitCode !== 0) throw new Error(`scripts/test-image.sh base failed (exit ${base.exitCode}):\n${tail(String(base.stderr), 30)}`);
   const baseMs = performance.now() - t0;

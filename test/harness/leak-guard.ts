@@ -33,7 +33,11 @@ export async function assertNothingLeft(what: LeftBehind): Promise<void> {
   assert.deepEqual(await namespacesLeft(what.bedIds ?? []), [], 'namespaces left behind');
   if (what.before) {
     const before = new Set(what.before);
-    assert.deepEqual((await listBedNamespaces()).filter((n) => !before.has(n)), [], 'every namespace of the bed is deleted');
+    assert.deepEqual(
+      (await listBedNamespaces()).filter((n) => !before.has(n)),
+      [],
+      'every namespace of the bed is deleted',
+    );
   }
   assert.deepEqual([...(what.pids ?? [])].filter(isAlive), [], 'processes left running');
 }

@@ -108,12 +108,30 @@ export async function buildTopology(bed: TestBed, opts: TopologyOptions): Promis
   if (opts.nics.includes('workload')) {
     await bed.addNamespace('wrouter');
     await bed.addNamespace('wclient');
-    routers.push({ ns: 'wrouter', dev: 'wr-wl', cidr: SEED_NICS.workload.gwCidr, cl: 'wr-cl', clCidr: '10.99.0.1/24', client: 'wclient', clientCidr: `${CLIENT.workload}/24`, routes: opts.wrouterRoutes ?? [] });
+    routers.push({
+      ns: 'wrouter',
+      dev: 'wr-wl',
+      cidr: SEED_NICS.workload.gwCidr,
+      cl: 'wr-cl',
+      clCidr: '10.99.0.1/24',
+      client: 'wclient',
+      clientCidr: `${CLIENT.workload}/24`,
+      routes: opts.wrouterRoutes ?? [],
+    });
   }
   if (opts.nics.includes('frontend')) {
     await bed.addNamespace('frouter');
     await bed.addNamespace('fclient');
-    routers.push({ ns: 'frouter', dev: 'fr-fe', cidr: SEED_NICS.frontend.gwCidr, cl: 'fr-cl', clCidr: '10.98.0.1/24', client: 'fclient', clientCidr: `${CLIENT.frontend}/24`, routes: opts.frouterRoutes ?? [] });
+    routers.push({
+      ns: 'frouter',
+      dev: 'fr-fe',
+      cidr: SEED_NICS.frontend.gwCidr,
+      cl: 'fr-cl',
+      clCidr: '10.98.0.1/24',
+      client: 'fclient',
+      clientCidr: `${CLIENT.frontend}/24`,
+      routes: opts.frouterRoutes ?? [],
+    });
   }
   // Strict reverse-path filtering and forwarding on the routers, before any link exists
   // (new links take net.ipv4.conf.default.*; the effective value is max(all, link)).
@@ -125,7 +143,8 @@ export async function buildTopology(bed: TestBed, opts: TopologyOptions): Promis
   // The appliance's ends keep their kernel names (eth<N>) and stay down, like NICs at first boot.
   const nics = await addApplianceNics(bed, {
     order: opts.nics,
-    peer: (role) => (role === 'management' ? { ns: 'mgw', dev: 'gw-mgmt' } : role === 'workload' ? { ns: 'wrouter', dev: 'wr-wl' } : { ns: 'frouter', dev: 'fr-fe' }),
+    peer: (role) =>
+      role === 'management' ? { ns: 'mgw', dev: 'gw-mgmt' } : role === 'workload' ? { ns: 'wrouter', dev: 'wr-wl' } : { ns: 'frouter', dev: 'fr-fe' },
   });
   for (const role of opts.nics) kernelNames[role] = nics[role]!.a;
   if (opts.nics.includes('management')) await bed.addr('mgw', 'gw-mgmt', SEED_NICS.management.gwCidr);
@@ -155,7 +174,12 @@ export async function buildTopology(bed: TestBed, opts: TopologyOptions): Promis
 
 /** `ip rule` lines with table numbers (the host may or may not know the names). */
 export function ruleLines(d: NetDump): string[] {
-  return d.rules.map((r) => ruleLine(r).replace(/lookup workload$/u, 'lookup 200').replace(/lookup frontend$/u, 'lookup 201'))
+  return d.rules
+    .map((r) =>
+      ruleLine(r)
+        .replace(/lookup workload$/u, 'lookup 200')
+        .replace(/lookup frontend$/u, 'lookup 201'),
+    )
     .map((l, i) => (d.rules[i]!.suppress_prefixlen !== undefined ? `${l} suppress_prefixlength ${String(d.rules[i]!.suppress_prefixlen)}` : l));
 }
 
@@ -170,9 +194,7 @@ export function table(d: NetDump, t: 'main' | 'local' | '200' | '201'): string[]
 
 /** IPv4 addresses per interface, `a.b.c.d/len`. */
 export function ipv4Addrs(d: NetDump): Record<string, string[]> {
-  return Object.fromEntries(
-    d.addrs.map((l) => [l.ifname, (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`)]),
-  );
+  return Object.fromEntries(d.addrs.map((l) => [l.ifname, (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`)]));
 }
 
 /** Everything of a dump that networkd decides, in a stable order: for "identical" checks. */
@@ -186,7 +208,11 @@ export function comparable(d: NetDump): { routes: string[]; rules: string[]; add
 
 /** `ip route get ARGS` in `ns`, as `via GW dev DEV table T src S` (`table main` included). */
 export async function routeGet(bed: TestBed, ns: string, args: string): Promise<string> {
-  const [r] = await bed.ipJson<Array<{ gateway?: string; dev: string; table?: string; prefsrc?: string; type?: string }>>(ns, ['route', 'get', ...args.split(/\s+/u)]);
+  const [r] = await bed.ipJson<Array<{ gateway?: string; dev: string; table?: string; prefsrc?: string; type?: string }>>(ns, [
+    'route',
+    'get',
+    ...args.split(/\s+/u),
+  ]);
   if (!r) throw new Error(`ip route get ${args}: no answer`);
   const t = r.table === 'workload' ? '200' : r.table === 'frontend' ? '201' : (r.table ?? 'main');
   return [r.type && r.type !== 'unicast' ? r.type : '', r.gateway ? `via ${r.gateway}` : '', `dev ${r.dev}`, `table ${t}`, r.prefsrc ? `src ${r.prefsrc}` : '']
@@ -294,12 +320,25 @@ export async function startDnsmasq(bed: TestBed, ns: string, iface: string, rang
   const dir = mkdtempSync(join(tmpdir(), 'hpa-dnsmasq-'));
   const leaseFile = join(dir, 'leases');
   const args = [
-    'netns', 'exec', bed.nsName(ns), DNSMASQ_BIN,
-    '--no-daemon', '--conf-file=/dev/null', '--port=0', '--no-ping', '--log-dhcp', '--log-facility=-',
-    `--interface=${iface}`, '--bind-interfaces', '--except-interface=lo',
-    `--dhcp-range=${range}`, '--dhcp-authoritative',
-    `--pid-file=${join(dir, 'pid')}`, `--dhcp-leasefile=${leaseFile}`,
-    '--user=root', '--group=root',
+    'netns',
+    'exec',
+    bed.nsName(ns),
+    DNSMASQ_BIN,
+    '--no-daemon',
+    '--conf-file=/dev/null',
+    '--port=0',
+    '--no-ping',
+    '--log-dhcp',
+    '--log-facility=-',
+    `--interface=${iface}`,
+    '--bind-interfaces',
+    '--except-interface=lo',
+    `--dhcp-range=${range}`,
+    '--dhcp-authoritative',
+    `--pid-file=${join(dir, 'pid')}`,
+    `--dhcp-leasefile=${leaseFile}`,
+    '--user=root',
+    '--group=root',
     ...(router ? [`--dhcp-option=3,${router}`] : []),
   ];
   // `ip netns exec` (and setpriv) exec dnsmasq: the spawned PID is dnsmasq's own. setpriv

@@ -143,13 +143,7 @@ export class TestBed {
    * `devB` by the harness, like udev would do with a .link file; pass `undefined` to keep
    * the kernel name. Returns the final names.
    */
-  async link(
-    nsA: string,
-    devA: string | undefined,
-    nsB: string,
-    devB: string | undefined,
-    opts: LinkOptions = {},
-  ): Promise<{ a: string; b: string }> {
+  async link(nsA: string, devA: string | undefined, nsB: string, devB: string | undefined, opts: LinkOptions = {}): Promise<{ a: string; b: string }> {
     const job = this.linkLock.then(async () => {
       const fullA = this.nsName(nsA);
       const fullB = this.nsName(nsB);

@@ -161,7 +161,14 @@ async function readLinkStateFiles(pid: number): Promise<Map<number, Record<strin
   }
   const r = await run(
     'nsenter',
-    ['-t', String(pid), '-m', 'sh', '-c', 'cd /run/systemd/netif/links 2>/dev/null || exit 0; for f in *; do [ -f "$f" ] && { echo "@@@ $f"; cat "$f"; }; done'],
+    [
+      '-t',
+      String(pid),
+      '-m',
+      'sh',
+      '-c',
+      'cd /run/systemd/netif/links 2>/dev/null || exit 0; for f in *; do [ -f "$f" ] && { echo "@@@ $f"; cat "$f"; }; done',
+    ],
     { reject: false, timeoutMs: 5_000 },
   );
   for (const chunk of r.stdout.split('@@@ ').slice(1)) {
@@ -183,7 +190,9 @@ function staticDone(log: string, name: string): boolean {
   const at = `\n${log}`.lastIndexOf(prefix);
   if (at < 0) return false;
   const msg = log.slice(at + prefix.length - 1); // -1: the '\n' prepended above
-  return /^(IPv6LL is not configured yet|DHCP4, DHCP6 or IPv4LL is enabled but no dynamic address|dynamic addresses or routes are not configured|IPv4LL:|dhcp4:)/.test(msg);
+  return /^(IPv6LL is not configured yet|DHCP4, DHCP6 or IPv4LL is enabled but no dynamic address|dynamic addresses or routes are not configured|IPv4LL:|dhcp4:)/.test(
+    msg,
+  );
 }
 
 /** Copies `unitDir` to a private dir readable by the systemd-network user (networkd drops root). */
@@ -221,20 +230,16 @@ export async function startNetworkd(bed: NetworkdBed, ns: string, unitDir: strin
   const until = opts.until ?? 'configured';
   const started = Date.now();
   const child = bed.track(
-    spawn(
-      'ip',
-      ['netns', 'exec', full, 'unshare', '--mount', 'sh', '-c', NETWORKD_SCRIPT, 'sh', staged, opts.systemUnits ? '0' : '1'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: {
-          PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-          SYSTEMD_LOG_LEVEL: opts.logLevel ?? 'debug',
-          // Never the host journal or /dev/kmsg: keep the log in this process.
-          SYSTEMD_LOG_TARGET: 'console',
-          SYSTEMD_LOG_COLOR: '0',
-        },
+    spawn('ip', ['netns', 'exec', full, 'unshare', '--mount', 'sh', '-c', NETWORKD_SCRIPT, 'sh', staged, opts.systemUnits ? '0' : '1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+        SYSTEMD_LOG_LEVEL: opts.logLevel ?? 'debug',
+        // Never the host journal or /dev/kmsg: keep the log in this process.
+        SYSTEMD_LOG_TARGET: 'console',
+        SYSTEMD_LOG_COLOR: '0',
       },
-    ),
+    }),
   );
   let log = '';
   child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
@@ -246,11 +251,7 @@ export async function startNetworkd(bed: NetworkdBed, ns: string, unitDir: strin
 
   const isRunning = () => child.exitCode === null && child.signalCode === null;
   const snapshot = async (): Promise<NetworkdSnapshot> => {
-    const [states, kernelLinks, dump] = await Promise.all([
-      readLinkStateFiles(pid),
-      bed.ipJson<IpLink[]>(ns, ['link']),
-      bed.dump(ns),
-    ]);
+    const [states, kernelLinks, dump] = await Promise.all([readLinkStateFiles(pid), bed.ipJson<IpLink[]>(ns, ['link']), bed.dump(ns)]);
     const byIndex = new Map(kernelLinks.map((l) => [l.ifindex, l.ifname]));
     const links: NetworkdLinkState[] = [...states].map(([ifindex, raw]) => ({
       ifindex,

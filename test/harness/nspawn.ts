@@ -13,19 +13,24 @@ import { walkTree } from './tree.js';
  * one, and the v1 name=systemd one on hybrid hosts). Returns their directories.
  */
 export function makeCgroups(name: string): string[] {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => {
-    const [pre, post] = l.split(' - ');
-    const f = (pre ?? '').split(' ');
-    const g = (post ?? '').split(' ');
-    return { point: f[4] ?? '', fstype: g[0] ?? '', options: g[2] ?? '' };
-  });
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => {
+      const [pre, post] = l.split(' - ');
+      const f = (pre ?? '').split(' ');
+      const g = (post ?? '').split(' ');
+      return { point: f[4] ?? '', fstype: g[0] ?? '', options: g[2] ?? '' };
+    });
   const dirs: string[] = [];
   for (const line of readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n')) {
     const [, controllers, path] = line.split(':');
     if (path === undefined) continue;
-    const mount = controllers === ''
-      ? mounts.find((m) => m.fstype === 'cgroup2')
-      : controllers === 'name=systemd' ? mounts.find((m) => m.fstype === 'cgroup' && m.options.split(',').includes('name=systemd')) : undefined;
+    const mount =
+      controllers === ''
+        ? mounts.find((m) => m.fstype === 'cgroup2')
+        : controllers === 'name=systemd'
+          ? mounts.find((m) => m.fstype === 'cgroup' && m.options.split(',').includes('name=systemd'))
+          : undefined;
     if (!mount) continue;
     const dir = join(mount.point, path, name);
     try {
@@ -41,7 +46,13 @@ export function makeCgroups(name: string): string[] {
 /** A cgroup and every cgroup below it, deepest first (what rmdir needs); [] when it is gone. */
 function cgroupsDeepestFirst(top: string): string[] {
   try {
-    return [...walkTree(top).filter((e) => e.dirent.isDirectory()).map((e) => e.path).reverse(), top];
+    return [
+      ...walkTree(top)
+        .filter((e) => e.dirent.isDirectory())
+        .map((e) => e.path)
+        .reverse(),
+      top,
+    ];
   } catch {
     return [];
   }

@@ -13,11 +13,16 @@ export const SEED_MACS = { management: '00:50:56:b1:20:5e', workload: '00:50:56:
 export const SEED_PROPERTIES: Record<string, string> = parseOvfEnvironment(readFileSync(SEED_ENV_FILE, 'utf8'), 'seed').properties;
 
 export function xmlAttr(value: string): string {
-  return value.replace(/[&<>"]/gu, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!)
+  return value
+    .replace(/[&<>"]/gu, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!)
     .replace(/[\u0000-\u001f]/gu, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export interface Adapter { mac: string; network?: string; unit?: number }
+export interface Adapter {
+  mac: string;
+  network?: string;
+  unit?: number;
+}
 
 export function ovfEnv(properties: Record<string, string>, adapters: Adapter[] = []): string {
   const props = Object.entries(properties).map(([k, v]) => `    <Property oe:key="${xmlAttr(k)}" oe:value="${xmlAttr(v)}"/>`);

@@ -38,9 +38,7 @@ export async function run(file: string, args: readonly string[], opts: ExecOptio
     exitCode: r.exitCode ?? -1,
   };
   if ((opts.reject ?? true) && (result.exitCode !== 0 || r.timedOut)) {
-    throw new Error(
-      `command failed (${r.timedOut ? 'timed out' : `exit ${result.exitCode}`}): ${file} ${args.join(' ')}\n${result.stderr || result.stdout}`,
-    );
+    throw new Error(`command failed (${r.timedOut ? 'timed out' : `exit ${result.exitCode}`}): ${file} ${args.join(' ')}\n${result.stderr || result.stdout}`);
   }
   return result;
 }

@@ -84,7 +84,13 @@ s.on('end', () => {
  * Resolves once it listens; rejects with the bind error otherwise (e.g. EADDRNOTAVAIL).
  * Every client gets one JSON line describing the connection, then EOF.
  */
-export async function listenIn(bed: TrafficBed, ns: string, host: string, port: number, opts: { timeoutMs?: number; maxLifetimeMs?: number } = {}): Promise<ListenHandle> {
+export async function listenIn(
+  bed: TrafficBed,
+  ns: string,
+  host: string,
+  port: number,
+  opts: { timeoutMs?: number; maxLifetimeMs?: number } = {},
+): Promise<ListenHandle> {
   const child = bed.track(
     spawn('ip', ['netns', 'exec', bed.nsName(ns), process.execPath, '-e', LISTEN_SCRIPT, host, String(port), String(opts.maxLifetimeMs ?? 300_000)], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -143,13 +149,17 @@ export async function listenIn(bed: TrafficBed, ns: string, host: string, port: 
  * listener's reply and reports. Network errors are returned (`ok: false`), not thrown,
  * so negative checks are easy; bounded by `timeoutMs` (default 5 s).
  */
-export async function connectFrom(bed: TrafficBed, ns: string, host: string, port: number, opts: { timeoutMs?: number; localAddress?: string } = {}): Promise<ConnectResult> {
+export async function connectFrom(
+  bed: TrafficBed,
+  ns: string,
+  host: string,
+  port: number,
+  opts: { timeoutMs?: number; localAddress?: string } = {},
+): Promise<ConnectResult> {
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const argv = [process.execPath, '-e', CONNECT_SCRIPT, host, String(port), String(timeoutMs)];
   if (opts.localAddress) argv.push(opts.localAddress);
-  const child = bed.track(
-    spawn('ip', ['netns', 'exec', bed.nsName(ns), ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanNodeEnv() }),
-  );
+  const child = bed.track(spawn('ip', ['netns', 'exec', bed.nsName(ns), ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanNodeEnv() }));
   let out = '';
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

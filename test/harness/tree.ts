@@ -51,5 +51,9 @@ export function isFileEntry(e: TreeEntry): boolean {
 
 /** Every file below `root` (path on the appliance → content), leaving out what `skip` says. */
 export function tree(root: string, skip: (rel: string) => boolean = () => false): Map<string, string> {
-  return new Map(walkTree(root, { skip: (rel) => skip(rel) }).filter(isFileEntry).map((e) => [e.rel, readFileSync(e.path, 'utf8')]));
+  return new Map(
+    walkTree(root, { skip: (rel) => skip(rel) })
+      .filter(isFileEntry)
+      .map((e) => [e.rel, readFileSync(e.path, 'utf8')]),
+  );
 }

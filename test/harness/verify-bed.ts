@@ -41,7 +41,12 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 export { ROOT };
 
 async function sh(file: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<string> {
-  const r = await execa(file, args, { reject: false, timeout: 30_000, ...(opts.cwd && { cwd: opts.cwd }), ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }) });
+  const r = await execa(file, args, {
+    reject: false,
+    timeout: 30_000,
+    ...(opts.cwd && { cwd: opts.cwd }),
+    ...(opts.input !== undefined ? { input: opts.input } : { stdin: 'ignore' as const }),
+  });
   if (r.exitCode !== 0) throw new Error(`${file} ${args.join(' ')} failed (exit ${r.exitCode}): ${String(r.stderr)}`);
   return String(r.stdout);
 }
@@ -62,11 +67,59 @@ export interface Pki {
 export async function makePki(dir: string, sans: string[], opts: { days?: number; caName?: string } = {}): Promise<Pki> {
   await mkdir(dir, { recursive: true });
   const p = (f: string) => join(dir, f);
-  await sh('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '3650',
-    '-subj', `/CN=${opts.caName ?? 'haproxy-appliance test CA'}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  await sh('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=haproxy.local']);
+  await sh('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    p('ca.key'),
+    '-out',
+    p('ca.crt'),
+    '-days',
+    '3650',
+    '-subj',
+    `/CN=${opts.caName ?? 'haproxy-appliance test CA'}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  await sh('openssl', [
+    'req',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    p('server.key'),
+    '-out',
+    p('server.csr'),
+    '-subj',
+    '/CN=haproxy.local',
+  ]);
   await writeFile(p('ext.cnf'), `subjectAltName=${sans.join(',')}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n`);
-  await sh('openssl', ['x509', '-req', '-in', p('server.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('server.crt'), '-days', String(opts.days ?? 365), '-extfile', p('ext.cnf')]);
+  await sh('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    p('server.csr'),
+    '-CA',
+    p('ca.crt'),
+    '-CAkey',
+    p('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    p('server.crt'),
+    '-days',
+    String(opts.days ?? 365),
+    '-extfile',
+    p('ext.cnf'),
+  ]);
   return { dir, caCrt: p('ca.crt'), caKey: p('ca.key'), serverCrt: p('server.crt'), serverKey: p('server.key') };
 }
 
@@ -169,7 +222,6 @@ async function pidsInNetns(nsInode: string): Promise<number[]> {
   return out;
 }
 
-
 /** The gw namespace's bridge for a network: br-m, br-w, br-f. */
 const bridgeOf = (role: Role) => `br-${role[0]}`;
 
@@ -200,7 +252,11 @@ export class World {
   async gateway(gws: Partial<Record<NicRole, string>>): Promise<void> {
     this.gwReady ??= (async () => {
       await this.bed.addNamespace('gw');
-      await addBridges(this.bed, 'gw', ROLES.filter((role) => role in gws).map((role) => ({ name: bridgeOf(role), ...(gws[role] && { cidr: gws[role] }) })));
+      await addBridges(
+        this.bed,
+        'gw',
+        ROLES.filter((role) => role in gws).map((role) => ({ name: bridgeOf(role), ...(gws[role] && { cidr: gws[role] }) })),
+      );
     })();
     return this.gwReady;
   }
@@ -217,7 +273,10 @@ export class World {
   }
 
   /** Runs the CLI (`node --import tsx src/bin.ts verify …` or dist/bin.js) in the gw namespace. */
-  async verify(args: string[], opts: { env?: Record<string, string>; dist?: boolean; timeoutMs?: number; wrap?: string[] } = {}): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
+  async verify(
+    args: string[],
+    opts: { env?: Record<string, string>; dist?: boolean; timeoutMs?: number; wrap?: string[] } = {},
+  ): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
     const home = join(this.dir, 'home');
     await mkdir(home, { recursive: true });
     const entry = opts.dist ? [join(ROOT, 'dist/bin.js')] : ['--import', 'tsx', join(ROOT, 'src/bin.ts')];
@@ -247,7 +306,10 @@ export class World {
     this.bed.cleanupSync();
     // A namespace whose `ip netns add` was still running when a signal came is created after
     // the bed's cleanup: wait a moment and delete whatever carries this bed's random id.
-    spawnSync('sh', ['-c', `sleep 0.3; for n in $(ip netns list | awk '{print $1}' | grep '^hpa-${this.bed.id}-'); do ip netns del "$n"; done; true`], { stdio: 'ignore', timeout: 5_000 });
+    spawnSync('sh', ['-c', `sleep 0.3; for n in $(ip netns list | awk '{print $1}' | grep '^hpa-${this.bed.id}-'); do ip netns del "$n"; done; true`], {
+      stdio: 'ignore',
+      timeout: 5_000,
+    });
     rmSync(this.dir, { recursive: true, force: true });
     this.forgetExitHook();
   }
@@ -401,30 +463,36 @@ export class Appliance {
     const host = cfg.network.hostname;
     await writeFile(join(dir, 'hostname'), `${host}\n`);
     await writeFile(join(dir, 'authorized_keys'), `${spec.authorizedKeys.join('\n')}\n`, { mode: 0o600 });
-    await writeFile(join(dir, 'sshd_config'), [
-      'Port 22',
-      `ListenAddress ${this.mgmtIp}`,
-      `HostKey ${spec.hostKey.path}`,
-      'PermitRootLogin yes',
-      'PubkeyAuthentication yes',
-      'PasswordAuthentication yes',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      'StrictModes no',
-      'PidFile none',
-      'MaxStartups 100:30:200',
-      'LogLevel ERROR',
-      'PrintMotd no',
-      'UseDNS no',
-      '',
-    ].join('\n'));
+    await writeFile(
+      join(dir, 'sshd_config'),
+      [
+        'Port 22',
+        `ListenAddress ${this.mgmtIp}`,
+        `HostKey ${spec.hostKey.path}`,
+        'PermitRootLogin yes',
+        'PubkeyAuthentication yes',
+        'PasswordAuthentication yes',
+        'KbdInteractiveAuthentication no',
+        'UsePAM no',
+        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+        'StrictModes no',
+        'PidFile none',
+        'MaxStartups 100:30:200',
+        'LogLevel ERROR',
+        'PrintMotd no',
+        'UseDNS no',
+        '',
+      ].join('\n'),
+    );
     const standin = await readFile(join(HERE, 'dataplaneapi-standin.cjs'), 'utf8');
     await writeFile(join(dir, 'bin/dataplaneapi'), `#!${process.execPath}\n${standin}`, { mode: 0o755 });
   }
 
   private spawnTracked(what: string, argv: string[]): Tracked {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
+    });
     const t: Tracked = { child, what, log: '' };
     child.stdout?.on('data', (d: Buffer) => (t.log += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (t.log += d.toString()));
@@ -440,7 +508,8 @@ export class Appliance {
   private async waitFor(what: string, t: Tracked, cond: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
     const t0 = Date.now();
     for (;;) {
-      if (t.child.exitCode !== null || t.child.signalCode !== null) throw new Error(`${what} exited early (${t.child.exitCode ?? t.child.signalCode}): ${t.log.trim()}`);
+      if (t.child.exitCode !== null || t.child.signalCode !== null)
+        throw new Error(`${what} exited early (${t.child.exitCode ?? t.child.signalCode}): ${t.log.trim()}`);
       if (await cond()) return;
       if (Date.now() - t0 > timeoutMs) throw new Error(`${what} not ready after ${timeoutMs} ms: ${t.log.trim()}`);
       await sleep(50);
@@ -453,8 +522,23 @@ export class Appliance {
   }
 
   private async startHolder(): Promise<void> {
-    const t = this.spawnTracked('holder', ['ip', 'netns', 'exec', this.world.bed.nsName(this.ns), 'unshare', '--mount', '--uts', '--propagation', 'private',
-      'sh', '-c', HOLDER_SCRIPT, 'sh', this.dir, this.spec.config.network.hostname]);
+    const t = this.spawnTracked('holder', [
+      'ip',
+      'netns',
+      'exec',
+      this.world.bed.nsName(this.ns),
+      'unshare',
+      '--mount',
+      '--uts',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      HOLDER_SCRIPT,
+      'sh',
+      this.dir,
+      this.spec.config.network.hostname,
+    ]);
     this.holder = t;
     await this.waitFor('holder', t, async () => t.log.includes('READY'));
   }
@@ -485,9 +569,27 @@ export class Appliance {
   }
 
   async startDataplane(port = this.dataplanePort): Promise<void> {
-    const t = this.spawnTracked('dataplaneapi', this.inside([join(this.dir, 'bin/dataplaneapi'), '--log-level=warning', '--log-to=stdout', '--scheme=https',
-      '--haproxy-bin=/usr/sbin/haproxy', '--config-file=/etc/haproxy/haproxy.cfg', '--reload-cmd=/usr/bin/systemctl reload haproxy', '--reload-delay=30',
-      `--tls-host=${this.mgmtIp}`, `--tls-port=${port}`, '--tls-certificate=/etc/haproxy/server.crt', '--tls-key=/etc/haproxy/server.key', '--userlist=controller'], { daemon: true }));
+    const t = this.spawnTracked(
+      'dataplaneapi',
+      this.inside(
+        [
+          join(this.dir, 'bin/dataplaneapi'),
+          '--log-level=warning',
+          '--log-to=stdout',
+          '--scheme=https',
+          '--haproxy-bin=/usr/sbin/haproxy',
+          '--config-file=/etc/haproxy/haproxy.cfg',
+          '--reload-cmd=/usr/bin/systemctl reload haproxy',
+          '--reload-delay=30',
+          `--tls-host=${this.mgmtIp}`,
+          `--tls-port=${port}`,
+          '--tls-certificate=/etc/haproxy/server.crt',
+          '--tls-key=/etc/haproxy/server.key',
+          '--userlist=controller',
+        ],
+        { daemon: true },
+      ),
+    );
     this.dataplane = t;
     await this.waitFor('dataplaneapi', t, async () => t.log.includes('READY'));
   }
@@ -513,7 +615,12 @@ export class Appliance {
 
   /** Runs a command inside the appliance's namespaces (network, mount, UTS). */
   async exec(argv: string[], input?: string): Promise<{ stdout: string; stderr: string; code: number }> {
-    const r = await execa(this.inside(argv)[0]!, this.inside(argv).slice(1), { reject: false, timeout: 30_000, ...(input !== undefined ? { input } : { stdin: 'ignore' as const }), env: { LC_ALL: 'C', PATH: process.env.PATH ?? '' } });
+    const r = await execa(this.inside(argv)[0]!, this.inside(argv).slice(1), {
+      reject: false,
+      timeout: 30_000,
+      ...(input !== undefined ? { input } : { stdin: 'ignore' as const }),
+      env: { LC_ALL: 'C', PATH: process.env.PATH ?? '' },
+    });
     return { stdout: String(r.stdout), stderr: String(r.stderr), code: r.exitCode ?? -1 };
   }
 
@@ -547,6 +654,11 @@ export class Appliance {
         }
       }
     }
-    if (this.netnsInode) spawnSync('sh', ['-c', `for p in /proc/[0-9]*; do [ "$(readlink $p/ns/net 2>/dev/null)" = '${this.netnsInode}' ] && kill -9 \${p#/proc/} 2>/dev/null; done; true`], { stdio: 'ignore' });
+    if (this.netnsInode)
+      spawnSync(
+        'sh',
+        ['-c', `for p in /proc/[0-9]*; do [ "$(readlink $p/ns/net 2>/dev/null)" = '${this.netnsInode}' ] && kill -9 \${p#/proc/} 2>/dev/null; done; true`],
+        { stdio: 'ignore' },
+      );
   }
 }

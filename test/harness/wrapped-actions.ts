@@ -38,14 +38,17 @@ export async function runWithWrappers(dir: string, actions: LiveAction[], behave
   for (const p of new Set(actions.flatMap((a) => (a.kind === 'exec' ? [a.argv[0]!] : [])))) {
     const script = join(bin, p);
     // argv only; stdin is read and dropped (chpasswd's input is a password hash).
-    writeFileSync(script, `#!/bin/sh
+    writeFileSync(
+      script,
+      `#!/bin/sh
 [ -t 0 ] || /bin/cat >/dev/null
 line="${p}"; for a in "$@"; do line="$line $a"; done
 printf '%s\\n' "$line" >>'${log}'
 ${behave.hang ? `case "$line" in ${behave.hang.join('|')}) exec /bin/sleep 3600 ;; esac` : ''}
 ${behave.fail ? `case "$line" in ${behave.fail.match.join('|')}) echo '${behave.fail.message}' >&2; exit 1 ;; esac` : ''}
 exit 0
-`);
+`,
+    );
     chmodSync(script, 0o755);
   }
   const redirected = actions.map((a) => (a.kind === 'write' ? { ...a, path: join(writes, a.path.replaceAll('/', '_')) } : a));

@@ -65,7 +65,13 @@ export function noProcessNames(observed: Observed): boolean {
 }
 
 export function listenerUnknown(id: string, observed: Observed, subject?: string): CheckResult {
-  return r(id, 'warn', `cannot tell what listens: ${observed.listenerProblem ?? 'no listener list was collected'}`, 'install iproute2 (ss) or net-tools (netstat) on the appliance', subject);
+  return r(
+    id,
+    'warn',
+    `cannot tell what listens: ${observed.listenerProblem ?? 'no listener list was collected'}`,
+    'install iproute2 (ss) or net-tools (netstat) on the appliance',
+    subject,
+  );
 }
 
 export function ipUnknown(id: string, observed: Observed, subject?: string): CheckResult {
@@ -73,7 +79,13 @@ export function ipUnknown(id: string, observed: Observed, subject?: string): Che
 }
 
 export function routeText(rt: Route): string {
-  const parts = [rt.type !== 'unicast' ? rt.type : '', rt.dst, rt.gateway ? `via ${rt.gateway}` : '', rt.dev ? `dev ${rt.dev}` : '', rt.table !== 'main' ? `table ${rt.table}` : ''];
+  const parts = [
+    rt.type !== 'unicast' ? rt.type : '',
+    rt.dst,
+    rt.gateway ? `via ${rt.gateway}` : '',
+    rt.dev ? `dev ${rt.dev}` : '',
+    rt.table !== 'main' ? `table ${rt.table}` : '',
+  ];
   return parts.filter(Boolean).join(' ');
 }
 

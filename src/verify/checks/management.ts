@@ -19,30 +19,60 @@ function checkDataplaneListen(input: CheckContext): CheckResult {
   const want = formatEndpoint(ip, port);
   if (!observed.listeners) return listenerUnknown(id, observed);
   const args = processArgs(observed, 'dataplaneapi')[0];
-  const cmdline = args ? [flag(args, 'tls-host') && `--tls-host=${flag(args, 'tls-host')}`, flag(args, 'tls-port') && `--tls-port=${flag(args, 'tls-port')}`, flag(args, 'scheme') && `--scheme=${flag(args, 'scheme')}`].filter(Boolean).join(' ') : '';
+  const cmdline = args
+    ? [
+        flag(args, 'tls-host') && `--tls-host=${flag(args, 'tls-host')}`,
+        flag(args, 'tls-port') && `--tls-port=${flag(args, 'tls-port')}`,
+        flag(args, 'scheme') && `--scheme=${flag(args, 'scheme')}`,
+      ]
+        .filter(Boolean)
+        .join(' ')
+    : '';
   const holder = observed.listeners.find((l) => l.port === port && listensOn(l, ip));
   if (holder) {
     if (ownedBy(input, holder, 'dataplaneapi')) {
       const where = isWildcard(holder) ? `all addresses (${formatEndpoint(holder.address, port)}), the management address ${ip} included` : want;
       return r(id, 'pass', `dataplaneapi listens on ${where}`);
     }
-    if (holder.processes.length === 0 && noProcessNames(observed)) return r(id, 'warn', `something listens on ${want} but the process is unknown (not collected as root)`, 'verify as root (--user root) to see process names');
-    return r(id, 'fail', `${want} (loadbalance.dataplane_port) is held by ${owners(holder)}, not dataplaneapi`,
-      `stop what holds port ${port}, then systemctl restart dataplaneapi`);
+    if (holder.processes.length === 0 && noProcessNames(observed))
+      return r(
+        id,
+        'warn',
+        `something listens on ${want} but the process is unknown (not collected as root)`,
+        'verify as root (--user root) to see process names',
+      );
+    return r(
+      id,
+      'fail',
+      `${want} (loadbalance.dataplane_port) is held by ${owners(holder)}, not dataplaneapi`,
+      `stop what holds port ${port}, then systemctl restart dataplaneapi`,
+    );
   }
   const elsewhere = observed.listeners.filter((l) => ownedBy(input, l, 'dataplaneapi'));
   const running = serviceActive(observed, 'dataplaneapi');
   if (elsewhere.length) {
     const at = elsewhere.map((l) => formatEndpoint(l.address, l.port)).join(', ');
-    return r(id, 'fail', `dataplaneapi listens on ${at}, not on ${want} (loadbalance.dataplane_port ${port})${cmdline ? `; it runs with ${cmdline}` : ''}`,
-      `rerun haproxy-appliance provision so the service uses --tls-host=${ip} --tls-port=${port}, then systemctl restart dataplaneapi`);
+    return r(
+      id,
+      'fail',
+      `dataplaneapi listens on ${at}, not on ${want} (loadbalance.dataplane_port ${port})${cmdline ? `; it runs with ${cmdline}` : ''}`,
+      `rerun haproxy-appliance provision so the service uses --tls-host=${ip} --tls-port=${port}, then systemctl restart dataplaneapi`,
+    );
   }
   if (running === false || (running === undefined && !args)) {
-    return r(id, 'fail', `nothing listens on ${want}: dataplaneapi is not running`,
-      'systemctl status dataplaneapi; journalctl -u dataplaneapi -e (it refuses to start without the userlist controller in haproxy.cfg, or without its TLS certificate and key)');
+    return r(
+      id,
+      'fail',
+      `nothing listens on ${want}: dataplaneapi is not running`,
+      'systemctl status dataplaneapi; journalctl -u dataplaneapi -e (it refuses to start without the userlist controller in haproxy.cfg, or without its TLS certificate and key)',
+    );
   }
-  return r(id, 'fail', `nothing listens on ${want}: dataplaneapi runs but listens on no TCP port${cmdline ? ` (it runs with ${cmdline})` : ''}`,
-    'journalctl -u dataplaneapi -e; check its --tls-host, --tls-port and --tls-certificate');
+  return r(
+    id,
+    'fail',
+    `nothing listens on ${want}: dataplaneapi runs but listens on no TCP port${cmdline ? ` (it runs with ${cmdline})` : ''}`,
+    'journalctl -u dataplaneapi -e; check its --tls-host, --tls-port and --tls-certificate',
+  );
 }
 
 function checkDataplaneTls(input: CheckContext, listen: CheckResult | undefined): CheckResult {
@@ -52,7 +82,12 @@ function checkDataplaneTls(input: CheckContext, listen: CheckResult | undefined)
   const at = formatEndpoint(api.address, api.port);
   if (api.error) {
     if (listen?.status === 'fail') return r(id, 'skip', `not checked: no TLS connection to ${at} (${api.error}); see dataplane.listen`);
-    return r(id, 'fail', `no TLS connection to ${at}: ${api.error}`, 'check that the Data Plane API runs with --scheme=https and its --tls-certificate/--tls-key');
+    return r(
+      id,
+      'fail',
+      `no TLS connection to ${at}: ${api.error}`,
+      'check that the Data Plane API runs with --scheme=https and its --tls-certificate/--tls-key',
+    );
   }
   const peer = api.peer;
   if (!peer) return r(id, 'fail', `${at} sent no certificate`, 'restart dataplaneapi with --scheme=https');
@@ -60,7 +95,13 @@ function checkDataplaneTls(input: CheckContext, listen: CheckResult | undefined)
   const caDisk = input.observed.certs.find((c) => c.source === APPLIANCE_PATHS.caCert);
   const caPem = caState ?? caDisk?.pem;
   const caName = caState ? 'the CA of appliance.ca_cert' : `the appliance CA (${APPLIANCE_PATHS.caCert})`;
-  if (!caPem) return r(id, 'fail', `cannot verify the certificate of ${at}: ${APPLIANCE_PATHS.caCert} is missing or unreadable`, 'rerun haproxy-appliance provision to (re)create the CA and the server certificate');
+  if (!caPem)
+    return r(
+      id,
+      'fail',
+      `cannot verify the certificate of ${at}: ${APPLIANCE_PATHS.caCert} is missing or unreadable`,
+      'rerun haproxy-appliance provision to (re)create the CA and the server certificate',
+    );
   const via = api.via === 'ssh' ? ' (reached through the SSH connection: the workstation cannot reach it directly)' : '';
   const problems: string[] = [];
   let status: Status = 'pass';
@@ -82,7 +123,9 @@ function checkDataplaneTls(input: CheckContext, listen: CheckResult | undefined)
   try {
     if (new X509Certificate(peer.pem).checkIP(api.address) === undefined) {
       status = 'fail';
-      problems.push(`its certificate does not name ${api.address} (SANs: ${peer.sans.join(', ') || 'none'}), so clients connecting to the management address refuse it`);
+      problems.push(
+        `its certificate does not name ${api.address} (SANs: ${peer.sans.join(', ') || 'none'}), so clients connecting to the management address refuse it`,
+      );
       remedy ??= 'rerun haproxy-appliance provision to reissue the server certificate with the management address, then systemctl restart dataplaneapi';
     }
   } catch {
@@ -90,10 +133,15 @@ function checkDataplaneTls(input: CheckContext, listen: CheckResult | undefined)
   }
   const onDisk = input.observed.certs.find((c) => c.source === APPLIANCE_PATHS.serverCert || (c.source !== APPLIANCE_PATHS.caCert && !c.ca));
   if (status === 'pass' && onDisk && onDisk.fingerprint256 !== peer.fingerprint256) {
-    return r(id, 'warn', `${at} answers TLS with a certificate that chains to ${caName}, but not the one in ${onDisk.source}${via}`,
-      'the certificate was renewed but dataplaneapi still serves the old one: systemctl restart dataplaneapi');
+    return r(
+      id,
+      'warn',
+      `${at} answers TLS with a certificate that chains to ${caName}, but not the one in ${onDisk.source}${via}`,
+      'the certificate was renewed but dataplaneapi still serves the old one: systemctl restart dataplaneapi',
+    );
   }
-  if (status === 'pass') return r(id, 'pass', `${at} answers TLS with a certificate for ${api.address} that chains to ${caName}, valid until ${peer.validTo.slice(0, 10)}${via}`);
+  if (status === 'pass')
+    return r(id, 'pass', `${at} answers TLS with a certificate for ${api.address} that chains to ${caName}, valid until ${peer.validTo.slice(0, 10)}${via}`);
   return r(id, status, `${at} answers TLS, but ${problems.join('; ')}${via}`, remedy);
 }
 
@@ -109,8 +157,12 @@ function checkDataplaneApi(input: CheckContext, tls: CheckResult | undefined): C
   if (info.error) return r(id, 'fail', `GET ${info.path} failed: ${info.error}`, 'journalctl -u dataplaneapi -e');
   if (info.status === 200) return r(id, 'pass', `GET ${info.path} as ${input.apiUser}: Data Plane API ${info.version ?? '(version not reported)'}`);
   if (info.status === 401) {
-    return r(id, 'fail', `GET ${info.path}: the Data Plane API refused the credentials of ${input.apiUser} (HTTP 401)`,
-      'the user and password must match loadbalance.haproxy_user/haproxy_pwd, which the agent writes to the userlist controller of haproxy.cfg; rerun haproxy-appliance provision after changing them, then systemctl restart dataplaneapi');
+    return r(
+      id,
+      'fail',
+      `GET ${info.path}: the Data Plane API refused the credentials of ${input.apiUser} (HTTP 401)`,
+      'the user and password must match loadbalance.haproxy_user/haproxy_pwd, which the agent writes to the userlist controller of haproxy.cfg; rerun haproxy-appliance provision after changing them, then systemctl restart dataplaneapi',
+    );
   }
   return r(id, 'fail', `GET ${info.path}: HTTP ${info.status}`, 'journalctl -u dataplaneapi -e');
 }
@@ -128,8 +180,12 @@ function checkSshListen(input: CheckContext, sshPort: number): CheckResult {
     return r(id, 'pass', `sshd listens on ${where}`);
   }
   const other = observed.listeners.filter((x) => ownedBy(input, x, 'sshd')).map((x) => formatEndpoint(x.address, x.port));
-  return r(id, 'fail', `sshd does not listen on ${want}${other.length ? `; it listens on ${other.join(', ')}` : ''}`,
-    `set ListenAddress ${ip} in /etc/ssh/sshd_config and systemctl restart sshd`);
+  return r(
+    id,
+    'fail',
+    `sshd does not listen on ${want}${other.length ? `; it listens on ${other.join(', ')}` : ''}`,
+    `set ListenAddress ${ip} in /etc/ssh/sshd_config and systemctl restart sshd`,
+  );
 }
 
 export const MANAGEMENT_CHECKS: readonly Check[] = [
@@ -137,7 +193,8 @@ export const MANAGEMENT_CHECKS: readonly Check[] = [
     id: 'dataplane.listen',
     family: 'management',
     doc: 'dataplaneapi listens on `<management ip>:<dataplane_port>`',
-    problems: '"dataplaneapi listens on 10.191.181.52:5557, not on 10.191.181.52:5556 (loadbalance.dataplane_port 5556); it runs with --tls-host=… --tls-port=5557"; "… is held by X, not dataplaneapi"; "nothing listens: dataplaneapi is not running"',
+    problems:
+      '"dataplaneapi listens on 10.191.181.52:5557, not on 10.191.181.52:5556 (loadbalance.dataplane_port 5556); it runs with --tls-host=… --tls-port=5557"; "… is held by X, not dataplaneapi"; "nothing listens: dataplaneapi is not running"',
     run: (input) => [checkDataplaneListen(input)],
   },
   {
@@ -145,7 +202,8 @@ export const MANAGEMENT_CHECKS: readonly Check[] = [
     family: 'management',
     needs: ['dataplane.listen'],
     doc: 'a TLS handshake with it (from the workstation; through the SSH connection when the workstation cannot reach the management address) shows a certificate that chains to the appliance CA (`appliance.ca_cert`, else `/etc/haproxy/ca.crt`), is in date and names the management address',
-    problems: 'fail: does not chain / expired / does not name the address / not TLS; warn: serves a certificate other than `/etc/haproxy/server.crt` (renewed but not restarted); skip when `dataplane.listen` failed',
+    problems:
+      'fail: does not chain / expired / does not name the address / not TLS; warn: serves a certificate other than `/etc/haproxy/server.crt` (renewed but not restarted); skip when `dataplane.listen` failed',
     run: (input, earlier) => [checkDataplaneTls(input, earlier.get('dataplane.listen')?.[0])],
   },
   {

@@ -20,21 +20,43 @@ function checkAddresses(input: CheckContext): CheckResult[] {
     const live = input.observed.interfaces!.find((i) => i.name === nic.role);
     if (!live) {
       const names = input.observed.interfaces!.map((i) => i.name).join(', ');
-      return r(id, 'fail', `there is no interface named ${nic.role} (interfaces: ${names})`,
-        'the NICs were not renamed: rerun haproxy-appliance provision (it writes /etc/systemd/network/10-<role>.link) and reboot, or check the NIC MACs (--nics)', nic.role);
+      return r(
+        id,
+        'fail',
+        `there is no interface named ${nic.role} (interfaces: ${names})`,
+        'the NICs were not renamed: rerun haproxy-appliance provision (it writes /etc/systemd/network/10-<role>.link) and reboot, or check the NIC MACs (--nics)',
+        nic.role,
+      );
     }
     if (!live.up) return r(id, 'fail', `${nic.role} is down`, `ip link set ${nic.role} up; networkctl status ${nic.role}`, nic.role);
     if (!nic.address) {
-      if (live.ipv4.length === 0) return r(id, 'fail', `${nic.role} has no IPv4 address (DHCP)`, `the DHCP server of the ${nic.role} network did not answer: networkctl status ${nic.role}`, nic.role);
+      if (live.ipv4.length === 0)
+        return r(
+          id,
+          'fail',
+          `${nic.role} has no IPv4 address (DHCP)`,
+          `the DHCP server of the ${nic.role} network did not answer: networkctl status ${nic.role}`,
+          nic.role,
+        );
       return r(id, 'pass', `${nic.role} has ${live.ipv4.join(', ')} (DHCP)`, undefined, nic.role);
     }
     if (live.ipv4.includes(nic.address.cidr)) {
       const extra = live.ipv4.filter((a) => a !== nic.address!.cidr);
-      return r(id, extra.length ? 'warn' : 'pass', `${nic.role} has ${nic.address.cidr}${extra.length ? `, and also ${extra.join(', ')}` : ''}`,
-        extra.length ? `remove addresses the properties do not give: ip addr del ADDRESS dev ${nic.role}` : undefined, nic.role);
+      return r(
+        id,
+        extra.length ? 'warn' : 'pass',
+        `${nic.role} has ${nic.address.cidr}${extra.length ? `, and also ${extra.join(', ')}` : ''}`,
+        extra.length ? `remove addresses the properties do not give: ip addr del ADDRESS dev ${nic.role}` : undefined,
+        nic.role,
+      );
     }
-    return r(id, 'fail', `${nic.role} has ${live.ipv4.join(', ') || 'no IPv4 address'}, not ${nic.address.cidr} (network.${nic.role}_ip)`,
-      'rerun haproxy-appliance provision, then networkctl reload', nic.role);
+    return r(
+      id,
+      'fail',
+      `${nic.role} has ${live.ipv4.join(', ') || 'no IPv4 address'}, not ${nic.address.cidr} (network.${nic.role}_ip)`,
+      'rerun haproxy-appliance provision, then networkctl reload',
+      nic.role,
+    );
   });
 }
 
@@ -48,19 +70,39 @@ function checkDefaultRoute(input: CheckContext): CheckResult {
   const defaults = observed.routes.filter((x) => x.table === 'main' && x.dst === 'default' && x.type === 'unicast');
   if (!gw) {
     if (defaults.length === 0) return r(id, 'pass', 'no default route, as configured (network.management_gateway is not set)');
-    return r(id, 'warn', `network.management_gateway is not set, but the main table has ${defaults.map(routeText).join(', ')}`, 'set network.management_gateway, or remove the route');
+    return r(
+      id,
+      'warn',
+      `network.management_gateway is not set, but the main table has ${defaults.map(routeText).join(', ')}`,
+      'set network.management_gateway, or remove the route',
+    );
   }
   const want = `default via ${gw} dev management`;
   const good = defaults.filter((x) => x.gateway === gw && x.dev === 'management');
   const others = defaults.filter((x) => !good.includes(x));
   if (good.length && !others.length) return r(id, 'pass', want);
   if (good.length) {
-    return r(id, 'fail', `${want} is there, but so is ${others.map(routeText).join(', ')}: traffic may leave by the wrong NIC`,
-      'only the management NIC may put a default route in the main table: rerun haproxy-appliance provision, then networkctl reload');
+    return r(
+      id,
+      'fail',
+      `${want} is there, but so is ${others.map(routeText).join(', ')}: traffic may leave by the wrong NIC`,
+      'only the management NIC may put a default route in the main table: rerun haproxy-appliance provision, then networkctl reload',
+    );
   }
   const mgmt = observed.interfaces?.find((i) => i.name === 'management');
-  const cause = !mgmt ? 'there is no interface named management' : !mgmt.up ? 'the management interface is down' : others.length ? `the main table has ${others.map(routeText).join(', ')} instead` : 'the main table has no default route';
-  return r(id, 'fail', `no ${want}: ${cause}`, `rerun haproxy-appliance provision, then networkctl reload (or now: ip route replace default via ${gw} dev management)`);
+  const cause = !mgmt
+    ? 'there is no interface named management'
+    : !mgmt.up
+      ? 'the management interface is down'
+      : others.length
+        ? `the main table has ${others.map(routeText).join(', ')} instead`
+        : 'the main table has no default route';
+  return r(
+    id,
+    'fail',
+    `no ${want}: ${cause}`,
+    `rerun haproxy-appliance provision, then networkctl reload (or now: ip route replace default via ${gw} dev management)`,
+  );
 }
 
 function checkLinkRoutes(input: CheckContext): CheckResult[] {
@@ -69,14 +111,23 @@ function checkLinkRoutes(input: CheckContext): CheckResult[] {
   if (!cfg) return [];
   const observed = input.observed;
   if (!observed.routes) return [ipUnknown(id, observed)];
-  return nicsOf(cfg).filter((n) => n.address).map((nic) => {
-    const a = nic.address!;
-    const found = observed.routes!.find((x) => x.table === 'main' && x.dst === a.network && x.dev === nic.role && !x.gateway);
-    if (found) return r(id, 'pass', `${a.network} dev ${nic.role}${found.prefsrc ? ` src ${found.prefsrc}` : ''}`, undefined, nic.role);
-    const wrong = observed.routes!.find((x) => x.table === 'main' && x.dst === a.network);
-    return r(id, 'fail', wrong ? `${a.network} is routed as ${routeText(wrong)}, not dev ${nic.role}` : `no link route ${a.network} dev ${nic.role} in the main table${observed.interfaces?.find((i) => i.name === nic.role)?.ipv4.includes(a.cidr) ? '' : ` (${nic.role} does not have ${a.cidr})`}`,
-      'networkctl reload (the kernel adds the link route with the address)', nic.role);
-  });
+  return nicsOf(cfg)
+    .filter((n) => n.address)
+    .map((nic) => {
+      const a = nic.address!;
+      const found = observed.routes!.find((x) => x.table === 'main' && x.dst === a.network && x.dev === nic.role && !x.gateway);
+      if (found) return r(id, 'pass', `${a.network} dev ${nic.role}${found.prefsrc ? ` src ${found.prefsrc}` : ''}`, undefined, nic.role);
+      const wrong = observed.routes!.find((x) => x.table === 'main' && x.dst === a.network);
+      return r(
+        id,
+        'fail',
+        wrong
+          ? `${a.network} is routed as ${routeText(wrong)}, not dev ${nic.role}`
+          : `no link route ${a.network} dev ${nic.role} in the main table${observed.interfaces?.find((i) => i.name === nic.role)?.ipv4.includes(a.cidr) ? '' : ` (${nic.role} does not have ${a.cidr})`}`,
+        'networkctl reload (the kernel adds the link route with the address)',
+        nic.role,
+      );
+    });
 }
 
 function policyNics(model: NetworkModel): (NicNetwork & { table: number })[] {
@@ -104,23 +155,41 @@ function checkPolicyTables(input: CheckContext, model: NetworkModel): CheckResul
     if (missing.length === 0 && extraDefaults.length === 0) {
       return r(id, 'pass', found.length ? found.join('; ') : `table ${table} needs no static routes (DHCP)`, undefined, subject);
     }
-    const parts = [missing.length ? `missing: ${missing.join('; ')}` : '', extraDefaults.length ? `unexpected: ${extraDefaults.map(routeText).join('; ')}` : ''].filter(Boolean);
-    const cause = live.length === 0 ? ` (table ${table} is empty${observed.interfaces?.find((i) => i.name === nic.role)?.up === false ? `: ${nic.role} is down` : ''})` : '';
-    return r(id, 'fail', `${parts.join('; ')}${cause}`, `rerun haproxy-appliance provision, then networkctl reload (${PATHS.network(nic.role)} holds these routes)`, subject);
+    const parts = [
+      missing.length ? `missing: ${missing.join('; ')}` : '',
+      extraDefaults.length ? `unexpected: ${extraDefaults.map(routeText).join('; ')}` : '',
+    ].filter(Boolean);
+    const cause =
+      live.length === 0
+        ? ` (table ${table} is empty${observed.interfaces?.find((i) => i.name === nic.role)?.up === false ? `: ${nic.role} is down` : ''})`
+        : '';
+    return r(
+      id,
+      'fail',
+      `${parts.join('; ')}${cause}`,
+      `rerun haproxy-appliance provision, then networkctl reload (${PATHS.network(nic.role)} holds these routes)`,
+      subject,
+    );
   });
 }
 
 function ruleText(x: { priority: number; from?: string; to?: string; table?: string | number; suppressPrefixLength?: number; action?: string }): string {
   const from = x.from && x.from !== 'all' ? x.from : 'all';
   const to = x.to && x.to !== 'all' ? ` to ${x.to}` : '';
-  const act = x.table !== undefined ? `lookup ${x.table}` : x.action ?? '';
+  const act = x.table !== undefined ? `lookup ${x.table}` : (x.action ?? '');
   const sup = x.suppressPrefixLength !== undefined ? ` suppress_prefixlength ${x.suppressPrefixLength}` : '';
   return `${x.priority}: from ${from}${to} ${act}${sup}`;
 }
 
 function ruleMatches(live: Rule, want: RuleSpec): boolean {
-  return live.priority === want.priority && live.table === String(want.table) && live.from === (want.from ?? 'all') && live.to === (want.to ?? 'all')
-    && (live.suppressPrefixLength ?? undefined) === want.suppressPrefixLength && !live.not;
+  return (
+    live.priority === want.priority &&
+    live.table === String(want.table) &&
+    live.from === (want.from ?? 'all') &&
+    live.to === (want.to ?? 'all') &&
+    (live.suppressPrefixLength ?? undefined) === want.suppressPrefixLength &&
+    !live.not
+  );
 }
 
 function checkRules(input: CheckContext, model: NetworkModel): CheckResult[] {
@@ -137,15 +206,29 @@ function checkRules(input: CheckContext, model: NetworkModel): CheckResult[] {
       const wantText = ruleText({ ...want, table });
       if (hits.length === 0) {
         const atPrio = observed.rules!.filter((x) => x.priority === want.priority);
-        problems.push(atPrio.length ? `rule ${want.priority} is \`${atPrio.map(ruleText).join('`, `')}\`, not \`${wantText}\`` : `rule \`${wantText}\` is missing`);
+        problems.push(
+          atPrio.length ? `rule ${want.priority} is \`${atPrio.map(ruleText).join('`, `')}\`, not \`${wantText}\`` : `rule \`${wantText}\` is missing`,
+        );
       } else if (hits.length > 1) problems.push(`rule \`${wantText}\` is there ${hits.length} times`);
     }
     const stray = observed.rules!.filter((x) => x.table === table && !nic.rules.some((w) => ruleMatches(x, w)));
     if (stray.length) problems.push(`unexpected: \`${stray.map(ruleText).join('`, `')}\``);
     if (problems.length === 0) {
-      return r(id, 'pass', `${plural(nic.rules.length, 'rule')} into table ${table}, each once: ${nic.rules.map((w) => ruleText({ ...w, table })).join('; ')}`, undefined, subject);
+      return r(
+        id,
+        'pass',
+        `${plural(nic.rules.length, 'rule')} into table ${table}, each once: ${nic.rules.map((w) => ruleText({ ...w, table })).join('; ')}`,
+        undefined,
+        subject,
+      );
     }
-    return r(id, 'fail', problems.join('; '), `rerun haproxy-appliance provision, then networkctl reload (${PATHS.network(nic.role)} holds the [RoutingPolicyRule] sections); a duplicate goes with ip rule del priority N`, subject);
+    return r(
+      id,
+      'fail',
+      problems.join('; '),
+      `rerun haproxy-appliance provision, then networkctl reload (${PATHS.network(nic.role)} holds the [RoutingPolicyRule] sections); a duplicate goes with ip rule del priority N`,
+      subject,
+    );
   });
 }
 
@@ -161,8 +244,13 @@ function checkAdditionalNetworks(input: CheckContext): CheckResult[] {
     const l = lookupRoute(observed.routes!, observed.rules!, probe);
     const ok = l.verdict === 'route' && l.route?.dev === 'workload' && (!gw || l.route.gateway === gw);
     if (ok) return r(id, 'pass', `${net} is routed ${describeLookup(l)}`, undefined, net);
-    return r(id, 'fail', `${net} is routed ${describeLookup(l)}, not via ${gw ?? 'the workload gateway'} dev workload`,
-      `rule ${'to ' + net} lookup ${ROUTE_TABLE.workload} and table ${ROUTE_TABLE.workload}'s default route are needed: rerun haproxy-appliance provision, then networkctl reload`, net);
+    return r(
+      id,
+      'fail',
+      `${net} is routed ${describeLookup(l)}, not via ${gw ?? 'the workload gateway'} dev workload`,
+      `rule ${'to ' + net} lookup ${ROUTE_TABLE.workload} and table ${ROUTE_TABLE.workload}'s default route are needed: rerun haproxy-appliance provision, then networkctl reload`,
+      net,
+    );
   });
 }
 
@@ -194,7 +282,7 @@ export const NETWORK_CHECKS: readonly Check[] = [
     id: 'route.table',
     family: 'network',
     subject: '`workload (table 200)`, `frontend (table 201)`',
-    doc: 'the policy table holds its link route and its default route via the NIC\'s gateway',
+    doc: "the policy table holds its link route and its default route via the NIC's gateway",
     problems: 'fail: lists what is missing and any unexpected default',
     run: (input) => (input.model ? checkPolicyTables(input, input.model) : []),
   },
@@ -210,7 +298,7 @@ export const NETWORK_CHECKS: readonly Check[] = [
     id: 'route.additional',
     family: 'network',
     subject: 'network',
-    doc: 'each `network.additional_workload_networks` entry is routed via the workload gateway on `workload` (by a model of the kernel\'s rule + longest-prefix lookup over the collected rules and routes)',
+    doc: "each `network.additional_workload_networks` entry is routed via the workload gateway on `workload` (by a model of the kernel's rule + longest-prefix lookup over the collected rules and routes)",
     problems: 'fail: where it goes instead',
     run: (input) => checkAdditionalNetworks(input),
   },

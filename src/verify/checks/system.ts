@@ -21,9 +21,22 @@ function checkServices(input: CheckContext): CheckResult[] {
   const { observed } = input;
   return (observed.services ?? []).map((s) => {
     const how = s.method === 'systemd' ? 'systemd' : 'process list: systemd is not PID 1 there, so by process presence';
-    if (s.active) return r(id, 'pass', `${s.name} is ${s.state}${s.pids.length ? ` (pid ${s.pids.slice(0, 3).join(', ')}${s.pids.length > 3 ? ', …' : ''})` : ''} [${how}]`, undefined, s.name);
+    if (s.active)
+      return r(
+        id,
+        'pass',
+        `${s.name} is ${s.state}${s.pids.length ? ` (pid ${s.pids.slice(0, 3).join(', ')}${s.pids.length > 3 ? ', …' : ''})` : ''} [${how}]`,
+        undefined,
+        s.name,
+      );
     const unit = s.name === 'sshd' ? 'sshd' : s.name;
-    return r(id, 'fail', `${s.name} is ${s.state} [${how}]`, s.method === 'systemd' ? `systemctl start ${unit}; journalctl -u ${unit} -e` : `start ${s.name} (systemctl start ${unit} on the appliance)`, s.name);
+    return r(
+      id,
+      'fail',
+      `${s.name} is ${s.state} [${how}]`,
+      s.method === 'systemd' ? `systemctl start ${unit}; journalctl -u ${unit} -e` : `start ${s.name} (systemctl start ${unit} on the appliance)`,
+      s.name,
+    );
   });
 }
 
@@ -35,19 +48,30 @@ function checkHaproxyConfig(input: CheckContext): CheckResult {
   if ('missing' in c) return r(id, 'fail', 'haproxy is not installed on the appliance', 'install the haproxy package');
   if (c.ok) {
     const warnings = c.output.split('\n').filter((l) => l.includes('[WARNING]')).length;
-    return r(id, 'pass', `haproxy -c -f ${input.observed.haproxyCfgPath}: valid${ver}${warnings ? ` (${plural(warnings, 'warning')}, the first: ${haproxyCheckSummary(c.output, 1).replace(/^WARNING: /u, '')})` : ''}`);
+    return r(
+      id,
+      'pass',
+      `haproxy -c -f ${input.observed.haproxyCfgPath}: valid${ver}${warnings ? ` (${plural(warnings, 'warning')}, the first: ${haproxyCheckSummary(c.output, 1).replace(/^WARNING: /u, '')})` : ''}`,
+    );
   }
   if (c.rc === 124) return r(id, 'fail', `haproxy -c timed out${ver}`, 'check resolvers and external files referenced by haproxy.cfg');
-  return r(id, 'fail', `haproxy -c -f ${input.observed.haproxyCfgPath} fails (exit ${c.rc})${ver}: ${haproxyCheckSummary(c.output)}`,
-    'fix haproxy.cfg (a reload keeps the old configuration running until it passes), then systemctl reload haproxy');
+  return r(
+    id,
+    'fail',
+    `haproxy -c -f ${input.observed.haproxyCfgPath} fails (exit ${c.rc})${ver}: ${haproxyCheckSummary(c.output)}`,
+    'fix haproxy.cfg (a reload keeps the old configuration running until it passes), then systemctl reload haproxy',
+  );
 }
 
 function expiry(id: string, cert: CertInfo, now: Date, subject: string): CheckResult {
   const to = new Date(cert.validTo).getTime();
   const days = Math.floor((to - now.getTime()) / DAY);
-  const renew = cert.ca ? 'replace the CA (appliance.ca_cert/ca_cert_key, or blank both to have a new one generated) and rerun haproxy-appliance provision' : 'rerun haproxy-appliance provision (it renews the server certificate), then systemctl restart dataplaneapi';
+  const renew = cert.ca
+    ? 'replace the CA (appliance.ca_cert/ca_cert_key, or blank both to have a new one generated) and rerun haproxy-appliance provision'
+    : 'rerun haproxy-appliance provision (it renews the server certificate), then systemctl restart dataplaneapi';
   if (to < now.getTime()) return r(id, 'fail', `${cert.source} (${cert.subject}) expired on ${cert.validTo}`, renew, subject);
-  if (new Date(cert.validFrom).getTime() > now.getTime()) return r(id, 'fail', `${cert.source} is not valid before ${cert.validFrom}`, 'check the appliance clock and the certificate', subject);
+  if (new Date(cert.validFrom).getTime() > now.getTime())
+    return r(id, 'fail', `${cert.source} is not valid before ${cert.validFrom}`, 'check the appliance clock and the certificate', subject);
   if (days < CERT_WARN_DAYS) return r(id, 'warn', `${cert.source} (${cert.subject}) expires in ${plural(days, 'day')}, on ${cert.validTo}`, renew, subject);
   return r(id, 'pass', `${cert.source} valid until ${cert.validTo.slice(0, 10)} (${days} days)`, undefined, subject);
 }
@@ -59,7 +83,15 @@ function checkCertExpiry(input: CheckContext): CheckResult[] {
   for (const path of wanted) {
     const cert = observed.certs.find((c) => c.source === path);
     if (!cert) {
-      out.push(r('cert.expiry', 'fail', `${path} is missing or holds no certificate`, 'rerun haproxy-appliance provision (it creates the CA and the server certificate)', path));
+      out.push(
+        r(
+          'cert.expiry',
+          'fail',
+          `${path} is missing or holds no certificate`,
+          'rerun haproxy-appliance provision (it creates the CA and the server certificate)',
+          path,
+        ),
+      );
       continue;
     }
     out.push(expiry('cert.expiry', cert, input.now, path));
@@ -81,8 +113,14 @@ function checkCertSans(input: CheckContext): CheckResult[] {
   const missing = [...wantIps.map((i) => `IP:${i}`), ...wantDns.map((d) => `DNS:${d}`)].filter((s) => !server.sans.includes(s));
   const missMgmt = ip !== undefined && !server.sans.includes(`IP:${ip}`);
   if (missing.length === 0) return [r('cert.sans', 'pass', `${server.source} names ${server.sans.join(', ')}`)];
-  return [r('cert.sans', missMgmt ? 'fail' : 'warn', `${server.source} does not name ${missing.join(', ')} (it names ${server.sans.join(', ') || 'nothing'})`,
-    'rerun haproxy-appliance provision (it reissues the server certificate when the addresses change), then systemctl restart dataplaneapi')];
+  return [
+    r(
+      'cert.sans',
+      missMgmt ? 'fail' : 'warn',
+      `${server.source} does not name ${missing.join(', ')} (it names ${server.sans.join(', ') || 'nothing'})`,
+      'rerun haproxy-appliance provision (it reissues the server certificate when the addresses change), then systemctl restart dataplaneapi',
+    ),
+  ];
 }
 
 function checkCertChain(input: CheckContext): CheckResult[] {
@@ -91,7 +129,14 @@ function checkCertChain(input: CheckContext): CheckResult[] {
   const ca = observed.certs.find((c) => c.source === APPLIANCE_PATHS.caCert);
   if (!server || !input.expected || !ca) return [];
   if (!chainsTo(server.pem, ca.pem)) {
-    return [r('cert.chain', 'fail', `${server.source} was not issued by ${ca.source} (${ca.subject})`, 'rerun haproxy-appliance provision to reissue the server certificate from the CA, then systemctl restart dataplaneapi')];
+    return [
+      r(
+        'cert.chain',
+        'fail',
+        `${server.source} was not issued by ${ca.source} (${ca.subject})`,
+        'rerun haproxy-appliance provision to reissue the server certificate from the CA, then systemctl restart dataplaneapi',
+      ),
+    ];
   }
   return [r('cert.chain', 'pass', `${server.source} was issued by ${ca.source} (${ca.subject})`)];
 }
@@ -104,7 +149,12 @@ function checkHostname(input: CheckContext, model: NetworkModel | undefined): Ch
   if (!have) return r(id, 'warn', 'the hostname was not collected', 'verify again');
   if (have === want || have === model.hostname.fqdn) {
     if (input.observed.etcHostname !== undefined && input.observed.etcHostname !== want) {
-      return r(id, 'warn', `the hostname is ${have}, but /etc/hostname says ${input.observed.etcHostname || '(empty)'}: a reboot changes it`, 'rerun haproxy-appliance provision');
+      return r(
+        id,
+        'warn',
+        `the hostname is ${have}, but /etc/hostname says ${input.observed.etcHostname || '(empty)'}: a reboot changes it`,
+        'rerun haproxy-appliance provision',
+      );
     }
     return r(id, 'pass', `hostname ${have}`);
   }
@@ -131,9 +181,20 @@ function checkDns(input: CheckContext): CheckResult | undefined {
   const missing = want.filter((n) => !have.includes(n));
   const extra = have.filter((n) => !want.includes(n));
   if (missing.length) {
-    return r(id, 'fail', `${from} lacks ${missing.join(', ')} (network.nameservers: ${want.join(', ')}; it has ${have.join(', ') || 'none'})`, 'rerun haproxy-appliance provision, then networkctl reload');
+    return r(
+      id,
+      'fail',
+      `${from} lacks ${missing.join(', ')} (network.nameservers: ${want.join(', ')}; it has ${have.join(', ') || 'none'})`,
+      'rerun haproxy-appliance provision, then networkctl reload',
+    );
   }
-  if (extra.length) return r(id, 'warn', `nameservers ${have.join(', ')} in ${from}: ${extra.join(', ')} not from network.nameservers`, 'remove the extra nameservers, or add them to network.nameservers');
+  if (extra.length)
+    return r(
+      id,
+      'warn',
+      `nameservers ${have.join(', ')} in ${from}: ${extra.join(', ')} not from network.nameservers`,
+      'remove the extra nameservers, or add them to network.nameservers',
+    );
   return r(id, 'pass', `nameservers ${have.join(', ')} (${from})`);
 }
 
@@ -142,7 +203,12 @@ function checkClock(input: CheckContext): CheckResult | undefined {
   if (t === undefined) return undefined;
   const skew = Math.round(t - input.now.getTime() / 1000);
   if (Math.abs(skew) > CLOCK_SKEW_WARN_S) {
-    return r('clock', 'warn', `the appliance's clock is ${Math.abs(skew)} s ${skew > 0 ? 'ahead of' : 'behind'} this workstation's`, 'check NTP on the appliance (timedatectl; network.ntp_servers) — certificates and logs depend on it');
+    return r(
+      'clock',
+      'warn',
+      `the appliance's clock is ${Math.abs(skew)} s ${skew > 0 ? 'ahead of' : 'behind'} this workstation's`,
+      'check NTP on the appliance (timedatectl; network.ntp_servers) — certificates and logs depend on it',
+    );
   }
   return r('clock', 'pass', `the appliance's clock is within ${CLOCK_SKEW_WARN_S} s of this workstation's`);
 }

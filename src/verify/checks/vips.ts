@@ -9,7 +9,21 @@ import { formatEndpoint, isWildcard, listensOn, owners } from '../parse/listener
 import { describeLookup, inCidr, lookupRoute, prefixLength } from '../routing.js';
 import type { CheckResult, Listener, Status } from '../types.js';
 import type { Check, CheckContext } from './check.js';
-import { firstHost, inRanges, ipUnknown, isLocal, listenerUnknown, localRoutes, managementAddress, noProcessNames, ownedBy, r, routeText, serviceActive, serviceRanges } from './helpers.js';
+import {
+  firstHost,
+  inRanges,
+  ipUnknown,
+  isLocal,
+  listenerUnknown,
+  localRoutes,
+  managementAddress,
+  noProcessNames,
+  ownedBy,
+  r,
+  routeText,
+  serviceActive,
+  serviceRanges,
+} from './helpers.js';
 
 function checkAnyIp(input: CheckContext): CheckResult[] {
   const id = 'anyip';
@@ -21,15 +35,24 @@ function checkAnyIp(input: CheckContext): CheckResult[] {
     const exact = localRoutes(observed).find((x) => x.dst === range && (x.dev === 'lo' || !x.dev));
     if (exact) return r(id, 'pass', `local ${range} dev lo table local: the appliance answers for every address in ${range}`, undefined, range);
     const partial = localRoutes(observed).filter((x) => inCidr(x.dst.split('/')[0]!, range) && prefixLength(x.dst) > prefixLength(range));
-    return r(id, 'fail', `no AnyIP route for ${range} (local ${range} dev lo table local)${partial.length ? `; only ${partial.map(routeText).join(', ')}` : ''}: the appliance does not answer for these VIPs (haproxy's open sockets receive nothing, and it cannot bind new ones)`,
-      `networkctl reload (${PATHS.anyip} holds the route); or now: ip route add local ${range} dev lo table local`, range);
+    return r(
+      id,
+      'fail',
+      `no AnyIP route for ${range} (local ${range} dev lo table local)${partial.length ? `; only ${partial.map(routeText).join(', ')}` : ''}: the appliance does not answer for these VIPs (haproxy's open sockets receive nothing, and it cannot bind new ones)`,
+      `networkctl reload (${PATHS.anyip} holds the route); or now: ip route add local ${range} dev lo table local`,
+      range,
+    );
   });
 }
 
 /** An address outside every network the appliance knows, to ask where replies to a remote client go. */
 function remoteClient(input: CheckContext): string {
   const cfg = input.expected!.config;
-  const known = [...nicsOf(cfg).flatMap((n) => (n.address ? [n.address.network] : [])), ...cfg.loadbalance.serviceIpRanges, ...cfg.network.additionalWorkloadNetworks];
+  const known = [
+    ...nicsOf(cfg).flatMap((n) => (n.address ? [n.address.network] : [])),
+    ...cfg.loadbalance.serviceIpRanges,
+    ...cfg.network.additionalWorkloadNetworks,
+  ];
   const candidates = ['198.51.100.10', '203.0.113.10', '192.0.2.10', '100.64.0.10', '8.8.8.8'];
   return candidates.find((c) => !known.some((k) => inCidr(c, k))) ?? candidates[0]!;
 }
@@ -48,8 +71,13 @@ function checkReturnPath(input: CheckContext, model: NetworkModel): CheckResult[
     const ok = l.verdict === 'route' && l.route?.dev === vip.role && (!nic?.gateway || l.route.gateway === nic.gateway);
     const want = `via ${nic?.gateway ?? `the ${vip.role} gateway`} dev ${vip.role}`;
     if (ok) return r(id, 'pass', `replies from ${vip.range} to remote clients leave ${describeLookup(l)}`, undefined, vip.range);
-    return r(id, 'fail', `replies from ${src} (${vip.range}) to a remote client such as ${client} leave ${describeLookup(l)}, not ${want} (${vip.reason}): clients see answers from the wrong network, or none`,
-      `the rule from ${vip.range} into table ${vip.table} or the table's default route is missing: rerun haproxy-appliance provision, then networkctl reload`, vip.range);
+    return r(
+      id,
+      'fail',
+      `replies from ${src} (${vip.range}) to a remote client such as ${client} leave ${describeLookup(l)}, not ${want} (${vip.reason}): clients see answers from the wrong network, or none`,
+      `the rule from ${vip.range} into table ${vip.table} or the table's default route is missing: rerun haproxy-appliance provision, then networkctl reload`,
+      vip.range,
+    );
   });
 }
 
@@ -58,14 +86,22 @@ function checkBinds(input: CheckContext): CheckResult[] {
   const { observed } = input;
   const binds = observed.binds;
   if (!binds) {
-    return [r(id, 'fail', `cannot read ${observed.haproxyCfgPath}: ${observed.sections['haproxy-cfg']?.stderr || 'not collected'}`, 'rerun haproxy-appliance provision (it writes haproxy.cfg)')];
+    return [
+      r(
+        id,
+        'fail',
+        `cannot read ${observed.haproxyCfgPath}: ${observed.sections['haproxy-cfg']?.stderr || 'not collected'}`,
+        'rerun haproxy-appliance provision (it writes haproxy.cfg)',
+      ),
+    ];
   }
   const ranges = serviceRanges(input);
   const rangesText = ranges.join(', ') || 'none known';
   const own = new Set((observed.interfaces ?? []).flatMap((i) => i.ipv4.map((a) => a.split('/')[0]!)));
   const haproxyUp = serviceActive(observed, 'haproxy');
   const haproxyProcs = (observed.processes ?? []).filter((p) => p.comm === 'haproxy');
-  const started = haproxyProcs.length && observed.remoteTime !== undefined ? Math.min(...haproxyProcs.map((p) => observed.remoteTime! - (p.elapsed ?? 0))) : undefined;
+  const started =
+    haproxyProcs.length && observed.remoteTime !== undefined ? Math.min(...haproxyProcs.map((p) => observed.remoteTime! - (p.elapsed ?? 0))) : undefined;
   const results: CheckResult[] = [];
   const tcp = binds.filter((b) => b.address !== undefined && b.port !== undefined);
   if (tcp.length === 0) return [r(id, 'pass', `${observed.haproxyCfgPath} has no TCP bind yet (no virtual server was added)`)];
@@ -83,11 +119,23 @@ function checkBinds(input: CheckContext): CheckResult[] {
     const loopback = address.startsWith('127.') || address === '::1';
     let rangeProblem: { status: Status; text: string; remedy: string } | undefined;
     if (wildcard) {
-      rangeProblem = { status: 'warn', text: `binds every address, the management address and every VIP included`, remedy: 'bind virtual servers to one VIP inside loadbalance.service_ip_range' };
+      rangeProblem = {
+        status: 'warn',
+        text: `binds every address, the management address and every VIP included`,
+        remedy: 'bind virtual servers to one VIP inside loadbalance.service_ip_range',
+      };
     } else if (!loopback && !v6 && !inRanges(address, ranges)) {
       rangeProblem = own.has(address)
-        ? { status: 'warn', text: `${address} is the appliance's own address, not a VIP (service ranges: ${rangesText})`, remedy: 'virtual servers belong on a VIP inside loadbalance.service_ip_range' }
-        : { status: 'fail', text: `${address} is outside the service ranges (${rangesText})`, remedy: `move the virtual server to a VIP inside ${rangesText}, or add its network to loadbalance.service_ip_range and rerun haproxy-appliance provision` };
+        ? {
+            status: 'warn',
+            text: `${address} is the appliance's own address, not a VIP (service ranges: ${rangesText})`,
+            remedy: 'virtual servers belong on a VIP inside loadbalance.service_ip_range',
+          }
+        : {
+            status: 'fail',
+            text: `${address} is outside the service ranges (${rangesText})`,
+            remedy: `move the virtual server to a VIP inside ${rangesText}, or add its network to loadbalance.service_ip_range and rerun haproxy-appliance provision`,
+          };
     }
     // Listening?
     let listenText: string;
@@ -98,7 +146,9 @@ function checkBinds(input: CheckContext): CheckResult[] {
       listenText = `cannot tell whether it listens (${observed.listenerProblem ?? 'no listener list'})`;
     } else {
       const portEnd = b.portEnd ?? port;
-      const hits = observed.listeners.filter((l) => l.port >= port && l.port <= portEnd && (wildcard ? l.address === address || isWildcard(l) : listensOn(l, address)));
+      const hits = observed.listeners.filter(
+        (l) => l.port >= port && l.port <= portEnd && (wildcard ? l.address === address || isWildcard(l) : listensOn(l, address)),
+      );
       const mine = hits.filter((l) => ownedBy(input, l, 'haproxy') || (l.processes.length === 0 && noProcessNames(observed)));
       if (mine.length) {
         listening = true;
@@ -133,14 +183,28 @@ function checkBinds(input: CheckContext): CheckResult[] {
     }
     if (!rangeProblem && listening !== false) {
       const inside = loopback ? 'loopback only' : v6 ? 'IPv6' : `inside ${ranges.find((x) => inCidr(address, x)) ?? 'a service range'}`;
-      results.push(r(id, listening === undefined ? 'warn' : 'pass', `${ep} (${where}): ${inside}; ${listenText}`,
-        listening === undefined ? 'install iproute2 (ss) on the appliance' : undefined, ep));
+      results.push(
+        r(
+          id,
+          listening === undefined ? 'warn' : 'pass',
+          `${ep} (${where}): ${inside}; ${listenText}`,
+          listening === undefined ? 'install iproute2 (ss) on the appliance' : undefined,
+          ep,
+        ),
+      );
       continue;
     }
     const status: Status = listening === false || rangeProblem?.status === 'fail' ? 'fail' : 'warn';
     const parts = [listening === false ? listenText : undefined, rangeProblem?.text, listening === true ? 'haproxy listens on it' : undefined];
-    results.push(r(id, status, `VIP ${ep} is in haproxy.cfg but ${parts.filter(Boolean).join('; ')} (${where})`,
-      rangeProblem?.status === 'fail' && haproxyUp !== false ? rangeProblem.remedy : [listenRemedy, rangeProblem?.remedy].filter(Boolean).join('; '), ep));
+    results.push(
+      r(
+        id,
+        status,
+        `VIP ${ep} is in haproxy.cfg but ${parts.filter(Boolean).join('; ')} (${where})`,
+        rangeProblem?.status === 'fail' && haproxyUp !== false ? rangeProblem.remedy : [listenRemedy, rangeProblem?.remedy].filter(Boolean).join('; '),
+        ep,
+      ),
+    );
   }
   return results;
 }
@@ -152,19 +216,38 @@ function checkExposure(input: CheckContext): CheckResult[] {
   if (!ranges.length) return [];
   if (!observed.listeners) return [listenerUnknown(id, observed)];
   const binds = (observed.binds ?? []).filter((b) => b.address !== undefined && !b.disabled);
-  const declared = (l: Listener) => binds.some((b) => b.port !== undefined && l.port >= b.port && l.port <= (b.portEnd ?? b.port) && (b.address === l.address));
+  const declared = (l: Listener) => binds.some((b) => b.port !== undefined && l.port >= b.port && l.port <= (b.portEnd ?? b.port) && b.address === l.address);
   const out: CheckResult[] = [];
   for (const l of observed.listeners) {
     const ep = formatEndpoint(l.address, l.port);
     if (l.device === 'lo') continue;
     if (!isWildcard(l) && l.family === 4 && inRanges(l.address, ranges)) {
       if (ownedBy(input, l, 'haproxy') && declared(l)) continue;
-      const why = ownedBy(input, l, 'haproxy') ? 'haproxy listens there but no bind of haproxy.cfg says so (a stale listener of an old configuration)' : `${owners(l)} listens on a VIP`;
-      out.push(r(id, 'fail', `${ep}: ${why}`, ownedBy(input, l, 'haproxy') ? 'systemctl reload haproxy' : `only haproxy may listen on VIPs: stop ${owners(l)} or bind it to the management address`, ep));
+      const why = ownedBy(input, l, 'haproxy')
+        ? 'haproxy listens there but no bind of haproxy.cfg says so (a stale listener of an old configuration)'
+        : `${owners(l)} listens on a VIP`;
+      out.push(
+        r(
+          id,
+          'fail',
+          `${ep}: ${why}`,
+          ownedBy(input, l, 'haproxy') ? 'systemctl reload haproxy' : `only haproxy may listen on VIPs: stop ${owners(l)} or bind it to the management address`,
+          ep,
+        ),
+      );
     } else if (isWildcard(l) && l.dualStack !== false) {
       if (ownedBy(input, l, 'haproxy') && declared(l)) continue; // reported by vip.bind
-      out.push(r(id, 'warn', `${owners(l)} listens on every address (${ep}); with AnyIP that includes every VIP in ${ranges.join(', ')}`,
-        ownedBy(input, l, 'sshd') ? `set ListenAddress ${managementAddress(input) ?? '<management ip>'} in /etc/ssh/sshd_config` : `bind ${owners(l)} to the management address`, ep));
+      out.push(
+        r(
+          id,
+          'warn',
+          `${owners(l)} listens on every address (${ep}); with AnyIP that includes every VIP in ${ranges.join(', ')}`,
+          ownedBy(input, l, 'sshd')
+            ? `set ListenAddress ${managementAddress(input) ?? '<management ip>'} in /etc/ssh/sshd_config`
+            : `bind ${owners(l)} to the management address`,
+          ep,
+        ),
+      );
     }
   }
   if (out.length === 0) return [r(id, 'pass', `nothing but haproxy's binds listens on ${ranges.join(', ')}`)];
@@ -184,7 +267,7 @@ export const VIP_CHECKS: readonly Check[] = [
     id: 'vip.return-path',
     family: 'vips',
     subject: 'range',
-    doc: 'replies from the range to a remote client leave by the NIC of the range\'s network (placement from the model), via its gateway',
+    doc: "replies from the range to a remote client leave by the NIC of the range's network (placement from the model), via its gateway",
     problems: 'fail: "replies from 192.168.0.1 … leave via 10.191.191.254 dev management (table main, rule 32766), not via 192.168.1.1 dev workload"',
     run: (input) => (input.model ? checkReturnPath(input, input.model) : []),
   },
@@ -193,15 +276,17 @@ export const VIP_CHECKS: readonly Check[] = [
     family: 'vips',
     subject: '`addr:port`',
     doc: 'every `bind` of a frontend/listen section of haproxy.cfg is inside a service range and haproxy listens on it (the binds of a `disabled` section pass)',
-    problems: 'fail: "VIP 192.168.0.3:6443 is in haproxy.cfg but nothing listens: no AnyIP route covers 192.168.0.3 (service ranges: 192.168.0.0/24)"; causes told apart: haproxy not running, no AnyIP route, port held by another process, haproxy.cfg fails `haproxy -c`, haproxy.cfg changed after haproxy started (not reloaded); outside every range → fail; the appliance\'s own address or a wildcard bind → warn',
+    problems:
+      'fail: "VIP 192.168.0.3:6443 is in haproxy.cfg but nothing listens: no AnyIP route covers 192.168.0.3 (service ranges: 192.168.0.0/24)"; causes told apart: haproxy not running, no AnyIP route, port held by another process, haproxy.cfg fails `haproxy -c`, haproxy.cfg changed after haproxy started (not reloaded); outside every range → fail; the appliance\'s own address or a wildcard bind → warn',
     run: (input) => checkBinds(input),
   },
   {
     id: 'vip.exposed',
     family: 'vips',
     subject: '`addr:port`',
-    doc: 'nothing but haproxy\'s configured binds listens on VIP addresses',
-    problems: 'fail: another process (or a stale haproxy socket) on a VIP; warn: a wildcard listener (`0.0.0.0`, dual-stack `::`), which with AnyIP answers on every VIP too',
+    doc: "nothing but haproxy's configured binds listens on VIP addresses",
+    problems:
+      'fail: another process (or a stale haproxy socket) on a VIP; warn: a wildcard listener (`0.0.0.0`, dual-stack `::`), which with AnyIP answers on every VIP too',
     run: (input) => checkExposure(input),
   },
 ];

@@ -66,7 +66,10 @@ export function parseBinds(cfg: string): HaproxyBind[] {
 
 /** The lines of `haproxy -c` output worth showing: ALERTs first, then WARNINGs. */
 export function haproxyCheckSummary(output: string, max = 3): string {
-  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const alerts = lines.filter((l) => l.includes('[ALERT]'));
   const warnings = lines.filter((l) => l.includes('[WARNING]'));
   const pick = (alerts.length ? alerts : warnings.length ? warnings : lines).slice(0, max);

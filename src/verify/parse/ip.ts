@@ -16,10 +16,14 @@ function withPrefix(dst: string): string {
 export function parseRoutes(text: string): Route[] {
   const t = text.trim();
   if (t.startsWith('[')) return parseRoutesJson(t);
-  return t.split('\n').map((l) => l.trim()).filter(Boolean).flatMap((l) => {
-    const r = parseRouteLine(l);
-    return r ? [r] : [];
-  });
+  return t
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .flatMap((l) => {
+      const r = parseRouteLine(l);
+      return r ? [r] : [];
+    });
 }
 
 function parseRoutesJson(text: string): Route[] {
@@ -29,17 +33,19 @@ function parseRoutesJson(text: string): Route[] {
     const r = raw as Record<string, unknown>;
     if (typeof r.dst !== 'string') return [];
     if (r.dst.includes(':')) return [];
-    return [{
-      type: typeof r.type === 'string' ? r.type : 'unicast',
-      dst: withPrefix(r.dst),
-      table: typeof r.table === 'string' ? r.table : 'main',
-      ...(typeof r.gateway === 'string' && { gateway: r.gateway }),
-      ...(typeof r.dev === 'string' && { dev: r.dev }),
-      ...(typeof r.protocol === 'string' && { protocol: r.protocol }),
-      ...(typeof r.scope === 'string' && { scope: r.scope }),
-      ...(typeof r.prefsrc === 'string' && { prefsrc: r.prefsrc }),
-      ...(typeof r.metric === 'number' && { metric: r.metric }),
-    }];
+    return [
+      {
+        type: typeof r.type === 'string' ? r.type : 'unicast',
+        dst: withPrefix(r.dst),
+        table: typeof r.table === 'string' ? r.table : 'main',
+        ...(typeof r.gateway === 'string' && { gateway: r.gateway }),
+        ...(typeof r.dev === 'string' && { dev: r.dev }),
+        ...(typeof r.protocol === 'string' && { protocol: r.protocol }),
+        ...(typeof r.scope === 'string' && { scope: r.scope }),
+        ...(typeof r.prefsrc === 'string' && { prefsrc: r.prefsrc }),
+        ...(typeof r.metric === 'number' && { metric: r.metric }),
+      },
+    ];
   });
 }
 
@@ -59,14 +65,36 @@ export function parseRouteLine(line: string): Route | undefined {
     const k = w[i]!;
     const v = w[i + 1];
     switch (k) {
-      case 'via': if (v) r.gateway = v.replace(/^inet /u, ''); i++; break;
-      case 'dev': if (v) r.dev = v; i++; break;
-      case 'table': if (v) r.table = v; i++; break;
-      case 'proto': if (v) r.protocol = v; i++; break;
-      case 'scope': if (v) r.scope = v; i++; break;
-      case 'src': if (v) r.prefsrc = v; i++; break;
-      case 'metric': if (v) r.metric = Number(v); i++; break;
-      default: break;
+      case 'via':
+        if (v) r.gateway = v.replace(/^inet /u, '');
+        i++;
+        break;
+      case 'dev':
+        if (v) r.dev = v;
+        i++;
+        break;
+      case 'table':
+        if (v) r.table = v;
+        i++;
+        break;
+      case 'proto':
+        if (v) r.protocol = v;
+        i++;
+        break;
+      case 'scope':
+        if (v) r.scope = v;
+        i++;
+        break;
+      case 'src':
+        if (v) r.prefsrc = v;
+        i++;
+        break;
+      case 'metric':
+        if (v) r.metric = Number(v);
+        i++;
+        break;
+      default:
+        break;
     }
   }
   // `ip r` (no table argument) lists main only and prints no table; `table all` prints it.
@@ -103,30 +131,67 @@ export function parseRules(text: string): Rule[] {
       };
     });
   }
-  return t.split('\n').map((l) => l.trim()).filter(Boolean).flatMap((l): Rule[] => {
-    const m = /^(\d+):\s+(.*)$/u.exec(l);
-    if (!m) return [];
-    const w = m[2]!.split(/\s+/u);
-    const r: Rule = { priority: Number(m[1]), from: 'all', to: 'all', action: 'nop' };
-    for (let i = 0; i < w.length; i++) {
-      const k = w[i]!;
-      const v = w[i + 1];
-      switch (k) {
-        case 'not': r.not = true; break;
-        case 'from': r.from = v === 'all' || !v ? 'all' : withPrefix(v); i++; break;
-        case 'to': r.to = v === 'all' || !v ? 'all' : withPrefix(v); i++; break;
-        case 'lookup': case 'table': r.action = 'lookup'; if (v) r.table = v; i++; break;
-        case 'suppress_prefixlength': r.suppressPrefixLength = Number(v); i++; break;
-        case 'iif': if (v) r.iif = v; i++; break;
-        case 'oif': if (v) r.oif = v; i++; break;
-        case 'fwmark': if (v) r.fwmark = v; i++; break;
-        case 'goto': r.action = 'goto'; i++; break;
-        case 'blackhole': case 'unreachable': case 'prohibit': r.action = k; break;
-        default: break;
+  return t
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .flatMap((l): Rule[] => {
+      const m = /^(\d+):\s+(.*)$/u.exec(l);
+      if (!m) return [];
+      const w = m[2]!.split(/\s+/u);
+      const r: Rule = { priority: Number(m[1]), from: 'all', to: 'all', action: 'nop' };
+      for (let i = 0; i < w.length; i++) {
+        const k = w[i]!;
+        const v = w[i + 1];
+        switch (k) {
+          case 'not':
+            r.not = true;
+            break;
+          case 'from':
+            r.from = v === 'all' || !v ? 'all' : withPrefix(v);
+            i++;
+            break;
+          case 'to':
+            r.to = v === 'all' || !v ? 'all' : withPrefix(v);
+            i++;
+            break;
+          case 'lookup':
+          case 'table':
+            r.action = 'lookup';
+            if (v) r.table = v;
+            i++;
+            break;
+          case 'suppress_prefixlength':
+            r.suppressPrefixLength = Number(v);
+            i++;
+            break;
+          case 'iif':
+            if (v) r.iif = v;
+            i++;
+            break;
+          case 'oif':
+            if (v) r.oif = v;
+            i++;
+            break;
+          case 'fwmark':
+            if (v) r.fwmark = v;
+            i++;
+            break;
+          case 'goto':
+            r.action = 'goto';
+            i++;
+            break;
+          case 'blackhole':
+          case 'unreachable':
+          case 'prohibit':
+            r.action = k;
+            break;
+          default:
+            break;
+        }
       }
-    }
-    return [r];
-  });
+      return [r];
+    });
 }
 
 /** Parses `ip -j addr` or the text of `ip addr`. */
@@ -140,13 +205,15 @@ export function parseAddrs(text: string): Interface[] {
       if (typeof l.ifname !== 'string') return [];
       const flags = Array.isArray(l.flags) ? (l.flags as string[]) : [];
       const info = Array.isArray(l.addr_info) ? (l.addr_info as Record<string, unknown>[]) : [];
-      return [{
-        name: l.ifname,
-        up: flags.includes('UP'),
-        ...(typeof l.operstate === 'string' && { operstate: l.operstate }),
-        ...(typeof l.address === 'string' && { mac: l.address }),
-        ipv4: info.filter((a) => a.family === 'inet' && typeof a.local === 'string').map((a) => `${a.local as string}/${Number(a.prefixlen)}`),
-      }];
+      return [
+        {
+          name: l.ifname,
+          up: flags.includes('UP'),
+          ...(typeof l.operstate === 'string' && { operstate: l.operstate }),
+          ...(typeof l.address === 'string' && { mac: l.address }),
+          ipv4: info.filter((a) => a.family === 'inet' && typeof a.local === 'string').map((a) => `${a.local as string}/${Number(a.prefixlen)}`),
+        },
+      ];
     });
   }
   const out: Interface[] = [];

@@ -83,7 +83,10 @@ export const SYSTEMCTL_UNITS = ['haproxy', 'dataplaneapi', 'sshd', 'ssh', 'syste
 export function serviceStates(opts: { systemctl?: string; processes: ProcessInfo[]; selfNetns?: string }): ServiceState[] {
   const procs = opts.processes.filter((p) => !opts.selfNetns || p.netns === undefined || p.netns === opts.selfNetns);
   if (opts.systemctl !== undefined) {
-    const states = opts.systemctl.split('\n').map((s) => s.trim()).filter(Boolean);
+    const states = opts.systemctl
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const byUnit = new Map(SYSTEMCTL_UNITS.map((u, i) => [u, states[i] ?? 'unknown']));
     return SERVICES.map((s) => {
       const found = s.units.map((u) => byUnit.get(u) ?? 'unknown');

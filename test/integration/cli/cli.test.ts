@@ -68,21 +68,30 @@ test('validate prints the normalized configuration with secrets redacted', () =>
 
 test('bad input: one line per problem naming the property, exit 2, no stack trace, no secret', () => {
   const secret = 'Zq9-secret-pwd';
-  withEnvFile(ovfEnv({ ...SEED_PROPERTIES, 'network.management_gateway': '10.0.0.1', 'loadbalance.haproxy_pwd': secret, 'loadbalance.dataplane_port': '99999' }, SEED_ADAPTERS), (file) => {
-    const r = cli(['validate', '--ovf-env', file]);
-    assert.equal(r.code, 2);
-    const lines = r.stderr.trim().split('\n');
-    assert.match(lines[0]!, /has 2 problems; nothing was changed$/);
-    assert.ok(lines.includes('network.management_gateway: 10.0.0.1 is outside 10.191.176.0/20 (management network)'), r.stderr);
-    assert.ok(lines.some((l) => l.startsWith('loadbalance.dataplane_port: "99999" is not a port number')));
-    assert.ok(!r.stderr.includes('    at '), 'no stack trace');
-    assert.ok(!(r.stderr + r.stdout).includes(secret));
-    const j = cli(['validate', '--json', '--ovf-env', file]);
-    assert.equal(j.code, 2);
-    const doc = JSON.parse(j.stdout);
-    assert.equal(doc.ok, false);
-    assert.deepEqual(where(j.stdout).sort(), [['loadbalance.dataplane_port', 'not-port'], ['network.management_gateway', 'gateway-outside-subnet']]);
-  });
+  withEnvFile(
+    ovfEnv(
+      { ...SEED_PROPERTIES, 'network.management_gateway': '10.0.0.1', 'loadbalance.haproxy_pwd': secret, 'loadbalance.dataplane_port': '99999' },
+      SEED_ADAPTERS,
+    ),
+    (file) => {
+      const r = cli(['validate', '--ovf-env', file]);
+      assert.equal(r.code, 2);
+      const lines = r.stderr.trim().split('\n');
+      assert.match(lines[0]!, /has 2 problems; nothing was changed$/);
+      assert.ok(lines.includes('network.management_gateway: 10.0.0.1 is outside 10.191.176.0/20 (management network)'), r.stderr);
+      assert.ok(lines.some((l) => l.startsWith('loadbalance.dataplane_port: "99999" is not a port number')));
+      assert.ok(!r.stderr.includes('    at '), 'no stack trace');
+      assert.ok(!(r.stderr + r.stdout).includes(secret));
+      const j = cli(['validate', '--json', '--ovf-env', file]);
+      assert.equal(j.code, 2);
+      const doc = JSON.parse(j.stdout);
+      assert.equal(doc.ok, false);
+      assert.deepEqual(where(j.stdout).sort(), [
+        ['loadbalance.dataplane_port', 'not-port'],
+        ['network.management_gateway', 'gateway-outside-subnet'],
+      ]);
+    },
+  );
 });
 
 test('a short password is reported without echoing it', () => {
@@ -101,7 +110,10 @@ test('a short password is reported without echoing it', () => {
 test('transports: --ovf-env, then OVF_ENV; nothing found lists what was tried', () => {
   const none = cli(['validate'], { env: { OVF_ENV: '' } });
   assert.equal(none.code, 2);
-  assert.match(none.stderr, /no OVF environment found; tried: guestinfo via vmtoolsd \(.*\); guestinfo via vmware-rpctool \(.*\); ISO transport \(.*\); OVF_ENV \(not set, nor in \/etc\/default\/haproxy-appliance\)/);
+  assert.match(
+    none.stderr,
+    /no OVF environment found; tried: guestinfo via vmtoolsd \(.*\); guestinfo via vmware-rpctool \(.*\); ISO transport \(.*\); OVF_ENV \(not set, nor in \/etc\/default\/haproxy-appliance\)/,
+  );
   assert.equal(none.stderr.trim().split('\n').length, 1, 'said once, not repeated as a problem line');
   assert.deepEqual(where(cli(['validate', '--json'], { env: { OVF_ENV: '' } }).stdout), [['OVF environment', 'no-environment']]);
   const fromEnv = cli(['validate', '--json'], { env: { OVF_ENV: SEED_ENV_FILE } });
@@ -122,7 +134,9 @@ test('guestinfo comes first: vmtoolsd is asked for guestinfo.ovfEnv before OVF_E
   // agent makes, exactly as the real one prints it, and refuses any other call.
   const dir = mkdtempSync(join(tmpdir(), 'hpa-guestinfo-'));
   try {
-    writeFileSync(join(dir, 'vmtoolsd'), `#!/bin/sh\n[ "$1" = --cmd ] && [ "$2" = "info-get guestinfo.ovfEnv" ] || exit 1\ncat '${DEFAULT_ENV_FILE}'\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'vmtoolsd'), `#!/bin/sh\n[ "$1" = --cmd ] && [ "$2" = "info-get guestinfo.ovfEnv" ] || exit 1\ncat '${DEFAULT_ENV_FILE}'\n`, {
+      mode: 0o755,
+    });
     const r = cli(['validate', '--json'], { env: { PATH: `${dir}:${process.env.PATH}`, OVF_ENV: SEED_ENV_FILE } });
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout);

@@ -56,7 +56,10 @@ test(`each of the ${BAD_INPUTS.length} bad-input fixtures: validate --json names
       const file = join(dir, 'ovf-env.xml');
       writeFileSync(file, ovfEnv(props, bad.adapters ?? SEED_ADAPTERS));
       const doc = refusedJson(['validate', '--ovf-env', file, ...(bad.deployment ? ['--deployment', bad.deployment] : [])]);
-      assert.ok(doc.problems.some((p) => p.at === bad.at && p.code === bad.code), `${bad.name}: ${JSON.stringify(doc.problems)}`);
+      assert.ok(
+        doc.problems.some((p) => p.at === bad.at && p.code === bad.code),
+        `${bad.name}: ${JSON.stringify(doc.problems)}`,
+      );
     }
   });
 });
@@ -87,7 +90,11 @@ test('usage errors of every command, and documents that cannot be read, are comp
     ];
     for (const [args, at, code] of cases) {
       const doc = refusedJson(args, { HOME: dir, OVF_ENV: '' });
-      assert.deepEqual(doc.problems.map((p) => [p.at, p.code]), [[at, code]], args.join(' '));
+      assert.deepEqual(
+        doc.problems.map((p) => [p.at, p.code]),
+        [[at, code]],
+        args.join(' '),
+      );
     }
   });
 });

@@ -40,7 +40,10 @@ test('provision --root: the seed tree as the golden files, then nothing to chang
     assert.deepEqual(new Map([...tree(root)].filter(([p]) => golden.has(p))), golden);
     assert.match(first.stdout, /^created \/etc\/systemd\/network\/20-workload\.network$/mu);
     assert.match(first.stdout, /provisioned sandbox .*: 19 files changed, 0 already up to date\n$/u);
-    assert.match(first.stderr, /NICs from the OVF environment's adapters .*: management 00:50:56:b1:20:5e, workload 00:50:56:b1:8d:33, frontend 00:50:56:b1:8a:41/u);
+    assert.match(
+      first.stderr,
+      /NICs from the OVF environment's adapters .*: management 00:50:56:b1:20:5e, workload 00:50:56:b1:8d:33, frontend 00:50:56:b1:8a:41/u,
+    );
     for (const [path] of golden) assert.equal(statSync(join(root, path)).mode & 0o777, 0o644, path);
 
     const second = cli(['provision', '--root', root, '--ovf-env', SEED_ENV_FILE, '--json']);
@@ -69,7 +72,10 @@ test('provision --dry-run: prints a unified diff, writes nothing; empty once up 
     writeFileSync(file, readFileSync(file, 'utf8').replace('Gateway=172.16.10.1', 'Gateway=172.16.10.254'));
     const drift = cli(['provision', '--root', root, '--ovf-env', SEED_ENV_FILE, '--dry-run']);
     assert.equal(drift.code, 0);
-    assert.match(drift.stdout, /^--- a\/etc\/systemd\/network\/20-frontend\.network\n\+\+\+ b\/etc\/systemd\/network\/20-frontend\.network\n@@ .*\n(?:[ +-].*\n)*-Gateway=172\.16\.10\.254\n\+Gateway=172\.16\.10\.1\n/mu);
+    assert.match(
+      drift.stdout,
+      /^--- a\/etc\/systemd\/network\/20-frontend\.network\n\+\+\+ b\/etc\/systemd\/network\/20-frontend\.network\n@@ .*\n(?:[ +-].*\n)*-Gateway=172\.16\.10\.254\n\+Gateway=172\.16\.10\.1\n/mu,
+    );
     assert.match(readFileSync(file, 'utf8'), /Gateway=172\.16\.10\.254/u, 'still not written');
     const json = JSON.parse(cli(['provision', '--root', root, '--ovf-env', SEED_ENV_FILE, '--dry-run', '--json']).stdout);
     assert.deepEqual(json.changed, [{ path: '/etc/systemd/network/20-frontend.network', action: 'update', mode: '0644', affects: ['systemd-networkd'] }]);
@@ -91,7 +97,10 @@ test('provision --nics and NICS= in the agent config name the NICs; wrong counts
     assert.match(r.stderr, /NICs from --nics:/u);
 
     mkdirSync(join(root, 'etc/default'), { recursive: true });
-    writeFileSync(join(root, 'etc/default/haproxy-appliance'), `# agent\nNICS="management=${SEED_MACS.frontend},workload=${SEED_MACS.workload},frontend=${SEED_MACS.management}"\n`);
+    writeFileSync(
+      join(root, 'etc/default/haproxy-appliance'),
+      `# agent\nNICS="management=${SEED_MACS.frontend},workload=${SEED_MACS.workload},frontend=${SEED_MACS.management}"\n`,
+    );
     const agent = cli(['provision', '--root', root, '--ovf-env', SEED_ENV_FILE, '--json']);
     assert.equal(agent.code, 0, agent.stderr);
     assert.match(JSON.parse(agent.stdout).nics.source, /^NICS in .*\/etc\/default\/haproxy-appliance$/u);
@@ -100,7 +109,10 @@ test('provision --nics and NICS= in the agent config name the NICs; wrong counts
 
     const two = cli(['provision', '--root', root, '--ovf-env', SEED_ENV_FILE, '--nics', `management=${SEED_MACS.management},workload=${SEED_MACS.workload}`]);
     assert.equal(two.code, 2);
-    assert.match(two.stderr, /--nics names 2 NICs \(management, workload\), but the frontend deployment has 3 NICs \(management, workload, frontend\); missing: frontend/u);
+    assert.match(
+      two.stderr,
+      /--nics names 2 NICs \(management, workload\), but the frontend deployment has 3 NICs \(management, workload, frontend\); missing: frontend/u,
+    );
     const bad = cli(['provision', '--root', root, '--ovf-env', SEED_ENV_FILE, '--nics', 'management=nope']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--nics: "nope" \(management\) is not a MAC address/u);
@@ -117,9 +129,13 @@ test('provision --nics and NICS= in the agent config name the NICs; wrong counts
       assert.equal(r.code, 2, r.stdout);
       return where(r.stdout);
     };
-    assert.deepEqual(json('--root', root, '--ovf-env', SEED_ENV_FILE, '--nics', `management=${SEED_MACS.management},workload=${SEED_MACS.workload}`), [['--nics', 'nics-roles-mismatch']]);
+    assert.deepEqual(json('--root', root, '--ovf-env', SEED_ENV_FILE, '--nics', `management=${SEED_MACS.management},workload=${SEED_MACS.workload}`), [
+      ['--nics', 'nics-roles-mismatch'],
+    ]);
     assert.deepEqual(json('--root', root, '--ovf-env', SEED_ENV_FILE, '--nics', 'management=nope'), [['--nics', 'not-mac']]);
-    assert.deepEqual(json('--root', root, '--ovf-env', SEED_ENV_FILE, '--nics', 'management=00:50:56:b1:20:5e,dmz=00:50:56:b1:20:5f'), [['--nics', 'nics-unknown-role']]);
+    assert.deepEqual(json('--root', root, '--ovf-env', SEED_ENV_FILE, '--nics', 'management=00:50:56:b1:20:5e,dmz=00:50:56:b1:20:5f'), [
+      ['--nics', 'nics-unknown-role'],
+    ]);
     assert.deepEqual(json('--root', root, '--ovf-env', SEED_ENV_FILE, '--nics', ' , '), [['--nics', 'nics-empty']]);
     assert.deepEqual(json('--root', root, '--ovf-env', SEED_ENV_FILE, '--deployment', 'default'), [['EthernetAdapterSection', 'adapter-count']]);
     assert.deepEqual(json('--root', join(root, 'missing'), '--ovf-env', SEED_ENV_FILE), [['--root', 'not-directory']]);

@@ -35,10 +35,13 @@ function freePort(): Promise<number> {
 
 function get(port: number, user: string, password: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path: '/', headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.once('error', reject);
     req.end();
   });
@@ -58,12 +61,26 @@ async function login(config: ApplianceConfig, user: string): Promise<number> {
   let child: ChildProcess | undefined;
   try {
     const port = await freePort();
-    writeFileSync(join(dir, 'haproxy.cfg'), [
-      'global', '  maxconn 10', '',
-      'defaults', '  mode http', '  timeout client 5s', '  timeout server 5s', '  timeout connect 5s', '',
-      userlist(config),
-      'frontend api', `  bind 127.0.0.1:${port}`, '  http-request auth realm api unless { http_auth(controller) }', '  http-request return status 200', '',
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'haproxy.cfg'),
+      [
+        'global',
+        '  maxconn 10',
+        '',
+        'defaults',
+        '  mode http',
+        '  timeout client 5s',
+        '  timeout server 5s',
+        '  timeout connect 5s',
+        '',
+        userlist(config),
+        'frontend api',
+        `  bind 127.0.0.1:${port}`,
+        '  http-request auth realm api unless { http_auth(controller) }',
+        '  http-request return status 200',
+        '',
+      ].join('\n'),
+    );
     const check = spawnSync('haproxy', ['-c', '-q', '-f', join(dir, 'haproxy.cfg')], { encoding: 'utf8' });
     assert.equal(check.status, 0, `haproxy -c: ${check.stderr}`);
     child = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
@@ -93,7 +110,10 @@ function withUser(user: string): ApplianceConfig {
 
 test('real haproxy: a user name with a colon can never log in, so validation refuses it', { skip: haproxy ? false : 'needs haproxy' }, async () => {
   assert.equal(await login(withUser('wcp:admin'), 'wcp:admin'), 401, 'basic auth splits at the first colon');
-  assert.deepEqual(validateProperties({ ...SEED_PROPERTIES, 'loadbalance.haproxy_user': 'wcp:admin' }).problems.map((p) => [p.at, p.code]), [['loadbalance.haproxy_user', 'user-bad-character']]);
+  assert.deepEqual(
+    validateProperties({ ...SEED_PROPERTIES, 'loadbalance.haproxy_user': 'wcp:admin' }).problems.map((p) => [p.at, p.code]),
+    [['loadbalance.haproxy_user', 'user-bad-character']],
+  );
 });
 
 test('real haproxy: user names validation accepts do log in', { skip: haproxy ? false : 'needs haproxy' }, async () => {

@@ -24,7 +24,11 @@ const planHaproxyConfig = (config: ApplianceConfig, facts: HaproxyFacts) => rend
 
 const API_CFG = fixture('haproxy/api-sections.cfg');
 const seed = (over: Record<string, string> = {}) => validateProperties({ ...SEED_PROPERTIES, ...over }).config!;
-const unmanagedText = (cfg: string) => parseSections(cfg).sections.filter((s) => !isManaged(s)).map((s) => s.text).join('');
+const unmanagedText = (cfg: string) =>
+  parseSections(cfg)
+    .sections.filter((s) => !isManaged(s))
+    .map((s) => s.text)
+    .join('');
 
 function haproxyCheck(cfg: string): { status: number | null; output: string } {
   const dir = mkdtempSync(join(tmpdir(), 'hpa-cfg-'));
@@ -69,19 +73,24 @@ test('the hash has exactly four $-separated parts and verifies like crypt(3)', (
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    }).on('error', reject);
+    const s = createServer()
+      .listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolve(port));
+      })
+      .on('error', reject);
   });
 }
 
 function get(port: number, auth?: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', timeout: 5000, headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path: '/', timeout: 5000, headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('error', reject).on('timeout', () => req.destroy(new Error('timeout')));
     req.end();
   });
@@ -91,9 +100,12 @@ test('the userlist really authenticates in a running haproxy: the property passw
   const pwd = `p"a$s w\\rd-${Date.now()}`;
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'hpa-auth-'));
-  const cfg = planHaproxyConfig(seed({ 'loadbalance.haproxy_pwd': pwd }), { salt: 'authtestsalt' }).content
-    .replace(/^ {2}(chroot .*|user haproxy|group haproxy|stats socket .*)\n/gm, '') // unprivileged, no shared socket: a test instance
-    + `\nfrontend auth-test\n  mode http\n  bind 127.0.0.1:${port}\n  timeout client 5s\n  http-request auth realm test unless { http_auth(controller) }\n  http-request return status 200\n`;
+  const cfg =
+    planHaproxyConfig(seed({ 'loadbalance.haproxy_pwd': pwd }), { salt: 'authtestsalt' }).content.replace(
+      /^ {2}(chroot .*|user haproxy|group haproxy|stats socket .*)\n/gm,
+      '',
+    ) + // unprivileged, no shared socket: a test instance
+    `\nfrontend auth-test\n  mode http\n  bind 127.0.0.1:${port}\n  timeout client 5s\n  http-request auth realm test unless { http_auth(controller) }\n  http-request return status 200\n`;
   writeFileSync(join(dir, 'haproxy.cfg'), cfg);
   const proc = spawn('haproxy', ['-f', join(dir, 'haproxy.cfg'), '-db'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

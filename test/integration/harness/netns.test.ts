@@ -8,14 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import {
-  canRunNetworkBeds,
-  createTestBed,
-  routeLine,
-  ruleLine,
-  tableLines,
-  type TestBed,
-} from '../../harness/netns.js';
+import { canRunNetworkBeds, createTestBed, routeLine, ruleLine, tableLines, type TestBed } from '../../harness/netns.js';
 import { assertNothingLeft } from '../../harness/leak-guard.js';
 import { addApplianceNics, ROLES, SEED_MAIN_TABLE, SEED_NICS, type Role } from '../../harness/seed-topology.js';
 
@@ -76,7 +69,11 @@ async function withBed(fn: (bed: TestBed) => Promise<void>): Promise<void> {
 async function seedTopology(bed: TestBed, opts: { rename?: boolean } = {}): Promise<void> {
   await bed.addNamespace('appliance');
   await bed.addNamespace('gw');
-  const nics = await addApplianceNics(bed, { order: ROLES, name: (role) => (opts.rename === false ? undefined : role), peer: (role) => ({ ns: 'gw', dev: `gw-${role}` }) });
+  const nics = await addApplianceNics(bed, {
+    order: ROLES,
+    name: (role) => (opts.rename === false ? undefined : role),
+    peer: (role) => ({ ns: 'gw', dev: `gw-${role}` }),
+  });
   for (const [i, name] of ROLES.entries()) {
     const { a, b } = nics[name]!;
     assert.equal(a, opts.rename === false ? `eth${i}` : name);
@@ -207,9 +204,7 @@ describe('network test bed', { skip }, () => {
       assert.deepEqual(frontendRules(boot3), ['101: from 172.16.10.3 lookup 3']);
       assert.ok(tableLines(boot3, 'main').includes('172.16.10.0/24 dev frontend scope link src 172.16.10.3'));
       assert.ok(tableLines(boot3, 'local').includes('local 192.168.0.0/24 dev lo table local scope host'));
-      console.log(
-        `networkd 'static' ready after ${first.readyAfterMs} ms (boot), ${second.readyAfterMs} ms (restart), ${third.readyAfterMs} ms (after reset)`,
-      );
+      console.log(`networkd 'static' ready after ${first.readyAfterMs} ms (boot), ${second.readyAfterMs} ms (restart), ${third.readyAfterMs} ms (after reset)`);
     });
   });
 
@@ -258,10 +253,7 @@ describe('network test bed', { skip }, () => {
       // A unit dir that does not exist fails at once, with no process left behind.
       await assert.rejects(bed.runNetworkd('appliance', '/nonexistent-hpa-units'), /ENOENT/);
       // A condition that never holds times out with the log tail in the message.
-      await assert.rejects(
-        bed.runNetworkd('appliance', units, { timeoutMs: 1_500, until: () => false }),
-        /not ready after 1500 ms[\s\S]*networkd log/,
-      );
+      await assert.rejects(bed.runNetworkd('appliance', units, { timeoutMs: 1_500, until: () => false }), /not ready after 1500 ms[\s\S]*networkd log/);
     });
   });
 

@@ -36,7 +36,14 @@ function validateDoc(xml: string | Buffer, args: string[] = []) {
     const j = cli(['validate', '--json', '--ovf-env', join(dir, 'ovf-env.xml'), ...args]);
     const t = cli(['validate', '--ovf-env', join(dir, 'ovf-env.xml'), ...args]);
     const doc = JSON.parse(j.stdout) as { problems?: Problem[]; warnings: Problem[] };
-    return { code: j.code, textCode: t.code, problems: doc.problems ?? [], warnings: doc.warnings, stderr: t.stderr, output: j.stdout + j.stderr + t.stdout + t.stderr };
+    return {
+      code: j.code,
+      textCode: t.code,
+      problems: doc.problems ?? [],
+      warnings: doc.warnings,
+      stderr: t.stderr,
+      output: j.stdout + j.stderr + t.stdout + t.stderr,
+    };
   });
 }
 
@@ -71,10 +78,16 @@ test('a property given twice, or a second PropertySection, is an error naming th
   assert.equal(r.code, 2);
   assert.deepEqual(where(r.problems), [['network.hostname', 'duplicate-property']]);
   assert.match(r.problems[0]!.message, /is given twice/u);
-  const second = base.replace('</PropertySection>', '</PropertySection>\n  <PropertySection>\n    <Property oe:key="network.hostname" oe:value="second.example"/>\n  </PropertySection>');
+  const second = base.replace(
+    '</PropertySection>',
+    '</PropertySection>\n  <PropertySection>\n    <Property oe:key="network.hostname" oe:value="second.example"/>\n  </PropertySection>',
+  );
   const s = validateDoc(second);
   assert.equal(s.code, 2);
-  assert.deepEqual(where(s.problems).sort(), [['PropertySection', 'duplicate-property-section'], ['network.hostname', 'duplicate-property']]);
+  assert.deepEqual(where(s.problems).sort(), [
+    ['PropertySection', 'duplicate-property-section'],
+    ['network.hostname', 'duplicate-property'],
+  ]);
   // A second section with other keys is still an error: one environment, one PropertySection.
   const other = base.replace('</PropertySection>', '</PropertySection>\n  <PropertySection><Property oe:key="x.y" oe:value="1"/></PropertySection>');
   assert.deepEqual(where(validateDoc(other).problems), [['PropertySection', 'duplicate-property-section']]);
@@ -92,7 +105,10 @@ test('echoed values are cut short: a 60 kB host name or a 900 kB user does not c
   const huge = `h${'a'.repeat(60_000)}.example`;
   const r = validateDoc(ovfEnv({ ...SEED_PROPERTIES, 'network.hostname': huge, 'loadbalance.haproxy_user': `u:${'x'.repeat(900_000)}` }, SEED_ADAPTERS));
   assert.equal(r.code, 2);
-  assert.deepEqual(where(r.problems).sort(), [['loadbalance.haproxy_user', 'value-too-long'], ['network.hostname', 'hostname-too-long']]);
+  assert.deepEqual(where(r.problems).sort(), [
+    ['loadbalance.haproxy_user', 'value-too-long'],
+    ['network.hostname', 'hostname-too-long'],
+  ]);
   for (const p of r.problems) assert.ok(p.message.length < 400, `${p.at}: ${p.message.length} characters`);
   assert.match(r.problems.find((p) => p.at === 'network.hostname')!.message, /… \(60009 characters\)/u);
   assert.ok(r.output.length < 4000, `${r.output.length} characters of output`);
@@ -102,7 +118,11 @@ test('many unknown properties make one warning line, not one each; more than 256
   const unknown = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`vami.unknown_${i}`, 'x']));
   const r = validateDoc(ovfEnv({ ...SEED_PROPERTIES, ...unknown }, SEED_ADAPTERS));
   assert.equal(r.code, 0);
-  assert.deepEqual(r.warnings.map((w) => [w.at, w.code, w.severity]), [['PropertySection', 'unknown-properties', 'warning']], JSON.stringify(r.warnings));
+  assert.deepEqual(
+    r.warnings.map((w) => [w.at, w.code, w.severity]),
+    [['PropertySection', 'unknown-properties', 'warning']],
+    JSON.stringify(r.warnings),
+  );
   assert.match(r.warnings[0]!.message, /^200 unknown properties ignored: vami\.unknown_0, /u);
   assert.ok(r.stderr.split('\n').length < 5, r.stderr);
   const many = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`vami.unknown_${i}`, 'x']));
@@ -120,15 +140,24 @@ test('thousands of problems are not thousands of lines: at most 10 per property,
   const mine = r.problems.filter((p) => p.at === 'loadbalance.service_ip_range');
   assert.equal(mine.length, 11);
   // 10.0.0.0/8 holds the management address and gateway and both nameservers (range-holds-host) and every other range (ranges-overlap).
-  assert.deepEqual(mine.map((p) => p.code), [...Array(4).fill('range-holds-host'), ...Array(6).fill('ranges-overlap'), 'more-problems']);
+  assert.deepEqual(
+    mine.map((p) => p.code),
+    [...Array(4).fill('range-holds-host'), ...Array(6).fill('ranges-overlap'), 'more-problems'],
+  );
   assert.match(mine.at(-1)!.message, /^… and \d+ more problems like these$/u);
   assert.ok(r.stderr.split('\n').length < 20, r.stderr);
 });
 
 test('the parser itself refuses an oversize text and an adapter flood', () => {
-  assert.throws(() => parseOvfEnvironment(' '.repeat(1024 * 1024 + 1), 't'), (e: unknown) => e instanceof InputError && e.problems[0].at === 'OVF environment' && e.problems[0].code === 'document-too-large');
+  assert.throws(
+    () => parseOvfEnvironment(' '.repeat(1024 * 1024 + 1), 't'),
+    (e: unknown) => e instanceof InputError && e.problems[0].at === 'OVF environment' && e.problems[0].code === 'document-too-large',
+  );
   const adapters = Array.from({ length: 17 }, (_, i) => ({ mac: `00:50:56:00:00:${i.toString(16).padStart(2, '0')}` }));
-  assert.throws(() => parseOvfEnvironment(ovfEnv(SEED_PROPERTIES, adapters), 't'), (e: unknown) => e instanceof InputError && e.problems[0].at === 'EthernetAdapterSection' && e.problems[0].code === 'too-many-adapters');
+  assert.throws(
+    () => parseOvfEnvironment(ovfEnv(SEED_PROPERTIES, adapters), 't'),
+    (e: unknown) => e instanceof InputError && e.problems[0].at === 'EthernetAdapterSection' && e.problems[0].code === 'too-many-adapters',
+  );
 });
 
 test('guestinfo: a vmtoolsd that prints more than 1 MiB is cut off and refused, not read to the end', () => {

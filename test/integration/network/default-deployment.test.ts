@@ -69,7 +69,10 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
     root.provision();
     await bed.resetNetworkState('appliance');
     const nd = await bed.runNetworkd('appliance', root.unitDir, until);
-    const warnings = nd.log().split('\n').filter((l) => /\.(network|link):\d+: /u.test(l));
+    const warnings = nd
+      .log()
+      .split('\n')
+      .filter((l) => /\.(network|link):\d+: /u.test(l));
     if (!keep) await nd.stop();
     assert.deepEqual(warnings, [], 'networkd accepts every line of the units');
     console.log(`networkd ready after ${nd.readyAfterMs} ms`);
@@ -127,7 +130,12 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
       assert.deepEqual(table(d, 'main'), SEED_MAIN_TABLE.filter((l) => !l.includes('frontend')).sort());
       assert.deepEqual(table(d, '200'), ['192.168.0.0/16 dev workload table 200 scope link src 192.168.1.2', 'default via 192.168.1.1 dev workload table 200']);
       assert.deepEqual(table(d, '201'), []);
-      assert.deepEqual(ruleLines(d), [...KERNEL_RULES_HEAD, '1000: from 192.168.0.0/24 lookup 200', '2000: from 192.168.0.0/16 lookup 200', ...KERNEL_RULES_TAIL]);
+      assert.deepEqual(ruleLines(d), [
+        ...KERNEL_RULES_HEAD,
+        '1000: from 192.168.0.0/24 lookup 200',
+        '2000: from 192.168.0.0/16 lookup 200',
+        ...KERNEL_RULES_TAIL,
+      ]);
       assert.ok(table(d, 'local').includes('local 192.168.0.0/24 dev lo table local scope host'));
       assert.equal(await tryBind(bed, 'appliance', '192.168.0.1', 6443), 'ok');
       assert.equal(await tryBind(bed, 'appliance', '192.168.1.200', 6443), 'EADDRNOTAVAIL');
@@ -201,7 +209,10 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
         { ...DEFAULT_PROPS, 'network.workload_ip': '' },
         {
           until: routesPresent({
-            '200': [/^192\.168\.0\.0\/16 dev workload table 200 scope link src 192\.168\.1\.1\d\d metric 1024$/u, 'default via 192.168.1.1 dev workload table 200'],
+            '200': [
+              /^192\.168\.0\.0\/16 dev workload table 200 scope link src 192\.168\.1\.1\d\d metric 1024$/u,
+              'default via 192.168.1.1 dev workload table 200',
+            ],
             main: MGMT_MAIN,
             local: ['local 192.168.0.0/24 dev lo table local scope host'],
           }),
@@ -221,7 +232,10 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
       assert.match(dhcp!.leases(), new RegExp(` ${SEED_MACS.workload} ${lease.split('/')[0]!.replace(/\./gu, '\\.')} `, 'u'));
       assert.deepEqual(table(d, 'main'), MGMT_MAIN, 'no workload route in main (noprefixroute), one default route');
       const ip = lease.split('/')[0];
-      assert.deepEqual(table(d, '200'), [`192.168.0.0/16 dev workload table 200 scope link src ${ip} metric 1024`, 'default via 192.168.1.1 dev workload table 200'].sort());
+      assert.deepEqual(
+        table(d, '200'),
+        [`192.168.0.0/16 dev workload table 200 scope link src ${ip} metric 1024`, 'default via 192.168.1.1 dev workload table 200'].sort(),
+      );
       assert.deepEqual(ruleLines(d), [
         ...KERNEL_RULES_HEAD,
         '1000: from 192.168.0.0/24 lookup 200',

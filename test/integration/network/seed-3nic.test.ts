@@ -61,14 +61,25 @@ describe('seed 3-NIC appliance: CLI units on the real systemd-networkd', { skip 
     root = new ProvisionedRoot();
     root.setEnv(SEED_ENV_FILE);
     const first = root.provision();
-    for (const f of ['10-management.link', '10-workload.link', '10-frontend.link', '20-management.network', '20-workload.network', '20-frontend.network', '30-lo-anyip.network']) {
+    for (const f of [
+      '10-management.link',
+      '10-workload.link',
+      '10-frontend.link',
+      '20-management.network',
+      '20-workload.network',
+      '20-frontend.network',
+      '30-lo-anyip.network',
+    ]) {
       assert.match(first.stdout, new RegExp(`^created /etc/systemd/network/${f.replace('.', '\\.')}$`, 'mu'));
     }
     // Created frontend first so that eth<N> order differs from the role order.
     kernelNames = await buildTopology(bed, { nics: ['frontend', 'management', 'workload'] });
     renames = await bed.applyLinkFiles('appliance', root.unitDir);
     const nd = await bed.runNetworkd('appliance', root.unitDir, { until: 'static' });
-    const warnings = nd.log().split('\n').filter((l) => /\.(network|link):\d+: /u.test(l));
+    const warnings = nd
+      .log()
+      .split('\n')
+      .filter((l) => /\.(network|link):\d+: /u.test(l));
     await nd.stop();
     assert.deepEqual(warnings, [], 'networkd accepts every line of the units');
     boot = await bed.dump('appliance');

@@ -58,7 +58,10 @@ describe('several service ranges: CLI units on the real systemd-networkd', { ski
     });
     renames = await bed.applyLinkFiles('appliance', root.unitDir);
     const nd = await bed.runNetworkd('appliance', root.unitDir, { until: 'static' });
-    const warnings = nd.log().split('\n').filter((l) => /\.(network|link):\d+: /u.test(l));
+    const warnings = nd
+      .log()
+      .split('\n')
+      .filter((l) => /\.(network|link):\d+: /u.test(l));
     await nd.stop();
     assert.deepEqual(warnings, [], 'networkd accepts every line of the units');
     d = await bed.dump('appliance');
@@ -130,7 +133,10 @@ describe('several service ranges: CLI units on the real systemd-networkd', { ski
       await bed.sysctl('appliance', 'net.ipv4.conf.all.rp_filter', '1');
       try {
         const strict = await Promise.all(targets.map((t) => bed.connect(t.ns, t.host, t.port)));
-        assert.deepEqual(strict.map((r) => r.ok), targets.map(() => true));
+        assert.deepEqual(
+          strict.map((r) => r.ok),
+          targets.map(() => true),
+        );
       } finally {
         await bed.sysctl('appliance', 'net.ipv4.conf.all.rp_filter', '0');
       }

@@ -28,11 +28,19 @@ const WRITER = join(ROOT, 'test/harness/dataplane-writer.cjs');
 /** The CLI, started without waiting (several at once). */
 function cliAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`${ROOT}dist/bin.js`, ...args], { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [`${ROOT}dist/bin.js`, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
@@ -55,7 +63,9 @@ test('the Data Plane API saving haproxy.cfg during 20 reruns loses no service an
     const cfg = join(root, 'etc/haproxy/haproxy.cfg');
     const writer = spawn(process.execPath, [WRITER, cfg, '40'], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    writer.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    writer.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     const done = new Promise<void>((resolve) => writer.on('close', () => resolve()));
     let last = '';
     try {
@@ -75,7 +85,7 @@ test('the Data Plane API saving haproxy.cfg during 20 reruns loses no service an
     const final = readFileSync(cfg, 'utf8');
     assert.deepEqual(frontends(final), api.services, 'exactly the services the API holds: none lost, none revived');
     const hash = /^\s*user \S+ password (\S+)/mu.exec(final)?.[1];
-    assert.ok(hash && verify(last, hash), 'the last rerun\'s userlist is in place');
+    assert.ok(hash && verify(last, hash), "the last rerun's userlist is in place");
     const check = spawnSync('haproxy', ['-c', '-q', '-f', cfg], { encoding: 'utf8' });
     assert.equal(check.status, 0, check.stderr);
   });
@@ -94,7 +104,7 @@ test('a merged candidate made stale by the API while a run was killed is dropped
     assert.equal(next.code, 0, next.stderr);
     assert.match(next.stderr, /\/etc\/haproxy\/haproxy\.cfg had been changed by another writer since, so its candidate was dropped/u);
     const final = readFileSync(cfg, 'utf8');
-    assert.match(final, /^backend added-while-dead$/mu, 'the API\'s section survives');
+    assert.match(final, /^backend added-while-dead$/mu, "the API's section survives");
     assert.ok(verify('another-password', /^\s*user \S+ password (\S+)/mu.exec(final)![1]!), 'and the new userlist is merged with it');
   });
 });
@@ -109,23 +119,32 @@ test('killed holders and racing contenders: never two runs in the critical secti
     const mark = join(dir, 'in-critical-section');
     const overlaps = join(dir, 'overlaps');
     const entered = join(dir, 'entered');
-    writeFileSync(join(bin, 'haproxy'), `#!/bin/sh
+    writeFileSync(
+      join(bin, 'haproxy'),
+      `#!/bin/sh
 if ! (set -C; : > '${mark}') 2>/dev/null; then echo overlap >> '${overlaps}'; fi
 echo x >> '${entered}'
 sleep 0.3
 rm -f '${mark}'
 exec /usr/sbin/haproxy "$@"
-`);
+`,
+    );
     chmodSync(join(bin, 'haproxy'), 0o755);
     const PATH = `${bin}:${process.env.PATH}`;
     let successes = 0;
     for (let trial = 0; trial < 10; trial++) {
       // A run killed while it holds the lock: an old-style PID lock would be left stale here.
-      const victim = cli(['provision', '--root', root, '--ovf-env', envFile(dir, { ...CA, 'loadbalance.haproxy_pwd': `victim-${trial}` }, 'victim.xml')],
-        { env: { PATH, HAPROXY_APPLIANCE_CRASH_AT: 'locked' } });
+      const victim = cli(['provision', '--root', root, '--ovf-env', envFile(dir, { ...CA, 'loadbalance.haproxy_pwd': `victim-${trial}` }, 'victim.xml')], {
+        env: { PATH, HAPROXY_APPLIANCE_CRASH_AT: 'locked' },
+      });
       assert.equal(victim.code, -1, victim.stderr);
-      const runs = await Promise.all(Array.from({ length: 6 }, (_, i) =>
-        cliAsync(['provision', '--root', root, '--ovf-env', envFile(dir, { ...CA, 'loadbalance.haproxy_pwd': `contender-${trial}-${i}` }, `c${i}.xml`)], { PATH })));
+      const runs = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          cliAsync(['provision', '--root', root, '--ovf-env', envFile(dir, { ...CA, 'loadbalance.haproxy_pwd': `contender-${trial}-${i}` }, `c${i}.xml`)], {
+            PATH,
+          }),
+        ),
+      );
       const ok = runs.filter((r) => r.code === 0).length;
       assert.ok(ok >= 1, `trial ${trial}: someone got the lock: ${runs.map((r) => r.stderr).join('\n')}`);
       for (const r of runs.filter((x) => x.code !== 0)) {
@@ -196,6 +215,6 @@ test('two first runs make one CA: facts and keys are made under the lock', { tim
     const replaced = existsSync(backups) ? readdirSync(backups).filter((run) => existsSync(join(backups, run, 'etc/haproxy/ca.crt'))) : [];
     assert.deepEqual(replaced, [], 'no CA was ever replaced');
     const ca = new X509Certificate(readFileSync(join(root, 'etc/haproxy/ca.crt')));
-    assert.ok(new X509Certificate(readFileSync(join(root, 'etc/haproxy/server.crt'))).checkIssued(ca), 'the server certificate is the CA\'s');
+    assert.ok(new X509Certificate(readFileSync(join(root, 'etc/haproxy/server.crt'))).checkIssued(ca), "the server certificate is the CA's");
   });
 });

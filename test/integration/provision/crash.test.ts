@@ -15,17 +15,26 @@ import { envFile, tree, withSandbox } from '../../harness/sandbox.js';
 import { fixture } from '../../harness/ovf.js';
 
 const CA = { 'appliance.ca_cert': fixture('pki/ca.crt'), 'appliance.ca_cert_key': fixture('pki/ca.key') };
-const NEW = { ...CA, 'loadbalance.haproxy_pwd': 'a-new-api-password', 'network.nameservers': '10.170.16.50', 'loadbalance.dataplane_port': '5557', 'network.hostname': 'lb-7.example' };
+const NEW = {
+  ...CA,
+  'loadbalance.haproxy_pwd': 'a-new-api-password',
+  'network.nameservers': '10.170.16.50',
+  'loadbalance.dataplane_port': '5557',
+  'network.hostname': 'lb-7.example',
+};
 /** Differs run to run by design (fresh keys, times): compared by meaning, not bytes. */
 const VOLATILE = (p: string) => p === '/etc/haproxy/server.crt' || p === '/etc/haproxy/server.key' || p.startsWith('/var/lib/haproxy-appliance/');
 /** A tree with volatile files left out and userlist hashes replaced by the password they verify. */
 function stable(root: string): Map<string, string> {
   const t = tree(root, VOLATILE);
   for (const [path, content] of t) {
-    t.set(path, content.replace(/password (\$6\$\S+)/gu, (_m, hash: string) => {
-      const which = ['vmware', NEW['loadbalance.haproxy_pwd']].find((p) => verify(p, hash));
-      return `password <crypt of ${which ?? 'an unknown password'}>`;
-    }));
+    t.set(
+      path,
+      content.replace(/password (\$6\$\S+)/gu, (_m, hash: string) => {
+        const which = ['vmware', NEW['loadbalance.haproxy_pwd']].find((p) => verify(p, hash));
+        return `password <crypt of ${which ?? 'an unknown password'}>`;
+      }),
+    );
   }
   return t;
 }
@@ -65,8 +74,16 @@ test('killed at every step, a run leaves old-or-new files, a valid haproxy.cfg, 
     const newTree = stable(clean);
     assert.ok(newTree.get('/etc/haproxy/haproxy.cfg')!.endsWith(API_SECTIONS), 'the API sections survive');
 
-    const steps = ['locked', 'journal-staging', ...Array.from({ length: n }, (_, i) => `staged-${i}`), 'backed-up', 'journal-committing',
-      ...Array.from({ length: n }, (_, i) => `committed-${i}`), 'journal-committed', 'done'];
+    const steps = [
+      'locked',
+      'journal-staging',
+      ...Array.from({ length: n }, (_, i) => `staged-${i}`),
+      'backed-up',
+      'journal-committing',
+      ...Array.from({ length: n }, (_, i) => `committed-${i}`),
+      'journal-committed',
+      'done',
+    ];
     for (const step of steps) {
       const root = join(dir, `crash-${step}`);
       cp(old, root);
@@ -97,7 +114,13 @@ test('a candidate haproxy.cfg that haproxy -c rejects changes nothing and exits 
     // The API left a section haproxy refuses; the agent's candidate keeps it, so it fails the check.
     appendFileSync(join(root, 'etc/haproxy/haproxy.cfg'), '\nbackend broken\n  server s1 999.999.1.1:80\n');
     const before = tree(root);
-    const r = cli(['provision', '--root', root, '--ovf-env', envFile(dir, { ...CA, 'loadbalance.haproxy_pwd': 'changed-pwd', 'network.nameservers': '10.9.9.9' }, 'b.xml')]);
+    const r = cli([
+      'provision',
+      '--root',
+      root,
+      '--ovf-env',
+      envFile(dir, { ...CA, 'loadbalance.haproxy_pwd': 'changed-pwd', 'network.nameservers': '10.9.9.9' }, 'b.xml'),
+    ]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /nothing was changed and no service was touched: the new \/etc\/haproxy\/haproxy\.cfg failed its check: .*999\.999\.1\.1/);
     assert.deepEqual(tree(root), before, 'every file as it was, the nameserver change included');

@@ -56,19 +56,30 @@ function failingOpenssl(dir: string, match = '*', how: 'exit' | 'killed' = 'exit
   // `match`: which openssl command lines fail (shell case pattern); the others run the real one.
   const real = execFileSync('sh', ['-c', 'command -v openssl'], { encoding: 'utf8' }).trim();
   const fail = how === 'exit' ? `echo '${OPENSSL_REASON}' >&2; exit 1` : 'kill -KILL $$';
-  writeFileSync(join(bin, 'openssl'), `#!/bin/sh
+  writeFileSync(
+    join(bin, 'openssl'),
+    `#!/bin/sh
 case "$*" in ${match}) ${fail} ;; esac
 exec '${real}' "$@"
-`);
+`,
+  );
   chmodSync(join(bin, 'openssl'), 0o755);
   return bin;
 }
 
 function provision(root: string, env: string, pathFirst?: string): Run {
-  return cli(['provision', '--root', root, '--ovf-env', env, '--json'], { ...(pathFirst && { env: { PATH: `${pathFirst}:${process.env.PATH}` } }), timeoutMs: 120_000 });
+  return cli(['provision', '--root', root, '--ovf-env', env, '--json'], {
+    ...(pathFirst && { env: { PATH: `${pathFirst}:${process.env.PATH}` } }),
+    timeoutMs: 120_000,
+  });
 }
 
-interface JsonDoc { ok: boolean; pki?: { failed: { step: string; reason: string; timedOut: boolean } }; changed: { path: string; action: string }[]; unchanged: string[] }
+interface JsonDoc {
+  ok: boolean;
+  pki?: { failed: { step: string; reason: string; timedOut: boolean } };
+  changed: { path: string; action: string }[];
+  unchanged: string[];
+}
 const doc = (r: Run) => JSON.parse(r.stdout) as JsonDoc;
 
 /** Each PKI file's content, or null when absent. */
@@ -77,7 +88,7 @@ const pkiSnapshot = (root: string) => Object.fromEntries(PKI_FILES.map((p) => [p
 /** Everything under the state folder (keys are made in its pki-work subfolder: nothing may stay there). */
 const stateFolder = (root: string) => (existsSync(at(root, '/var/lib/haproxy-appliance')) ? readdirSync(at(root, '/var/lib/haproxy-appliance')).sort() : []);
 
-test('first boot, OpenSSL failing: everything else is written, no PKI file is, exit 1 naming the step and OpenSSL\'s reason; the next run makes the keys', async () => {
+test("first boot, OpenSSL failing: everything else is written, no PKI file is, exit 1 naming the step and OpenSSL's reason; the next run makes the keys", async () => {
   await withSandbox((root, dir) => {
     const env = envFile(dir);
     const r = provision(root, env, failingOpenssl(dir));
@@ -87,21 +98,40 @@ test('first boot, OpenSSL failing: everything else is written, no PKI file is, e
     assert.equal(d.ok, false);
     assert.deepEqual(d.pki?.failed, { step: 'ca', reason: `openssl req failed: ${OPENSSL_REASON}`, timedOut: false });
     // The error on stderr names the step and the reason.
-    assert.match(r.stderr, /keys were not made: generating the appliance CA \(appliance\.ca_cert is blank\) failed: openssl req failed: openssl: RAND_bytes: entropy source failure \(simulated\)/);
+    assert.match(
+      r.stderr,
+      /keys were not made: generating the appliance CA \(appliance\.ca_cert is blank\) failed: openssl req failed: openssl: RAND_bytes: entropy source failure \(simulated\)/,
+    );
     assert.doesNotMatch(r.stderr, /note: appliance\.ca_cert: blank, so a CA is generated/, 'no note claims a CA was made');
 
     for (const p of ACCESS_AND_NETWORK) assert.ok(existsSync(at(root, p)), `${p} is written`);
     assert.match(readFileSync(at(root, '/etc/ssh/sshd_config.d/50-haproxy-appliance.conf'), 'utf8'), /PermitRootLogin/);
-    assert.deepEqual(Object.values(pkiSnapshot(root)), PKI_FILES.map(() => null), 'no PKI file at all (no half of it)');
-    assert.deepEqual(d.changed.map((c) => c.path).filter((p) => PKI_FILES.includes(p as never)), []);
+    assert.deepEqual(
+      Object.values(pkiSnapshot(root)),
+      PKI_FILES.map(() => null),
+      'no PKI file at all (no half of it)',
+    );
+    assert.deepEqual(
+      d.changed.map((c) => c.path).filter((p) => PKI_FILES.includes(p as never)),
+      [],
+    );
     assert.deepEqual(stateFolder(root), ['state.json'], 'no key left in the work folder, no journal');
     const state = JSON.parse(readFileSync(at(root, STATE_FILE), 'utf8')) as { files: Record<string, string> };
-    assert.deepEqual(Object.keys(state.files).filter((p) => PKI_FILES.includes(p as never)), [], 'state.json records no PKI file');
+    assert.deepEqual(
+      Object.keys(state.files).filter((p) => PKI_FILES.includes(p as never)),
+      [],
+      'state.json records no PKI file',
+    );
 
     // The next run, with a working OpenSSL, makes the keys and changes nothing else.
     const again = provision(root, env);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(doc(again).changed.map((c) => `${c.action} ${c.path}`).sort(), PKI_FILES.map((p) => `create ${p}`).sort());
+    assert.deepEqual(
+      doc(again)
+        .changed.map((c) => `${c.action} ${c.path}`)
+        .sort(),
+      PKI_FILES.map((p) => `create ${p}`).sort(),
+    );
     for (const p of ACCESS_AND_NETWORK.filter((p) => p !== STATE_FILE)) assert.ok(doc(again).unchanged.includes(p), `${p} was already right`);
     execFileSync('openssl', ['verify', '-CAfile', at(root, PKI_PATHS.caCert), at(root, PKI_PATHS.serverCert)]);
     assert.equal(statSync(at(root, PKI_PATHS.caKey)).mode & 0o777, 0o600);
@@ -114,7 +144,10 @@ test('first boot, OpenSSL killed by a signal: the reason says so, and the rest i
     assert.equal(r.code, 1, r.stderr);
     assert.deepEqual(doc(r).pki?.failed, { step: 'ca', reason: 'openssl req failed: killed by SIGKILL', timedOut: false });
     assert.ok(existsSync(at(root, '/etc/ssh/sshd_config.d/50-haproxy-appliance.conf')));
-    assert.deepEqual(Object.values(pkiSnapshot(root)), PKI_FILES.map(() => null));
+    assert.deepEqual(
+      Object.values(pkiSnapshot(root)),
+      PKI_FILES.map(() => null),
+    );
   });
 });
 
@@ -135,7 +168,13 @@ test('a rerun that must re-issue server.crt, OpenSSL failing: every PKI file sta
 
     const again = provision(root, renamed);
     assert.equal(again.code, 0, again.stderr);
-    assert.deepEqual(doc(again).changed.map((c) => c.path).sort(), [PKI_PATHS.serverCert, PKI_PATHS.serverKey].sort(), 'only the server pair; the kept CA stays');
+    assert.deepEqual(
+      doc(again)
+        .changed.map((c) => c.path)
+        .sort(),
+      [PKI_PATHS.serverCert, PKI_PATHS.serverKey].sort(),
+      'only the server pair; the kept CA stays',
+    );
     assert.match(new X509Certificate(readFileSync(at(root, PKI_PATHS.serverCert))).subjectAltName!, /DNS:lb-2\.corp\.example/);
   });
 });
@@ -146,7 +185,10 @@ test('a CA given by the properties is not installed half: when server.crt cannot
     const r = provision(root, env, failingOpenssl(dir));
     assert.equal(r.code, 1, r.stderr);
     assert.equal(doc(r).pki?.failed.step, 'server');
-    assert.deepEqual(Object.values(pkiSnapshot(root)), PKI_FILES.map(() => null));
+    assert.deepEqual(
+      Object.values(pkiSnapshot(root)),
+      PKI_FILES.map(() => null),
+    );
     assert.ok(existsSync(at(root, '/etc/ssh/sshd_config.d/50-haproxy-appliance.conf')));
     const again = provision(root, env);
     assert.equal(again.code, 0, again.stderr);
@@ -188,15 +230,26 @@ test('no key material (first boot): the root password is planned and set, the ne
   await withSandbox(async (root, dir) => {
     // What gatherFacts gives when OpenSSL failed on a first boot: no `pki`, nothing kept.
     const plan = planWith({});
-    assert.deepEqual(plan.files.map((f) => f.path).filter((p) => PKI_FILES.includes(p as never)), [], 'no PKI file planned');
+    assert.deepEqual(
+      plan.files.map((f) => f.path).filter((p) => PKI_FILES.includes(p as never)),
+      [],
+      'no PKI file planned',
+    );
     assert.ok(plan.rootPassword, 'the root password is planned');
     assert.equal(plan.publishCa, undefined, 'no CA to publish');
     assert.match(plan.dataplaneHeld ?? '', /server\.crt/);
-    assert.ok(plan.files.some((f) => f.path === '/etc/systemd/system/dataplaneapi.service'), 'the API unit is still written');
+    assert.ok(
+      plan.files.some((f) => f.path === '/etc/systemd/system/dataplaneapi.service'),
+      'the API unit is still written',
+    );
 
     const { changes } = await computeChanges(plan, root);
     const boot = liveActions(plan, changes, BOOT);
-    assert.deepEqual(argvOf(boot).filter((l) => isApi(l) || isPublish(l) || isTrustStore(l)), [], 'no API start, no publish, no trust store');
+    assert.deepEqual(
+      argvOf(boot).filter((l) => isApi(l) || isPublish(l) || isTrustStore(l)),
+      [],
+      'no API start, no publish, no trust store',
+    );
     const { calls, error, wrote } = await runWithWrappers(dir, boot);
     assert.equal(error, undefined, String(error));
     assert.equal(calls[0], 'chpasswd -e', 'the root password first');
@@ -206,7 +259,10 @@ test('no key material (first boot): the root password is planned and set, the ne
     // The same on a rerun (an admin's): sshd is checked and reloaded; the API is not restarted.
     const rerun = argvOf(liveActions(plan, changes, RERUN));
     assert.ok(rerun.includes('sshd -t') && rerun.includes('systemctl reload-or-restart ssh.service'));
-    assert.deepEqual(rerun.filter((l) => isApi(l) || isPublish(l) || isTrustStore(l)), []);
+    assert.deepEqual(
+      rerun.filter((l) => isApi(l) || isPublish(l) || isTrustStore(l)),
+      [],
+    );
 
     // The run that finally makes the keys enables and starts the API, though its unit is unchanged.
     writePlanned(root, plan);
@@ -214,10 +270,16 @@ test('no key material (first boot): the root password is planned and set, the ne
     const next = await computeChanges(made, root);
     assert.deepEqual(next.changes.map((c) => c.path).sort(), [...PKI_FILES].sort(), 'only the PKI files change');
     const nextBoot = argvOf(liveActions(made, next.changes, BOOT));
-    assert.ok(nextBoot.includes('systemctl enable dataplaneapi.service') && nextBoot.includes('systemctl start --no-block dataplaneapi.service'), nextBoot.join('\n'));
+    assert.ok(
+      nextBoot.includes('systemctl enable dataplaneapi.service') && nextBoot.includes('systemctl start --no-block dataplaneapi.service'),
+      nextBoot.join('\n'),
+    );
     assert.ok(nextBoot.some(isPublish) && nextBoot.some(isTrustStore));
     const nextRerun = argvOf(liveActions(made, next.changes, RERUN));
-    assert.ok(nextRerun.includes('systemctl enable dataplaneapi.service') && nextRerun.includes('systemctl restart dataplaneapi.service'), nextRerun.join('\n'));
+    assert.ok(
+      nextRerun.includes('systemctl enable dataplaneapi.service') && nextRerun.includes('systemctl restart dataplaneapi.service'),
+      nextRerun.join('\n'),
+    );
   });
 });
 
@@ -226,7 +288,10 @@ test('no new key material but a valid CA and server pair kept on disk: the kept 
     const plan = planWith({ pkiKept: { caCert: CA.cert, serverKeyPair: true } });
     assert.equal(plan.publishCa, CA.cert);
     assert.equal(plan.dataplaneHeld, undefined);
-    assert.deepEqual(plan.files.map((f) => f.path).filter((p) => PKI_FILES.includes(p as never)), []);
+    assert.deepEqual(
+      plan.files.map((f) => f.path).filter((p) => PKI_FILES.includes(p as never)),
+      [],
+    );
     const { changes } = await computeChanges(plan, root);
     const steps = argvOf(liveActions(plan, changes, RERUN));
     assert.ok(steps.includes('systemctl restart dataplaneapi.service'), 'its configuration changed: restarted with the kept certificate');
@@ -252,7 +317,11 @@ test('what of the PKI on disk stays in use: the CA the served server.crt chains 
     assert.deepEqual(kept({ caCert: ca.cert, caKey: ca.key, now }), { caCert: ca.cert, serverKeyPair: false });
     // The properties now give another CA, which could not be installed: the CA on disk, which the
     // served server.crt chains to, is still the one to publish.
-    const given = validateProperties({ ...SEED_PROPERTIES, 'appliance.ca_cert': fixture('pki/other-ca.crt'), 'appliance.ca_cert_key': fixture('pki/other-ca.key') }).config!;
+    const given = validateProperties({
+      ...SEED_PROPERTIES,
+      'appliance.ca_cert': fixture('pki/other-ca.crt'),
+      'appliance.ca_cert_key': fixture('pki/other-ca.key'),
+    }).config!;
     const onDisk = { caCert: ca.cert, caKey: ca.key, serverCert: server.cert, serverKey: server.key, now };
     assert.equal(decidePki(given, onDisk).ca.source, 'properties');
     assert.deepEqual(kept(onDisk, given), { caCert: ca.cert, serverKeyPair: true });

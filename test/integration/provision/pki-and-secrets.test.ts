@@ -26,14 +26,24 @@ test('openssl verifies server.crt against ca.crt; SANs cover every address, loop
     assert.match(verify, /server\.crt: OK/);
     const cert = new X509Certificate(readFileSync(HA(root, 'server.crt')));
     assert.deepEqual(cert.subjectAltName!.split(', ').sort(), [
-      'DNS:haproxy', 'DNS:haproxy.local', 'DNS:localhost', 'IP Address:10.191.181.52', 'IP Address:127.0.0.1', 'IP Address:172.16.10.2', 'IP Address:192.168.1.2',
+      'DNS:haproxy',
+      'DNS:haproxy.local',
+      'DNS:localhost',
+      'IP Address:10.191.181.52',
+      'IP Address:127.0.0.1',
+      'IP Address:172.16.10.2',
+      'IP Address:192.168.1.2',
     ]);
     assert.equal(new X509Certificate(readFileSync(HA(root, 'ca.crt'))).ca, true);
     assert.equal(mode(HA(root, 'ca.key')), 0o600);
     assert.equal(mode(HA(root, 'server.key')), 0o600);
     assert.equal(mode(HA(root, 'haproxy.cfg')), 0o600);
     assert.equal(mode(HA(root, 'ca.crt')), 0o644);
-    assert.equal(readFileSync(join(root, 'usr/local/share/ca-certificates/haproxy-appliance-ca.crt'), 'utf8'), readFileSync(HA(root, 'ca.crt'), 'utf8'), 'the CA goes to the trust store');
+    assert.equal(
+      readFileSync(join(root, 'usr/local/share/ca-certificates/haproxy-appliance-ca.crt'), 'utf8'),
+      readFileSync(HA(root, 'ca.crt'), 'utf8'),
+      'the CA goes to the trust store',
+    );
   });
 });
 
@@ -50,7 +60,13 @@ test('a generated CA is kept across reruns; a new host name re-issues only the s
     assert.equal(readFileSync(HA(root, 'ca.crt'), 'utf8'), ca, 'the CA stays');
     assert.notEqual(readFileSync(HA(root, 'server.crt'), 'utf8'), server);
     assert.match(new X509Certificate(readFileSync(HA(root, 'server.crt'))).subjectAltName!, /DNS:lb-2\.corp\.example/);
-    const given = cli(['provision', '--root', root, '--ovf-env', envFile(dir, { 'network.hostname': 'lb-2.corp.example', 'appliance.ca_cert': fixture('pki/ca.crt'), 'appliance.ca_cert_key': fixture('pki/ca.key') })]);
+    const given = cli([
+      'provision',
+      '--root',
+      root,
+      '--ovf-env',
+      envFile(dir, { 'network.hostname': 'lb-2.corp.example', 'appliance.ca_cert': fixture('pki/ca.crt'), 'appliance.ca_cert_key': fixture('pki/ca.key') }),
+    ]);
     assert.equal(given.code, 0, given.stderr);
     assert.equal(readFileSync(HA(root, 'ca.crt'), 'utf8'), fixture('pki/ca.crt'));
     assert.match(given.stderr, /server\.crt is issued \(server\.crt was not signed by the current CA\)/);
@@ -71,11 +87,18 @@ test('secrets scan: passwords and the CA key reach no output, no argv, no world-
     const rootPwd = '--Root-Pw-51d2e8';
     const caKey = fixture('pki/ca.key');
     const keyLine = caKey.split('\n')[5]!; // a line of the key's base64 body
-    const env = envFile(dir, { 'loadbalance.haproxy_pwd': apiPwd, 'appliance.root_pwd': rootPwd, 'appliance.ca_cert': fixture('pki/ca.crt'), 'appliance.ca_cert_key': caKey });
+    const env = envFile(dir, {
+      'loadbalance.haproxy_pwd': apiPwd,
+      'appliance.root_pwd': rootPwd,
+      'appliance.ca_cert': fixture('pki/ca.crt'),
+      'appliance.ca_cert_key': caKey,
+    });
 
     // Run the CLI and sample every process's argv while it runs (it spawns openssl and haproxy).
     const argvSeen: string[] = [];
-    const child = spawn(process.execPath, [`${ROOT}dist/bin.js`, 'provision', '--root', root, '--ovf-env', env, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [`${ROOT}dist/bin.js`, 'provision', '--root', root, '--ovf-env', env, '--json'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -93,12 +116,22 @@ test('secrets scan: passwords and the CA key reach no output, no argv, no world-
       await new Promise((r) => setTimeout(r, 5));
     }
     assert.equal(await exited, 0, out);
-    assert.ok(argvSeen.some((a) => a.includes('provision --root')), 'the sampler saw the run');
+    assert.ok(
+      argvSeen.some((a) => a.includes('provision --root')),
+      'the sampler saw the run',
+    );
     for (const secret of [apiPwd, rootPwd, keyLine]) {
       assert.ok(!out.includes(secret), 'not in the output');
       assert.ok(!argvSeen.some((a) => a.includes(secret)), 'not in any argv');
     }
-    const dry = cli(['provision', '--root', root, '--ovf-env', envFile(dir, { 'loadbalance.haproxy_pwd': `${apiPwd}2`, 'appliance.ca_cert': fixture('pki/ca.crt'), 'appliance.ca_cert_key': caKey }), '--dry-run']);
+    const dry = cli([
+      'provision',
+      '--root',
+      root,
+      '--ovf-env',
+      envFile(dir, { 'loadbalance.haproxy_pwd': `${apiPwd}2`, 'appliance.ca_cert': fixture('pki/ca.crt'), 'appliance.ca_cert_key': caKey }),
+      '--dry-run',
+    ]);
     assert.ok(!dry.stdout.includes(apiPwd) && !dry.stdout.includes('$6$'), 'a dry run shows no password and no hash');
     assert.match(dry.stdout, /Files a\/etc\/haproxy\/haproxy\.cfg and b\/etc\/haproxy\/haproxy\.cfg differ \(secret: content not shown\)/);
 

@@ -10,9 +10,7 @@ import type { Problem } from '../../../src/problems.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import {
-  chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PathRefused, confinedPath, readCurrent } from '../../../src/util/root.js';
@@ -71,7 +69,16 @@ test('confinedPath: links inside the root are followed, links out of it refused,
     assert.equal(await confinedPath(root, '/a/b/c/rel-in/c/y'), join(root, 'a/b/c/y'));
     assert.equal(await confinedPath(root, '/missing/deeper/f'), join(root, 'missing/deeper/f'), 'what does not exist yet stays as it is');
     assert.equal(await confinedPath('/', '/etc/hosts'), '/etc/hosts', 'the live system: as it is');
-    for (const p of ['/a/b/rel-out/f', '/a/abs-out', '/a/abs-out/x/y', '/a/b/c/dotdot/tmp', '/a/b/c/host-etc/passwd', '/a/hop/f', '/loop1/f', '/a/abs-dotdot/f']) {
+    for (const p of [
+      '/a/b/rel-out/f',
+      '/a/abs-out',
+      '/a/abs-out/x/y',
+      '/a/b/c/dotdot/tmp',
+      '/a/b/c/host-etc/passwd',
+      '/a/hop/f',
+      '/loop1/f',
+      '/a/abs-dotdot/f',
+    ]) {
       await assert.rejects(confinedPath(root, p), (e) => e instanceof PathRefused && e.message.includes(p), p);
     }
     symlinkSync('/', join(dir, 'slash'));
@@ -87,8 +94,15 @@ test('readCurrent opens regular files only: a FIFO, a socket, a directory are na
     const server = createServer();
     await new Promise<void>((ok) => server.listen(join(root, 'sock'), ok));
     try {
-      for (const [name, kind] of [['fifo', 'a FIFO'], ['dir', 'a directory'], ['sock', 'a socket']] as const) {
-        await assert.rejects(readCurrent(join(root, name)), (e) => e instanceof PathRefused && e.message === `${join(root, name)} is ${kind}, not a regular file; nothing was changed`);
+      for (const [name, kind] of [
+        ['fifo', 'a FIFO'],
+        ['dir', 'a directory'],
+        ['sock', 'a socket'],
+      ] as const) {
+        await assert.rejects(
+          readCurrent(join(root, name)),
+          (e) => e instanceof PathRefused && e.message === `${join(root, name)} is ${kind}, not a regular file; nothing was changed`,
+        );
       }
       assert.equal(await readCurrent(join(root, 'none')), undefined);
       // A link: refused under a root (confinedPath resolves links first), followed on the live system.
@@ -97,7 +111,10 @@ test('readCurrent opens regular files only: a FIFO, a socket, a directory are na
       await assert.rejects(readCurrent(join(root, 'link')), (e) => e instanceof PathRefused && /is a symbolic link, not a regular file/u.test(e.message));
       assert.deepEqual(await readCurrent(join(root, 'link'), 'link', true), { content: 'content\n', mode: lstatSync(join(root, 'real')).mode & 0o7777 });
       symlinkSync('fifo', join(root, 'link-to-fifo'));
-      await assert.rejects(readCurrent(join(root, 'link-to-fifo'), 'link-to-fifo', true), (e) => e instanceof PathRefused && e.message.startsWith('link-to-fifo is a FIFO'));
+      await assert.rejects(
+        readCurrent(join(root, 'link-to-fifo'), 'link-to-fifo', true),
+        (e) => e instanceof PathRefused && e.message.startsWith('link-to-fifo is a FIFO'),
+      );
     } finally {
       await new Promise((ok) => server.close(ok));
     }
@@ -123,7 +140,7 @@ test('a symlinked directory, absolute or relative, at several depths: nothing is
       for (const args of [['--dry-run'], [], ['--json']]) {
         const r = cli(['provision', '--root', root, '--ovf-env', env, ...args]);
         assert.equal(r.code, 2, `${at} -> ${target} ${args.join(' ')}: ${r.stderr}${r.stdout}`);
-        const message = args.includes('--json') ? JSON.parse(r.stdout).error as string : r.stderr;
+        const message = args.includes('--json') ? (JSON.parse(r.stdout).error as string) : r.stderr;
         assert.match(message, /--root: \/\S+ leads out of the root/u, `${at}: ${message}`);
         assert.ok(message.includes(join(root, at)), `${at}: the link is named: ${message}`);
       }
@@ -168,7 +185,7 @@ test('a symlinked file is not read from outside: neither printed by --dry-run no
   });
 });
 
-test('a symlinked backups folder: rotation deletes nothing outside the root; only the agent\'s own run folders are rotated', async () => {
+test("a symlinked backups folder: rotation deletes nothing outside the root; only the agent's own run folders are rotated", async () => {
   await withSandbox(async (root, dir) => {
     assert.equal(cli(['provision', '--root', root, '--ovf-env', envFile(dir, CA)]).code, 0);
     const backups = join(root, STATE, 'backups');
@@ -232,20 +249,34 @@ test('--root runs nothing from the image: the Data Plane API version from --data
 
     const dry = cli(['provision', '--root', root, '--ovf-env', env, '--dry-run']);
     assert.equal(dry.code, 0, dry.stderr);
-    assert.equal(existsSync(ran), false, '--dry-run did not run the image\'s binary');
-    assert.match(dry.stderr, /warning: --dataplaneapi-version: the Data Plane API's version is unknown \(with --root nothing from the image is run.*give --dataplaneapi-version/u);
+    assert.equal(existsSync(ran), false, "--dry-run did not run the image's binary");
+    assert.match(
+      dry.stderr,
+      /warning: --dataplaneapi-version: the Data Plane API's version is unknown \(with --root nothing from the image is run.*give --dataplaneapi-version/u,
+    );
 
     const unknown = cli(['provision', '--root', root, '--ovf-env', env, '--json']);
     assert.equal(unknown.code, 0, unknown.stderr);
-    assert.equal(existsSync(ran), false, 'provision did not run the image\'s binary');
-    assert.ok((JSON.parse(unknown.stdout).warnings as Problem[]).some((w) => w.at === '--dataplaneapi-version' && w.code === 'dataplaneapi-version-unknown' && w.severity === 'warning' && w.message.startsWith('the Data Plane API\'s version is unknown')));
+    assert.equal(existsSync(ran), false, "provision did not run the image's binary");
+    assert.ok(
+      (JSON.parse(unknown.stdout).warnings as Problem[]).some(
+        (w) =>
+          w.at === '--dataplaneapi-version' &&
+          w.code === 'dataplaneapi-version-unknown' &&
+          w.severity === 'warning' &&
+          w.message.startsWith("the Data Plane API's version is unknown"),
+      ),
+    );
     assert.match(unit(), /--tls-port=5556/u, 'unknown: the flags form');
 
     mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
-    writeFileSync(join(root, 'var/lib/dpkg/status'), [
-      'Package: haproxy\nStatus: install ok installed\nVersion: 2.6.12-1\n',
-      'Package: dataplaneapi\nStatus: install ok installed\nPriority: optional\nVersion: 2.9.1\nDescription: HAProxy Data Plane API\n',
-    ].join('\n'));
+    writeFileSync(
+      join(root, 'var/lib/dpkg/status'),
+      [
+        'Package: haproxy\nStatus: install ok installed\nVersion: 2.6.12-1\n',
+        'Package: dataplaneapi\nStatus: install ok installed\nPriority: optional\nVersion: 2.9.1\nDescription: HAProxy Data Plane API\n',
+      ].join('\n'),
+    );
     const dpkg = cli(['provision', '--root', root, '--ovf-env', env]);
     assert.equal(dpkg.code, 0, dpkg.stderr);
     assert.match(unit(), /^ExecStart=\/usr\/local\/bin\/dataplaneapi -f \/etc\/haproxy\/dataplaneapi\.yaml$/mu, 'dpkg says 2.9.1: the yaml form');
@@ -273,7 +304,7 @@ test('--root probes nothing of the build host: --ovf-env is required (exit 2); n
     for (const args of [[], ['--dry-run'], ['--json']]) {
       const r = cli(['provision', '--root', root, ...args], { env: { PATH, OVF_ENV: envFile(dir, CA) } });
       assert.equal(r.code, 2, r.stderr + r.stdout);
-      const message = args.includes('--json') ? JSON.parse(r.stdout).error as string : r.stderr;
+      const message = args.includes('--json') ? (JSON.parse(r.stdout).error as string) : r.stderr;
       assert.match(message, /--root: give the OVF environment with --ovf-env FILE/u);
     }
     assert.equal(existsSync(ran), false, `no host tool ran: ${existsSync(ran) ? readFileSync(ran, 'utf8') : ''}`);
@@ -316,7 +347,11 @@ test('a moved root recovers where it is now: the journal names paths relative to
     const first = join(dir, 'first');
     mkdirSync(first);
     const oldEnv = envFile(dir, CA, 'old.xml');
-    const newEnv = envFile(dir, { ...CA, 'loadbalance.haproxy_pwd': 'moved-pwd', 'network.nameservers': '10.170.16.50', 'network.hostname': 'lb-9.example' }, 'new.xml');
+    const newEnv = envFile(
+      dir,
+      { ...CA, 'loadbalance.haproxy_pwd': 'moved-pwd', 'network.nameservers': '10.170.16.50', 'network.hostname': 'lb-9.example' },
+      'new.xml',
+    );
     assert.equal(cli(['provision', '--root', first, '--ovf-env', oldEnv]).code, 0);
     const clean = join(dir, 'clean');
     execFileSync('cp', ['-a', first, clean]);
@@ -337,7 +372,11 @@ test('a moved root recovers where it is now: the journal names paths relative to
       const next = cli(['provision', '--root', b, '--ovf-env', newEnv]);
       assert.equal(next.code, 0, `${step}: ${next.stderr}`);
       assert.match(next.stderr, /was stopped/u, `${step}: it recovered`);
-      assert.deepEqual([...tree(b).keys()].filter((p) => p.includes('.hpa-stage-')), [], `${step}: no staged file is left`);
+      assert.deepEqual(
+        [...tree(b).keys()].filter((p) => p.includes('.hpa-stage-')),
+        [],
+        `${step}: no staged file is left`,
+      );
       assert.equal(existsSync(join(b, STATE, 'journal.json')), false);
       assert.deepEqual(stable(b), stable(clean), `${step}: converged`);
     }
@@ -355,10 +394,16 @@ test('a crafted journal cannot move or delete a file the agent does not own: ref
     const journals: [string, unknown][] = [
       ['staging: a host file as a staged file', { id, phase: 'staging', entries: [{ path: cfg, staged: join(victims, 'v1') }], actions: [] }],
       ['committing: a host file renamed into the image', { id, phase: 'committing', entries: [{ path: cfg, staged: join(victims, 'v2') }], actions: [] }],
-      ['committing: a relative staged path out of the root', { id, phase: 'committing', entries: [{ path: cfg, staged: '../../../../victims/v3' }], actions: [] }],
+      [
+        'committing: a relative staged path out of the root',
+        { id, phase: 'committing', entries: [{ path: cfg, staged: '../../../../victims/v3' }], actions: [] },
+      ],
       ['committing: removing a file the agent does not own', { id, phase: 'committing', entries: [{ path: '/etc/passwd', remove: true }], actions: [] }],
       ['committing: a target outside the root', { id, phase: 'committing', entries: [{ path: `/../../victims/v4`, remove: true }], actions: [] }],
-      ['staging: a run id that is a path', { id: '../../../victims/v5', phase: 'staging', entries: [{ path: cfg, staged: `.haproxy.cfg.hpa-stage-../../../victims/v5` }], actions: [] }],
+      [
+        'staging: a run id that is a path',
+        { id: '../../../victims/v5', phase: 'staging', entries: [{ path: cfg, staged: `.haproxy.cfg.hpa-stage-../../../victims/v5` }], actions: [] },
+      ],
     ];
     for (const [what, journal] of journals) {
       for (const v of ['v1', 'v2', 'v3', 'v4', 'v5']) writeFileSync(join(victims, v), `victim ${v}\n`);
@@ -440,7 +485,10 @@ test('killed while making keys: no key material in /tmp; the next run removes th
       assert.equal(left.length, 1, `${step}: ${left.join(', ')}`);
       assert.equal(lstatSync(work).mode & 0o777, 0o700);
       assert.equal(lstatSync(join(work, left[0]!)).mode & 0o777, 0o700);
-      assert.ok(readdirSync(join(work, left[0]!)).some((f) => f.endsWith('.key')), `${step}: the key was there`);
+      assert.ok(
+        readdirSync(join(work, left[0]!)).some((f) => f.endsWith('.key')),
+        `${step}: the key was there`,
+      );
     }
     const next = cli(['provision', '--root', root, '--ovf-env', env], { env: { TMPDIR: tmp } });
     assert.equal(next.code, 0, next.stderr);

@@ -53,7 +53,10 @@ test('every planned file that holds a secret (or a hash of one) is secret and 06
       salts: { userlist: 'userlistsalt1234', root: 'rootsalt12345678' },
     });
     const holding = plan.files.filter((f) => holdsSecret(f.content)).map((f) => f.path);
-    assert.ok(holding.includes('/etc/haproxy/haproxy.cfg') && holding.includes('/etc/haproxy/ca.key') && holding.includes('/etc/haproxy/server.key'), holding.join(' '));
+    assert.ok(
+      holding.includes('/etc/haproxy/haproxy.cfg') && holding.includes('/etc/haproxy/ca.key') && holding.includes('/etc/haproxy/server.key'),
+      holding.join(' '),
+    );
     for (const f of plan.files) {
       if (holdsSecret(f.content) || SECRET_PATHS.includes(f.path)) {
         assert.equal(f.secret, true, `${version}: ${f.path} is secret`);
@@ -78,7 +81,7 @@ test('a secret file is secret to apply whatever the plan says: removed or replac
   });
 });
 
-test('provision --dry-run and --json never show a secret, an old dataplaneapi.yaml\'s password included; backups are 0600', async () => {
+test("provision --dry-run and --json never show a secret, an old dataplaneapi.yaml's password included; backups are 0600", async () => {
   await withSandbox(async (root, dir) => {
     // An image with the API 3.0 installed (never run: its package record says the version), and
     // an old dataplaneapi.yaml holding the API password in clear text, as the API's own users: do.
@@ -89,7 +92,9 @@ test('provision --dry-run and --json never show a secret, an old dataplaneapi.ya
     mkdirSync(join(root, 'var/lib/dpkg'), { recursive: true });
     writeFileSync(join(root, 'var/lib/dpkg/status'), 'Package: dataplaneapi\nStatus: install ok installed\nVersion: 3.0.2\n');
     mkdirSync(join(root, 'etc/haproxy'), { recursive: true });
-    writeFileSync(join(root, 'etc/haproxy/dataplaneapi.yaml'), `config_version: 2\nusers:\n  - name: wcp\n    insecure: true\n    password: ${OLD_API_PWD}\n`, { mode: 0o600 });
+    writeFileSync(join(root, 'etc/haproxy/dataplaneapi.yaml'), `config_version: 2\nusers:\n  - name: wcp\n    insecure: true\n    password: ${OLD_API_PWD}\n`, {
+      mode: 0o600,
+    });
     const env = envFile(dir, SECRETS);
 
     const outputs: string[] = [];
@@ -99,7 +104,10 @@ test('provision --dry-run and --json never show a secret, an old dataplaneapi.ya
       outputs.push(r.stdout + r.stderr);
       if (args.includes('--json')) {
         const doc = JSON.parse(r.stdout) as { diff: string; changed: { path: string }[] };
-        assert.ok(doc.changed.some((c) => c.path === DATAPLANEAPI_YAML), 'the yaml form was planned');
+        assert.ok(
+          doc.changed.some((c) => c.path === DATAPLANEAPI_YAML),
+          'the yaml form was planned',
+        );
         assert.match(doc.diff, /^Files a\/etc\/haproxy\/dataplaneapi\.yaml and b\/etc\/haproxy\/dataplaneapi\.yaml differ \(secret: content not shown\)$/mu);
       }
     }

@@ -42,23 +42,40 @@ test('first boot: root password first, NICs renamed, API enabled and queued, tru
     const p = plan({}, { dataplaneVersionOutput: 'HAProxy Data Plane API v2.1.0 1a2b3c' });
     const { changes } = await computeChanges(p, root);
     const actions = liveActions(p, changes, { boot: true, systemd: true, vmtoolsd: true }).map(describeAction);
-    assert.deepEqual(actions.filter((a) => a.startsWith('ip link')), [
-      'ip link set dev ens192 down', 'ip link set dev ens192 name hpa-tmp0', 'ip link set dev management down', 'ip link set dev management name hpa-tmp1',
-      'ip link set dev hpa-tmp0 name management', 'ip link set dev management up', 'ip link set dev hpa-tmp1 name workload', 'ip link set dev workload up',
-    ], 'a swap of names goes through temporary names');
+    assert.deepEqual(
+      actions.filter((a) => a.startsWith('ip link')),
+      [
+        'ip link set dev ens192 down',
+        'ip link set dev ens192 name hpa-tmp0',
+        'ip link set dev management down',
+        'ip link set dev management name hpa-tmp1',
+        'ip link set dev hpa-tmp0 name management',
+        'ip link set dev management up',
+        'ip link set dev hpa-tmp1 name workload',
+        'ip link set dev workload up',
+      ],
+      'a swap of names goes through temporary names',
+    );
     const rest = actions.filter((a) => !a.startsWith('ip link'));
-    assert.deepEqual(rest.map((a) => a.replace(/cacert \S+$/, 'cacert <base64>')), [
-      'chpasswd -e (input on stdin, not shown)',
-      'write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)',
-      'hostname haproxy.local',
-      'systemctl daemon-reload',
-      'systemctl enable dataplaneapi.service',
-      'systemctl start --no-block dataplaneapi.service',
-      'vmtoolsd --cmd info-set guestinfo.dataplaneapi.cacert <base64>',
-      // Off the critical path: the unit runs after the agent, sshd and haproxy.
-      'systemctl start --no-block haproxy-appliance-trust-store.service',
-    ]);
-    assert.deepEqual(actions.slice(0, 2), ['chpasswd -e (input on stdin, not shown)', 'write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)'], 'the root password before anything else');
+    assert.deepEqual(
+      rest.map((a) => a.replace(/cacert \S+$/, 'cacert <base64>')),
+      [
+        'chpasswd -e (input on stdin, not shown)',
+        'write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)',
+        'hostname haproxy.local',
+        'systemctl daemon-reload',
+        'systemctl enable dataplaneapi.service',
+        'systemctl start --no-block dataplaneapi.service',
+        'vmtoolsd --cmd info-set guestinfo.dataplaneapi.cacert <base64>',
+        // Off the critical path: the unit runs after the agent, sshd and haproxy.
+        'systemctl start --no-block haproxy-appliance-trust-store.service',
+      ],
+    );
+    assert.deepEqual(
+      actions.slice(0, 2),
+      ['chpasswd -e (input on stdin, not shown)', 'write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)'],
+      'the root password before anything else',
+    );
     assert.ok(!actions.some((a) => a.includes('vmware')), 'no password in any action');
     // What a journal may replay after a crash: no rename (not repeatable), no secret.
     const kept = journaled(liveActions(p, changes, { boot: true, systemd: true, vmtoolsd: true })).map(describeAction);
@@ -74,21 +91,29 @@ test('an admin rerun reloads only what its change touches, in dependency order',
     const marker = base.rootPassword!.marker;
     const ctx = { boot: false, systemd: true, vmtoolsd: false };
     const actionsFor = async (over: Record<string, string>) => {
-      const p = plan(over, { haproxyCfg: readFileSync(join(root, 'etc/haproxy/haproxy.cfg'), 'utf8'), rootPasswordMarker: marker, dataplaneVersionOutput: 'v2.1.0' });
+      const p = plan(over, {
+        haproxyCfg: readFileSync(join(root, 'etc/haproxy/haproxy.cfg'), 'utf8'),
+        rootPasswordMarker: marker,
+        dataplaneVersionOutput: 'v2.1.0',
+      });
       const renamed = { ...p, renames: [] };
       return liveActions(renamed, (await computeChanges(renamed, root)).changes, ctx).map(describeAction);
     };
     assert.deepEqual(await actionsFor({}), [], 'nothing changed: nothing runs');
     assert.deepEqual(await actionsFor({ 'network.nameservers': '10.1.1.1' }), ['networkctl reload', 'networkctl reconfigure management']);
     assert.deepEqual(await actionsFor({ 'loadbalance.haproxy_pwd': 'another-password' }), [
-      'systemctl reload-or-restart haproxy.service', 'systemctl restart dataplaneapi.service',
+      'systemctl reload-or-restart haproxy.service',
+      'systemctl restart dataplaneapi.service',
     ]);
     assert.deepEqual(await actionsFor({ 'loadbalance.dataplane_port': '5557' }), [
-      'systemctl daemon-reload', 'systemctl enable dataplaneapi.service', 'systemctl restart dataplaneapi.service',
+      'systemctl daemon-reload',
+      'systemctl enable dataplaneapi.service',
+      'systemctl restart dataplaneapi.service',
     ]);
     assert.deepEqual(await actionsFor({ 'appliance.permit_root_login': 'False' }), ['sshd -t', 'systemctl reload-or-restart ssh.service']);
     assert.deepEqual(await actionsFor({ 'appliance.root_pwd': 'a-new-root-pwd' }), [
-      'chpasswd -e (input on stdin, not shown)', 'write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)',
+      'chpasswd -e (input on stdin, not shown)',
+      'write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)',
     ]);
   });
 });
@@ -101,23 +126,35 @@ test('a new CA: the trust store is updated last, once; waited for on a rerun, by
     const other = { cert: fixture('pki/other-ca.crt'), key: fixture('pki/other-ca.key') };
     const config = validateProperties(SEED_PROPERTIES).config!;
     const p = planAppliance(config, NICS, {
-      haproxyCfg: readFileSync(join(root, 'etc/haproxy/haproxy.cfg'), 'utf8'), rootPasswordMarker: base.rootPassword!.marker, dataplaneVersionOutput: 'v2.1.0',
-      pki: { ca: other, server: other }, salts: { userlist: newSalt(), root: 'rootsalt' },
+      haproxyCfg: readFileSync(join(root, 'etc/haproxy/haproxy.cfg'), 'utf8'),
+      rootPasswordMarker: base.rootPassword!.marker,
+      dataplaneVersionOutput: 'v2.1.0',
+      pki: { ca: other, server: other },
+      salts: { userlist: newSalt(), root: 'rootsalt' },
     });
     const changed = { ...p, renames: [] };
     const { changes } = await computeChanges(changed, root);
-    assert.ok(changes.some((c) => c.affects.includes('ca-certificates')), 'the CA files changed');
+    assert.ok(
+      changes.some((c) => c.affects.includes('ca-certificates')),
+      'the CA files changed',
+    );
     const rerun = liveActions(changed, changes, { boot: false, systemd: true, vmtoolsd: false });
-    const trust = rerun.filter((a) => a.kind === 'exec' && (a.argv.includes('haproxy-appliance-trust-store.service') || a.argv[0] === 'update-ca-certificates'));
+    const trust = rerun.filter(
+      (a) => a.kind === 'exec' && (a.argv.includes('haproxy-appliance-trust-store.service') || a.argv[0] === 'update-ca-certificates'),
+    );
     assert.deepEqual(trust.map(describeAction), ['systemctl start haproxy-appliance-trust-store.service']);
     assert.equal(rerun.at(-1), trust[0], 'the last step');
-    assert.ok((trust[0]!.timeoutMs ?? 0) > 15 * 60_000, 'waits longer than the unit\'s own 15 min');
+    assert.ok((trust[0]!.timeoutMs ?? 0) > 15 * 60_000, "waits longer than the unit's own 15 min");
     const bare = liveActions(changed, changes, { boot: false, systemd: false, vmtoolsd: false });
     assert.deepEqual(bare.slice(-2).map(describeAction), ['update-ca-certificates', 'openssl rehash /etc/ssl/certs']);
     assert.equal(bare.at(-2)!.timeoutMs, 15 * 60_000);
     // Nothing of the CA changed: no trust store step.
     const same = { ...base, renames: [] };
-    assert.ok(!liveActions(same, (await computeChanges(same, root)).changes, { boot: false, systemd: true, vmtoolsd: false }).some((a) => describeAction(a).includes('trust-store')));
+    assert.ok(
+      !liveActions(same, (await computeChanges(same, root)).changes, { boot: false, systemd: true, vmtoolsd: false }).some((a) =>
+        describeAction(a).includes('trust-store'),
+      ),
+    );
   });
 });
 
@@ -131,8 +168,20 @@ test('the Data Plane API: flags for 2.1-2.8, dataplaneapi.yaml for 2.9 and 3.x, 
   assert.equal(flags.form, 'flags');
   assert.equal(flags.files.length, 1);
   const unit = flags.files[0]!.content;
-  for (const flag of ['--scheme=https', '--tls-host=10.191.181.52', '--tls-port=5556', '--tls-certificate=/etc/haproxy/server.crt', '--tls-key=/etc/haproxy/server.key',
-    '--userlist=controller', '--config-file=/etc/haproxy/haproxy.cfg', '--haproxy-bin=/usr/sbin/haproxy', '"--reload-cmd=/bin/systemctl reload haproxy"', '--reload-delay=30', '--update-map-files', '--log-to=stdout']) {
+  for (const flag of [
+    '--scheme=https',
+    '--tls-host=10.191.181.52',
+    '--tls-port=5556',
+    '--tls-certificate=/etc/haproxy/server.crt',
+    '--tls-key=/etc/haproxy/server.key',
+    '--userlist=controller',
+    '--config-file=/etc/haproxy/haproxy.cfg',
+    '--haproxy-bin=/usr/sbin/haproxy',
+    '"--reload-cmd=/bin/systemctl reload haproxy"',
+    '--reload-delay=30',
+    '--update-map-files',
+    '--log-to=stdout',
+  ]) {
     assert.ok(unit.includes(flag), flag);
   }
   const yaml = planDataplane(config, { versionOutput: 'HAProxy Data Plane API v3.0.2' });
@@ -146,7 +195,7 @@ test('the Data Plane API: flags for 2.1-2.8, dataplaneapi.yaml for 2.9 and 3.x, 
   assert.match(missing.warnings[0]!.message, /Data Plane API is not installed \(\/usr\/local\/bin\/dataplaneapi is missing\)/);
 });
 
-test('systemd-analyze verify accepts the agent\'s units and the rendered Data Plane API unit', async () => {
+test("systemd-analyze verify accepts the agent's units and the rendered Data Plane API unit", async () => {
   await withSandbox(async (root) => {
     // An image root: systemd's own units (haproxy's and sshd's among them), the agent installed
     // by firstboot/install.sh as an image build does, and the rendered API unit.
@@ -162,7 +211,12 @@ test('systemd-analyze verify accepts the agent\'s units and the rendered Data Pl
     const unit = planDataplane(config, { versionOutput: 'v2.1.0' }).files[0]!;
     writeFileSync(join(root, 'etc/systemd/system/dataplaneapi.service'), unit.content);
     // haproxy and sshd with the agent's ordering drop-ins.
-    for (const u of ['/etc/systemd/system/haproxy-appliance.service', '/etc/systemd/system/haproxy-appliance-trust-store.service', '/lib/systemd/system/haproxy.service', '/lib/systemd/system/ssh.service']) {
+    for (const u of [
+      '/etc/systemd/system/haproxy-appliance.service',
+      '/etc/systemd/system/haproxy-appliance-trust-store.service',
+      '/lib/systemd/system/haproxy.service',
+      '/lib/systemd/system/ssh.service',
+    ]) {
       const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, u], { encoding: 'utf8' });
       assert.equal(r.status, 0, `${u}: ${r.stderr}`);
     }

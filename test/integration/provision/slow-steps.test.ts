@@ -42,9 +42,15 @@ function shortTimeout(actions: LiveAction[], isSlow: (a: LiveAction) => boolean,
   return out;
 }
 
-const isTrustStore = (a: LiveAction) => a.kind === 'exec' && (a.argv[0] === 'update-ca-certificates' || a.argv.includes('haproxy-appliance-trust-store.service'));
+const isTrustStore = (a: LiveAction) =>
+  a.kind === 'exec' && (a.argv[0] === 'update-ca-certificates' || a.argv.includes('haproxy-appliance-trust-store.service'));
 
-interface Failure { action: string; status: string; reason: string; timedOut?: boolean }
+interface Failure {
+  action: string;
+  status: string;
+  reason: string;
+  timedOut?: boolean;
+}
 const failuresOf = (e: unknown): Failure[] => (e as { failures?: Failure[] }).failures ?? [];
 
 test('a hung trust-store update does not keep the root password and sshd from being applied; it times out, named, and the run fails listing it', async () => {
@@ -61,7 +67,11 @@ test('a hung trust-store update does not keep the root password and sshd from be
 
     assert.ok(error instanceof ApplyError, `an ApplyError (exit 1): ${String(error)}`);
     const failures = failuresOf(error);
-    assert.deepEqual(failures.map((f) => ({ status: f.status, timedOut: f.timedOut === true })), [{ status: 'failed', timedOut: true }], 'one failure, a timeout');
+    assert.deepEqual(
+      failures.map((f) => ({ status: f.status, timedOut: f.timedOut === true })),
+      [{ status: 'failed', timedOut: true }],
+      'one failure, a timeout',
+    );
     assert.match(failures[0]!.action, /haproxy-appliance-trust-store\.service|update-ca-certificates/);
     assert.match(failures[0]!.reason, /^timed out after 2 s/);
     assert.match(error.message, /timed out after 2 s/);
@@ -71,7 +81,11 @@ test('a hung trust-store update does not keep the root password and sshd from be
 
 test('without systemd: a hung update-ca-certificates still lets chpasswd run, and says it timed out', async () => {
   await withSandbox(async (root, dir) => {
-    const steps = shortTimeout(await stepsFor(root, { boot: false, systemd: false, vmtoolsd: false }).then((s) => s.filter((a) => !(a.kind === 'exec' && a.argv[0] === 'openssl'))), isTrustStore, 1_000);
+    const steps = shortTimeout(
+      await stepsFor(root, { boot: false, systemd: false, vmtoolsd: false }).then((s) => s.filter((a) => !(a.kind === 'exec' && a.argv[0] === 'openssl'))),
+      isTrustStore,
+      1_000,
+    );
     const { calls, error } = await runWithWrappers(dir, steps, { hang: ['update-ca-certificates*'] });
     assert.ok(calls.includes('chpasswd -e'), calls.join('\n'));
     assert.ok(calls.includes('update-ca-certificates'), 'the trust store was tried');
@@ -87,26 +101,42 @@ test('without systemd: a hung update-ca-certificates still lets chpasswd run, an
 test('real dependencies hold: sshd -t failing skips the ssh reload only; chpasswd failing skips only the password marker; every failure is listed', async () => {
   await withSandbox(async (root, dir) => {
     const steps = await stepsFor(root, { boot: false, systemd: true, vmtoolsd: false });
-    const { calls, error } = await runWithWrappers(join(dir), steps, { fail: { match: ["'sshd -t'"], message: '/etc/ssh/sshd_config.d/50-haproxy-appliance.conf line 3: Bad configuration option' } });
+    const { calls, error } = await runWithWrappers(join(dir), steps, {
+      fail: { match: ["'sshd -t'"], message: '/etc/ssh/sshd_config.d/50-haproxy-appliance.conf line 3: Bad configuration option' },
+    });
     assert.ok(!calls.includes('systemctl reload-or-restart ssh.service'), 'no ssh reload after a failed sshd -t');
     assert.ok(calls.includes('chpasswd -e'), 'the root password is independent of sshd');
-    assert.ok(calls.includes('systemctl reload-or-restart haproxy.service') && calls.some((c) => c.includes('haproxy-appliance-trust-store')), 'later independent steps ran');
+    assert.ok(
+      calls.includes('systemctl reload-or-restart haproxy.service') && calls.some((c) => c.includes('haproxy-appliance-trust-store')),
+      'later independent steps ran',
+    );
     assert.ok(error instanceof ApplyError);
-    assert.deepEqual(failuresOf(error).map((f) => [f.action, f.status]), [
-      ['sshd -t', 'failed'],
-      ['systemctl reload-or-restart ssh.service', 'skipped'],
-    ]);
+    assert.deepEqual(
+      failuresOf(error).map((f) => [f.action, f.status]),
+      [
+        ['sshd -t', 'failed'],
+        ['systemctl reload-or-restart ssh.service', 'skipped'],
+      ],
+    );
     assert.match(failuresOf(error)[0]!.reason, /exit 1: .*Bad configuration option/);
   });
   await withSandbox(async (root, dir) => {
     const steps = await stepsFor(root, { boot: true, systemd: true, vmtoolsd: false });
-    const { calls, error, wrote } = await runWithWrappers(dir, steps, { fail: { match: ['chpasswd*'], message: 'chpasswd: (user root) pam_chauthtok() failed' } });
+    const { calls, error, wrote } = await runWithWrappers(dir, steps, {
+      fail: { match: ['chpasswd*'], message: 'chpasswd: (user root) pam_chauthtok() failed' },
+    });
     assert.deepEqual(wrote, [], 'the marker is written only after chpasswd succeeded');
     assert.ok(calls.includes('hostname haproxy.local') && calls.includes('systemctl daemon-reload'), 'the rest of the first boot went on');
-    assert.deepEqual(failuresOf(error).map((f) => [f.action, f.status]), [
-      ['chpasswd -e (input on stdin, not shown)', 'failed'],
-      ['write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)', 'skipped'],
-    ].map(([a, s]) => [a!.replace('/var/lib/haproxy-appliance/root-password.applied', join(dir, 'writes', '_var_lib_haproxy-appliance_root-password.applied')), s]));
+    assert.deepEqual(
+      failuresOf(error).map((f) => [f.action, f.status]),
+      [
+        ['chpasswd -e (input on stdin, not shown)', 'failed'],
+        ['write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)', 'skipped'],
+      ].map(([a, s]) => [
+        a!.replace('/var/lib/haproxy-appliance/root-password.applied', join(dir, 'writes', '_var_lib_haproxy-appliance_root-password.applied')),
+        s,
+      ]),
+    );
     assert.ok(!(error as Error).message.includes('rootsalt'), 'the hash is not in the message');
   });
 });

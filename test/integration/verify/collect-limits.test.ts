@@ -45,7 +45,7 @@ describe('BoundedOutput: bytes in, decoded once', () => {
     assert.notEqual(euro.subarray(0, 1).toString('utf8') + euro.subarray(1).toString('utf8'), '€');
   });
 
-  test('a chunk is copied: reusing the caller\'s buffer afterwards changes nothing', () => {
+  test("a chunk is copied: reusing the caller's buffer afterwards changes nothing", () => {
     const out = new BoundedOutput(1024);
     const chunk = Buffer.from('abc');
     out.add('stdout', chunk);
@@ -110,10 +110,12 @@ function tenThousandPairs(): string {
     const n = `${domain}-ns-${String(i).padStart(5, '0')}-service-${i}-lb-svc`;
     const vip = `192.168.0.${(i % 250) + 1}`;
     const port = 10_000 + Math.floor(i / 250);
-    parts.push(`frontend ${n}\n  mode tcp\n  bind ${vip}:${port} name ${n}-${vip}:tcp\n  log-tag ${n}\n  option tcplog\n  default_backend ${n}-tcp\n\n`
-      + `backend ${n}-tcp\n  mode tcp\n  balance roundrobin\n`
-      + [3, 4, 5].map((h) => `  server ${n}-172.16.10.${h}:${port} 172.16.10.${h}:${port} weight 100\n`).join('')
-      + '\n');
+    parts.push(
+      `frontend ${n}\n  mode tcp\n  bind ${vip}:${port} name ${n}-${vip}:tcp\n  log-tag ${n}\n  option tcplog\n  default_backend ${n}-tcp\n\n` +
+        `backend ${n}-tcp\n  mode tcp\n  balance roundrobin\n` +
+        [3, 4, 5].map((h) => `  server ${n}-172.16.10.${h}:${port} 172.16.10.${h}:${port} weight 100\n`).join('') +
+        '\n',
+    );
   }
   return parts.join('');
 }
@@ -183,14 +185,19 @@ describe('verify against an appliance that sends too much, or splits characters'
       await sh(make);
       try {
         const r = await verifyMeasured();
-        console.log(`# ${what}: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, peak RSS ${r.rssMb?.toFixed(0)} MB (heap limit 256 MB): ${r.json?.hosts[0]!.error?.message ?? r.stderr.slice(-300)}`);
+        console.log(
+          `# ${what}: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, peak RSS ${r.rssMb?.toFixed(0)} MB (heap limit 256 MB): ${r.json?.hosts[0]!.error?.message ?? r.stderr.slice(-300)}`,
+        );
         assert.ok(r.json, `no JSON (exit ${r.code}; an out-of-memory crash?): ${r.stdout.slice(0, 2000)}\n${r.stderr.slice(-4000)}`);
         assert.equal(r.code, 2, r.stdout.slice(0, 2000));
         assert.equal(r.json.exitCode, 2);
         const err = r.json.hosts[0]!.error;
         assert.ok(err, `no host error: ${r.stdout.slice(0, 2000)}`);
         assert.equal(err.kind, 'collect');
-        assert.equal(err.message, `the appliance sent more than 64 MiB to the verifier (stdout and stderr of the collection together; it was sending section ${section}); stopped reading and closed the connection`);
+        assert.equal(
+          err.message,
+          `the appliance sent more than 64 MiB to the verifier (stdout and stderr of the collection together; it was sending section ${section}); stopped reading and closed the connection`,
+        );
         assert.match(err.remedy!, /check the size of \/var\/lib\/haproxy-appliance\/state\.json, \/etc\/haproxy\/haproxy\.cfg/u);
         assert.doesNotMatch(r.stderr, /heap out of memory|Invalid string length/u);
       } finally {
@@ -218,7 +225,9 @@ describe('verify against an appliance that sends too much, or splits characters'
       assert.ok(!check.message.includes('\ufffd'), 'a replacement character: a character was split and decoded in halves');
       assert.ok(check.message.includes(`(agent ${state.version}, applied `), 'the version as written');
       const failed = host.checks.filter((c) => c.status === 'fail').map((c) => `${c.id} ${c.subject ?? ''}: ${c.message.slice(0, 120)}`);
-      console.log(`# multibyte: ${Buffer.byteLength(state.version)} bytes of version, exit ${r.code}, peak RSS ${r.rssMb?.toFixed(0)} MB; failing: ${failed.join('; ')}`);
+      console.log(
+        `# multibyte: ${Buffer.byteLength(state.version)} bytes of version, exit ${r.code}, peak RSS ${r.rssMb?.toFixed(0)} MB; failing: ${failed.join('; ')}`,
+      );
     } finally {
       await restoreState();
     }
@@ -238,7 +247,9 @@ describe('verify against an appliance that sends too much, or splits characters'
       assert.equal(host.checks.find((c) => c.id === 'haproxy.config')?.status, 'pass');
       const binds = host.checks.filter((c) => c.id === 'vip.bind');
       assert.ok(binds.length >= 10_000, `${binds.length} vip.bind checks`);
-      console.log(`# 10,000 pairs: haproxy.cfg ${(Buffer.byteLength(cfg) / 1e6).toFixed(1)} MB (cap ${formatBytes(MAX_COLLECT_BYTES)}), exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, peak RSS ${r.rssMb?.toFixed(0)} MB`);
+      console.log(
+        `# 10,000 pairs: haproxy.cfg ${(Buffer.byteLength(cfg) / 1e6).toFixed(1)} MB (cap ${formatBytes(MAX_COLLECT_BYTES)}), exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, peak RSS ${r.rssMb?.toFixed(0)} MB`,
+      );
     } finally {
       await app.writeHaproxyCfg(orig);
     }

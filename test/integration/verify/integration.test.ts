@@ -34,7 +34,12 @@ const config = validateProperties(SEED_PROPERTIES, { adapterCount: 3 }).config!;
 interface Json {
   ok: boolean;
   exitCode: number;
-  hosts: { name: string; error?: { kind: string; message: string }; recordedHostKey?: string; checks: { id: string; subject?: string; status: string; message: string; remedy?: string }[] }[];
+  hosts: {
+    name: string;
+    error?: { kind: string; message: string };
+    recordedHostKey?: string;
+    checks: { id: string; subject?: string; status: string; message: string; remedy?: string }[];
+  }[];
 }
 
 describe('verify against a seed appliance in network namespaces', { skip, timeout: 300_000 }, () => {
@@ -47,11 +52,26 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
   before(async () => {
     world = await World.create();
     bedIds.push(world.bed.id);
-    const pki = await makePki(join(world.dir, 'pki'), ['IP:10.191.181.52', 'IP:192.168.1.2', 'IP:172.16.10.2', 'IP:127.0.0.1', 'DNS:localhost', 'DNS:haproxy.local', 'DNS:haproxy']);
+    const pki = await makePki(join(world.dir, 'pki'), [
+      'IP:10.191.181.52',
+      'IP:192.168.1.2',
+      'IP:172.16.10.2',
+      'IP:127.0.0.1',
+      'DNS:localhost',
+      'DNS:haproxy.local',
+      'DNS:haproxy',
+    ]);
     const hostKey = await sshKeygen(join(world.dir, 'host_key'));
     client = await sshKeygen(join(world.dir, 'client_key'));
     app = await world.addAppliance({
-      name: 'app', config, macs: SEED_MACS, network: 'networkd', pki, hostKey, authorizedKeys: [client.pub], rootPasswordHash: await sha512crypt(ROOT_PASSWORD),
+      name: 'app',
+      config,
+      macs: SEED_MACS,
+      network: 'networkd',
+      pki,
+      hostKey,
+      authorizedKeys: [client.pub],
+      rootPasswordHash: await sha512crypt(ROOT_PASSWORD),
     });
     // known_hosts hashed by the real ssh-keygen -H, as Debian's HashKnownHosts=yes writes it.
     knownHosts = join(world.dir, 'known_hosts');
@@ -95,10 +115,28 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
     assert.match(xml, /<testsuites name="haproxy-appliance verify" tests="\d+" failures="0" errors="0" skipped="0"/u);
     const r = await verifyJson(base());
     assert.equal(r.code, 0);
-    assert.deepEqual(r.host.checks.filter((c) => c.status !== 'pass'), []);
-    for (const id of ['dataplane.listen', 'dataplane.tls', 'dataplane.api', 'ssh.listen', 'route.default', 'anyip', 'vip.bind', 'haproxy.config', 'hostname', 'dns']) check(r.host, id);
+    assert.deepEqual(
+      r.host.checks.filter((c) => c.status !== 'pass'),
+      [],
+    );
+    for (const id of [
+      'dataplane.listen',
+      'dataplane.tls',
+      'dataplane.api',
+      'ssh.listen',
+      'route.default',
+      'anyip',
+      'vip.bind',
+      'haproxy.config',
+      'hostname',
+      'dns',
+    ])
+      check(r.host, id);
     // The registry runs every check on the live appliance (the seed has no additional workload networks).
-    assert.deepEqual(CHECKS.map((c) => c.id).filter((id) => !r.host.checks.some((x) => x.id === id)), ['route.additional']);
+    assert.deepEqual(
+      CHECKS.map((c) => c.id).filter((id) => !r.host.checks.some((x) => x.id === id)),
+      ['route.additional'],
+    );
     assert.match(check(r.host, 'service', 'systemd-networkd').message, /running/u);
     assert.ok(!`${text.stdout}${text.stderr}${r.stdout}${r.stderr}${xml}`.includes(API_PASSWORD), 'the API password never appears');
   });
@@ -149,13 +187,18 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
 
   test('a VIP outside the ranges (added to haproxy.cfg, as the Data Plane API would)', async () => {
     const cfg = await app.readHaproxyCfg();
-    await app.writeHaproxyCfg(`${cfg}\nfrontend stray-guest-cluster\n  mode tcp\n  bind 10.99.0.1:6443 name stray\n  default_backend stray\n\nbackend stray\n  mode tcp\n  server s1 172.16.10.9:6443\n`);
+    await app.writeHaproxyCfg(
+      `${cfg}\nfrontend stray-guest-cluster\n  mode tcp\n  bind 10.99.0.1:6443 name stray\n  default_backend stray\n\nbackend stray\n  mode tcp\n  server s1 172.16.10.9:6443\n`,
+    );
     try {
       const r = await verifyJson(base());
       assert.equal(r.code, 1);
       assert.deepEqual(failing(r.host), ['vip.bind 10.99.0.1:6443']);
       const bind = check(r.host, 'vip.bind', '10.99.0.1:6443');
-      assert.match(bind.message, /^VIP 10\.99\.0\.1:6443 is in haproxy\.cfg but nothing listens: no AnyIP route covers 10\.99\.0\.1 \(service ranges: 192\.168\.0\.0\/24\); 10\.99\.0\.1 is outside the service ranges/u);
+      assert.match(
+        bind.message,
+        /^VIP 10\.99\.0\.1:6443 is in haproxy\.cfg but nothing listens: no AnyIP route covers 10\.99\.0\.1 \(service ranges: 192\.168\.0\.0\/24\); 10\.99\.0\.1 is outside the service ranges/u,
+      );
       assert.match(bind.message, /frontend stray-guest-cluster, haproxy\.cfg line \d+/u);
       assert.match(bind.remedy!, /192\.168\.0\.0\/24/u);
     } finally {
@@ -170,8 +213,10 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
       const r = await verifyJson(base());
       assert.equal(r.code, 1);
       assert.deepEqual(failing(r.host), ['dataplane.listen']);
-      assert.match(check(r.host, 'dataplane.listen').message,
-        /^dataplaneapi listens on 10\.191\.181\.52:5557, not on 10\.191\.181\.52:5556 \(loadbalance\.dataplane_port 5556\); it runs with --tls-host=10\.191\.181\.52 --tls-port=5557 --scheme=https$/u);
+      assert.match(
+        check(r.host, 'dataplane.listen').message,
+        /^dataplaneapi listens on 10\.191\.181\.52:5557, not on 10\.191\.181\.52:5556 \(loadbalance\.dataplane_port 5556\); it runs with --tls-host=10\.191\.181\.52 --tls-port=5557 --scheme=https$/u,
+      );
       assert.equal(check(r.host, 'dataplane.tls').status, 'skip');
     } finally {
       await app.stopDataplane();
@@ -260,7 +305,10 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
     await write(['sh', '-c', 'printf "%s" "$1" > /proc/sys/kernel/hostname', 'sh', hostname]);
     try {
       const inv = join(world.dir, 'hostile-inventory.yml');
-      await writeFile(inv, 'all:\n  vars:\n    ansible_user: root\n  hosts:\n    "lb\\u001bc\\u009b2J\\u0007":\n      ansible_host: 10.191.181.52\n    plain:\n      ansible_host: 10.191.181.52\n      ansible_port: 22\n');
+      await writeFile(
+        inv,
+        'all:\n  vars:\n    ansible_user: root\n  hosts:\n    "lb\\u001bc\\u009b2J\\u0007":\n      ansible_host: 10.191.181.52\n    plain:\n      ansible_host: 10.191.181.52\n      ansible_port: 22\n',
+      );
       const runs = {
         one: await world.verify(base(), { env }),
         fleet: await world.verify(['--inventory', inv, ...base().slice(1)], { env }),
@@ -274,7 +322,10 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
         assert.doesNotMatch(out, /^\s*PASS\s+forged/mu, `${what}: a forged line`);
       }
       // The hostile text was collected, and shown escaped, on the lines the report made.
-      assert.match(runs.one.stdout, /\n {2}PASS {2}state +expected configuration from \/var\/lib\/haproxy-appliance\/state\.json \(agent 0\.1\.0\\x1b\]0;owned-by-state\\x07\\r\\n {2}PASS {2}forged\.by\.state, applied 2026\\x9b2J\\u202eLIAF\\x1b\[1A\\x1b\[2K\\x08X\)/u);
+      assert.match(
+        runs.one.stdout,
+        /\n {2}PASS {2}state +expected configuration from \/var\/lib\/haproxy-appliance\/state\.json \(agent 0\.1\.0\\x1b\]0;owned-by-state\\x07\\r\\n {2}PASS {2}forged\.by\.state, applied 2026\\x9b2J\\u202eLIAF\\x1b\[1A\\x1b\[2K\\x08X\)/u,
+      );
       assert.match(runs.one.stdout, /\n {2}FAIL {2}hostname +the hostname is \\x1b\]0;pwn\\x07\\x1b\[2K\\rPASS {2}forged\\x9b, not haproxy\.local/u);
       assert.match(runs.fleet.stderr, /^\[\d\/2\] lb\\x1bc\\x9b2J\\x07: FAIL \(1 failed/mu);
       assert.match(runs.fleet.stdout, /^lb\\x1bc\\x9b2J\\x07 \(root@10\.191\.181\.52:22\)/mu);
@@ -298,7 +349,10 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
     assert.match(refused.stdout, /connection refused \(nothing listens on port 2222\)/u);
     const inv = join(world.dir, 'inventory.ini');
     await writeFile(inv, '[haproxy]\nlb1 ansible_host=10.191.181.52\nlb2 ansible_host=10.191.181.99\n\n[haproxy:vars]\nansible_user=root\n');
-    const fleet = await world.verify(['--inventory', inv, '--identity', client.path, '--known-hosts', knownHosts, '--timeout', '2', '--api-password-env', 'HPA_API_PW'], { env });
+    const fleet = await world.verify(
+      ['--inventory', inv, '--identity', client.path, '--known-hosts', knownHosts, '--timeout', '2', '--api-password-env', 'HPA_API_PW'],
+      { env },
+    );
     assert.equal(fleet.code, 2);
     assert.match(fleet.stderr, /\[\d\/2\] lb1: PASS \(\d+ checks\) in/u);
     assert.match(fleet.stderr, /\[\d\/2\] lb2: UNREACHABLE in/u);

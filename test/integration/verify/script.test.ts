@@ -23,7 +23,13 @@ async function runIsolated(hide: string[]): Promise<{ stdout: string; stderr: st
   await writeFile(empty, '', { mode: 0o644 });
   const marker = newMarker();
   const setup = ['mount --make-rprivate /', ...hide.map((t) => `[ -e ${t} ] && mount --bind ${empty} ${t}`), 'exec /bin/sh -s'].join('; ');
-  const r = await execa('unshare', ['--mount', '--net', 'sh', '-c', setup], { input: collectionScript(marker), reject: false, timeout: 30_000, env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' }, extendEnv: false });
+  const r = await execa('unshare', ['--mount', '--net', 'sh', '-c', setup], {
+    input: collectionScript(marker),
+    reject: false,
+    timeout: 30_000,
+    env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' },
+    extendEnv: false,
+  });
   return { stdout: String(r.stdout), stderr: String(r.stderr), marker, code: r.exitCode ?? -1 };
 }
 
@@ -34,13 +40,26 @@ test('with every tool present, in an empty network namespace', { skip: root ? fa
   const f = observedFromSections(s);
   assert.equal(f.listenerTool, 'ss');
   assert.deepEqual(f.listeners, []);
-  assert.deepEqual(f.interfaces!.map((i) => i.name), ['lo']);
+  assert.deepEqual(
+    f.interfaces!.map((i) => i.name),
+    ['lo'],
+  );
   assert.equal(f.serviceMethod, 'process');
   assert.ok(f.services!.every((x) => x.state === 'not running'));
 });
 
 test('with ss, netstat, ps and haproxy missing, the script finishes and the facts say why', { skip: root ? false : 'needs root (unshare)' }, async () => {
-  const r = await runIsolated(['/usr/bin/ss', '/bin/ss', '/usr/sbin/ss', '/usr/bin/netstat', '/bin/netstat', '/usr/bin/ps', '/bin/ps', '/usr/sbin/haproxy', '/usr/bin/haproxy']);
+  const r = await runIsolated([
+    '/usr/bin/ss',
+    '/bin/ss',
+    '/usr/sbin/ss',
+    '/usr/bin/netstat',
+    '/bin/netstat',
+    '/usr/bin/ps',
+    '/bin/ps',
+    '/usr/sbin/haproxy',
+    '/usr/bin/haproxy',
+  ]);
   assert.equal(r.code, 0, r.stderr);
   const s = splitSections(r.marker, r.stdout, r.stderr);
   assert.ok(s['listeners.none'] && s['haproxy-missing']);

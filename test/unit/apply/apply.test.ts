@@ -68,7 +68,10 @@ test('apply in a sandbox: writes the plan, then nothing; updates, mode fixes and
     const first = await applyPlan(plan, { root });
     assert.equal(first.live, false);
     assert.deepEqual(first.actions, [], 'the sandbox runs no command');
-    assert.deepEqual(first.changes.map((c) => c.action), plan.files.map(() => 'create'));
+    assert.deepEqual(
+      first.changes.map((c) => c.action),
+      plan.files.map(() => 'create'),
+    );
     assert.deepEqual(tree(root), plan.files.map((f) => f.path).sort());
     const second = await applyPlan(plan, { root });
     assert.deepEqual(second.changes, []);
@@ -81,11 +84,14 @@ test('apply in a sandbox: writes the plan, then nothing; updates, mode fixes and
     mkdirSync(join(root, 'etc/systemd/timesyncd.conf.d'), { recursive: true });
     writeFileSync(underRoot(root, PATHS.timesyncd), '[Time]\nNTP=old\n');
     const third = await applyPlan(plan, { root });
-    assert.deepEqual(third.changes.map((c) => [c.path, c.action]), [
-      [PATHS.network('workload'), 'update'],
-      [PATHS.hosts, 'mode'],
-      [PATHS.timesyncd, 'remove'],
-    ]);
+    assert.deepEqual(
+      third.changes.map((c) => [c.path, c.action]),
+      [
+        [PATHS.network('workload'), 'update'],
+        [PATHS.hosts, 'mode'],
+        [PATHS.timesyncd, 'remove'],
+      ],
+    );
     assert.equal(readFileSync(wl, 'utf8'), plan.files.find((f) => f.path === PATHS.network('workload'))!.content);
     assert.equal(statSync(underRoot(root, PATHS.hosts)).mode & 0o777, 0o644);
     assert.ok(!existsSync(underRoot(root, PATHS.timesyncd)));
@@ -109,11 +115,18 @@ test('dry run: a unified diff of every change, nothing written; secrets never sh
     writeFileSync(wl, readFileSync(wl, 'utf8').replace('Priority=2000', 'Priority=2222'));
     chmodSync(underRoot(root, PATHS.hosts), 0o600);
     const drift = await applyPlan(plan, { root, dryRun: true });
-    assert.match(drift.diff!, /^--- a\/etc\/systemd\/network\/20-workload\.network\n\+\+\+ b\/etc\/systemd\/network\/20-workload\.network\n@@ .* @@\n(?: .*\n)*-Priority=2222\n\+Priority=2000\n/mu);
+    assert.match(
+      drift.diff!,
+      /^--- a\/etc\/systemd\/network\/20-workload\.network\n\+\+\+ b\/etc\/systemd\/network\/20-workload\.network\n@@ .* @@\n(?: .*\n)*-Priority=2222\n\+Priority=2000\n/mu,
+    );
     assert.match(drift.diff!, /^diff --git a\/etc\/hosts b\/etc\/hosts\nold mode 100600\nnew mode 100644\n/mu);
     assert.match(readFileSync(wl, 'utf8'), /Priority=2222/, 'the dry run changed nothing');
 
-    const secret: Plan = { files: [{ path: '/etc/haproxy/secret.txt', content: 'hunter2-secret\n', mode: 0o600, secret: true, affects: [] }], renames: [], remove: [] };
+    const secret: Plan = {
+      files: [{ path: '/etc/haproxy/secret.txt', content: 'hunter2-secret\n', mode: 0o600, secret: true, affects: [] }],
+      renames: [],
+      remove: [],
+    };
     const s = await applyPlan(secret, { root, dryRun: true });
     assert.equal(s.diff, 'Files /dev/null and b/etc/haproxy/secret.txt differ (secret: content not shown)\n');
   });
@@ -122,7 +135,12 @@ test('dry run: a unified diff of every change, nothing written; secrets never sh
 test('a file that cannot be staged fails the run before anything changed', async () => {
   await withRoot(async (root) => {
     writeFileSync(join(root, 'etc'), 'a file where a directory must be');
-    await assert.rejects(applyPlan(seedPlan(), { root }), (e) => e instanceof ApplyError && /^nothing was changed and no service was touched: cannot write \/etc\/systemd\/network\/10-management\.link/u.test(e.message));
+    await assert.rejects(
+      applyPlan(seedPlan(), { root }),
+      (e) =>
+        e instanceof ApplyError &&
+        /^nothing was changed and no service was touched: cannot write \/etc\/systemd\/network\/10-management\.link/u.test(e.message),
+    );
     assert.equal(readFileSync(join(root, 'etc'), 'utf8'), 'a file where a directory must be');
     assert.equal(existsSync(join(root, 'var/lib/haproxy-appliance/journal.json')), false, 'no journal left behind');
   });
@@ -132,7 +150,13 @@ test('live actions: renames, networkctl only when a networkd file changed, host 
   const plan = seedPlan('dhcp-workload');
   await withRoot(async (root) => {
     const all = (await computeChanges(plan, root)).changes;
-    const withRenames: Plan = { ...plan, renames: [{ from: 'ens192', to: 'management' }, { from: 'ens224', to: 'workload' }] };
+    const withRenames: Plan = {
+      ...plan,
+      renames: [
+        { from: 'ens192', to: 'management' },
+        { from: 'ens224', to: 'workload' },
+      ],
+    };
     assert.deepEqual(liveActions(withRenames, all).map(describeAction), [
       'ip link set dev ens192 down',
       'ip link set dev ens192 name management',
@@ -147,12 +171,31 @@ test('live actions: renames, networkctl only when a networkd file changed, host 
       'systemctl try-restart systemd-resolved.service',
     ]);
     // Only /etc/hosts changed: nothing to reload.
-    assert.deepEqual(liveActions(plan, all.filter((c) => c.path === PATHS.hosts)), []);
+    assert.deepEqual(
+      liveActions(
+        plan,
+        all.filter((c) => c.path === PATHS.hosts),
+      ),
+      [],
+    );
     // Only the workload unit changed: reload and reconfigure just that link.
-    assert.deepEqual(liveActions(plan, all.filter((c) => c.path === PATHS.network('workload'))).map(describeAction), ['networkctl reload', 'networkctl reconfigure workload']);
+    assert.deepEqual(
+      liveActions(
+        plan,
+        all.filter((c) => c.path === PATHS.network('workload')),
+      ).map(describeAction),
+      ['networkctl reload', 'networkctl reconfigure workload'],
+    );
   });
   // NICs that swap names go through temporary names.
-  const swap: Plan = { files: [], remove: [], renames: [{ from: 'workload', to: 'management' }, { from: 'management', to: 'workload' }] };
+  const swap: Plan = {
+    files: [],
+    remove: [],
+    renames: [
+      { from: 'workload', to: 'management' },
+      { from: 'management', to: 'workload' },
+    ],
+  };
   assert.deepEqual(liveActions(swap, []).map(describeAction), [
     'ip link set dev workload down',
     'ip link set dev workload name hpa-tmp0',

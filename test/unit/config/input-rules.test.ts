@@ -20,7 +20,11 @@ test('a host name with a trailing dot is the same name without it (no "haproxy.l
     assert.equal(validateProperties({ ...SEED_PROPERTIES, 'network.hostname': raw }).config?.network.hostname, 'haproxy.local', raw);
   }
   assert.deepEqual(validateProperties({ ...SEED_PROPERTIES, 'network.ntp_servers': 'NTP1.Example.' }).config?.network.ntpServers, ['ntp1.example']);
-  assert.ok(validateProperties({ ...SEED_PROPERTIES, 'network.hostname': 'haproxy.local..' }).problems.some((p) => p.at === 'network.hostname' && p.code === 'hostname-empty-label'));
+  assert.ok(
+    validateProperties({ ...SEED_PROPERTIES, 'network.hostname': 'haproxy.local..' }).problems.some(
+      (p) => p.at === 'network.hostname' && p.code === 'hostname-empty-label',
+    ),
+  );
 });
 
 test('passwords: empty and null mean unset; anything else is taken exactly as typed, spaces included', () => {
@@ -35,7 +39,10 @@ test('passwords: empty and null mean unset; anything else is taken exactly as ty
   for (const short of [' ', '  ', ' null']) {
     const r = root(short);
     assert.equal(r.config, undefined, JSON.stringify(short));
-    assert.deepEqual(r.problems.map((p) => [p.at, p.code]), [['appliance.root_pwd', 'password-length']]);
+    assert.deepEqual(
+      r.problems.map((p) => [p.at, p.code]),
+      [['appliance.root_pwd', 'password-length']],
+    );
     assert.ok(!r.warnings.some((w) => w.code === 'root-password-unset' || w.message.includes('not set')), 'an error, not "unset" with a warning');
   }
   const api = validateProperties({ ...SEED_PROPERTIES, 'loadbalance.haproxy_pwd': '        ' });
@@ -45,7 +52,11 @@ test('passwords: empty and null mean unset; anything else is taken exactly as ty
 test('loadbalance.haproxy_user: a colon, a space, quotes, # or non-ASCII are refused; ordinary names pass', () => {
   for (const bad of ['wcp:admin', ':', 'wcp admin', 'wcp#1', 'wcp"', "wcp'", 'wcp\\x', 'wcpé', 'ユーザー']) {
     const r = validateProperties({ ...SEED_PROPERTIES, 'loadbalance.haproxy_user': bad });
-    assert.deepEqual(r.problems.map((p) => [p.at, p.code]), [['loadbalance.haproxy_user', 'user-bad-character']], bad);
+    assert.deepEqual(
+      r.problems.map((p) => [p.at, p.code]),
+      [['loadbalance.haproxy_user', 'user-bad-character']],
+      bad,
+    );
   }
   for (const good of ['wcp', 'admin@vsphere.local', 'lb-user_1.x', 'A!$%&*+=?^`{|}~']) {
     assert.equal(validateProperties({ ...SEED_PROPERTIES, 'loadbalance.haproxy_user': good }).config?.loadbalance.haproxyUser, good, good);
@@ -53,7 +64,11 @@ test('loadbalance.haproxy_user: a colon, a space, quotes, # or non-ASCII are ref
 });
 
 /** The base64 body of a PEM block, on one line: what must never appear in any output. */
-const body = (pem: string) => pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+const body = (pem: string) =>
+  pem
+    .split('\n')
+    .filter((l) => l && !l.startsWith('-----'))
+    .join('');
 
 test('a CA certificate with its key pasted into appliance.ca_cert: exit 2 naming the property; the key is never echoed or written', () => {
   const key = fixture('pki/ca.key');
@@ -71,7 +86,10 @@ test('a CA certificate with its key pasted into appliance.ca_cert: exit 2 naming
       ];
       for (const r of runs) assert.equal(r.code, 2, r.stderr + r.stdout);
       const json = JSON.parse(runs[1]!.stdout) as { problems: Problem[] };
-      assert.deepEqual(json.problems.map((p) => [p.at, p.code, p.severity]), [['appliance.ca_cert', 'pem-foreign-block', 'error']]);
+      assert.deepEqual(
+        json.problems.map((p) => [p.at, p.code, p.severity]),
+        [['appliance.ca_cert', 'pem-foreign-block', 'error']],
+      );
       assert.match(json.problems[0]!.message, /holds a PRIVATE KEY block besides the certificate/u);
       const all = runs.map((r) => r.stdout + r.stderr).join('\n');
       for (const line of keyLines) assert.ok(!all.includes(line), 'a line of the key body was printed');
@@ -102,18 +120,27 @@ test('the sorted sweep finds exactly the overlaps the pairwise check finds (fast
     const c = parseCidr(`10.0.${i}.0/${prefix}`) as Cidr;
     return parseCidr(c.network) as Cidr;
   });
-  fc.assert(fc.property(fc.array(fc.record({ cidr: net, extra: fc.boolean() }), { maxLength: 40 }), (items) => {
-    // Every overlapping pair is reported exactly once, and nothing else; with `accept`, only the
-    // pairs across the two lists.
-    const pair = (i: number, j: number) => `${Math.min(i, j)}-${Math.max(i, j)}`;
-    for (const across of [false, true]) {
-      const found: string[] = [];
-      overlapsSorted(items.map((it, i) => ({ ...it, i })), (a, b) => found.push(pair(a.i, b.i)), (a, b) => !across || a.extra !== b.extra);
-      const brute: string[] = [];
-      items.forEach((a, i) => items.forEach((b, j) => {
-        if (i < j && overlaps(a.cidr, b.cidr) && (!across || a.extra !== b.extra)) brute.push(pair(i, j));
-      }));
-      assert.deepEqual(found.sort(), brute.sort());
-    }
-  }), { numRuns: 1000 });
+  fc.assert(
+    fc.property(fc.array(fc.record({ cidr: net, extra: fc.boolean() }), { maxLength: 40 }), (items) => {
+      // Every overlapping pair is reported exactly once, and nothing else; with `accept`, only the
+      // pairs across the two lists.
+      const pair = (i: number, j: number) => `${Math.min(i, j)}-${Math.max(i, j)}`;
+      for (const across of [false, true]) {
+        const found: string[] = [];
+        overlapsSorted(
+          items.map((it, i) => ({ ...it, i })),
+          (a, b) => found.push(pair(a.i, b.i)),
+          (a, b) => !across || a.extra !== b.extra,
+        );
+        const brute: string[] = [];
+        items.forEach((a, i) =>
+          items.forEach((b, j) => {
+            if (i < j && overlaps(a.cidr, b.cidr) && (!across || a.extra !== b.extra)) brute.push(pair(i, j));
+          }),
+        );
+        assert.deepEqual(found.sort(), brute.sort());
+      }
+    }),
+    { numRuns: 1000 },
+  );
 });

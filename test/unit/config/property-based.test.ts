@@ -25,37 +25,59 @@ function strings(value: unknown, out: string[] = []): string[] {
 }
 
 test('random text never crashes the parser: a result or an InputError', () => {
-  fc.assert(fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom('<', '>', '/', '=', '"', 'a', ' ', '&', ';', ':', 'Environment', 'Property') })), (text) => {
-    try {
-      parseOvfEnvironment(text, 'fuzz');
-    } catch (e) {
-      assert.ok(e instanceof InputError, String(e));
-    }
-  }), { numRuns: 2000 });
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string({ unit: 'binary' }),
+        fc.string({ unit: fc.constantFrom('<', '>', '/', '=', '"', 'a', ' ', '&', ';', ':', 'Environment', 'Property') }),
+      ),
+      (text) => {
+        try {
+          parseOvfEnvironment(text, 'fuzz');
+        } catch (e) {
+          assert.ok(e instanceof InputError, String(e));
+        }
+      },
+    ),
+    { numRuns: 2000 },
+  );
 });
 
 test('random property values in a real document never crash and never let a control character through', () => {
-  fc.assert(fc.property(fc.dictionary(fc.constantFrom(...KEYS, 'x.unknown'), nasty, { maxKeys: 8 }), (overrides) => {
-    const env = parseOvfEnvironment(ovfEnv({ ...SEED_PROPERTIES, ...overrides }), 'fuzz');
-    const r = validateProperties(env.properties);
-    if (!r.config) {
-      assert.ok(r.problems.length > 0);
-      return;
-    }
-    const { caCert, caKey, ...singleLine } = r.config.appliance;
-    for (const s of strings({ ...r.config, appliance: singleLine })) assert.ok(!CONTROL.test(s), `control character in ${JSON.stringify(s)}`);
-    for (const pem of [caCert, caKey]) if (pem) assert.ok(!/[\u0000-\u0009\u000b-\u001f]/u.test(pem));
-    for (const [k, v] of Object.entries(overrides)) {
-      if (SINGLE_LINE.has(k) && CONTROL.test(v.trim()) && v.trim() !== 'null') {
-        assert.ok(r.warnings.some((w) => w.at === k && w.code === 'ignored-in-deployment' && w.message.startsWith('ignored')), `${k}=${JSON.stringify(v)} was accepted`);
+  fc.assert(
+    fc.property(fc.dictionary(fc.constantFrom(...KEYS, 'x.unknown'), nasty, { maxKeys: 8 }), (overrides) => {
+      const env = parseOvfEnvironment(ovfEnv({ ...SEED_PROPERTIES, ...overrides }), 'fuzz');
+      const r = validateProperties(env.properties);
+      if (!r.config) {
+        assert.ok(r.problems.length > 0);
+        return;
       }
-    }
-  }), { numRuns: 1500 });
+      const { caCert, caKey, ...singleLine } = r.config.appliance;
+      for (const s of strings({ ...r.config, appliance: singleLine })) assert.ok(!CONTROL.test(s), `control character in ${JSON.stringify(s)}`);
+      for (const pem of [caCert, caKey]) if (pem) assert.ok(!/[\u0000-\u0009\u000b-\u001f]/u.test(pem));
+      for (const [k, v] of Object.entries(overrides)) {
+        if (SINGLE_LINE.has(k) && CONTROL.test(v.trim()) && v.trim() !== 'null') {
+          assert.ok(
+            r.warnings.some((w) => w.at === k && w.code === 'ignored-in-deployment' && w.message.startsWith('ignored')),
+            `${k}=${JSON.stringify(v)} was accepted`,
+          );
+        }
+      }
+    }),
+    { numRuns: 1500 },
+  );
 });
 
 test('random raw maps (no XML) never throw', () => {
-  fc.assert(fc.property(fc.dictionary(fc.oneof(fc.constantFrom(...KEYS), fc.string()), fc.string({ unit: 'binary' })), fc.option(fc.integer({ min: 0, max: 6 })), (raw, n) => {
-    const r = validateProperties(raw, n === null ? {} : { adapterCount: n });
-    assert.equal(r.config === undefined, r.problems.length > 0);
-  }), { numRuns: 1500 });
+  fc.assert(
+    fc.property(
+      fc.dictionary(fc.oneof(fc.constantFrom(...KEYS), fc.string()), fc.string({ unit: 'binary' })),
+      fc.option(fc.integer({ min: 0, max: 6 })),
+      (raw, n) => {
+        const r = validateProperties(raw, n === null ? {} : { adapterCount: n });
+        assert.equal(r.config === undefined, r.problems.length > 0);
+      },
+    ),
+    { numRuns: 1500 },
+  );
 });

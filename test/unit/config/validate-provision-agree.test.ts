@@ -105,20 +105,30 @@ test('random environments (fast-check): validate and provision always agree', ()
   const KEYS = PROPERTIES.map((p) => p.key);
   const adapters = fc.constantFrom<Adapter[]>([], TWO_ADAPTERS, SEED_ADAPTERS, [...SEED_ADAPTERS, { mac: '00:50:56:b1:00:99' }], [SEED_ADAPTERS[0]!]);
   const deployment = fc.constantFrom<Deployment | undefined>(undefined, 'default', 'frontend');
-  fc.assert(fc.property(fc.dictionary(fc.constantFrom(...KEYS, 'x.unknown'), nasty, { maxKeys: 6 }), adapters, deployment, (overrides, nics, d) => {
-    agree(JSON.stringify(overrides), ovfEnv({ ...SEED_PROPERTIES, ...overrides }, nics), d);
-  }), { numRuns: 600 });
+  fc.assert(
+    fc.property(fc.dictionary(fc.constantFrom(...KEYS, 'x.unknown'), nasty, { maxKeys: 6 }), adapters, deployment, (overrides, nics, d) => {
+      agree(JSON.stringify(overrides), ovfEnv({ ...SEED_PROPERTIES, ...overrides }, nics), d);
+    }),
+    { numRuns: 600 },
+  );
 });
 
 test('the CLI: 1,001 service ranges are exit 2 from validate and from provision; 1,000 pass both', () => {
   const dir = mkdtempSync(join(tmpdir(), 'hpa-agree-'));
   try {
-    for (const [n, code] of [[1001, 2], [1000, 0]] as const) {
+    for (const [n, code] of [
+      [1001, 2],
+      [1000, 0],
+    ] as const) {
       const file = join(dir, `env-${n}.xml`);
       writeFileSync(file, ovfEnv({ ...SEED_PROPERTIES, 'loadbalance.service_ip_range': cidrs(n, 100) }, SEED_ADAPTERS));
       const v = cli(['validate', '--json', '--ovf-env', file]);
       assert.equal(v.code, code, `validate, ${n} ranges: ${v.stdout.slice(0, 500)}`);
-      if (code === 2) assert.deepEqual(JSON.parse(v.stdout).problems.map((p: Problem) => [p.at, p.code]), [['loadbalance.service_ip_range', 'too-many-items']]);
+      if (code === 2)
+        assert.deepEqual(
+          JSON.parse(v.stdout).problems.map((p: Problem) => [p.at, p.code]),
+          [['loadbalance.service_ip_range', 'too-many-items']],
+        );
       const root = mkdtempSync(join(dir, 'root-'));
       const p = cli(['provision', '--root', root, '--dry-run', '--ovf-env', file]);
       assert.equal(p.code, code, `provision, ${n} ranges: ${p.stderr.slice(0, 500)}`);
@@ -137,7 +147,10 @@ test('warnings too: what the environment tells is warned by validate; planning w
     const env = parseOvfEnvironment(ovfEnv(props, SEED_ADAPTERS), 't');
     const r = validateProperties(env.properties, { adapterCount: env.adapters.length });
     assert.ok(r.config, JSON.stringify(r.problems));
-    assert.equal(r.warnings.some((w) => w.at === 'network.management_ip' && w.code === 'dataplane-any-address'), props === dhcp);
+    assert.equal(
+      r.warnings.some((w) => w.at === 'network.management_ip' && w.code === 'dataplane-any-address'),
+      props === dhcp,
+    );
     const nics = resolveNics({ deployment: r.config.deployment, adapters: env.adapters });
     const plan = planAppliance(r.config, nics.assignments, FACTS);
     for (const w of plan.warnings ?? []) {

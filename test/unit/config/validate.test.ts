@@ -65,15 +65,23 @@ test(`${BAD_INPUTS.length} bad inputs: each is reported at its property, by its 
 });
 
 test('every problem is reported at once', () => {
-  const r = check(ovfEnv({
-    ...SEED_PROPERTIES,
-    'network.management_gateway': '10.0.0.1',
-    'network.hostname': 'bad_host',
-    'loadbalance.dataplane_port': '0',
-    'loadbalance.service_ip_range': '1.2.3.4/28',
-  }, SEED_ADAPTERS));
+  const r = check(
+    ovfEnv(
+      {
+        ...SEED_PROPERTIES,
+        'network.management_gateway': '10.0.0.1',
+        'network.hostname': 'bad_host',
+        'loadbalance.dataplane_port': '0',
+        'loadbalance.service_ip_range': '1.2.3.4/28',
+      },
+      SEED_ADAPTERS,
+    ),
+  );
   assert.deepEqual(r.problems.map((p) => `${p.at} ${p.code}`).sort(), [
-    'loadbalance.dataplane_port not-port', 'loadbalance.service_ip_range host-bits-set', 'network.hostname hostname-bad-label', 'network.management_gateway gateway-outside-subnet',
+    'loadbalance.dataplane_port not-port',
+    'loadbalance.service_ip_range host-bits-set',
+    'network.hostname hostname-bad-label',
+    'network.management_gateway gateway-outside-subnet',
   ]);
 });
 
@@ -102,10 +110,24 @@ test('unknown keys are a warning, never a failure', () => {
 });
 
 test('normalization: True/true/1 booleans, literal null, space or comma lists, defaults', () => {
-  for (const [raw, want] of [['True', true], ['true', true], ['1', true], ['False', false], ['false', false], ['0', false], ['null', true], ['', true]] as const) {
+  for (const [raw, want] of [
+    ['True', true],
+    ['true', true],
+    ['1', true],
+    ['False', false],
+    ['false', false],
+    ['0', false],
+    ['null', true],
+    ['', true],
+  ] as const) {
     assert.equal(validateProperties({ ...SEED_PROPERTIES, 'appliance.permit_root_login': raw }).config!.appliance.permitRootLogin, want, raw);
   }
-  const c = validateProperties({ ...SEED_PROPERTIES, 'network.nameservers': ' 10.1.1.1  10.1.1.2,10.1.1.3 ', 'loadbalance.dataplane_port': 'null', 'network.hostname': '  HAProxy.Local ' }).config!;
+  const c = validateProperties({
+    ...SEED_PROPERTIES,
+    'network.nameservers': ' 10.1.1.1  10.1.1.2,10.1.1.3 ',
+    'loadbalance.dataplane_port': 'null',
+    'network.hostname': '  HAProxy.Local ',
+  }).config!;
   assert.deepEqual(c.network.nameservers, ['10.1.1.1', '10.1.1.2', '10.1.1.3']);
   assert.equal(c.loadbalance.dataplanePort, 5556);
   assert.equal(c.network.hostname, 'haproxy.local');
@@ -135,7 +157,11 @@ test('PEM repair: spaces for newlines, CRLF, base64 of the document, chains', ()
 });
 
 test('a traditional RSA CA key is accepted', () => {
-  const c = validateProperties({ ...SEED_PROPERTIES, 'appliance.ca_cert': fixture('pki/ca.crt'), 'appliance.ca_cert_key': fixture('pki/ca-rsa-traditional.key') }).config;
+  const c = validateProperties({
+    ...SEED_PROPERTIES,
+    'appliance.ca_cert': fixture('pki/ca.crt'),
+    'appliance.ca_cert_key': fixture('pki/ca-rsa-traditional.key'),
+  }).config;
   assert.ok(c);
 });
 

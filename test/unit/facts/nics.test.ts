@@ -20,24 +20,39 @@ const THREE = [{ mac: M.management }, { mac: M.workload }, { mac: M.frontend }];
  */
 const refused = (at: string, code: ProblemCode, pattern?: RegExp) => (e: unknown) => {
   assert.ok(e instanceof InputError, String(e));
-  assert.deepEqual(e.problems.map((p) => [p.at, p.code, p.severity]), [[at, code, 'error']]);
+  assert.deepEqual(
+    e.problems.map((p) => [p.at, p.code, p.severity]),
+    [[at, code, 'error']],
+  );
   if (pattern) assert.match(e.message, pattern);
   return true;
 };
 
 test('parseNicsSpec: roles, MAC forms, and every mistake named', () => {
   const m = parseNicsSpec(`management=${M.management}, workload=00-50-56-B1-8D-33 frontend=${M.frontend}`, '--nics');
-  assert.deepEqual([...m], [['management', M.management], ['workload', M.workload], ['frontend', M.frontend]]);
+  assert.deepEqual(
+    [...m],
+    [
+      ['management', M.management],
+      ['workload', M.workload],
+      ['frontend', M.frontend],
+    ],
+  );
   assert.equal(normalizeMac('00-50-56-B1-20-5E'), M.management);
   assert.throws(() => parseNicsSpec('', '--nics'), refused('--nics', 'nics-empty', /^--nics: is empty/));
   assert.throws(() => parseNicsSpec(`mgmt=${M.management}`, '--nics'), refused('--nics', 'nics-unknown-role', /"mgmt" is not a NIC role/));
   assert.throws(() => parseNicsSpec('management=00:50:56', '--nics'), refused('--nics', 'not-mac', /"00:50:56" \(management\) is not a MAC address/));
   assert.throws(() => parseNicsSpec(M.management, '--nics'), refused('--nics', 'nics-not-role-mac', /is not ROLE=MAC/));
-  assert.throws(() => parseNicsSpec(`workload=${M.workload},workload=${M.frontend}`, 'NICS in /x'), refused('NICS in /x', 'nics-role-twice', /^NICS in \/x: workload is given twice/));
+  assert.throws(
+    () => parseNicsSpec(`workload=${M.workload},workload=${M.frontend}`, 'NICS in /x'),
+    refused('NICS in /x', 'nics-role-twice', /^NICS in \/x: workload is given twice/),
+  );
 });
 
 test('parseDefaultsFile: shell-style assignments, quotes and comments, nothing evaluated', () => {
-  const vars = parseDefaultsFile(`# agent config\nexport NICS="management=${M.management},workload=${M.workload}"\nOTHER='a b' # note\nBAD LINE\nX=$(reboot)\n`);
+  const vars = parseDefaultsFile(
+    `# agent config\nexport NICS="management=${M.management},workload=${M.workload}"\nOTHER='a b' # note\nBAD LINE\nX=$(reboot)\n`,
+  );
   assert.equal(vars.get('NICS'), `management=${M.management},workload=${M.workload}`);
   assert.equal(vars.get('OTHER'), 'a b');
   assert.equal(vars.get('X'), '$(reboot)');
@@ -54,22 +69,42 @@ test('precedence: --nics, then NICS= in the agent config, then the OVF adapters'
   assert.equal(fromAgent.assignments[0]!.mac, M.frontend);
   const ovf = resolveNics({ deployment: 'frontend', adapters: THREE });
   assert.match(ovf.source, /OVF environment/);
-  assert.deepEqual(ovf.assignments, [{ role: 'management', mac: M.management }, { role: 'workload', mac: M.workload }, { role: 'frontend', mac: M.frontend }]);
+  assert.deepEqual(ovf.assignments, [
+    { role: 'management', mac: M.management },
+    { role: 'workload', mac: M.workload },
+    { role: 'frontend', mac: M.frontend },
+  ]);
 });
 
 test('NIC count mismatches are InputErrors that say who said what', () => {
-  assert.throws(() => resolveNics({ deployment: 'default', adapters: THREE }), refused('EthernetAdapterSection', 'adapter-count', /lists 3 network adapters, but the default deployment has 2 NICs \(management, workload\)/));
-  assert.throws(() => resolveNics({ deployment: 'frontend', adapters: THREE.slice(0, 2) }), refused('EthernetAdapterSection', 'adapter-count', /lists 2 network adapters, but the frontend deployment has 3 NICs/));
+  assert.throws(
+    () => resolveNics({ deployment: 'default', adapters: THREE }),
+    refused('EthernetAdapterSection', 'adapter-count', /lists 3 network adapters, but the default deployment has 2 NICs \(management, workload\)/),
+  );
+  assert.throws(
+    () => resolveNics({ deployment: 'frontend', adapters: THREE.slice(0, 2) }),
+    refused('EthernetAdapterSection', 'adapter-count', /lists 2 network adapters, but the frontend deployment has 3 NICs/),
+  );
   assert.throws(
     () => resolveNics({ deployment: 'frontend', cliOverride: `management=${M.management},workload=${M.workload}`, adapters: [] }),
-    refused('--nics', 'nics-roles-mismatch', /^--nics names 2 NICs \(management, workload\), but the frontend deployment has 3 NICs \(management, workload, frontend\); missing: frontend/),
+    refused(
+      '--nics',
+      'nics-roles-mismatch',
+      /^--nics names 2 NICs \(management, workload\), but the frontend deployment has 3 NICs \(management, workload, frontend\); missing: frontend/,
+    ),
   );
   assert.throws(
     () => resolveNics({ deployment: 'default', cliOverride: `management=${M.management},workload=${M.workload},frontend=${M.frontend}`, adapters: [] }),
     refused('--nics', 'nics-roles-mismatch', /not in this deployment: frontend/),
   );
-  assert.throws(() => resolveNics({ deployment: 'default', cliOverride: `management=${M.management},workload=${M.management}`, adapters: [] }), refused('--nics', 'nics-mac-twice', /given for both management and workload/));
-  assert.throws(() => resolveNics({ deployment: 'default', adapters: [] }), refused('--nics', 'nics-unknown', /cannot tell which NIC is which: the OVF environment lists no network adapters; name them with --nics/));
+  assert.throws(
+    () => resolveNics({ deployment: 'default', cliOverride: `management=${M.management},workload=${M.management}`, adapters: [] }),
+    refused('--nics', 'nics-mac-twice', /given for both management and workload/),
+  );
+  assert.throws(
+    () => resolveNics({ deployment: 'default', adapters: [] }),
+    refused('--nics', 'nics-unknown', /cannot tell which NIC is which: the OVF environment lists no network adapters; name them with --nics/),
+  );
 });
 
 const nic = (name: string, mac: string, extra: Partial<LiveNic> = {}): LiveNic => ({ name, mac, physical: true, ...extra });
@@ -81,30 +116,64 @@ test('live: names and PCI slots as fallbacks; current names recorded; renames co
   const pci = resolveNics({
     deployment: 'frontend',
     adapters: [],
-    live: [nic('eth0', M.management, { pciSlot: '0000:03:00.0' }), nic('eth1', M.workload, { pciSlot: '0000:0b:00.0' }), nic('eth2', M.frontend, { pciSlot: '0000:13:00.0' })],
+    live: [
+      nic('eth0', M.management, { pciSlot: '0000:03:00.0' }),
+      nic('eth1', M.workload, { pciSlot: '0000:0b:00.0' }),
+      nic('eth2', M.frontend, { pciSlot: '0000:13:00.0' }),
+    ],
   });
   assert.equal(pci.source, "the OVA's PCI slots");
-  assert.deepEqual(renamesFor(pci.assignments), [{ from: 'eth0', to: 'management' }, { from: 'eth1', to: 'workload' }, { from: 'eth2', to: 'frontend' }]);
+  assert.deepEqual(renamesFor(pci.assignments), [
+    { from: 'eth0', to: 'management' },
+    { from: 'eth1', to: 'workload' },
+    { from: 'eth2', to: 'frontend' },
+  ]);
   // The OVF adapters win over live names (a stale name is corrected).
   const ovf = resolveNics({ deployment: 'default', adapters: THREE.slice(0, 2), live: [nic('workload', M.management), nic('management', M.workload)] });
-  assert.deepEqual(renamesFor(ovf.assignments), [{ from: 'workload', to: 'management' }, { from: 'management', to: 'workload' }]);
+  assert.deepEqual(renamesFor(ovf.assignments), [
+    { from: 'workload', to: 'management' },
+    { from: 'management', to: 'workload' },
+  ]);
 });
 
 test('live: a MAC not on the machine, a NIC count that does not match, a stray role name', () => {
   assert.throws(
     () => resolveNics({ deployment: 'default', adapters: THREE.slice(0, 2), live: [nic('eth0', M.management)] }),
-    refused("the OVF environment's adapters (in unit-number order)", 'nic-mac-unknown', /the workload NIC 00:50:56:b1:8d:33 \(from the OVF environment.s adapters .*\) is not on this machine; its Ethernet interfaces are: eth0 00:50:56:b1:20:5e/),
+    refused(
+      "the OVF environment's adapters (in unit-number order)",
+      'nic-mac-unknown',
+      /the workload NIC 00:50:56:b1:8d:33 \(from the OVF environment.s adapters .*\) is not on this machine; its Ethernet interfaces are: eth0 00:50:56:b1:20:5e/,
+    ),
   );
   const three = [nic('eth0', M.management), nic('eth1', M.workload), nic('eth2', M.frontend)];
-  assert.throws(() => resolveNics({ deployment: 'default', adapters: THREE.slice(0, 2), live: three }), refused("the OVF environment's adapters (in unit-number order)", 'nic-count', /this machine has 3 NICs \(eth0, eth1, eth2\), but the default deployment has 2 NICs/));
+  assert.throws(
+    () => resolveNics({ deployment: 'default', adapters: THREE.slice(0, 2), live: three }),
+    refused(
+      "the OVF environment's adapters (in unit-number order)",
+      'nic-count',
+      /this machine has 3 NICs \(eth0, eth1, eth2\), but the default deployment has 2 NICs/,
+    ),
+  );
   const overridden = resolveNics({ deployment: 'default', cliOverride: `management=${M.management},workload=${M.workload}`, adapters: [], live: three });
-  assert.deepEqual(overridden.warnings.map((w) => [w.at, w.code, w.severity]), [['--nics', 'nic-count', 'warning']]);
+  assert.deepEqual(
+    overridden.warnings.map((w) => [w.at, w.code, w.severity]),
+    [['--nics', 'nic-count', 'warning']],
+  );
   assert.match(overridden.warnings[0]!.message, /this machine has 3 NICs .*; going by --nics/);
   // Virtual interfaces (veth in a test bed) are not counted.
-  const veth = resolveNics({ deployment: 'default', adapters: THREE.slice(0, 2), live: [nic('eth0', M.management, { physical: false }), nic('eth1', M.workload, { physical: false })] });
+  const veth = resolveNics({
+    deployment: 'default',
+    adapters: THREE.slice(0, 2),
+    live: [nic('eth0', M.management, { physical: false }), nic('eth1', M.workload, { physical: false })],
+  });
   assert.deepEqual(veth.warnings, []);
   assert.throws(
-    () => resolveNics({ deployment: 'default', adapters: THREE.slice(0, 2), live: [nic('eth0', M.management), nic('eth1', M.workload), nic('frontend', '00:50:56:b1:00:99', { physical: false })] }),
+    () =>
+      resolveNics({
+        deployment: 'default',
+        adapters: THREE.slice(0, 2),
+        live: [nic('eth0', M.management), nic('eth1', M.workload), nic('frontend', '00:50:56:b1:00:99', { physical: false })],
+      }),
     refused('frontend', 'nic-name-taken', /interface frontend \(00:50:56:b1:00:99\) holds a role name but is not the frontend NIC/),
   );
 });

@@ -54,7 +54,11 @@ async function load(bytes: Buffer): Promise<{ password?: string; error?: InputEr
 /** The one problem of a decoding error: at the document, by the encoding rule. */
 const problem = (e: InputError | undefined) => {
   assert.ok(e, 'an InputError');
-  assert.deepEqual(e.problems.map((p) => [p.at, p.code]), [['OVF environment', 'bad-encoding']], e.message);
+  assert.deepEqual(
+    e.problems.map((p) => [p.at, p.code]),
+    [['OVF environment', 'bad-encoding']],
+    e.message,
+  );
   return e.problems[0];
 };
 
@@ -113,10 +117,12 @@ test('UTF-16 with a byte order mark (LE and BE) is decoded; without one it is re
   assert.match(problem(odd.error).message, /not valid UTF-16LE/u);
 });
 
-test('guestinfo: vmtoolsd\'s stdout is decoded from its bytes, not as lossy UTF-8', () => {
+test("guestinfo: vmtoolsd's stdout is decoded from its bytes, not as lossy UTF-8", () => {
   withDir((dir) => {
     // VMware Tools cannot run off a VM: a stand-in vmtoolsd prints the document's bytes, as the real one does.
-    writeFileSync(join(dir, 'vmtoolsd'), `#!/bin/sh\n[ "$1" = --cmd ] && [ "$2" = "info-get guestinfo.ovfEnv" ] || exit 1\ncat '${dir}/env.xml'\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'vmtoolsd'), `#!/bin/sh\n[ "$1" = --cmd ] && [ "$2" = "info-get guestinfo.ovfEnv" ] || exit 1\ncat '${dir}/env.xml'\n`, {
+      mode: 0o755,
+    });
     const env = { PATH: `${dir}:${process.env.PATH}`, OVF_ENV: '/nonexistent' };
     // validate redacts the password, so what decoding made of the bytes shows in a property it
     // echoes: a host name with ä (refused, and quoted in the message as it arrived).
@@ -124,12 +130,18 @@ test('guestinfo: vmtoolsd\'s stdout is decoded from its bytes, not as lossy UTF-
     const r = cli(['validate', '--json'], { env });
     assert.equal(r.code, 2, 'ä is not allowed in a host name: it must arrive as ä, not U+FFFD');
     const doc2 = JSON.parse(r.stdout);
-    assert.ok(doc2.problems.some((p: Problem) => p.at === 'network.hostname' && p.code === 'hostname-bad-label' && p.message.includes('"häproxy.local"')), r.stdout);
+    assert.ok(
+      doc2.problems.some((p: Problem) => p.at === 'network.hostname' && p.code === 'hostname-bad-label' && p.message.includes('"häproxy.local"')),
+      r.stdout,
+    );
     writeFileSync(join(dir, 'env.xml'), Buffer.from(doc(undefined), 'latin1'));
     const bad = cli(['validate', '--json'], { env });
     assert.equal(bad.code, 2);
     assert.match(JSON.parse(bad.stdout).error, /^guestinfo via vmtoolsd: the document is not valid UTF-8/u);
-    assert.deepEqual(JSON.parse(bad.stdout).problems.map((p: Problem) => [p.at, p.code]), [['OVF environment', 'bad-encoding']]);
+    assert.deepEqual(
+      JSON.parse(bad.stdout).problems.map((p: Problem) => [p.at, p.code]),
+      [['OVF environment', 'bad-encoding']],
+    );
   });
 });
 

@@ -59,7 +59,11 @@ interface PlanScenario {
 
 const seed = SCENARIOS.find((s) => s.name === 'seed-frontend')!;
 /** The seed with other properties. */
-const seedWith = (what: string, properties: Record<string, string>): Scenario => ({ ...seed, name: `seed-frontend, ${what}`, properties: { ...seed.properties, ...properties } });
+const seedWith = (what: string, properties: Record<string, string>): Scenario => ({
+  ...seed,
+  name: `seed-frontend, ${what}`,
+  properties: { ...seed.properties, ...properties },
+});
 /** No key material could be made this run. */
 const { pki: _, ...NO_PKI } = FIRST_BOOT;
 const paths = (plan: Plan) => plan.files.map((f) => f.path);
@@ -79,7 +83,12 @@ const PLAN_SCENARIOS: PlanScenario[] = [
         { name: 'ens256', mac: SEED_MACS.frontend, pciSlot: '0000:1b:00.0', physical: true },
       ],
     },
-    expect: (plan) => assert.deepEqual(plan.renames, [{ from: 'ens192', to: 'management' }, { from: 'ens224', to: 'workload' }, { from: 'ens256', to: 'frontend' }]),
+    expect: (plan) =>
+      assert.deepEqual(plan.renames, [
+        { from: 'ens192', to: 'management' },
+        { from: 'ens224', to: 'workload' },
+        { from: 'ens256', to: 'frontend' },
+      ]),
   },
   {
     name: 'existing-haproxy-cfg',
@@ -87,7 +96,9 @@ const PLAN_SCENARIOS: PlanScenario[] = [
     facts: { ...FIRST_BOOT, haproxyCfg: fixture('haproxy/api-sections.cfg') },
     expect: (plan) => {
       const cfg = plan.files.find((f) => f.path === '/etc/haproxy/haproxy.cfg')!;
-      assert.ok(cfg.content.includes('backend domain-c50:b42f9558-a4eb-4e8f-8f0f-9a8f295f0a8e-vm-testing-rritesh-guest-cluster-control-plane-service-apiserver'));
+      assert.ok(
+        cfg.content.includes('backend domain-c50:b42f9558-a4eb-4e8f-8f0f-9a8f295f0a8e-vm-testing-rritesh-guest-cluster-control-plane-service-apiserver'),
+      );
       assert.equal(cfg.merge?.base, fixture('haproxy/api-sections.cfg'));
     },
   },
@@ -166,7 +177,11 @@ const PLAN_SCENARIOS: PlanScenario[] = [
 function sorted(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sorted);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => [k, sorted(v)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([k, v]) => [k, sorted(v)]),
+    );
   }
   return value;
 }
@@ -179,7 +194,9 @@ function planJson(plan: Plan): string {
     mode: `0${mode.toString(8)}`,
     ...(sorted(f) as object),
     ...(merge && {
-      merge: { base: merge.base === undefined ? null : { bytes: Buffer.byteLength(merge.base), sha256: createHash('sha256').update(merge.base).digest('hex') } },
+      merge: {
+        base: merge.base === undefined ? null : { bytes: Buffer.byteLength(merge.base), sha256: createHash('sha256').update(merge.base).digest('hex') },
+      },
     }),
   }));
   return `${JSON.stringify({ files: meta, ...(sorted(rest) as object) }, null, 2)}\n`;
@@ -203,7 +220,12 @@ function readTree(dir: string): Map<string, string> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
     throw err;
   }
-  return new Map(names.filter((n) => statSync(join(dir, n)).isFile()).sort().map((n) => [`/${n}`, readFileSync(join(dir, n), 'utf8')]));
+  return new Map(
+    names
+      .filter((n) => statSync(join(dir, n)).isFile())
+      .sort()
+      .map((n) => [`/${n}`, readFileSync(join(dir, n), 'utf8')]),
+  );
 }
 
 function writeTree(dir: string, tree: Map<string, string>): void {
@@ -252,7 +274,9 @@ for (const s of PLAN_SCENARIOS) {
       const expected = golden.get(path)!;
       if (content === expected) continue;
       const where = `test/golden/plan/${s.name}${path}`;
-      assert.fail(`${s.name}: ${path} differs from its golden file ${where} (- golden, + planned):\n${createTwoFilesPatch(where, `planned ${path}`, expected, content, undefined, undefined, { context: 3 })}`);
+      assert.fail(
+        `${s.name}: ${path} differs from its golden file ${where} (- golden, + planned):\n${createTwoFilesPatch(where, `planned ${path}`, expected, content, undefined, undefined, { context: 3 })}`,
+      );
     }
   });
 }

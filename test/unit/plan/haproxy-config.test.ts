@@ -21,7 +21,10 @@ const seed = (over: Record<string, string> = {}) => validateProperties({ ...SEED
 test('sections split and join back to the exact input', () => {
   const p = parseSections(API_CFG);
   assert.equal(p.preamble + p.sections.map((s) => s.text).join(''), API_CFG);
-  assert.deepEqual(p.sections.map((s) => s.keyword), ['global', 'defaults', 'userlist', 'frontend', 'backend', 'backend', 'frontend', 'backend']);
+  assert.deepEqual(
+    p.sections.map((s) => s.keyword),
+    ['global', 'defaults', 'userlist', 'frontend', 'backend', 'backend', 'frontend', 'backend'],
+  );
 });
 
 test('an unchanged password keeps its hash, so a rerun rewrites nothing', () => {

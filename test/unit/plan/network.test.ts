@@ -58,19 +58,23 @@ test('every scenario: priorities distinct, rules unique, all before the main tab
 test('VIPs: a range inside a NIC subnet uses that NIC table; outside every subnet, the deployment VIP network', () => {
   const config = scenarioConfig(scenario('service-ranges'));
   const placed = config.loadbalance.serviceIpRanges.map((r) => placeServiceRange(config, r));
-  assert.deepEqual(placed.map((p) => [p.range, p.role, p.table]), [
-    ['192.168.0.0/24', 'workload', 200],
-    ['172.16.10.128/25', 'frontend', 201],
-    ['10.191.180.0/24', 'management', 'main'],
-    ['10.200.0.0/24', 'frontend', 201],
-  ]);
+  assert.deepEqual(
+    placed.map((p) => [p.range, p.role, p.table]),
+    [
+      ['192.168.0.0/24', 'workload', 200],
+      ['172.16.10.128/25', 'frontend', 201],
+      ['10.191.180.0/24', 'management', 'main'],
+      ['10.200.0.0/24', 'frontend', 201],
+    ],
+  );
   // The management range needs no rule (main is management's table); the others get one each,
   // at 1000 + their index in loadbalance.service_ip_range.
-  assert.deepEqual(allRules('service-ranges').filter((r) => r.from && r.priority < 2000).map(ruleText), [
-    '1000: from 192.168.0.0/24 lookup 200',
-    '1001: from 172.16.10.128/25 lookup 201',
-    '1003: from 10.200.0.0/24 lookup 201',
-  ]);
+  assert.deepEqual(
+    allRules('service-ranges')
+      .filter((r) => r.from && r.priority < 2000)
+      .map(ruleText),
+    ['1000: from 192.168.0.0/24 lookup 200', '1001: from 172.16.10.128/25 lookup 201', '1003: from 10.200.0.0/24 lookup 201'],
+  );
   // Default deployment: outside every subnet means workload.
   const dhcp = scenarioConfig(scenario('dhcp-workload'));
   assert.equal(placeServiceRange(dhcp, '192.168.0.0/24').table, ROUTE_TABLE.workload);
@@ -81,12 +85,15 @@ test('VIPs: a range inside a NIC subnet uses that NIC table; outside every subne
 
 test('AnyIP: one local route on lo per service range, nothing else', () => {
   const m = modelOf('service-ranges');
-  assert.deepEqual(m.anyip.map((r) => [r.destination, r.type, r.table]), [
-    ['192.168.0.0/24', 'local', 'local'],
-    ['172.16.10.128/25', 'local', 'local'],
-    ['10.191.180.0/24', 'local', 'local'],
-    ['10.200.0.0/24', 'local', 'local'],
-  ]);
+  assert.deepEqual(
+    m.anyip.map((r) => [r.destination, r.type, r.table]),
+    [
+      ['192.168.0.0/24', 'local', 'local'],
+      ['172.16.10.128/25', 'local', 'local'],
+      ['10.191.180.0/24', 'local', 'local'],
+      ['10.200.0.0/24', 'local', 'local'],
+    ],
+  );
 });
 
 test('workload and frontend never route through the main table; management holds the only main default', () => {
@@ -95,24 +102,37 @@ test('workload and frontend never route through the main table; management holds
     for (const nic of m.nics) {
       if (nic.role === 'management') {
         assert.equal(nic.table, undefined);
-        assert.ok(nic.routes.every((r) => r.table === undefined), `${s.name}: management routes stay in main`);
+        assert.ok(
+          nic.routes.every((r) => r.table === undefined),
+          `${s.name}: management routes stay in main`,
+        );
         continue;
       }
       assert.equal(nic.table, ROUTE_TABLE[nic.role]);
       assert.equal(nic.gateway, undefined, `${s.name}: ${nic.role} has no [Network] Gateway=`);
       assert.equal(nic.acceptRA, false, `${s.name}: ${nic.role} ignores IPv6 router advertisements`);
-      assert.ok(nic.routes.every((r) => r.table === nic.table), `${s.name}: ${nic.role} routes all in table ${nic.table}`);
-      if (nic.dhcp) assert.ok(nic.dhcpv4.some((d) => d.key === 'RouteTable' && d.value === String(nic.table)), `${s.name}: ${nic.role} DHCP routes in its table`);
+      assert.ok(
+        nic.routes.every((r) => r.table === nic.table),
+        `${s.name}: ${nic.role} routes all in table ${nic.table}`,
+      );
+      if (nic.dhcp)
+        assert.ok(
+          nic.dhcpv4.some((d) => d.key === 'RouteTable' && d.value === String(nic.table)),
+          `${s.name}: ${nic.role} DHCP routes in its table`,
+        );
     }
   }
 });
 
 test('static policy NIC: link route + default in its table, one subnet rule', () => {
   const wl = modelOf('seed-frontend').nics.find((n) => n.role === 'workload')!;
-  assert.deepEqual(wl.routes.map((r) => [r.destination ?? 'default', r.gateway, r.scope, r.preferredSource, r.table]), [
-    ['192.168.0.0/16', undefined, 'link', '192.168.1.2', 200],
-    ['default', '192.168.1.1', undefined, undefined, 200],
-  ]);
+  assert.deepEqual(
+    wl.routes.map((r) => [r.destination ?? 'default', r.gateway, r.scope, r.preferredSource, r.table]),
+    [
+      ['192.168.0.0/16', undefined, 'link', '192.168.1.2', 200],
+      ['default', '192.168.1.1', undefined, undefined, 200],
+    ],
+  );
   assert.equal(wl.rules.filter((r) => r.priority === PRIORITY.subnet.workload).length, 1);
 });
 
@@ -120,9 +140,17 @@ test('DHCP policy NIC: RouteTable=, a suppress_prefixlength 0 rule for the lease
   const wl = modelOf('dhcp-workload').nics.find((n) => n.role === 'workload')!;
   assert.equal(wl.dhcp, true);
   assert.deepEqual(Object.fromEntries(wl.dhcpv4.map((d) => [d.key, d.value])), {
-    ClientIdentifier: 'mac', RouteTable: '200', UseGateway: 'no', UseDNS: 'no', UseNTP: 'no', UseHostname: 'no',
+    ClientIdentifier: 'mac',
+    RouteTable: '200',
+    UseGateway: 'no',
+    UseDNS: 'no',
+    UseNTP: 'no',
+    UseHostname: 'no',
   });
-  assert.deepEqual(wl.routes.map((r) => [r.gateway, r.gatewayOnLink, r.table]), [['192.168.1.1', true, 200]]);
+  assert.deepEqual(
+    wl.routes.map((r) => [r.gateway, r.gatewayOnLink, r.table]),
+    [['192.168.1.1', true, 200]],
+  );
   assert.ok(wl.rules.some((r) => r.priority === PRIORITY.dhcpLinkRoutes.workload && r.suppressPrefixLength === 0 && !r.from && !r.to));
   const fe = modelOf('dhcp-all').nics.find((n) => n.role === 'frontend')!;
   assert.deepEqual(fe.routes, [], 'no gateway given: DHCP supplies it, into table 201');
@@ -136,15 +164,23 @@ test('management: static DNS and search domain from the FQDN; DHCP management ta
   assert.equal(dm.dhcp, true);
   assert.deepEqual(dm.dns, []);
   assert.ok(!dm.dhcpv4.some((d) => d.key === 'UseDNS'), 'no nameservers given: DNS from DHCP');
-  assert.ok(dm.dhcpv4.some((d) => d.key === 'UseGateway' && d.value === 'no'), 'management_gateway given: it wins over DHCP');
-  assert.deepEqual(dm.routes.map((r) => [r.gateway, r.gatewayOnLink, r.table]), [['10.191.191.254', true, undefined]]);
+  assert.ok(
+    dm.dhcpv4.some((d) => d.key === 'UseGateway' && d.value === 'no'),
+    'management_gateway given: it wins over DHCP',
+  );
+  assert.deepEqual(
+    dm.routes.map((r) => [r.gateway, r.gatewayOnLink, r.table]),
+    [['10.191.191.254', true, undefined]],
+  );
 });
 
 test('additional workload networks: one `to` rule each into the workload table', () => {
-  assert.deepEqual(allRules('additional-workload-networks').filter((r) => r.to).map(ruleText), [
-    '4000: from all to 10.50.0.0/16 lookup 200',
-    '4001: from all to 10.60.8.0/22 lookup 200',
-  ]);
+  assert.deepEqual(
+    allRules('additional-workload-networks')
+      .filter((r) => r.to)
+      .map(ruleText),
+    ['4000: from all to 10.50.0.0/16 lookup 200', '4001: from all to 10.60.8.0/22 lookup 200'],
+  );
 });
 
 test('hostname and hosts', () => {
@@ -181,12 +217,18 @@ test('plan renames live NICs that do not carry their role name yet', () => {
   const s = scenario('seed-frontend');
   const config = scenarioConfig(s);
   const nics = scenarioNics(s, config).map((n, i) => ({ ...n, currentName: i === 0 ? 'management' : `ens${192 + i}` }));
-  assert.deepEqual(planNetwork(config, nics).renames, [{ from: 'ens193', to: 'workload' }, { from: 'ens194', to: 'frontend' }]);
+  assert.deepEqual(planNetwork(config, nics).renames, [
+    { from: 'ens193', to: 'workload' },
+    { from: 'ens194', to: 'frontend' },
+  ]);
 });
 
 test('more list items than a priority band holds are refused by validation, not by the model', () => {
   // The model assumes valid input (no input rule lives in planning): validation caps the lists.
   const nets = Array.from({ length: BAND_SIZE + 1 }, (_, i) => `10.${100 + (i >> 8)}.${i & 255}.0/24`).join(',');
   const r = validateProperties({ ...SEED_PROPERTIES, 'network.additional_workload_networks': nets });
-  assert.ok(r.problems.some((p) => p.at === 'network.additional_workload_networks' && p.code === 'too-many-items' && /at most 1000/u.test(p.message)), JSON.stringify(r.problems));
+  assert.ok(
+    r.problems.some((p) => p.at === 'network.additional_workload_networks' && p.code === 'too-many-items' && /at most 1000/u.test(p.message)),
+    JSON.stringify(r.problems),
+  );
 });

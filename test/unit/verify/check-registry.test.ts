@@ -19,7 +19,9 @@ const read = (p: string) => readFileSync(new URL(p, ROOT), 'utf8');
 const MARKER = '@@hpa-0123456789abcdef@@';
 
 function input(name: 'healthy' | 'broken'): CheckInput {
-  const observed = observedFromSections(splitSections(MARKER, read(`test/fixtures/verify/bed/collect-${name}.stdout`), read(`test/fixtures/verify/bed/collect-${name}.stderr`)));
+  const observed = observedFromSections(
+    splitSections(MARKER, read(`test/fixtures/verify/bed/collect-${name}.stdout`), read(`test/fixtures/verify/bed/collect-${name}.stderr`)),
+  );
   return { observed, ...expectedFor(observed, undefined), now: new Date(observed.remoteTime! * 1000) };
 }
 
@@ -30,7 +32,10 @@ test('docs/verify.md holds the checks tables generated from the registry (npm ru
   assert.equal(region, renderChecksTables());
   // Every registered check has its row, in registry order, and no row names an unknown check.
   const rows = [...region.matchAll(/^\| `([^`]+)` \|/gmu)].map((m) => m[1]);
-  assert.deepEqual(rows, CHECKS.map((c) => c.id));
+  assert.deepEqual(
+    rows,
+    CHECKS.map((c) => c.id),
+  );
 });
 
 test('a checks region that is missing or out of order is an error, not a silent no-op', () => {
@@ -52,7 +57,10 @@ test('every check has a unique id, a known family and plain-words documentation'
   }
   // Families come one after another, in FAMILIES' order (the report order).
   const order = CHECKS.map((c) => families.indexOf(c.family));
-  assert.deepEqual(order, [...order].sort((a, b) => a - b));
+  assert.deepEqual(
+    order,
+    [...order].sort((a, b) => a - b),
+  );
   assert.deepEqual([...new Set(CHECKS.map((c) => c.family))], families, 'every family has checks');
 });
 
@@ -79,7 +87,11 @@ test('each check yields only results with its own id, and runChecks is the regis
     assert.deepEqual(runChecks(input(name)), all);
     // Both collections give a result for most checks (route.additional needs additional networks).
     const seen = new Set(all.map((r) => r.id));
-    assert.deepEqual(CHECKS.map((c) => c.id).filter((id) => !seen.has(id)), ['route.additional'], name);
+    assert.deepEqual(
+      CHECKS.map((c) => c.id).filter((id) => !seen.has(id)),
+      ['route.additional'],
+      name,
+    );
   }
 });
 

@@ -29,7 +29,13 @@ function facts(name: 'healthy' | 'broken'): Observed {
 /** What the API probe saw on the healthy appliance: the server certificate it serves. */
 function apiOk(f: Observed): ApiProbe {
   const server = f.certs.find((c) => c.source === '/etc/haproxy/server.crt')!;
-  return { address: '10.191.181.52', port: 5556, via: 'direct', peer: { ...server, source: 'served by 10.191.181.52:5556' }, info: { path: '/v2/info', status: 200, version: 'v2.1.0 x' } };
+  return {
+    address: '10.191.181.52',
+    port: 5556,
+    via: 'direct',
+    peer: { ...server, source: 'served by 10.191.181.52:5556' },
+    info: { path: '/v2/info', status: 200, version: 'v2.1.0 x' },
+  };
 }
 
 function input(f: Observed, extra: Partial<CheckInput> = {}): CheckInput {
@@ -41,7 +47,8 @@ const find = (rs: CheckResult[], id: string, subject?: string) => {
   assert.ok(r, `no result ${id} ${subject ?? ''}: ${rs.map((x) => `${x.id} ${x.subject ?? ''}`).join(', ')}`);
   return r;
 };
-const notPassing = (rs: CheckResult[]) => rs.filter((r) => r.status !== 'pass').map((r) => `${r.status} ${r.id}${r.subject ? ` ${r.subject}` : ''}: ${r.message}`);
+const notPassing = (rs: CheckResult[]) =>
+  rs.filter((r) => r.status !== 'pass').map((r) => `${r.status} ${r.id}${r.subject ? ` ${r.subject}` : ''}: ${r.message}`);
 
 test('a healthy seed appliance passes every check, from its own state.json', () => {
   const f = facts('healthy');
@@ -50,7 +57,10 @@ test('a healthy seed appliance passes every check, from its own state.json', () 
   assert.equal(find(rs, 'state').message.startsWith('expected configuration from /var/lib/haproxy-appliance/state.json'), true);
   assert.equal(find(rs, 'dataplane.listen').message, 'dataplaneapi listens on 10.191.181.52:5556');
   assert.equal(find(rs, 'route.default').message, 'default via 10.191.191.254 dev management');
-  assert.deepEqual(rs.filter((r) => r.id === 'vip.bind').map((r) => r.subject), ['192.168.0.1:443', '192.168.0.1:6443', '192.168.0.2:80', '192.168.0.3:6443']);
+  assert.deepEqual(
+    rs.filter((r) => r.id === 'vip.bind').map((r) => r.subject),
+    ['192.168.0.1:443', '192.168.0.1:6443', '192.168.0.2:80', '192.168.0.3:6443'],
+  );
   assert.match(find(rs, 'service', 'haproxy').message, /process presence/u);
   assert.match(find(rs, 'dataplane.api').message, /v2\.1\.0/u);
   // Every id is one of the documented ones.
@@ -64,7 +74,10 @@ test('a broken appliance: haproxy stopped, AnyIP route gone, API on the wrong po
   assert.equal(find(rs, 'service', 'haproxy').status, 'fail');
   const listen = find(rs, 'dataplane.listen');
   assert.equal(listen.status, 'fail');
-  assert.match(listen.message, /^dataplaneapi listens on 10\.191\.181\.52:5557, not on 10\.191\.181\.52:5556 \(loadbalance\.dataplane_port 5556\); it runs with --tls-host=10\.191\.181\.52 --tls-port=5557 --scheme=https$/u);
+  assert.match(
+    listen.message,
+    /^dataplaneapi listens on 10\.191\.181\.52:5557, not on 10\.191\.181\.52:5556 \(loadbalance\.dataplane_port 5556\); it runs with --tls-host=10\.191\.181\.52 --tls-port=5557 --scheme=https$/u,
+  );
   assert.equal(find(rs, 'dataplane.tls').status, 'skip');
   assert.equal(find(rs, 'dataplane.api').status, 'skip');
   const anyip = find(rs, 'anyip', '192.168.0.0/24');
@@ -83,7 +96,10 @@ test("the issue's example: a VIP in haproxy.cfg that nothing listens on because 
   const rs = runChecks(input(f));
   const bind = find(rs, 'vip.bind', '192.168.0.3:6443');
   assert.equal(bind.status, 'fail');
-  assert.match(bind.message, /^VIP 192\.168\.0\.3:6443 is in haproxy\.cfg but nothing listens: no AnyIP route covers 192\.168\.0\.3 \(service ranges: 192\.168\.0\.0\/24\) \(frontend /u);
+  assert.match(
+    bind.message,
+    /^VIP 192\.168\.0\.3:6443 is in haproxy\.cfg but nothing listens: no AnyIP route covers 192\.168\.0\.3 \(service ranges: 192\.168\.0\.0\/24\) \(frontend /u,
+  );
   assert.match(bind.remedy!, /AnyIP route of its range is missing/u);
   // The sockets bound before the route went stay open: they pass vip.bind, anyip says why nothing reaches them.
   assert.equal(find(rs, 'vip.bind', '192.168.0.1:443').status, 'pass');
@@ -97,7 +113,10 @@ test('a VIP outside the service ranges', () => {
   const rs = runChecks(input(f));
   const bind = find(rs, 'vip.bind', '10.99.0.1:443');
   assert.equal(bind.status, 'fail');
-  assert.match(bind.message, /^VIP 10\.99\.0\.1:443 is in haproxy\.cfg but nothing listens: no AnyIP route covers 10\.99\.0\.1 \(service ranges: 192\.168\.0\.0\/24\); 10\.99\.0\.1 is outside the service ranges \(192\.168\.0\.0\/24\) \(frontend stray, haproxy\.cfg line \d+\)$/u);
+  assert.match(
+    bind.message,
+    /^VIP 10\.99\.0\.1:443 is in haproxy\.cfg but nothing listens: no AnyIP route covers 10\.99\.0\.1 \(service ranges: 192\.168\.0\.0\/24\); 10\.99\.0\.1 is outside the service ranges \(192\.168\.0\.0\/24\) \(frontend stray, haproxy\.cfg line \d+\)$/u,
+  );
   assert.match(bind.remedy!, /inside 192\.168\.0\.0\/24/u);
 });
 
@@ -115,7 +134,11 @@ test('haproxy.cfg changed after haproxy started, and the bind it added is not lo
 test('routing: a missing default route, a missing policy default, a duplicate and a stray rule', () => {
   const f = facts('healthy');
   f.routes = f.routes!.filter((r) => !(r.table === 'main' && r.dst === 'default') && !(r.table === '201' && r.dst === 'default'));
-  f.rules = [...f.rules!, { priority: 2000, from: '192.168.0.0/16', to: 'all', action: 'lookup', table: '200' }, { priority: 1500, from: '10.0.0.0/8', to: 'all', action: 'lookup', table: '201' }];
+  f.rules = [
+    ...f.rules!,
+    { priority: 2000, from: '192.168.0.0/16', to: 'all', action: 'lookup', table: '200' },
+    { priority: 1500, from: '10.0.0.0/8', to: 'all', action: 'lookup', table: '201' },
+  ];
   const rs = runChecks(input(f));
   const def = find(rs, 'route.default');
   assert.equal(def.status, 'fail');
@@ -134,13 +157,22 @@ test('replies from the VIPs leave by the wrong NIC when their rule is missing', 
   const rs = runChecks(input(f));
   const rp = find(rs, 'vip.return-path', '192.168.0.0/24');
   assert.equal(rp.status, 'fail');
-  assert.match(rp.message, /^replies from 192\.168\.0\.1 \(192\.168\.0\.0\/24\) to a remote client such as 198\.51\.100\.10 leave via 10\.191\.191\.254 dev management \(table main, rule 32766\), not via 192\.168\.1\.1 dev workload/u);
+  assert.match(
+    rp.message,
+    /^replies from 192\.168\.0\.1 \(192\.168\.0\.0\/24\) to a remote client such as 198\.51\.100\.10 leave via 10\.191\.191\.254 dev management \(table main, rule 32766\), not via 192\.168\.1\.1 dev workload/u,
+  );
 });
 
 test('additional workload networks are routed via workload', () => {
   const cfg: PublicConfig = { ...SEED, network: { ...SEED.network, additionalWorkloadNetworks: ['10.20.0.0/16'] } };
   const f = facts('healthy');
-  const base = { observed: f, expected: { config: cfg, source: { kind: 'expect' as const, file: 'x' } }, api: apiOk(f), apiUser: 'wcp', now: new Date(f.remoteTime! * 1000) };
+  const base = {
+    observed: f,
+    expected: { config: cfg, source: { kind: 'expect' as const, file: 'x' } },
+    api: apiOk(f),
+    apiUser: 'wcp',
+    now: new Date(f.remoteTime! * 1000),
+  };
   let rs = runChecks(base);
   assert.equal(find(rs, 'route.additional', '10.20.0.0/16').status, 'fail');
   assert.match(find(rs, 'rule', 'workload (table 200)').message, /rule `4000: from all to 10\.20\.0\.0\/16 lookup 200` is missing/u);
@@ -175,7 +207,10 @@ test('the seed as text: netstat -tnlp and ip r in place of ss and ip -j', () => 
   f.routes = [...parseRoutes(fx('seed/ip-r.txt')), ...f.routes!.filter((r) => r.table !== 'main')];
   const rs = runChecks(input(f));
   for (const id of ['dataplane.listen', 'ssh.listen', 'route.default']) assert.equal(find(rs, id).status, 'pass', id);
-  assert.deepEqual(rs.filter((r) => r.id === 'route.link').map((r) => r.status), ['pass', 'pass', 'pass']);
+  assert.deepEqual(
+    rs.filter((r) => r.id === 'route.link').map((r) => r.status),
+    ['pass', 'pass', 'pass'],
+  );
   // The seed's netstat has no 192.168.0.3:6443 (the guest cluster came later).
   assert.equal(find(rs, 'vip.bind', '192.168.0.3:6443').status, 'fail');
   assert.equal(find(rs, 'vip.bind', '192.168.0.2:80').status, 'pass');
@@ -191,9 +226,19 @@ test('the seed as text: netstat -tnlp and ip r in place of ss and ip -j', () => 
 
 test('stray listeners on VIPs and wildcard listeners', () => {
   const f = facts('healthy');
-  f.listeners = [...f.listeners!, { address: '192.168.0.9', port: 8080, family: 4, processes: [{ name: 'python3', pid: 9 }] }, { address: '0.0.0.0', port: 9100, family: 4, processes: [{ name: 'node_exporter', pid: 10 }] }];
+  f.listeners = [
+    ...f.listeners!,
+    { address: '192.168.0.9', port: 8080, family: 4, processes: [{ name: 'python3', pid: 9 }] },
+    { address: '0.0.0.0', port: 9100, family: 4, processes: [{ name: 'node_exporter', pid: 10 }] },
+  ];
   const rs = runChecks(input(f)).filter((r) => r.id === 'vip.exposed');
-  assert.deepEqual(rs.map((r) => [r.status, r.subject]), [['fail', '192.168.0.9:8080'], ['warn', '0.0.0.0:9100']]);
+  assert.deepEqual(
+    rs.map((r) => [r.status, r.subject]),
+    [
+      ['fail', '192.168.0.9:8080'],
+      ['warn', '0.0.0.0:9100'],
+    ],
+  );
   assert.match(rs[1]!.message, /node_exporter listens on every address \(0\.0\.0\.0:9100\); with AnyIP that includes every VIP in 192\.168\.0\.0\/24/u);
 });
 

@@ -10,7 +10,11 @@ import { renderJson, renderJunit, renderText } from '../../../src/verify/report.
 import type { HostReport } from '../../../src/verify/types.js';
 
 const ok: HostReport = {
-  name: 'lb1', host: '10.191.181.52', port: 22, user: 'root', checks: [{ id: 'route.default', status: 'pass', message: 'default via 10.191.191.254 dev management' }],
+  name: 'lb1',
+  host: '10.191.181.52',
+  port: 22,
+  user: 'root',
+  checks: [{ id: 'route.default', status: 'pass', message: 'default via 10.191.191.254 dev management' }],
   timings: { connectMs: 80, collectMs: 150, totalMs: 260 },
 };
 
@@ -35,7 +39,10 @@ const EVIL = {
 };
 const evil = Object.values(EVIL).join(' | ');
 const hostile: HostReport = {
-  name: `lb\u001b]0;name\u0007${EVIL.nl}`, host: `10.0.0.1${EVIL.c1}`, port: 22, user: EVIL.nl,
+  name: `lb\u001b]0;name\u0007${EVIL.nl}`,
+  host: `10.0.0.1${EVIL.c1}`,
+  port: 22,
+  user: EVIL.nl,
   expected: { kind: 'state', path: `/var/lib/x${EVIL.cr}`, version: `0.1.0${EVIL.title}`, appliedAt: EVIL.bidi },
   methods: { listeners: EVIL.esc, services: EVIL.sep },
   recordedHostKey: `ssh-ed25519 ${EVIL.esc}`,
@@ -49,8 +56,13 @@ const hostile: HostReport = {
   timings: { connectMs: 1, collectMs: 2, totalMs: 3 },
 };
 const hostileDown: HostReport = {
-  name: EVIL.nl, host: 'h', port: 22, user: 'root', checks: [],
-  error: { kind: 'collect', message: `the collection script printed nothing usable (exit 1: ${evil})`, remedy: EVIL.cr }, timings: { totalMs: 5 },
+  name: EVIL.nl,
+  host: 'h',
+  port: 22,
+  user: 'root',
+  checks: [],
+  error: { kind: 'collect', message: `the collection script printed nothing usable (exit 1: ${evil})`, remedy: EVIL.cr },
+  timings: { totalMs: 5 },
 };
 
 test('text: hostile fields cannot print a control character or start a line', () => {
@@ -62,7 +74,10 @@ test('text: hostile fields cannot print a control character or start a line', ()
     // Every line is one the renderer made: a host head, a check, a remedy, an error, a summary.
     for (const line of plain.split('\n')) {
       assert.doesNotMatch(line, /^\s*(FAKE LINE|PASS {2}forged)/u, line);
-      assert.ok(line === '' || /^(lb|root\\nFAKE|10\.191|3 hosts)|^ {2}(PASS|WARN|FAIL|SKIP|recorded|the collection|→|\d+ passed)|^ {8}/u.test(line), `unexpected line: ${JSON.stringify(line)}`);
+      assert.ok(
+        line === '' || /^(lb|root\\nFAKE|10\.191|3 hosts)|^ {2}(PASS|WARN|FAIL|SKIP|recorded|the collection|→|\d+ passed)|^ {8}/u.test(line),
+        `unexpected line: ${JSON.stringify(line)}`,
+      );
     }
     assert.ok(plain.includes('FAKE LINE: PASS') && plain.includes('root\\nFAKE LINE: PASS'), 'the escaped text is still shown');
   }

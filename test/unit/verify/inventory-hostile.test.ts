@@ -20,14 +20,17 @@ function refused(f: () => unknown, where: string, re: RegExp, code: ProblemCode)
   assert.throws(f, (err: unknown) => {
     assert.ok(err instanceof InputError, `not an InputError: ${String(err)}`);
     assert.ok(err.message.startsWith(where), `${JSON.stringify(err.message)} does not start with ${where}`);
-    assert.deepEqual(err.problems.map((p) => [p.code, p.severity]), [[code, 'error']]);
+    assert.deepEqual(
+      err.problems.map((p) => [p.code, p.severity]),
+      [[code, 'error']],
+    );
     assert.ok(formatProblem(err.problems[0]).startsWith(where), `${JSON.stringify(err.problems[0].at)} is not ${where}`);
     assert.match(err.problems[0].message, re);
     return true;
   });
 }
 
-test('INI host:port, as Ansible: the port is the host\'s ansible_port; ansible_port written with the host wins; IPv6 only in brackets', () => {
+test("INI host:port, as Ansible: the port is the host's ansible_port; ansible_port written with the host wins; IPv6 only in brackets", () => {
   const text = `
 [haproxy]
 127.0.0.1:2222
@@ -102,7 +105,13 @@ ${names.map((n, i) => `    ${n}:\n      ansible_host: 10.0.0.${i + 1}`).join('\n
           __proto__: x
 `;
   const inv = parseInventory(yaml, 'inv.yml');
-  assert.deepEqual(show(inv.hosts), ['__proto__=@10.0.0.1:', 'constructor=protouser@10.0.0.2:', 'toString=@10.0.0.3:', 'hasOwnProperty=@10.0.0.4:', 'valueOf=@10.0.0.5:']);
+  assert.deepEqual(show(inv.hosts), [
+    '__proto__=@10.0.0.1:',
+    'constructor=protouser@10.0.0.2:',
+    'toString=@10.0.0.3:',
+    'hasOwnProperty=@10.0.0.4:',
+    'valueOf=@10.0.0.5:',
+  ]);
   // The YAML parser's mappings hold such keys as data, and Object.prototype is untouched.
   const doc = parseYaml('__proto__:\n  polluted: yes\nconstructor: 1\n') as unknown as Map<string, unknown>;
   assert.ok(doc instanceof Map);
@@ -123,14 +132,24 @@ __proto__
 });
 
 test('host ranges: the count is checked before expanding, with the file and line', () => {
-  refused(() => parseInventory('[web]\nweb[0:999][0:999][0:99]\n', 'web.ini'), 'web.ini:2', /web\[0:999\]\[0:999\]\[0:99\] makes 100000000 hosts/u, 'too-many-hosts');
+  refused(
+    () => parseInventory('[web]\nweb[0:999][0:999][0:99]\n', 'web.ini'),
+    'web.ini:2',
+    /web\[0:999\]\[0:999\]\[0:99\] makes 100000000 hosts/u,
+    'too-many-hosts',
+  );
   refused(() => parseInventory('all:\n  hosts:\n    web[0:99999999999]:\n', 'web.yml'), 'web.yml:3', /makes \d+ hosts/u, 'too-many-hosts');
   // Each range under the old per-range limit, the product over the distinct-host limit.
   refused(() => parseInventory('[web]\nweb[0:99][0:99][0:9]\n', 'web.ini'), 'web.ini:2', /more than 10000 hosts/u, 'too-many-hosts');
   // Over several lines: the line that passes the limit is named.
   refused(() => parseInventory('[a]\na[0:5999]\n[b]\nb[0:5999]\n', 'two.ini'), 'two.ini:4', /more than 10000 hosts/u, 'too-many-hosts');
   // Listing the same hosts again and again is capped too (100,000 listings).
-  refused(() => parseInventory(`${Array.from({ length: 11 }, (_, i) => `[g${i}]\nh[0:9999]\n`).join('')}`, 'rep.ini'), 'rep.ini:22', /makes 10000 hosts; an inventory may list at most 100000/u, 'too-many-hosts');
+  refused(
+    () => parseInventory(`${Array.from({ length: 11 }, (_, i) => `[g${i}]\nh[0:9999]\n`).join('')}`, 'rep.ini'),
+    'rep.ini:22',
+    /makes 10000 hosts; an inventory may list at most 100000/u,
+    'too-many-hosts',
+  );
   refused(() => parseInventory('[g]\nh[1:5:0]\n', 's.ini'), 's.ini:2', /step 0/u, 'host-range-bad');
   refused(() => parseInventory('[g]\nh[5:1]\n', 's.ini'), 's.ini:2', /is empty/u, 'host-range-bad');
   // Exactly at the limit is fine.

@@ -52,7 +52,10 @@ all:
 `;
   // x-defaults is a group without hosts (Ansible reads it so too): it adds no host.
   assert.deepEqual(show(parseInventory(text, 'inv.yml').hosts), [
-    'lb1=ops@10.191.181.52:2222', 'lb2=ops@10.191.181.53:22', 'lb3=ops@10.0.0.3:2222', 'lb4=@10.0.0.4:',
+    'lb1=ops@10.191.181.52:2222',
+    'lb2=ops@10.191.181.53:22',
+    'lb3=ops@10.0.0.3:2222',
+    'lb4=@10.0.0.4:',
   ]);
 });
 
@@ -68,7 +71,13 @@ test('flow collections: hosts and variables written inline', () => {
   children: {web: {hosts: {web1: {ansible_user: w}}}}
 `;
   assert.deepEqual(show(parseInventory(text, 'flow.yml').hosts), ['lb1=root@10.0.0.1:2200', 'lb2=root@lb2:', 'lb3=root@10.0.0.3:', 'web1=w@web1:']);
-  assert.deepEqual(parseYaml('a: [x, "y", 3]\nb: {c: [1, {d: e}]}\n'), new Map<string, unknown>([['a', ['x', 'y', 3]], ['b', new Map<string, unknown>([['c', [1, new Map([['d', 'e']])]]])]]));
+  assert.deepEqual(
+    parseYaml('a: [x, "y", 3]\nb: {c: [1, {d: e}]}\n'),
+    new Map<string, unknown>([
+      ['a', ['x', 'y', 3]],
+      ['b', new Map<string, unknown>([['c', [1, new Map([['d', 'e']])]]])],
+    ]),
+  );
 });
 
 test('block scalars, tags and Ansible Vault values: other variables may be anything', () => {
@@ -108,7 +117,15 @@ test('keys are names as written, errors keep their lines, the last of duplicate 
 `;
   assert.deepEqual(show(parseInventory(text, 'k.yml').hosts), ['010=@010:', 'yes=@yes:', 'lbA.lab=@lbA.lab:', 'lb=@lb:2']);
   // Values are YAML 1.1, as Ansible (PyYAML) reads them.
-  assert.deepEqual(parseYaml('a: yes\nb: 0x10\nc: ~\nd: 1.5\n'), new Map<string, unknown>([['a', true], ['b', 16], ['c', null], ['d', 1.5]]));
+  assert.deepEqual(
+    parseYaml('a: yes\nb: 0x10\nc: ~\nd: 1.5\n'),
+    new Map<string, unknown>([
+      ['a', true],
+      ['b', 16],
+      ['c', null],
+      ['d', 1.5],
+    ]),
+  );
   refused(() => parseInventory('all:\n  hosts:\n    lb1:\n      ansible_port: http\n', 'p.yml'), 'p.yml: host lb1:', /"http" is not a port/u);
   refused(() => parseInventory('all:\n  hosts:\n    a: 1\n   b: 2\n', 'bad.yml'), 'bad.yml: line 4', /./u);
   refused(() => parseInventory('all:\n  hosts: {a: 1\n', 'open.yml'), 'open.yml: line ', /flow map/iu);
@@ -132,9 +149,14 @@ test('100,000-deep flow sequences and mappings are refused with the line, no sta
   assert.deepEqual(show(parseInventory(ok, 'ok.yml').hosts), ['h=@h:']);
 });
 
-test('an alias bomb is refused by the package\'s alias limit, with the line of an alias', () => {
+test("an alias bomb is refused by the package's alias limit, with the line of an alias", () => {
   const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
-  for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+  for (let i = 1; i < 9; i++)
+    levels.push(
+      `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10)
+        .fill(`*${String.fromCharCode(96 + i)}`)
+        .join(', ')}]`,
+    );
   const text = `${levels.join('\n')}\nall:\n  hosts:\n    h:\n`;
   refused(() => parseInventory(text, 'bomb.yml'), 'bomb.yml: line 2:', /aliases expand to too much/u);
   // A few aliases of a large node are fine (each is shared, not copied).
@@ -146,5 +168,9 @@ test('more values than an inventory can need are refused while reading, with the
   const hosts = Math.ceil(YAML_MAX_VALUES / 2) + 1;
   const text = `all:\n  hosts:\n${Array.from({ length: hosts }, (_, i) => `    h${i}: {ansible_port: 22}\n`).join('')}`;
   // Each line holds a key, a flow mapping, a key and a value: four values.
-  refused(() => parseInventory(text, 'many.yml'), `many.yml: line ${2 + Math.ceil(YAML_MAX_VALUES / 4)}:`, new RegExp(`more than ${YAML_MAX_VALUES} values`, 'u'));
+  refused(
+    () => parseInventory(text, 'many.yml'),
+    `many.yml: line ${2 + Math.ceil(YAML_MAX_VALUES / 4)}:`,
+    new RegExp(`more than ${YAML_MAX_VALUES} values`, 'u'),
+  );
 });

@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { execa } from 'execa';
 import {
-  appendKnownHost, entryMatches, fingerprint, hostKeyAlgorithms, hostKeyName, knownHostsLine, knownKeyTypes, parseKnownHosts, verifyHostKey,
+  appendKnownHost,
+  entryMatches,
+  fingerprint,
+  hostKeyAlgorithms,
+  hostKeyName,
+  knownHostsLine,
+  knownKeyTypes,
+  parseKnownHosts,
+  verifyHostKey,
 } from '../../../src/verify/known-hosts.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'hpa-kh-'));
@@ -28,15 +36,18 @@ const rsa = await keygen('r', 'rsa');
 const typeAndKey = (l: string) => l.split(' ').slice(0, 2).join(' ');
 
 test('plain entries, ports, wildcards and negation', () => {
-  const entries = parseKnownHosts([
-    '# comment',
-    `10.191.181.52,haproxy.local ${typeAndKey(a.line)}`,
-    `[10.191.181.52]:2222 ${typeAndKey(b.line)}`,
-    `*.lab,!bad.lab ${typeAndKey(b.line)}`,
-    `@revoked * ${typeAndKey(rsa.line)}`,
-    `@cert-authority *.example ${typeAndKey(a.line)}`,
-    'garbage',
-  ].join('\n'), 'kh');
+  const entries = parseKnownHosts(
+    [
+      '# comment',
+      `10.191.181.52,haproxy.local ${typeAndKey(a.line)}`,
+      `[10.191.181.52]:2222 ${typeAndKey(b.line)}`,
+      `*.lab,!bad.lab ${typeAndKey(b.line)}`,
+      `@revoked * ${typeAndKey(rsa.line)}`,
+      `@cert-authority *.example ${typeAndKey(a.line)}`,
+      'garbage',
+    ].join('\n'),
+    'kh',
+  );
   assert.equal(entries.length, 5);
   assert.equal(verifyHostKey(entries, '10.191.181.52', 22, a.blob).status, 'known');
   assert.equal(verifyHostKey(entries, 'HAPROXY.local', 22, a.blob).status, 'known');

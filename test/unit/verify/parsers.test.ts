@@ -41,7 +41,16 @@ test('ss -Htnlp and netstat -tnlp of the same appliance agree', () => {
   // netstat names a process by argv[0]: the Data Plane API stand-in (a node script) shows as node.
   const pidKey = (l: { address: string; port: number; processes: { pid?: number }[] }) => `${l.address}:${l.port} ${l.processes.map((p) => p.pid).join(',')}`;
   assert.deepEqual(ss.map(pidKey).sort(), ns.map(pidKey).sort());
-  assert.deepEqual(ss.filter((l) => l.port !== 5556).map(key).sort(), ns.filter((l) => l.port !== 5556).map(key).sort());
+  assert.deepEqual(
+    ss
+      .filter((l) => l.port !== 5556)
+      .map(key)
+      .sort(),
+    ns
+      .filter((l) => l.port !== 5556)
+      .map(key)
+      .sort(),
+  );
   // netstat truncates sshd's process title (`7214/sshd: /usr/sbi`); the name is still sshd.
   assert.ok(ns.some((l) => l.port === 22 && l.processes[0]!.name === 'sshd'));
   assert.ok(ss.find((l) => l.port === 5556)!.processes.some((p) => p.name === 'dataplaneapi'));
@@ -60,7 +69,10 @@ test('listener addresses as ss and netstat print them', () => {
   assert.equal(listensOn(v6only, '10.0.0.1'), false);
   const dual = parseSs('LISTEN 0 128 *:80 *:* users:(("nginx",pid=2,fd=6),("nginx",pid=3,fd=6))')[0]!;
   assert.equal(listensOn(dual, '10.0.0.1'), true);
-  assert.deepEqual(dual.processes.map((p) => p.pid), [2, 3]);
+  assert.deepEqual(
+    dual.processes.map((p) => p.pid),
+    [2, 3],
+  );
   assert.equal(listensOn(parseSs('LISTEN 0 128 0.0.0.0:22 0.0.0.0:*')[0]!, '192.168.0.1'), true);
 });
 
@@ -82,22 +94,32 @@ test('ip -j and ip text give the same routes, rules and addresses', () => {
   assert.deepEqual(norm(parseRoutes(fx('bed/ip-j-route-all.json'))), norm(parseRoutes(fx('bed/ip-route-all.txt'))));
   const rules = parseRules(fx('bed/ip-j-rule.json'));
   assert.deepEqual(norm(rules), norm(parseRules(fx('bed/ip-rule.txt'))));
-  assert.deepEqual(rules.filter((r) => r.table === '200' || r.table === '201').map((r) => `${r.priority} ${r.from} ${r.table}`), [
-    '1000 192.168.0.0/24 200', '2000 192.168.0.0/16 200', '2001 172.16.10.0/24 201',
-  ]);
+  assert.deepEqual(
+    rules.filter((r) => r.table === '200' || r.table === '201').map((r) => `${r.priority} ${r.from} ${r.table}`),
+    ['1000 192.168.0.0/24 200', '2000 192.168.0.0/16 200', '2001 172.16.10.0/24 201'],
+  );
   const addrs = parseAddrs(fx('bed/ip-j-addr.json'));
-  assert.deepEqual(norm(addrs.map((a) => ({ ...a, operstate: undefined }))), norm(parseAddrs(fx('bed/ip-addr.txt')).map((a) => ({ ...a, operstate: undefined }))));
-  assert.deepEqual(addrs.find((a) => a.name === 'management'), { name: 'management', up: true, operstate: 'UP', mac: '00:50:56:b1:20:5e', ipv4: ['10.191.181.52/20'] });
+  assert.deepEqual(
+    norm(addrs.map((a) => ({ ...a, operstate: undefined }))),
+    norm(parseAddrs(fx('bed/ip-addr.txt')).map((a) => ({ ...a, operstate: undefined }))),
+  );
+  assert.deepEqual(
+    addrs.find((a) => a.name === 'management'),
+    { name: 'management', up: true, operstate: 'UP', mac: '00:50:56:b1:20:5e', ipv4: ['10.191.181.52/20'] },
+  );
   const anyip = parseRoutes(fx('bed/ip-j-route-all.json')).find((r) => r.type === 'local' && r.dst === '192.168.0.0/24');
   assert.deepEqual(anyip, { type: 'local', dst: '192.168.0.0/24', table: 'local', dev: 'lo', protocol: 'static', scope: 'host' });
 });
 
 test('rule and route text forms ip prints', () => {
-  assert.deepEqual(parseRules('3000:\tfrom all lookup 200 suppress_prefixlength 0\n4000:\tfrom all to 10.0.0.0/8 lookup 200\n5000:\tnot from 1.2.3.4 blackhole'), [
-    { priority: 3000, from: 'all', to: 'all', action: 'lookup', table: '200', suppressPrefixLength: 0 },
-    { priority: 4000, from: 'all', to: '10.0.0.0/8', action: 'lookup', table: '200' },
-    { priority: 5000, from: '1.2.3.4/32', to: 'all', action: 'blackhole', not: true },
-  ]);
+  assert.deepEqual(
+    parseRules('3000:\tfrom all lookup 200 suppress_prefixlength 0\n4000:\tfrom all to 10.0.0.0/8 lookup 200\n5000:\tnot from 1.2.3.4 blackhole'),
+    [
+      { priority: 3000, from: 'all', to: 'all', action: 'lookup', table: '200', suppressPrefixLength: 0 },
+      { priority: 4000, from: 'all', to: '10.0.0.0/8', action: 'lookup', table: '200' },
+      { priority: 5000, from: '1.2.3.4/32', to: 'all', action: 'blackhole', not: true },
+    ],
+  );
   assert.deepEqual(parseRouteLine('blackhole 10.9.9.0/24 table 200'), { type: 'blackhole', dst: '10.9.9.0/24', table: '200' });
   assert.equal(parseRouteLine('fe80::/64 dev eth0'), undefined);
 });
@@ -105,7 +127,10 @@ test('rule and route text forms ip prints', () => {
 test('haproxy.cfg binds, with their sections and line numbers', () => {
   const cfg = fx('bed/haproxy.cfg');
   const binds = parseBinds(cfg);
-  assert.deepEqual(binds.map((b) => `${b.address}:${b.port}`), ['192.168.0.1:443', '192.168.0.1:6443', '192.168.0.2:80', '192.168.0.3:6443']);
+  assert.deepEqual(
+    binds.map((b) => `${b.address}:${b.port}`),
+    ['192.168.0.1:443', '192.168.0.1:6443', '192.168.0.2:80', '192.168.0.3:6443'],
+  );
   const lines = cfg.split('\n');
   for (const b of binds) assert.match(lines[b.line - 1]!, new RegExp(`bind ${b.text.replace(/\./gu, '\\.')}`));
   assert.match(binds[0]!.section, /^frontend domain-c50:/u);
@@ -117,13 +142,21 @@ test('haproxy.cfg binds, with their sections and line numbers', () => {
   assert.deepEqual(parseBindAddress('unix@/run/x.sock'), {});
   assert.deepEqual(parseBindAddress('/run/x.sock'), {});
   const two = parseBinds('frontend f\n  bind 192.168.0.5:80,192.168.0.6:80 name x # comment\n  disabled\nlisten l\n  bind :8404\n');
-  assert.deepEqual(two.map((b) => [b.section, b.text, b.line, b.disabled ?? false]), [
-    ['frontend f', '192.168.0.5:80', 2, true], ['frontend f', '192.168.0.6:80', 2, true], ['listen l', ':8404', 5, false],
-  ]);
+  assert.deepEqual(
+    two.map((b) => [b.section, b.text, b.line, b.disabled ?? false]),
+    [
+      ['frontend f', '192.168.0.5:80', 2, true],
+      ['frontend f', '192.168.0.6:80', 2, true],
+      ['listen l', ':8404', 5, false],
+    ],
+  );
 });
 
 test('haproxy -c output, valid and invalid', () => {
-  assert.match(haproxyCheckSummary(fx('bed/haproxy-c-invalid.txt')), /^ALERT: config : parsing \[\/etc\/haproxy\/haproxy\.cfg:\d+\] : 'bind 192\.168\.0\.9:443' in section 'frontend': unknown keyword 'no-such-keyword'\./u);
+  assert.match(
+    haproxyCheckSummary(fx('bed/haproxy-c-invalid.txt')),
+    /^ALERT: config : parsing \[\/etc\/haproxy\/haproxy\.cfg:\d+\] : 'bind 192\.168\.0\.9:443' in section 'frontend': unknown keyword 'no-such-keyword'\./u,
+  );
   assert.match(haproxyCheckSummary(fx('bed/haproxy-c-valid.txt')), /^WARNING: config : log format ignored/u);
   assert.equal(parseHaproxyVersion('HAProxy version 2.6.12-1+deb12u4 2026/10/17 - https://haproxy.org/'), '2.6.12-1+deb12u4');
   assert.equal(parseHaproxyVersion('HA-Proxy version 2.1.4 2020/04/02 - https://haproxy.org/'), '2.1.4');
@@ -140,21 +173,50 @@ test('the certs section keeps certificates only', () => {
 });
 
 test('ps lines and service states: systemd, or process presence in the same network namespace', () => {
-  const procs = parseProcesses('fields pid netns etimes comm args\n  10 4026532246   55 haproxy /usr/sbin/haproxy -W -db -f /etc/haproxy/haproxy.cfg\n  11 4026531833   99 sshd sshd: /usr/sbin/sshd -D\n  12 4026532246    5 dataplaneapi /usr/local/bin/dataplaneapi --tls-port=5556\n  13 - 7 systemd-network /lib/systemd/systemd-networkd');
+  const procs = parseProcesses(
+    'fields pid netns etimes comm args\n  10 4026532246   55 haproxy /usr/sbin/haproxy -W -db -f /etc/haproxy/haproxy.cfg\n  11 4026531833   99 sshd sshd: /usr/sbin/sshd -D\n  12 4026532246    5 dataplaneapi /usr/local/bin/dataplaneapi --tls-port=5556\n  13 - 7 systemd-network /lib/systemd/systemd-networkd',
+  );
   assert.equal(procs.length, 4);
   assert.deepEqual(procs[0], { pid: 10, comm: 'haproxy', args: '/usr/sbin/haproxy -W -db -f /etc/haproxy/haproxy.cfg', elapsed: 55, netns: '4026532246' });
   const byProcess = serviceStates({ processes: procs, selfNetns: '4026532246' });
-  assert.deepEqual(byProcess.map((s) => `${s.name}=${s.state}`), ['haproxy=running', 'dataplaneapi=running', 'sshd=not running', 'systemd-networkd=running']);
+  assert.deepEqual(
+    byProcess.map((s) => `${s.name}=${s.state}`),
+    ['haproxy=running', 'dataplaneapi=running', 'sshd=not running', 'systemd-networkd=running'],
+  );
   assert.ok(byProcess.every((s) => s.method === 'process'));
   const bySystemd = serviceStates({ systemctl: 'active\nfailed\ninactive\nactive\nactive\n', processes: [] });
-  assert.deepEqual(bySystemd.map((s) => `${s.name}=${s.state}`), ['haproxy=active', 'dataplaneapi=failed', 'sshd=active', 'systemd-networkd=active']);
-  assert.deepEqual(parseMeta('uid 0\ntime 17\nhostname h\nselfnet net:[4026532246]\nsystemd no'), { uid: 0, time: 17, hostname: 'h', selfNetns: '4026532246', systemd: false });
+  assert.deepEqual(
+    bySystemd.map((s) => `${s.name}=${s.state}`),
+    ['haproxy=active', 'dataplaneapi=failed', 'sshd=active', 'systemd-networkd=active'],
+  );
+  assert.deepEqual(parseMeta('uid 0\ntime 17\nhostname h\nselfnet net:[4026532246]\nsystemd no'), {
+    uid: 0,
+    time: 17,
+    hostname: 'h',
+    selfNetns: '4026532246',
+    systemd: false,
+  });
   assert.deepEqual(parseResolvConf('# x\nnameserver 10.170.16.48\nsearch local\nnameserver 10.142.7.1\n'), ['10.170.16.48', '10.142.7.1']);
 });
 
 test('the whole collection of a healthy appliance, split and parsed', () => {
   const sections = splitSections(FIXED_MARKER, fx('bed/collect-healthy.stdout'), fx('bed/collect-healthy.stderr'));
-  assert.deepEqual(Object.keys(sections), ['meta', 'state', 'certs', 'etc-hostname', 'resolv.conf', 'listeners.ss', 'ip.addr', 'ip.route', 'ip.rule', 'processes', 'haproxy-version', 'haproxy-check', 'haproxy-cfg', 'haproxy-cfg-mtime']);
+  assert.deepEqual(Object.keys(sections), [
+    'meta',
+    'state',
+    'certs',
+    'etc-hostname',
+    'resolv.conf',
+    'listeners.ss',
+    'ip.addr',
+    'ip.route',
+    'ip.rule',
+    'processes',
+    'haproxy-version',
+    'haproxy-check',
+    'haproxy-cfg',
+    'haproxy-cfg-mtime',
+  ]);
   assert.ok(Object.values(sections).every((s) => s.rc === 0));
   assert.match(sections['haproxy-check']!.stderr, /\[WARNING\]/u);
   const f = observedFromSections(sections);
@@ -163,10 +225,16 @@ test('the whole collection of a healthy appliance, split and parsed', () => {
   assert.equal(f.listenerTool, 'ss');
   assert.equal(f.listeners!.length, 6);
   assert.equal(f.serviceMethod, 'process');
-  assert.deepEqual(f.services!.map((s) => s.active), [true, true, true, true]);
+  assert.deepEqual(
+    f.services!.map((s) => s.active),
+    [true, true, true, true],
+  );
   assert.deepEqual(f.resolvConf, ['10.170.16.48', '10.142.7.1']);
   assert.equal(f.binds!.length, 4);
-  assert.deepEqual(f.certs.map((c) => c.source), ['/etc/haproxy/ca.crt', '/etc/haproxy/server.crt']);
+  assert.deepEqual(
+    f.certs.map((c) => c.source),
+    ['/etc/haproxy/ca.crt', '/etc/haproxy/server.crt'],
+  );
   assert.ok(f.haproxyCheck && 'ok' in f.haproxyCheck && f.haproxyCheck.ok);
   assert.match(f.stateText!, /"format": 1/u);
   assert.equal(f.ipProblem, undefined);
@@ -183,16 +251,28 @@ test('sections survive content that looks like a marker, a missing trailing newl
 
 test('table names from rt_tables become numbers, as the checks compare them', async () => {
   const { observedFromSections } = await import('../../../src/verify/observed.js');
-  const route = JSON.stringify([{ type: 'unicast', dst: 'default', gateway: '192.168.1.1', dev: 'workload', table: 'workload', flags: [] },
+  const route = JSON.stringify([
+    { type: 'unicast', dst: 'default', gateway: '192.168.1.1', dev: 'workload', table: 'workload', flags: [] },
     { type: 'unicast', dst: 'default', gateway: '10.191.191.254', dev: 'management', flags: [] },
-    { type: 'local', dst: '192.168.0.0/24', dev: 'lo', table: 'local', flags: [] }]);
-  const rules = JSON.stringify([{ priority: 0, src: 'all', table: 'local' }, { priority: 1000, src: '192.168.0.0', srclen: 24, table: 'workload' }, { priority: 2001, src: '172.16.10.0', srclen: 24, table: 'frontend' }]);
+    { type: 'local', dst: '192.168.0.0/24', dev: 'lo', table: 'local', flags: [] },
+  ]);
+  const rules = JSON.stringify([
+    { priority: 0, src: 'all', table: 'local' },
+    { priority: 1000, src: '192.168.0.0', srclen: 24, table: 'workload' },
+    { priority: 2001, src: '172.16.10.0', srclen: 24, table: 'frontend' },
+  ]);
   const f = observedFromSections({
     'rt-tables': { rc: 0, stdout: '#\n255\tlocal\n254\tmain\n253\tdefault\n0\tunspec\n# haproxy-appliance\n200 workload\n201 frontend\n', stderr: '' },
     'ip.addr': { rc: 0, stdout: '[]', stderr: '' },
     'ip.route': { rc: 0, stdout: route, stderr: '' },
     'ip.rule': { rc: 0, stdout: rules, stderr: '' },
   });
-  assert.deepEqual(f.routes!.map((r) => r.table), ['200', 'main', 'local']);
-  assert.deepEqual(f.rules!.map((r) => r.table), ['local', '200', '201']);
+  assert.deepEqual(
+    f.routes!.map((r) => r.table),
+    ['200', 'main', 'local'],
+  );
+  assert.deepEqual(
+    f.rules!.map((r) => r.table),
+    ['local', '200', '201'],
+  );
 });

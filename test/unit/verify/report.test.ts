@@ -6,7 +6,11 @@ import { displaySafe, exitCodeOf, renderJson, renderJunit, renderText, useColor 
 import type { FleetReport, HostReport } from '../../../src/verify/types.js';
 
 const ok: HostReport = {
-  name: 'lb1', host: '10.191.181.52', port: 22, user: 'root', expected: { kind: 'state', path: '/var/lib/haproxy-appliance/state.json', version: '0.1.0', appliedAt: 'x' },
+  name: 'lb1',
+  host: '10.191.181.52',
+  port: 22,
+  user: 'root',
+  expected: { kind: 'state', path: '/var/lib/haproxy-appliance/state.json', version: '0.1.0', appliedAt: 'x' },
   methods: { listeners: 'ss', services: 'process' },
   checks: [
     { id: 'route.default', status: 'pass', message: 'default via 10.191.191.254 dev management' },
@@ -16,10 +20,28 @@ const ok: HostReport = {
   timings: { connectMs: 80, collectMs: 150, totalMs: 260 },
 };
 const bad: HostReport = {
-  ...ok, name: 'lb2', host: '10.191.181.53',
-  checks: [{ id: 'vip.bind', subject: '192.168.0.3:6443', status: 'fail', message: 'VIP 192.168.0.3:6443 is in haproxy.cfg but nothing listens: <"&\'> \u0007', remedy: 'networkctl reload' }],
+  ...ok,
+  name: 'lb2',
+  host: '10.191.181.53',
+  checks: [
+    {
+      id: 'vip.bind',
+      subject: '192.168.0.3:6443',
+      status: 'fail',
+      message: 'VIP 192.168.0.3:6443 is in haproxy.cfg but nothing listens: <"&\'> \u0007',
+      remedy: 'networkctl reload',
+    },
+  ],
 };
-const down: HostReport = { name: 'lb3', host: '10.191.181.99', port: 22, user: 'root', checks: [], error: { kind: 'unreachable', message: '10.191.181.99:22: no SSH answer within 2 s', remedy: 'check the address' }, timings: { totalMs: 2000 } };
+const down: HostReport = {
+  name: 'lb3',
+  host: '10.191.181.99',
+  port: 22,
+  user: 'root',
+  checks: [],
+  error: { kind: 'unreachable', message: '10.191.181.99:22: no SSH answer within 2 s', remedy: 'check the address' },
+  timings: { totalMs: 2000 },
+};
 
 test('exit codes: 0 with warnings, 1 on a failed check, 2 when a host could not be checked', () => {
   assert.equal(exitCodeOf([ok]), 0);
@@ -48,14 +70,25 @@ test('text: one host shows every check; a fleet shows problems and a summary', (
   assert.doesNotMatch(fleet, /PASS {2}route\.default/u);
   assert.match(fleet, /\(1 passing not shown\)/u);
   assert.match(fleet, /lb3 \(root@10\.191\.181\.99:22\): UNREACHABLE\n {2}10\.191\.181\.99:22: no SSH answer within 2 s\n {2}→ check the address\n/u);
-  assert.match(fleet, /\n3 hosts: 0 passed, 1 passed with warnings, 1 failed checks, 1 could not be checked \(unreachable\) \(total 2\.10 s; per host 260 ms–260 ms, median 260 ms\)\n$/u);
+  assert.match(
+    fleet,
+    /\n3 hosts: 0 passed, 1 passed with warnings, 1 failed checks, 1 could not be checked \(unreachable\) \(total 2\.10 s; per host 260 ms–260 ms, median 260 ms\)\n$/u,
+  );
 });
 
 test('JSON', () => {
-  const json = JSON.parse(renderJson({ hosts: [ok, bad, down], exitCode: 2, totalMs: 2100 })) as { ok: boolean; exitCode: number; summary: Record<string, number>; hosts: { ok: boolean; counts: Record<string, number> }[] };
+  const json = JSON.parse(renderJson({ hosts: [ok, bad, down], exitCode: 2, totalMs: 2100 })) as {
+    ok: boolean;
+    exitCode: number;
+    summary: Record<string, number>;
+    hosts: { ok: boolean; counts: Record<string, number> }[];
+  };
   assert.equal(json.ok, false);
   assert.deepEqual(json.summary, { hosts: 3, passed: 1, failed: 1, unreachable: 1 });
-  assert.deepEqual(json.hosts.map((h) => h.ok), [true, false, false]);
+  assert.deepEqual(
+    json.hosts.map((h) => h.ok),
+    [true, false, false],
+  );
   assert.deepEqual(json.hosts[0]!.counts, { pass: 1, warn: 1, fail: 0, skip: 1 });
 });
 
@@ -64,7 +97,10 @@ test('JUnit: well-formed (xmllint), one suite per host, failures, errors and ski
   const lint = await execa('xmllint', ['--noout', '-'], { input: xml, reject: false });
   assert.equal(lint.exitCode, 0, lint.stderr);
   assert.match(xml, /<testsuites name="haproxy-appliance verify" tests="5" failures="1" errors="1" skipped="1" time="2\.100">/u);
-  assert.match(xml, /<testcase classname="haproxy-appliance\.verify\.lb2" name="vip\.bind 192\.168\.0\.3:6443" time="0">\n {6}<failure type="fail" message="VIP 192\.168\.0\.3:6443 is in haproxy\.cfg but nothing listens: &lt;&quot;&amp;&apos;&gt; \\x07">networkctl reload<\/failure>/u);
+  assert.match(
+    xml,
+    /<testcase classname="haproxy-appliance\.verify\.lb2" name="vip\.bind 192\.168\.0\.3:6443" time="0">\n {6}<failure type="fail" message="VIP 192\.168\.0\.3:6443 is in haproxy\.cfg but nothing listens: &lt;&quot;&amp;&apos;&gt; \\x07">networkctl reload<\/failure>/u,
+  );
   assert.match(xml, /<error type="unreachable" message="10\.191\.181\.99:22: no SSH answer within 2 s">check the address<\/error>/u);
   assert.match(xml, /<system-out>WARNING: expires in 9 days\nrerun provisioning<\/system-out>/u);
 });
@@ -73,7 +109,10 @@ test('displaySafe escapes every control, C1, bidi and separator character visibl
   assert.equal(displaySafe('a\u001b]0;t\u0007\r\n\t\u009b\u202e\u2028\ud800\u007f b 😀 é'), 'a\\x1b]0;t\\x07\\r\\n\\t\\x9b\\u202e\\u2028\\ud800\\x7f b 😀 é');
   assert.doesNotMatch(displaySafe('\u0000\u0008\u001f\u0080\u009f\u061c\u200e\u200f\u202a\u2066\u2069\u2029\udfff'), /[^\x20-\x7e]/u);
   // A field is shown up to MAX_FIELD_CHARS; the rest is counted.
-  const long = renderText({ hosts: [{ ...ok, checks: [{ id: 'state', status: 'fail', message: `v${'x'.repeat(50_000)}` }] }], exitCode: 1, totalMs: 1 }, { color: false });
+  const long = renderText(
+    { hosts: [{ ...ok, checks: [{ id: 'state', status: 'fail', message: `v${'x'.repeat(50_000)}` }] }], exitCode: 1, totalMs: 1 },
+    { color: false },
+  );
   assert.ok(long.length < 6000);
   assert.match(long, /x… \(45905 more characters\)\n/u);
 });
