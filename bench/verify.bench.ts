@@ -20,7 +20,7 @@ import { execa } from 'execa';
 import { validateProperties } from '../src/config/validate.js';
 import { collectionScript, newMarker } from '../src/verify/script.js';
 import { SEED_MACS, SEED_PROPERTIES } from '../test/harness/ovf.js';
-import { ROOT, World, makePki, sshKeygen } from '../test/harness/verify-bed.js';
+import { ROOT, World, makePki, SEED_SANS, sshKeygen } from '../test/harness/verify-bed.js';
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] ?? NaN) || 15;
@@ -35,15 +35,7 @@ const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length -
 const config = validateProperties(SEED_PROPERTIES, { adapterCount: 3 }).config!;
 const world = await World.create();
 try {
-  const pki = await makePki(join(world.dir, 'pki'), [
-    'IP:10.191.181.52',
-    'IP:192.168.1.2',
-    'IP:172.16.10.2',
-    'IP:127.0.0.1',
-    'DNS:localhost',
-    'DNS:haproxy.local',
-    'DNS:haproxy',
-  ]);
+  const pki = await makePki(join(world.dir, 'pki'), SEED_SANS);
   const hostKey = await sshKeygen(join(world.dir, 'host_key'));
   const client = await sshKeygen(join(world.dir, 'client_key'));
   const app = await world.addAppliance({ name: 'app', config, macs: SEED_MACS, network: 'networkd', pki, hostKey, authorizedKeys: [client.pub] });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { validateProperties } from '../../src/config/validate.js';
 import { collectionScript } from '../../src/verify/script.js';
 import { SEED_MACS, SEED_PROPERTIES } from './ovf.js';
-import { ROOT, World, makePki, sha512crypt, sshKeygen } from './verify-bed.js';
+import { ROOT, World, makePki, SEED_SANS, sha512crypt, sshKeygen } from './verify-bed.js';
 
 export const FIXED_MARKER = '@@hpa-0123456789abcdef@@';
 const OUT = join(ROOT, 'test/fixtures/verify/bed');
@@ -22,15 +22,7 @@ const config = validateProperties(SEED_PROPERTIES, { adapterCount: 3 }).config!;
 const world = await World.create();
 try {
   await mkdir(OUT, { recursive: true });
-  const pki = await makePki(join(world.dir, 'pki'), [
-    'IP:10.191.181.52',
-    'IP:192.168.1.2',
-    'IP:172.16.10.2',
-    'IP:127.0.0.1',
-    'DNS:localhost',
-    'DNS:haproxy.local',
-    'DNS:haproxy',
-  ]);
+  const pki = await makePki(join(world.dir, 'pki'), SEED_SANS);
   const hostKey = await sshKeygen(join(world.dir, 'host_key'));
   const a = await world.addAppliance({
     name: 'app',

@@ -63,8 +63,19 @@ export interface Pki {
   serverKey: string;
 }
 
+/** The seed appliance's certificate names: its three addresses, loopback, and its host names. */
+export const SEED_SANS: readonly string[] = [
+  'IP:10.191.181.52',
+  'IP:192.168.1.2',
+  'IP:172.16.10.2',
+  'IP:127.0.0.1',
+  'DNS:localhost',
+  'DNS:haproxy.local',
+  'DNS:haproxy',
+];
+
 /** A CA and a server certificate signed by it (EC P-256), with the given SANs. */
-export async function makePki(dir: string, sans: string[], opts: { days?: number; caName?: string } = {}): Promise<Pki> {
+export async function makePki(dir: string, sans: readonly string[], opts: { days?: number; caName?: string } = {}): Promise<Pki> {
   await mkdir(dir, { recursive: true });
   const p = (f: string) => join(dir, f);
   await sh('openssl', [

@@ -22,7 +22,7 @@ import { parseKnownHosts, verifyHostKey } from '../../../src/verify/known-hosts.
 import { canRunNetworkBeds } from '../../harness/netns.js';
 import { assertNothingLeft } from '../../harness/leak-guard.js';
 import { SEED_ENV_FILE, SEED_MACS, SEED_PROPERTIES } from '../../harness/ovf.js';
-import { World, makePki, sha512crypt, sshKeygen, type Appliance, type KeyPair } from '../../harness/verify-bed.js';
+import { World, makePki, SEED_SANS, sha512crypt, sshKeygen, type Appliance, type KeyPair } from '../../harness/verify-bed.js';
 
 const can = await canRunNetworkBeds();
 const skip = can.ok ? false : `cannot run network beds here: ${can.reason}`;
@@ -52,15 +52,7 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
   before(async () => {
     world = await World.create();
     bedIds.push(world.bed.id);
-    const pki = await makePki(join(world.dir, 'pki'), [
-      'IP:10.191.181.52',
-      'IP:192.168.1.2',
-      'IP:172.16.10.2',
-      'IP:127.0.0.1',
-      'DNS:localhost',
-      'DNS:haproxy.local',
-      'DNS:haproxy',
-    ]);
+    const pki = await makePki(join(world.dir, 'pki'), SEED_SANS);
     const hostKey = await sshKeygen(join(world.dir, 'host_key'));
     client = await sshKeygen(join(world.dir, 'client_key'));
     app = await world.addAppliance({
