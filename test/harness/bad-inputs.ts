@@ -30,6 +30,9 @@ export { SEED_ADAPTERS };
 
 const pem = (name: string) => fixture(`pki/${name}`);
 
+/** `n` distinct /24 networks `first.64.0.0/24`, `first.64.1.0/24`, …, comma-separated: a list of a given size. */
+export const cidrs = (n: number, first: number) => Array.from({ length: n }, (_, i) => `${first}.${64 + (i >> 8)}.${i & 255}.0/24`).join(',');
+
 export const BAD_INPUTS: BadInput[] = [
   {
     name: 'management ip without prefix',

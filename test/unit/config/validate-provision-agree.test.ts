@@ -3,14 +3,11 @@
  * environment that provision rejects as bad input (exit 2) is rejected by validate too, and one
  * that validate accepts is planned without an input error. Run on the bad-input fixtures, the
  * borderline list sizes, and fast-check's random environments, through the library entry points
- * both commands use (ingest + validate; then NIC identities + planning for provision), and for
- * the headline case through the CLI itself.
+ * both commands use (ingest + validate; then NIC identities + planning for provision). The
+ * headline case through the CLI itself: test/integration/config/validate-provision-agree-cli.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { parseOvfEnvironment } from '../../../src/ingest/ovf-env.js';
 import { validateProperties } from '../../../src/config/validate.js';
@@ -19,11 +16,9 @@ import { resolveNics } from '../../../src/facts/nics.js';
 import { planAppliance } from '../../../src/plan/appliance.js';
 import type { ApplianceFacts } from '../../../src/facts/types.js';
 import { InputError } from '../../../src/errors.js';
-import type { Problem } from '../../../src/problems.js';
 import type { Deployment } from '../../../src/config/types.js';
-import { cli } from '../../harness/cli.js';
 import { SEED_MACS, SEED_PROPERTIES, fixture, ovfEnv, type Adapter } from '../../harness/ovf.js';
-import { BAD_INPUTS, SEED_ADAPTERS, TWO_ADAPTERS } from '../../harness/bad-inputs.js';
+import { BAD_INPUTS, SEED_ADAPTERS, TWO_ADAPTERS, cidrs } from '../../harness/bad-inputs.js';
 import { nasty } from '../../harness/generators.js';
 
 const FACTS: ApplianceFacts = {
@@ -76,8 +71,6 @@ function agree(name: string, xml: string, deployment?: Deployment): Verdict {
   return v;
 }
 
-const cidrs = (n: number, first: number) => Array.from({ length: n }, (_, i) => `${first}.${64 + (i >> 8)}.${i & 255}.0/24`).join(',');
-
 test('every bad-input fixture is refused by validate and by provision alike', () => {
   for (const bad of BAD_INPUTS) {
     const props = { ...SEED_PROPERTIES, ...bad.set };
@@ -111,31 +104,6 @@ test('random environments (fast-check): validate and provision always agree', ()
     }),
     { numRuns: 600 },
   );
-});
-
-test('the CLI: 1,001 service ranges are exit 2 from validate and from provision; 1,000 pass both', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hpa-agree-'));
-  try {
-    for (const [n, code] of [
-      [1001, 2],
-      [1000, 0],
-    ] as const) {
-      const file = join(dir, `env-${n}.xml`);
-      writeFileSync(file, ovfEnv({ ...SEED_PROPERTIES, 'loadbalance.service_ip_range': cidrs(n, 100) }, SEED_ADAPTERS));
-      const v = cli(['validate', '--json', '--ovf-env', file]);
-      assert.equal(v.code, code, `validate, ${n} ranges: ${v.stdout.slice(0, 500)}`);
-      if (code === 2)
-        assert.deepEqual(
-          JSON.parse(v.stdout).problems.map((p: Problem) => [p.at, p.code]),
-          [['loadbalance.service_ip_range', 'too-many-items']],
-        );
-      const root = mkdtempSync(join(dir, 'root-'));
-      const p = cli(['provision', '--root', root, '--dry-run', '--ovf-env', file]);
-      assert.equal(p.code, code, `provision, ${n} ranges: ${p.stderr.slice(0, 500)}`);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 });
 
 test('warnings too: what the environment tells is warned by validate; planning warns only about the machine', () => {
