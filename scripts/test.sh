@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs the test suite by level, in one node --test process so the closing summary counts them all.
 #   sh scripts/test.sh            every level: unit, then integration, then e2e
-#   sh scripts/test.sh unit       no root, no network, no spawned program: pure code on fixtures (seconds)
+#   sh scripts/test.sh unit       no root, no network, no service, never the CLI: pure code on fixtures
+#                                 (seconds; xmllint and ssh-keygen serve as oracles in a few tests)
 #   sh scripts/test.sh integration  real networkd, haproxy, sshd, OpenSSL in namespaces and sandboxes
 #   sh scripts/test.sh e2e        booted appliance images (systemd-nspawn, QEMU)
 # Extra arguments after the level go to node --test (e.g. --test-name-pattern=golden).
