@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Problem } from '../../../src/problems.js';
 import { cli } from '../../harness/cli.js';
 import { SEED_ENV_FILE } from '../../harness/ovf.js';
 
@@ -93,7 +94,7 @@ test(
       const doc = JSON.parse(r.stdout);
       assert.match(doc.error, new RegExp(`ISO transport \\(${device}\\)`, 'u'));
       assert.ok(
-        doc.problems.some((p: { property: string; message: string }) => p.property === 'network.hostname' && p.message.includes('"häproxy.local"')),
+        doc.problems.some((p: Problem) => p.at === 'network.hostname' && p.code === 'hostname-bad-label' && p.message.includes('"häproxy.local"')),
         r.stdout,
       );
     } finally {
