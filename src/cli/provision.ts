@@ -36,6 +36,7 @@ import type { KeyMaterialFailed } from '../facts/pki.js';
 import { haproxyChecker } from '../apply/check.js';
 import { failedRun, recordRun, stateWriter } from '../apply/state.js';
 import { STATE_FILE } from '../appliance/paths.js';
+import type { LastRun } from '../appliance/state.js';
 import type { Plan } from '../plan/types.js';
 import { VERSION } from './version.js';
 import { ingest } from '../ingest/read.js';
@@ -158,11 +159,22 @@ export function recordRoot(values: Values): string | undefined {
 }
 
 /** A failed run's record: an InputError's problems, or one `apply` problem with the message (secrets cut out). */
-export function failureRecord(err: unknown, info: { source?: string; secrets?: string[] }) {
+export function failureRecord(err: unknown, info: { source?: string; secrets?: string[] }): LastRun {
   if (err instanceof InputError) return failedRun('input-error', err.problems, info.source);
   let message = err instanceof ApplyError ? err.message : `the agent stopped on an internal error (${(err as Error).name ?? 'unknown'}); see the journal`;
   for (const s of info.secrets ?? []) if (s.length > 0) message = message.split(s).join('(redacted)');
   return failedRun('apply-failed', [{ at: 'apply', code: 'apply-failed', message }], info.source);
+}
+
+/**
+ * Records a failed run in state.json under `root` (`/` on the live system: the one path the CLI
+ * takes; tests give a temporary root), under the run lock, taken again (the run dropped it).
+ * `why`: why it was not recorded, if it was not.
+ */
+export async function recordFailure(root: string, err: unknown, info: { source?: string; secrets?: string[] }): Promise<{ lastRun: LastRun; why?: string }> {
+  const lastRun = failureRecord(err, info);
+  const why = await recordRun(root, lastRun);
+  return { lastRun, ...(why !== undefined && { why }) };
 }
 
 export async function provisionCommand(values: Values): Promise<number> {
@@ -172,10 +184,8 @@ export async function provisionCommand(values: Values): Promise<number> {
     return await provision(values, info);
   } catch (err) {
     if (record !== undefined) {
-      const lastRun = failureRecord(err, info);
+      const { lastRun, why } = await recordFailure(record, err, info);
       const p = lastRun.problems?.[0];
-      // Under the run lock, taken again (the run dropped it): a run holding it now records after.
-      const why = await recordRun(record, lastRun);
       if (values.json !== true) {
         const what = lastRun.outcome === 'input-error' ? 'the OVF environment was refused, nothing was changed' : 'applying failed';
         process.stderr.write(
