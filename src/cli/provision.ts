@@ -187,7 +187,7 @@ export async function provisionCommand(values: Values): Promise<number> {
       const { lastRun, why } = await recordFailure(record, err, info);
       const p = lastRun.problems?.[0];
       if (values.json !== true) {
-        const what = lastRun.outcome === 'input-error' ? 'the OVF environment was refused, nothing was changed' : 'applying failed';
+        const what = lastRun.outcome === 'input-error' ? 'bad input, nothing was changed' : 'applying failed';
         process.stderr.write(
           `haproxy-appliance: PROVISIONING FAILED: ${what} (${p ? `${p.at}: ${p.code}` : 'see below'}); the appliance keeps its last good configuration; ${why === undefined ? `recorded in ${STATE_FILE}` : `not recorded: ${why}`}\n`,
         );
