@@ -2,6 +2,13 @@
  * /var/lib/haproxy-appliance/state.json: what the agent applied. The verifier reads it to know
  * what the appliance should look like. It holds no secret: passwords and the CA key are removed,
  * not masked, so the file can be read by anyone who may read the configuration.
+ *
+ * `lastRun` (optional: agents before it did not write it, and a file without it still reads) is
+ * the outcome of the last provision run on the live system: `applied`, `input-error` (exit 2)
+ * or `apply-failed` (exit 1), with where the OVF environment came from and, for a failure, its
+ * problems (at, code, message: never a secret). A failed run changes only this record; the rest
+ * of the file still says what was last applied. A failed first run, with nothing applied yet,
+ * leaves a file of the record alone (`{ format, lastRun }`).
  */
 import { z } from 'zod';
 import type { ApplianceConfig } from '../config/types.js';
@@ -23,6 +30,36 @@ export interface AppliedState {
   config: PublicConfig;
   /** sha256 (hex) of every file the agent wrote, by absolute path on the appliance. */
   files: Record<string, string>;
+  /** The outcome of the last run (absent in files of older agents). */
+  lastRun?: LastRun;
+}
+
+export type RunOutcome = 'applied' | 'input-error' | 'apply-failed';
+
+/** What went wrong, as the run reported it: `at` (a property, an option, a part), a problem code, the message. */
+export interface RecordedProblem {
+  at: string;
+  code: string;
+  message: string;
+}
+
+export interface LastRun {
+  /** ISO 8601 time the outcome was recorded. */
+  at: string;
+  outcome: RunOutcome;
+  /** Where the OVF environment came from (`ISO transport (/dev/sr0)`, `file /x.xml`), when it was read. */
+  source?: string;
+  /** For a failure: what went wrong (at most MAX_RECORDED_PROBLEMS). */
+  problems?: RecordedProblem[];
+}
+
+/** A failure's problems recorded at most. */
+export const MAX_RECORDED_PROBLEMS = 20;
+
+/** A state file written by a failed first run: the record alone, nothing applied yet. */
+export interface RecordOnlyState {
+  format: typeof STATE_FORMAT;
+  lastRun: LastRun;
 }
 
 export function publicConfig(config: ApplianceConfig): PublicConfig {
@@ -35,6 +72,13 @@ export function publicConfig(config: ApplianceConfig): PublicConfig {
 export function appliedState(config: ApplianceConfig, version: string, files: Record<string, string>): Omit<AppliedState, 'appliedAt'> {
   return { format: STATE_FORMAT, version, config: publicConfig(config), files };
 }
+
+export const lastRunSchema = z.object({
+  at: z.string(),
+  outcome: z.enum(['applied', 'input-error', 'apply-failed']),
+  source: z.string().optional(),
+  problems: z.array(z.object({ at: z.string(), code: z.string(), message: z.string() })).optional(),
+});
 
 const address = z.object({ address: z.string(), prefix: z.number(), cidr: z.string(), network: z.string() });
 const nic = (role: string) => z.object({ role: z.literal(role), address: address.optional(), gateway: z.string().optional() });
@@ -59,7 +103,10 @@ export const appliedStateSchema = z.object({
     loadbalance: z.object({ serviceIpRanges: z.array(z.string()), dataplanePort: z.number(), haproxyUser: z.string() }),
   }),
   files: z.record(z.string(), z.string()),
+  lastRun: lastRunSchema.optional(),
 });
+
+const recordOnlySchema = z.object({ format: z.literal(STATE_FORMAT), lastRun: lastRunSchema });
 
 /** Parses state.json text; returns a reason instead when it is not a state file of this format. */
 export function parseAppliedState(text: string): AppliedState | string {
@@ -72,4 +119,21 @@ export function parseAppliedState(text: string): AppliedState | string {
   const r = appliedStateSchema.safeParse(json);
   if (!r.success) return `is not a state file of format ${STATE_FORMAT}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
   return r.data as AppliedState;
+}
+
+/**
+ * Any state file of this format: what was applied (absent after a failed first run) and the last
+ * run's record (absent in files of older agents). A reason instead when it is neither.
+ */
+export function parseStateFile(text: string): { applied?: AppliedState; lastRun?: LastRun } | string {
+  const applied = parseAppliedState(text);
+  if (typeof applied !== 'string') return { applied, ...(applied.lastRun && { lastRun: applied.lastRun }) };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return applied;
+  }
+  const only = recordOnlySchema.safeParse(json);
+  return only.success ? { lastRun: only.data.lastRun } : applied;
 }

@@ -12,7 +12,10 @@
  *   and networkd reloads only when one of its files changed.
  * - `--dry-run`: prints a unified diff of what would change (stdout) and changes nothing.
  *
- * Exit: 0 done (or nothing to do), 1 apply failed, 2 bad input (nothing changed). Key material
+ * Exit: 0 done (or nothing to do), 1 apply failed, 2 bad input (nothing changed). On the live
+ * system (no --root, no --dry-run) every outcome is recorded in state.json's `lastRun`, a failure
+ * too (the one write a bad-input run makes: the record, never the configuration; see
+ * docs/provision.md), and a failure also prints one loud line first. Key material
  * OpenSSL could not make does not stop the run: everything else is applied, the PKI files are left
  * as they are, and the run then exits 1 naming the step and OpenSSL's reason.
  */
@@ -31,7 +34,9 @@ import { planAppliance } from '../plan/appliance.js';
 import { gatherFacts } from '../facts/gather.js';
 import type { KeyMaterialFailed } from '../facts/pki.js';
 import { haproxyChecker } from '../apply/check.js';
-import { stateWriter } from '../apply/state.js';
+import { failedRun, recordRun, stateWriter } from '../apply/state.js';
+import { STATE_FILE } from '../appliance/paths.js';
+import type { LastRun } from '../appliance/state.js';
 import type { Plan } from '../plan/types.js';
 import { VERSION } from './version.js';
 import { ingest } from '../ingest/read.js';
@@ -137,13 +142,73 @@ function printJson(result: ApplyResult, nics: ResolvedNics, deployment: string, 
   process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
 }
 
+/** What a run learnt on the way, for the record of its outcome. */
+interface RunInfo {
+  /** Where the OVF environment came from, once read. */
+  source?: string;
+  /** Secret values of the validated configuration, kept out of a recorded message. */
+  secrets: string[];
+}
+
+/**
+ * Where a run records its outcome: `/` on the live system; nowhere with --root (a sandbox or an
+ * image) or --dry-run (which writes nothing).
+ */
+export function recordRoot(values: Values): string | undefined {
+  return values.root === undefined && values['dry-run'] !== true ? '/' : undefined;
+}
+
+/** A failed run's record: an InputError's problems, or one `apply` problem with the message (secrets cut out). */
+export function failureRecord(err: unknown, info: { source?: string; secrets?: string[] }): LastRun {
+  if (err instanceof InputError) return failedRun('input-error', err.problems, info.source);
+  let message = err instanceof ApplyError ? err.message : `the agent stopped on an internal error (${(err as Error).name ?? 'unknown'}); see the journal`;
+  for (const s of info.secrets ?? []) if (s.length > 0) message = message.split(s).join('(redacted)');
+  return failedRun('apply-failed', [{ at: 'apply', code: 'apply-failed', message }], info.source);
+}
+
+/**
+ * Records a failed run in state.json under `root` (`/` on the live system: the one path the CLI
+ * takes; tests give a temporary root), under the run lock, taken again (the run dropped it).
+ * `why`: why it was not recorded, if it was not.
+ */
+export async function recordFailure(root: string, err: unknown, info: { source?: string; secrets?: string[] }): Promise<{ lastRun: LastRun; why?: string }> {
+  const lastRun = failureRecord(err, info);
+  const why = await recordRun(root, lastRun);
+  return { lastRun, ...(why !== undefined && { why }) };
+}
+
 export async function provisionCommand(values: Values): Promise<number> {
+  const record = recordRoot(values);
+  const info: RunInfo = { secrets: [] };
+  try {
+    return await provision(values, info);
+  } catch (err) {
+    if (record !== undefined) {
+      const { lastRun, why } = await recordFailure(record, err, info);
+      const p = lastRun.problems?.[0];
+      if (values.json !== true) {
+        const what = lastRun.outcome === 'input-error' ? 'bad input, nothing was changed' : 'applying failed';
+        process.stderr.write(
+          `haproxy-appliance: PROVISIONING FAILED: ${what} (${p ? `${p.at}: ${p.code}` : 'see below'}); the appliance keeps its last good configuration; ${why === undefined ? `recorded in ${STATE_FILE}` : `not recorded: ${why}`}\n`,
+        );
+      }
+    }
+    throw err;
+  }
+}
+
+async function provision(values: Values, info: RunInfo): Promise<number> {
   // The root first: with --root nothing of the build host is probed for the OVF environment.
   const root = await sandboxRoot(values.root, values);
   const dataplaneVersion = dataplaneVersionOption(values['dataplaneapi-version']);
-  const { env, deployment } = await ingest({ file: values['ovf-env'], deployment: values.deployment });
-  const { config, warnings } = validateEnvironment(env, { ...(deployment && { deployment }) });
   const json = values.json === true;
+  // Progress on stderr as it happens: plain lines (journald keeps them as they are); none with --json.
+  const progress = json ? undefined : (line: string) => process.stderr.write(`${process.stderr.isTTY ? '  → ' : 'step: '}${line}\n`);
+  const { env, deployment } = await ingest({ file: values['ovf-env'], deployment: values.deployment });
+  info.source = env.source;
+  progress?.(`OVF environment from ${env.source}`);
+  const { config, warnings } = validateEnvironment(env, { ...(deployment && { deployment }) });
+  info.secrets = [config.appliance.rootPassword, config.appliance.caKey, config.loadbalance.haproxyPassword].filter((s): s is string => typeof s === 'string');
 
   let live;
   if (root === undefined) {
@@ -162,8 +227,6 @@ export async function provisionCommand(values: Values): Promise<number> {
   });
   const allWarnings: Problem[] = [...warnings, ...nics.warnings];
   const dryRun = values['dry-run'] === true;
-  // Progress on stderr as it happens: plain lines (journald keeps them as they are); none with --json.
-  const progress = json ? undefined : (line: string) => process.stderr.write(`${process.stderr.isTTY ? '  → ' : 'step: '}${line}\n`);
   // A run that writes takes the lock before it reads anything it plans from (the current files,
   // the PKI, which keys to make), so two runs never plan from the same state.
   const session = dryRun ? undefined : await beginApply(root ?? '/', { live: root === undefined, ...(progress && { progress }) });
@@ -196,7 +259,7 @@ export async function provisionCommand(values: Values): Promise<number> {
       dryRun,
       context: gathered.context,
       checker: haproxyChecker(root === undefined),
-      state: stateWriter(config, VERSION),
+      state: stateWriter(config, VERSION, env.source),
       ...(session && { session }),
       ...(progress && { progress }),
     }).catch((err: unknown) => {

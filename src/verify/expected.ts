@@ -6,7 +6,7 @@
  */
 import type { ApplianceConfig, NicConfig, NicRole } from '../config/types.js';
 import { networkModel, type NetworkModel } from '../plan/network.js';
-import { parseAppliedState, type PublicConfig } from '../appliance/state.js';
+import { parseAppliedState, parseStateFile, type PublicConfig } from '../appliance/state.js';
 import { STATE_FILE } from '../appliance/paths.js';
 import type { CheckInput, Expected, Observed } from './types.js';
 
@@ -64,6 +64,13 @@ export function expectedFor(
         : `${STATE_FILE} is unreadable${stateErr ? `: ${stateErr.split('\n')[0]}` : ''}`;
     return { expectedProblem: why };
   }
-  if (typeof state === 'string') return { expectedProblem: `${STATE_FILE} ${state}` };
+  if (typeof state === 'string') {
+    const only = parseStateFile(observed.stateText!);
+    if (typeof only !== 'string' && only.lastRun)
+      return {
+        expectedProblem: `${STATE_FILE} records no applied configuration: the agent's last run failed and nothing was applied before it (see provision.last-run)`,
+      };
+    return { expectedProblem: `${STATE_FILE} ${state}` };
+  }
   return { expected: { config: state.config, source: { kind: 'state', path: STATE_FILE, version: state.version, appliedAt: state.appliedAt } } };
 }

@@ -467,7 +467,15 @@ export class Appliance {
     await copyFile(spec.pki.serverCrt, join(dir, 'etc-haproxy/server.crt'));
     await copyFile(spec.pki.serverKey, join(dir, 'etc-haproxy/server.key'));
     await writeFile(join(dir, 'etc-haproxy/haproxy.cfg'), spec.haproxyCfg ?? haproxyCfg(cfg.loadbalance.haproxyUser, cfg.loadbalance.haproxyPassword));
-    const state: AppliedState = { format: STATE_FORMAT, version: '0.1.0', appliedAt: new Date().toISOString(), config: publicConfig(cfg), files: {} };
+    const appliedAt = new Date().toISOString();
+    const state: AppliedState = {
+      format: STATE_FORMAT,
+      version: '0.1.0',
+      appliedAt,
+      config: publicConfig(cfg),
+      files: {},
+      lastRun: { at: appliedAt, outcome: 'applied', source: 'file /etc/haproxy-appliance/ovf-env.xml' },
+    };
     await writeFile(join(dir, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
     await writeFile(join(dir, 'shadow'), `root:${spec.rootPasswordHash ?? '*'}:19000:0:99999:7:::\n`, { mode: 0o600 });
     await writeFile(join(dir, 'resolv.conf'), `${cfg.network.nameservers.map((n) => `nameserver ${n}`).join('\n')}\n`);
