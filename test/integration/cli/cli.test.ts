@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from '../../harness/cli.js';
@@ -96,15 +96,28 @@ test('bad input: one line per problem naming the property, exit 2, no stack trac
 
 test('a short password is reported without echoing it', () => {
   withEnvFile(ovfEnv({ ...SEED_PROPERTIES, 'appliance.root_pwd': 'Qx7!' }, SEED_ADAPTERS), (file) => {
-    const r = cli(['provision', '--ovf-env', file]);
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /appliance\.root_pwd: the root password is 4 characters long/);
-    assert.ok(!r.stderr.includes('Qx7!'));
-    const j = cli(['provision', '--json', '--ovf-env', file]);
-    assert.equal(j.code, 2);
-    assert.deepEqual(where(j.stdout), [['appliance.root_pwd', 'password-length']]);
-    assert.ok(!j.stdout.includes('Qx7!'));
+    // In a sandbox: provision without --root would provision (and, failing, record on) this host.
+    const root = mkdtempSync(join(tmpdir(), 'hpa-short-pwd-'));
+    try {
+      const r = cli(['provision', '--root', root, '--ovf-env', file]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /appliance\.root_pwd: the root password is 4 characters long/);
+      assert.ok(!r.stderr.includes('Qx7!'));
+      const j = cli(['provision', '--root', root, '--json', '--ovf-env', file]);
+      assert.equal(j.code, 2);
+      assert.deepEqual(where(j.stdout), [['appliance.root_pwd', 'password-length']]);
+      assert.ok(!j.stdout.includes('Qx7!'));
+      assert.deepEqual(readdirSync(root), [], 'nothing written');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
+});
+
+test('the harness never runs provision on this host (no --root)', () => {
+  assert.throws(() => cli(['provision', '--ovf-env', SEED_ENV_FILE]), /refusing to run provision without --root/u);
+  assert.throws(() => cli(['provision', '--json']), /refusing/u);
+  assert.equal(cli(['provision', '--help']).code, 0);
 });
 
 test('transports: --ovf-env, then OVF_ENV; nothing found lists what was tried', () => {
