@@ -17,6 +17,7 @@ import { InputError } from '../../../src/errors.js';
 import { recordFailure } from '../../../src/cli/provision.js';
 import { cli } from '../../harness/cli.js';
 import { envFile, tree, withSandbox } from '../../harness/sandbox.js';
+import { SEED_MACS } from '../../harness/ovf.js';
 
 const BAD_PWD = 'Zq9!x';
 
@@ -37,30 +38,23 @@ const stateOf = (root: string) => readFileSync(join(root, STATE_FILE), 'utf8');
 test('success under --root records applied and the source; the source is the first step line', async () => {
   await withSandbox((root, dir) => {
     const env = envFile(dir);
-    const r = cli([
+    const args = [
       'provision',
       '--root',
       root,
       '--ovf-env',
       env,
       '--nics',
-      'management=00:50:56:b1:20:5e,workload=00:50:56:b1:8d:33,frontend=00:50:56:b1:8a:41',
-    ]);
+      `management=${SEED_MACS.management},workload=${SEED_MACS.workload},frontend=${SEED_MACS.frontend}`,
+    ];
+    const r = cli(args);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr.split('\n')[0], `step: OVF environment from file ${env}`);
     const state = JSON.parse(stateOf(root)) as { appliedAt: string; lastRun: unknown };
     assert.deepEqual(state.lastRun, { at: state.appliedAt, outcome: 'applied', source: `file ${env}` });
     // A rerun from the same source rewrites nothing, state.json included.
     const before = stateOf(root);
-    const again = cli([
-      'provision',
-      '--root',
-      root,
-      '--ovf-env',
-      env,
-      '--nics',
-      'management=00:50:56:b1:20:5e,workload=00:50:56:b1:8d:33,frontend=00:50:56:b1:8a:41',
-    ]);
+    const again = cli(args);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(stateOf(root), before);
   });
