@@ -394,3 +394,11 @@ export async function startDnsmasq(bed: TestBed, ns: string, iface: string, rang
 export function since(t0: number): string {
   return `${Date.now() - t0} ms`;
 }
+
+/** The lines of networkd's log that complain about a line of a unit (`file.network:12: …`): none is the goal. */
+export function unitWarnings(nd: { log(): string }): string[] {
+  return nd
+    .log()
+    .split('\n')
+    .filter((l) => /\.(network|link):\d+: /u.test(l));
+}

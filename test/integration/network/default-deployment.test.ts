@@ -39,6 +39,7 @@ import {
   tryBind,
   withoutRules,
   type Dnsmasq,
+  unitWarnings,
 } from '../../harness/netbed-appliance.js';
 
 const can = await canRunNetworkBeds();
@@ -69,10 +70,7 @@ describe('default deployment (2 NICs): CLI units on the real systemd-networkd', 
     root.provision();
     await bed.resetNetworkState('appliance');
     const nd = await bed.runNetworkd('appliance', root.unitDir, until);
-    const warnings = nd
-      .log()
-      .split('\n')
-      .filter((l) => /\.(network|link):\d+: /u.test(l));
+    const warnings = unitWarnings(nd);
     if (!keep) await nd.stop();
     assert.deepEqual(warnings, [], 'networkd accepts every line of the units');
     console.log(`networkd ready after ${nd.readyAfterMs} ms`);

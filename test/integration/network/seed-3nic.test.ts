@@ -34,6 +34,7 @@ import {
   table,
   tryBind,
   type Role,
+  unitWarnings,
 } from '../../harness/netbed-appliance.js';
 
 const can = await canRunNetworkBeds();
@@ -76,10 +77,7 @@ describe('seed 3-NIC appliance: CLI units on the real systemd-networkd', { skip 
     kernelNames = await buildTopology(bed, { nics: ['frontend', 'management', 'workload'] });
     renames = await bed.applyLinkFiles('appliance', root.unitDir);
     const nd = await bed.runNetworkd('appliance', root.unitDir, { until: 'static' });
-    const warnings = nd
-      .log()
-      .split('\n')
-      .filter((l) => /\.(network|link):\d+: /u.test(l));
+    const warnings = unitWarnings(nd);
     await nd.stop();
     assert.deepEqual(warnings, [], 'networkd accepts every line of the units');
     boot = await bed.dump('appliance');

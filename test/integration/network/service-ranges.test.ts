@@ -30,6 +30,7 @@ import {
   table,
   tryBind,
   withoutRules,
+  unitWarnings,
 } from '../../harness/netbed-appliance.js';
 
 const can = await canRunNetworkBeds();
@@ -58,10 +59,7 @@ describe('several service ranges: CLI units on the real systemd-networkd', { ski
     });
     renames = await bed.applyLinkFiles('appliance', root.unitDir);
     const nd = await bed.runNetworkd('appliance', root.unitDir, { until: 'static' });
-    const warnings = nd
-      .log()
-      .split('\n')
-      .filter((l) => /\.(network|link):\d+: /u.test(l));
+    const warnings = unitWarnings(nd);
     await nd.stop();
     assert.deepEqual(warnings, [], 'networkd accepts every line of the units');
     d = await bed.dump('appliance');
