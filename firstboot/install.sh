@@ -25,6 +25,15 @@
 #   /etc/systemd/system/haproxy-appliance-trust-store.service the CA into the trust store, after
 #                                                            the services (enabled the same way)
 #   /etc/systemd/system/{haproxy,ssh}.service.d/10-haproxy-appliance.conf   ordering drop-ins
+#   /etc/systemd/system/haproxy-appliance-host-keys.service   the SSH host keys at first boot, when
+#                                                            the image has none (enabled through
+#                                                            ssh.service.wants/)
+#   /etc/systemd/system/{multi-user.target,sockets.target,network-online.target}.wants/…
+#                                                            systemd-networkd (and its socket and
+#                                                            wait-online), systemd-resolved and
+#                                                            systemd-timesyncd enabled, when the
+#                                                            image has them; /etc/resolv.conf a
+#                                                            link to resolved's stub
 #   /etc/default/haproxy-appliance                           the defaults template, if absent
 set -eu
 
@@ -130,6 +139,23 @@ put "$here/ssh.service.d/10-haproxy-appliance.conf" /etc/systemd/system/ssh.serv
 link /etc/systemd/system/haproxy-appliance.service /etc/systemd/system/multi-user.target.wants/haproxy-appliance.service
 put "$here/haproxy-appliance-trust-store.service" /etc/systemd/system/haproxy-appliance-trust-store.service 644
 link /etc/systemd/system/haproxy-appliance-trust-store.service /etc/systemd/system/multi-user.target.wants/haproxy-appliance-trust-store.service
+
+put "$here/haproxy-appliance-host-keys.service" /etc/systemd/system/haproxy-appliance-host-keys.service 644
+link /etc/systemd/system/haproxy-appliance-host-keys.service /etc/systemd/system/ssh.service.wants/haproxy-appliance-host-keys.service
+
+# The services the agent configures, enabled as `systemctl enable` would, when the image has them:
+# networkd reads the agent's units (network-online.target waits for it), resolved the DNS servers
+# (its stub is /etc/resolv.conf), timesyncd the NTP servers.
+units=/lib/systemd/system
+enable_in() {
+  if [ -f "$root$units/$1" ]; then link "$units/$1" "/etc/systemd/system/$2.wants/$1"; fi
+}
+enable_in systemd-networkd.service multi-user.target
+enable_in systemd-networkd.socket sockets.target
+enable_in systemd-networkd-wait-online.service network-online.target
+enable_in systemd-resolved.service multi-user.target
+enable_in systemd-timesyncd.service sysinit.target
+if [ -f "$root$units/systemd-resolved.service" ]; then link ../run/systemd/resolve/stub-resolv.conf /etc/resolv.conf; fi
 
 # The defaults: the template when absent; an admin's (or an earlier run's) file is kept.
 defaults=/etc/default/haproxy-appliance

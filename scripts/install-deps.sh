@@ -3,7 +3,10 @@
 # (systemd-networkd, haproxy, sshd, dnsmasq, OpenSSL, xmllint, iproute2, genisoimage for the ISO
 # transport) and the end-to-end bed (systemd-nspawn, debootstrap; nsenter, unshare and setpriv
 # from util-linux; flock, which the agent itself uses, is there too), and GNU time for the
-# verifier's peak-memory figures. Quick when everything is already there. Run as root.
+# verifier's peak-memory figures. The OVA build and its VM test: mkfs.ext4 (e2fsprogs), sfdisk
+# (fdisk), GRUB's BIOS images (grub-pc-bin: only files, it installs no boot loader on this
+# machine), qemu-img (qemu-utils) and qemu-system-x86_64. Quick when everything is already there.
+# Run as root.
 set -eu
 need=""
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ]; }
@@ -19,6 +22,11 @@ have genisoimage || need="$need genisoimage"
 have systemd-nspawn || need="$need systemd-container"
 have debootstrap || need="$need debootstrap"
 have /usr/bin/time || need="$need time"
+have mkfs.ext4 || need="$need e2fsprogs"
+have sfdisk || need="$need fdisk"
+{ [ -f /usr/lib/grub/i386-pc/boot.img ] && have grub-mkimage; } || need="$need grub-pc-bin"
+have qemu-img || need="$need qemu-utils"
+have qemu-system-x86_64 || need="$need qemu-system-x86"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "scripts/install-deps.sh: missing Debian packages:$need — install them as root (apt-get install$need)" >&2

@@ -2,15 +2,18 @@
 # The end-to-end test appliance's image: a Debian bookworm root with systemd, haproxy, sshd and
 # the agent, bootable under systemd-nspawn. Two layers:
 #
-#   scripts/test-image.sh base        builds (once) and caches a pristine debootstrap root keyed by
-#                                     its package list; prints its path
+#   scripts/test-image.sh base [vm]   builds (once) and caches a pristine debootstrap root keyed by
+#                                     its package list; prints its path. `vm` adds what a root that
+#                                     boots on (virtual) hardware needs: the kernel, initramfs-tools,
+#                                     udev and open-vm-tools (scripts/build-disk.sh builds the OVA's
+#                                     disk from it)
 #   scripts/test-image.sh root DEST [INSTALL-OPTIONS]
 #                                     copies the cached base to DEST (a fresh working root per run,
 #                                     so the cache stays pristine), applies the container settings
 #                                     below and installs the agent with firstboot/install.sh
 #                                     (INSTALL-OPTIONS are passed to it); prints DEST
-#   scripts/test-image.sh cached      exit 0 when the base is already cached
-#   scripts/test-image.sh key         the cache key (suite, mirror, package list)
+#   scripts/test-image.sh cached [vm] exit 0 when the base is already cached
+#   scripts/test-image.sh key [vm]    the cache key (suite, mirror, package list)
 #
 # Cache: $HPA_IMAGE_CACHE (default /var/cache/haproxy-appliance-test). Mirror: $HPA_DEBIAN_MIRROR
 # (default debootstrap's, deb.debian.org). Needs root, debootstrap (first build only) and cp.
@@ -31,6 +34,19 @@ packages=(
   haproxy openssh-server
   openssl ca-certificates
 )
+# A root that boots by itself (the OVA's disk): Debian's generic kernel, which has the drivers of
+# vSphere's hardware (vmxnet3, e1000, pvscsi, LSI Logic, AHCI, PIIX IDE for the CD-ROM; the cloud
+# kernel lacks e1000, LSI Logic and AHCI) and of QEMU's; udev, kmod and initramfs-tools; VMware
+# Tools (the guestinfo transport, clean shutdown from vSphere).
+vm_packages=(linux-image-amd64 initramfs-tools udev kmod open-vm-tools)
+profile=container
+select_profile() {
+  case "${1:-}" in
+    '') ;;
+    vm) profile=vm; packages+=("${vm_packages[@]}") ;;
+    *) die "unknown profile ${1} (give nothing, or vm)" ;;
+  esac
+}
 
 die() { echo "scripts/test-image.sh: $*" >&2; exit 1; }
 
@@ -140,9 +156,9 @@ root() {
 }
 
 case "${1:-}" in
-  base) base ;;
+  base) select_profile "${2:-}"; base ;;
   root) shift; root "$@" ;;
-  cached) [ -f "$cache/$suite-$(key)/complete" ] ;;
-  key) key ;;
-  *) die "usage: $0 base | root DEST [INSTALL-OPTIONS] | cached | key" ;;
+  cached) select_profile "${2:-}"; [ -f "$cache/$suite-$(key)/complete" ] ;;
+  key) select_profile "${2:-}"; key ;;
+  *) die "usage: $0 base [vm] | root DEST [INSTALL-OPTIONS] | cached [vm] | key [vm]" ;;
 esac
