@@ -29,14 +29,15 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { createTestBed, type ConnectResult, type ListenHandle, type TestBed } from './netns.js';
 import { ovfEnv, SEED_MACS, SEED_PROPERTIES, type Adapter } from './ovf.js';
-import { addSections, CPVM_ADDRESSES, GUEST_BACKEND, SEED_FRONTENDS } from './dataplane.js';
+import { addSections, SEED_FRONTENDS } from './dataplane.js';
 import { cleanupOnExit } from './exit-hook.js';
 import { startClientLoop, type ClientLoop } from './client-loop.js';
 import type { VerifyJson, VerifyRun } from './e2e-verdict.js';
 import { BUNDLE, HOST_PATH, prepareImage, tail } from './image.js';
 import { containerInit, makeCgroups, removeCgroups, removeCgroupsSync, removeNspawnRuntime } from './nspawn.js';
 import { isAlive, signal, sleep, terminate } from './process.js';
-import { addApplianceNics, addBridges, SEED_NICS } from './seed-topology.js';
+import { addApplianceNics } from './seed-topology.js';
+import { ADDR, BRIDGE, wireSeedLan } from './seed-lan.js';
 
 const PATH_INSIDE = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -44,13 +45,7 @@ const PATH_INSIDE = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 export const OVF_ENV_DIR_INSIDE = '/mnt/ovf-env';
 export const OVF_ENV_INSIDE = `${OVF_ENV_DIR_INSIDE}/ovf-env.xml`;
 
-export const ADDR = {
-  management: SEED_NICS.management.address,
-  workstation: '10.191.180.10/20',
-  wclient: '192.168.5.10/16',
-  fclient: '172.16.10.50/24',
-  guest: `${GUEST_BACKEND}/24`,
-} as const;
+export { ADDR } from './seed-lan.js';
 
 /** The seed's adapters, in unit-number order (management, workload, frontend), as vSphere lists them. */
 export const SEED_ADAPTERS: Adapter[] = [
@@ -135,78 +130,17 @@ export class ApplianceBed {
     return prepareImage(this.work, this.root, [`OVF_ENV=${OVF_ENV_INSIDE}`], log);
   }
 
-  /** The namespaces and links of the diagram above, the router's RAs, and the backends. */
+  /** The namespaces and links of the diagram above, the router's RAs, and the backends (seed-lan.ts). */
   async wire(): Promise<{ kernelNames: Record<'management' | 'workload' | 'frontend', string> }> {
     const b = this.bed;
     // lo stays down like at power-on: systemd brings it up in the container.
     await b.addNamespace('appliance', { loopbackUp: false });
-    for (const ns of ['router', 'workstation', 'wclient', 'fclient', 'cpvm', 'guest']) await b.addNamespace(ns);
-    await b.enableForwarding('router');
-    // br-mgmt's addresses and RAs come from networkd below.
-    await addBridges(b, 'router', [
-      { name: 'br-mgmt' },
-      { name: 'br-wl', cidr: SEED_NICS.workload.gwCidr },
-      { name: 'br-fe', cidr: SEED_NICS.frontend.gwCidr },
-    ]);
-
+    this.listeners.push(...(await wireSeedLan(b, this.work)));
     // The appliance's NICs: kernel names in an order that matches no role; down, as at boot.
-    const port = {
-      management: { ns: 'router', dev: 'app-mg', bridge: 'br-mgmt' },
-      workload: { ns: 'router', dev: 'app-wl', bridge: 'br-wl' },
-      frontend: { ns: 'router', dev: 'app-fe', bridge: 'br-fe' },
-    };
-    const nics = await addApplianceNics(b, { order: ['workload', 'frontend', 'management'], peer: (role) => port[role] });
-    const hosts: Array<[string, string, string, string[], string | undefined]> = [
-      // ns, router port, bridge, addresses, default gateway
-      ['workstation', 'ws', 'br-mgmt', [ADDR.workstation], SEED_NICS.management.gw],
-      ['wclient', 'wcl', 'br-wl', [ADDR.wclient], SEED_NICS.workload.gw],
-      ['cpvm', 'cpvm', 'br-wl', CPVM_ADDRESSES.map((a) => `${a}/16`), SEED_NICS.workload.gw],
-      ['fclient', 'fcl', 'br-fe', [ADDR.fclient], SEED_NICS.frontend.gw],
-      ['guest', 'guest', 'br-fe', [ADDR.guest], SEED_NICS.frontend.gw],
-    ];
-    for (const [ns, dev, , addrs, gw] of hosts) {
-      await b.link(ns, 'eth0', 'router', dev, { upA: true });
-      for (const a of addrs) await b.addr(ns, 'eth0', a);
-      if (gw) await b.route(ns, `default via ${gw}`);
-    }
-    for (const [, dev, br] of hosts) await b.ip('router', ['link', 'set', 'dev', dev, 'master', br]);
-
-    // The management network of the seed has SLAAC (fd01:3:7:404::/64): the router sends RAs,
-    // as there. (Without any RA, networkd-wait-online — which haproxy.service waits for through
-    // network-online.target — would wait ~12 s for the router-solicitation timeout.)
-    const units = join(this.work, 'router-units');
-    await mkdir(units, { recursive: true });
-    await writeFile(
-      join(units, '10-br-mgmt.network'),
-      `[Match]
-Name=br-mgmt
-
-[Network]
-Address=${SEED_NICS.management.gwCidr}
-Address=fd01:3:7:404::1/64
-ConfigureWithoutCarrier=yes
-IPv6AcceptRA=no
-IPv6SendRA=yes
-
-[IPv6SendRA]
-RouterLifetimeSec=0
-
-[IPv6Prefix]
-Prefix=fd01:3:7:404::/64
-`,
-    );
-    await b.runNetworkd('router', units, {
-      timeoutMs: 20_000,
-      logLevel: 'info',
-      until: async (snap) => snap.dump.addrs.some((l) => l.ifname === 'br-mgmt' && (l.addr_info ?? []).some((a) => a.local === SEED_NICS.management.gw)),
+    const nics = await addApplianceNics(b, {
+      order: ['workload', 'frontend', 'management'],
+      peer: (role) => ({ ns: 'router', dev: { management: 'app-mg', workload: 'app-wl', frontend: 'app-fe' }[role], bridge: BRIDGE[role] }),
     });
-
-    // The Supervisor's control-plane VMs (kube-apiserver on 6443, nginx on 443) and a guest
-    // cluster's API server: each answers every connection with a JSON line naming itself.
-    const starts: Array<Promise<ListenHandle>> = [];
-    for (const a of CPVM_ADDRESSES) for (const port of [6443, 443]) starts.push(b.listen('cpvm', a, port, { maxLifetimeMs: 3_600_000 }));
-    starts.push(b.listen('guest', GUEST_BACKEND, 6443, { maxLifetimeMs: 3_600_000 }));
-    this.listeners.push(...(await Promise.all(starts)));
     return { kernelNames: { workload: nics.workload!.a, frontend: nics.frontend!.a, management: nics.management!.a } };
   }
 
