@@ -150,7 +150,7 @@ export function renderOvfEnvelope(input: EnvelopeInput): string {
       .flat()
       .map((l) => `  ${l}`),
     // The disk boots with BIOS and GRUB only (no EFI system partition): say so, as vSphere would
-    // otherwise pick the guest OS's default firmware, EFI for debian12_64Guest on recent releases.
+    // otherwise pick the guest OS type's default firmware, which may be EFI.
     '  <vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="bios"/>',
     '</VirtualHardwareSection>',
   ];
