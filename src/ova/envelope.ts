@@ -5,6 +5,9 @@
  * ProductSections are the pieces `ovf-descriptor` prints (`src/config/descriptor.ts`), from the same
  * property declarations the agent validates with. Pure: no I/O.
  *
+ * The VirtualHardwareSection also has an IDE controller with a CD-ROM drive (the ISO transport attaches
+ * the OVF environment there) and `vmw:Config firmware=bios` (the disk has no EFI system partition).
+ *
  * The schema requires the `rasd:` (and `vssd:`) elements of each Item in alphabetical order; `item()`
  * sorts them, so an Item is written the same whatever order its fields are given in.
  */
@@ -40,6 +43,9 @@ export interface EnvelopeInput {
 const OS = { id: 96, osType: 'debian12_64Guest', description: 'Debian GNU/Linux 12 (64-bit)' };
 /** vmx-15 is vSphere 6.7 U2 and later (the versions vSphere with Tanzu runs on); it has pvscsi and vmxnet3. */
 const VIRTUAL_SYSTEM_TYPE = 'vmx-15';
+
+/** The IDE controller's InstanceID (the CD-ROM drive's is the next): after the CPU, memory, SCSI, disk and three NICs. */
+const IDE_CONTROLLER_ID = 5 + NETWORKS.length;
 
 /** One `<Item>`: `fields` are rasd: element names and values, written sorted by name as the schema requires. */
 function item(fields: Record<string, string>, configuration?: string): string[] {
@@ -120,9 +126,32 @@ export function renderOvfEnvelope(input: EnvelopeInput): string {
           n.name === 'Frontend' ? 'frontend' : undefined,
         ),
       ),
+      // The ISO transport needs a CD-ROM drive: vSphere attaches the OVF environment's ISO to it. The
+      // drive is on IDE, as VMware's own exports have it. The IDE controller has no ResourceSubType:
+      // vSphere has no subtype for IDE and refuses VirtualBox's "PIIX4" (VALUE_ILLEGAL ... not found in []).
+      item({
+        Address: '0',
+        Description: 'IDE controller',
+        ElementName: 'IDE 0',
+        InstanceID: String(IDE_CONTROLLER_ID),
+        ResourceType: '5',
+      }),
+      item({
+        AddressOnParent: '0',
+        AutomaticAllocation: 'false',
+        Description: 'CD-ROM drive for the OVF environment (ISO transport)',
+        ElementName: 'CD/DVD drive 1',
+        InstanceID: String(IDE_CONTROLLER_ID + 1),
+        Parent: String(IDE_CONTROLLER_ID),
+        ResourceSubType: 'vmware.cdrom.remotepassthrough',
+        ResourceType: '15',
+      }),
     ]
       .flat()
       .map((l) => `  ${l}`),
+    // The disk boots with BIOS and GRUB only (no EFI system partition): say so, as vSphere would
+    // otherwise pick the guest OS type's default firmware, which may be EFI.
+    '  <vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="bios"/>',
     '</VirtualHardwareSection>',
   ];
 

@@ -51,6 +51,19 @@ test('an envelope with an Item whose rasd: elements are out of order is refused'
   assert.match(r.stderr, /fails to validate/u);
 });
 
+test('vmw:Config (the firmware) validates at the end of the VirtualHardwareSection, and the schema does check where it is', () => {
+  assert.match(ENVELOPE, /<vmw:Config ovf:required="false" vmw:key="firmware" vmw:value="bios"\/>\n\s*<\/VirtualHardwareSection>/u);
+  // DSP8023 allows other namespaces' elements in a VirtualHardwareSection only after the System
+  // (xs:any ##other). Moved before the System, the same line is refused.
+  const line = /\n\s*<vmw:Config [^\n]*\/>/u.exec(ENVELOPE)![0];
+  const moved = ENVELOPE.replace(line, '').replace(/(\n\s*<System>)/u, `${line}$1`);
+  assert.notEqual(moved, ENVELOPE, 'the edit applied');
+  const r = xmllint(moved);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /System': This element is not expected/u);
+  assert.match(r.stderr, /fails to validate/u);
+});
+
 test(
   'an OVA from a 1 MiB disk: GNU tar lists the descriptor first, then the manifest and the disk, and the manifest checks out',
   withTmp(async (dir) => {

@@ -119,6 +119,61 @@ for (const [config, nics] of [
   });
 }
 
+for (const config of ['default', 'frontend']) {
+  test(`configuration ${config}: a CD-ROM drive on an IDE controller, for the ISO transport`, () => {
+    const items = itemsFor(DOC, config);
+    const ide = items.filter((i) => rasd(i, 'ResourceType') === '5');
+    assert.equal(ide.length, 1, 'one IDE controller');
+    assert.equal(rasd(ide[0]!, 'Address'), '0');
+    // vSphere knows no IDE subtype and refuses VirtualBox's PIIX4 ("VALUE_ILLEGAL: Value 'PIIX4' of
+    // ResourceSubType element not found in []"); VMware's own exports write none.
+    assert.equal(rasd(ide[0]!, 'ResourceSubType'), undefined);
+    const cdroms = items.filter((i) => rasd(i, 'ResourceType') === '15');
+    assert.equal(cdroms.length, 1, 'one CD-ROM drive');
+    const cd = cdroms[0]!;
+    assert.equal(rasd(cd, 'Parent'), rasd(ide[0]!, 'InstanceID'), 'the CD-ROM is on the IDE controller');
+    assert.equal(rasd(cd, 'AddressOnParent'), '0');
+    assert.equal(rasd(cd, 'AutomaticAllocation'), 'false');
+    assert.equal(rasd(cd, 'ResourceSubType'), 'vmware.cdrom.remotepassthrough');
+    assert.equal(cd.hasAttributeNS(OVF, 'required'), false, 'required (the default): the ISO transport needs it');
+  });
+}
+
+test('every Parent names a controller Item, and the disk and the CD-ROM sit on different controllers', () => {
+  const items = all(DOC, OVF, 'Item');
+  const byId = new Map(items.map((i) => [rasd(i, 'InstanceID'), i]));
+  const attached = items.filter((i) => rasd(i, 'Parent') !== undefined);
+  assert.deepEqual(attached.map((i) => rasd(i, 'ResourceType')).sort(), ['15', '17']);
+  for (const child of attached) {
+    const parent = byId.get(rasd(child, 'Parent'));
+    assert.ok(parent, `Item ${rasd(child, 'ElementName')}: its Parent ${rasd(child, 'Parent')} exists`);
+    assert.ok(['5', '6'].includes(rasd(parent, 'ResourceType')!), `its Parent is a disk controller`);
+    assert.equal(parent.hasAttributeNS(OVF, 'configuration'), false, 'the controller is in every configuration');
+  }
+  const parentType = (t: string) =>
+    rasd(
+      byId.get(
+        rasd(
+          attached.find((i) => rasd(i, 'ResourceType') === t)!,
+          'Parent',
+        ),
+      )!,
+      'ResourceType',
+    );
+  assert.equal(parentType('17'), '6', 'the disk is on the SCSI controller');
+  assert.equal(parentType('15'), '5', 'the CD-ROM is on the IDE controller');
+});
+
+test('the firmware is BIOS, said with vmw:Config after the Items (the disk has no EFI system partition)', () => {
+  const hw = one(DOC, OVF, 'VirtualHardwareSection');
+  const configs = all(hw, VMW, 'Config');
+  assert.deepEqual(
+    configs.map((c) => [c.getAttributeNS(VMW, 'key'), c.getAttributeNS(VMW, 'value'), c.getAttributeNS(OVF, 'required')]),
+    [['firmware', 'bios', 'false']],
+  );
+  assert.equal(children(hw).at(-1), configs[0], 'the last child of the section, as the schema requires');
+});
+
 test('only the Frontend NIC is tied to a configuration, and that configuration is declared', () => {
   const tied = all(DOC, OVF, 'Item').filter((i) => i.hasAttributeNS(OVF, 'configuration'));
   assert.deepEqual(
