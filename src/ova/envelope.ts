@@ -120,7 +120,7 @@ export function renderOvfEnvelope(input: EnvelopeInput): string {
             Description: `VMXNET3 ethernet adapter on "${n.name}"`,
             ElementName: `Network adapter ${i + 1}`,
             InstanceID: String(5 + i),
-            ResourceSubType: 'VMXNET3',
+            ResourceSubType: 'VmxNet3',
             ResourceType: '10',
           },
           n.name === 'Frontend' ? 'frontend' : undefined,

@@ -113,7 +113,7 @@ for (const [config, nics] of [
       nicItems.map((n) => rasd(n, 'Connection')),
       [...nics],
     );
-    for (const n of nicItems) assert.equal(rasd(n, 'ResourceSubType'), 'VMXNET3');
+    for (const n of nicItems) assert.equal(rasd(n, 'ResourceSubType'), 'VmxNet3');
     const ids = items.map((i) => rasd(i, 'InstanceID'));
     assert.equal(new Set(ids).size, ids.length, 'InstanceIDs are unique');
   });
