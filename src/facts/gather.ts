@@ -12,7 +12,7 @@
  * unknown (a warning; the flags form is rendered).
  */
 import { randomBytes } from 'node:crypto';
-import { access, lstat } from 'node:fs/promises';
+import { access, lstat, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import type { ApplianceConfig } from '../config/types.js';
 import type { ApplianceFacts, LiveContext } from './types.js';
@@ -60,6 +60,12 @@ interface DataplaneVersion {
   output?: string;
   /** Why the version is not known, when it is not. */
   unknown?: string;
+}
+
+/** Whether this machine is a VMware VM: DMI's system vendor, as VMware's hypervisors set it ("VMware, Inc."). */
+async function onVmware(): Promise<boolean> {
+  const vendor = await readFile('/sys/class/dmi/id/sys_vendor', 'utf8').catch(() => '');
+  return /^VMware\b/u.test(vendor.trim());
 }
 
 /**
@@ -144,7 +150,9 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
     // up (an admin's `systemctl restart haproxy-appliance`) it is a rerun that reloads what changed.
     boot: options.boot && !(systemd && (await systemUp())),
     systemd,
-    vmtoolsd: live && ((await executable('/usr/bin/vmtoolsd')) || (await executable('/usr/sbin/vmtoolsd'))),
+    // Only in a VMware VM: elsewhere (the same image under QEMU or KVM) vmtoolsd is installed but
+    // has no guestinfo to write to, and publishing would fail the run.
+    vmtoolsd: live && (await onVmware()) && ((await executable('/usr/bin/vmtoolsd')) || (await executable('/usr/sbin/vmtoolsd'))),
   };
   return {
     facts: {

@@ -64,6 +64,6 @@ export interface LiveContext {
   boot: boolean;
   /** systemd is PID 1 (/run/systemd/system exists); without it no systemctl/networkctl runs. */
   systemd: boolean;
-  /** vmtoolsd is installed: the CA is published to guestinfo. */
+  /** vmtoolsd is installed and this is a VMware VM (DMI's system vendor): the CA is published to guestinfo. */
   vmtoolsd: boolean;
 }

@@ -1,0 +1,203 @@
+/**
+ * The OVA as vSphere runs it, under QEMU: the disk `npm run ova` builds boots through BIOS and
+ * GRUB on pvscsi, with vmxnet3 NICs carrying the seed's MACs on the seed's networks, and its OVF
+ * environment on a CD-ROM as vSphere's ISO transport delivers it (test/harness/vm.ts). The steps,
+ * each judged on the real machine:
+ *
+ *   1. first power-on with the seed's properties: the appliance configures itself (nobody at the
+ *      console), the agent renames the NICs live, `verify --expect` is green but for the Data
+ *      Plane API binary (not in this image)
+ *   2. plain reboot: udev names the NICs through the agent's .link files, the agent changes
+ *      nothing (no file rewritten, no reload) — the issue's step 5, run second so that one boot
+ *      checks both
+ *   3. unique identity: a second machine from the same OVA has its own SSH host key and machine-id
+ *   4. power-cycle with changed properties (other DNS servers, one more service range, a new Data
+ *      Plane API password): green against the new environment; a VIP in the new range binds
+ *   5. power-cycle with an invalid property: the agent fails loudly (console, journal, state
+ *      file), haproxy keeps serving the last good configuration, verify fails `provision.last-run`
+ *      naming the property
+ *
+ * Needs root, Linux, qemu-system-x86 and the OVA build's tools (scripts/install-deps.sh installs
+ * them). The OVA is built once and cached (test/harness/ova-build.ts). Console logs of a failed
+ * run are kept in test-artifacts/vm-<id>/. Runs alone: `npm run test:vm`.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cachedOva } from '../harness/ova-build.js';
+import { checkReadiness } from '../harness/image.js';
+import { assertNothingLeft, listBedNamespaces } from '../harness/leak-guard.js';
+import { seedEnvironment } from '../harness/appliance-image.js';
+import { verdict, type VerifyRun } from '../harness/e2e-verdict.js';
+import { SEED_NICS, ROLES } from '../harness/seed-topology.js';
+import { VmBed, type Vm } from '../harness/vm.js';
+import { sleep } from '../harness/process.js';
+
+const notRoot = process.platform !== 'linux' || process.getuid?.() !== 0;
+const skip = notRoot ? 'the VM test needs root on Linux (CI runs it as root)' : false;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Boot budget per power-on under TCG on a loaded 2-core machine (measured about 60 s). */
+const BOOT_MS = 240_000;
+
+/** The changed properties of step 4, and the VIP of the new range. */
+const CHANGED = {
+  'network.nameservers': '10.170.16.49, 10.142.7.2',
+  'loadbalance.service_ip_range': '192.168.0.0/24,192.168.2.0/24',
+  'loadbalance.haproxy_pwd': 'new-api-secret-4',
+};
+const NEW_VIP = '192.168.2.10';
+
+function green(run: VerifyRun): { green: boolean; why: string } {
+  const v = verdict(run.report);
+  return { green: v.green, why: v.unexpected.join('\n') || `exit ${run.exitCode}` };
+}
+
+/** The NICs by MAC: name, and the .link file udev applied (ID_NET_LINK_FILE), one line per NIC. */
+const NIC_NAMES = `for n in /sys/class/net/*; do [ -e "$n/device" ] || continue; printf '%s %s %s\\n' "$(cat $n/address)" "$(basename $n)" "$(udevadm info -q property -p $n | sed -n 's/^ID_NET_LINK_FILE=//p')"; done`;
+
+/** Path, mtime and inode of every file the agent manages (state.json's list) and of state.json itself. */
+const FILE_STAMPS = `node=$(command -v node || echo /usr/local/bin/node); $node -e 'const s=require("/var/lib/haproxy-appliance/state.json"); console.log(Object.keys(s.files).concat("/var/lib/haproxy-appliance/state.json").join("\\n"))' | while read -r f; do stat -c '%n %Y.%Z %i' "$f"; done`;
+
+test('the OVA boots under QEMU like a vSphere VM: first boot, reboot, identity, changed and invalid properties', { skip, timeout: 30 * 60_000 }, async (t) => {
+  const ready = await checkReadiness({ install: true });
+  assert.ok(ready.ok, ready.ok ? '' : `${ready.reason}\nwhat to do: ${ready.fix}`);
+  const namespacesBefore = new Set(await listBedNamespaces());
+  const vmBed = new VmBed();
+  let failed = true;
+  const timings: string[] = [];
+  try {
+    const built = await cachedOva(log);
+    timings.push(`OVA ${built.built ? 'built' : 'cached'} ${s(built.ms)}`);
+    const imported = await vmBed.importOva(built.ova);
+    log(`    accelerator: ${imported.accel} (${imported.why})`);
+    await vmBed.wire();
+
+    // 1. First power-on with the seed's properties.
+    const seedXml = seedEnvironment();
+    const seedIso = await vmBed.environmentIso('seed', seedXml);
+    const disk1 = await vmBed.newDisk('vm1');
+    let vm: Vm = await vmBed.powerOn('vm1', disk1, seedIso);
+    const ssh1 = await vmBed.waitSsh(vm, BOOT_MS);
+    const expectSeed = await vmBed.workstationFile('seed-env.xml', seedXml);
+    const v1 = await vmBed.verifyUntil(vm, ['--expect', expectSeed], (r) => green(r).green, 60_000);
+    assert.ok(v1.greenMs !== undefined, `first boot: verify --expect is not green:\n${green(v1.run).why}`);
+    timings.push(`first boot: SSH ${s(ssh1)}, green ${s(v1.greenMs)} (verify runs: ${v1.runs})`);
+    const boot1 = await vmBed.waitBooted(vm, BOOT_MS);
+    timings.push(`boot finished ${s(boot1.ms)} (${boot1.state})`);
+    log(`    first boot:\n${await vmBed.mustSsh('vm1', 'systemd-analyze; systemd-analyze critical-chain haproxy.service ssh.service; systemd-analyze blame | head -12')}`);
+    const agent1 = await vmBed.mustSsh('vm1', 'journalctl -b -u haproxy-appliance.service -o cat --no-pager');
+    assert.match(agent1, /OVF environment from ISO transport \(\/dev\/sr0/u, 'the agent read the CD-ROM on /dev/sr0');
+    // The agent renamed each NIC from its kernel name (its journal), and the kernel says so.
+    const kernel1 = await vmBed.mustSsh('vm1', 'journalctl -b -k -o cat --no-pager');
+    for (const role of ROLES) {
+      const renamed = new RegExp(`renamed (\\S+) to ${role}\\b`, 'u').exec(agent1);
+      assert.ok(renamed, `first boot: the agent renamed a NIC to ${role}:\n${agent1}`);
+      assert.match(kernel1, new RegExp(`${role}: renamed from ${renamed[1]}\\b`, 'u'), `first boot: the kernel saw the agent's rename of ${renamed[1]} to ${role}`);
+    }
+    const ids1 = (await vmBed.mustSsh('vm1', 'cat /etc/machine-id; cat /etc/ssh/ssh_host_ed25519_key.pub')).trim().split('\n');
+    const stampsBefore = await vmBed.mustSsh('vm1', FILE_STAMPS);
+
+    // 2. Plain reboot: udev names the NICs; the agent changes nothing.
+    const bootId1 = (await vmBed.mustSsh('vm1', 'cat /proc/sys/kernel/random/boot_id')).trim();
+    await vmBed.ssh('vm1', 'systemctl reboot', { timeoutMs: 15_000 });
+    const tReboot = performance.now();
+    let bootId2 = bootId1;
+    while (bootId2 === bootId1) {
+      assert.ok(performance.now() - tReboot < BOOT_MS, `the appliance did not come back from the reboot:\n${vm.consoleTail()}`);
+      await sleep(2_000);
+      await vmBed.waitSsh(vm, BOOT_MS);
+      bootId2 = (await vmBed.ssh('vm1', 'cat /proc/sys/kernel/random/boot_id')).stdout.trim() || bootId1;
+    }
+    const agent2 = await vmBed.mustSsh('vm1', 'journalctl -b -u haproxy-appliance.service -o cat --no-pager');
+    assert.match(agent2, /nothing to change/u, `reboot: the agent had something to change:\n${agent2}`);
+    assert.doesNotMatch(agent2, /\brenamed? /u, 'reboot: the agent renamed nothing');
+    // udev named them at coldplug, from the kernel's names, by the agent's .link files.
+    const names2 = await vmBed.mustSsh('vm1', NIC_NAMES);
+    const kernel2 = await vmBed.mustSsh('vm1', 'journalctl -b -k -o cat --no-pager');
+    for (const role of ROLES) {
+      assert.match(names2, new RegExp(`^${SEED_NICS[role].mac} ${role} /etc/systemd/network/\\S*${role}\\.link$`, 'mu'), `reboot: udev applied ${role}'s .link file:\n${names2}`);
+      assert.match(kernel2, new RegExp(`${role}: renamed from eth\\d+\\b`, 'u'), `reboot: udev renamed the kernel's ethN to ${role}:\n${kernel2}`);
+    }
+    assert.equal(await vmBed.mustSsh('vm1', FILE_STAMPS), stampsBefore, 'reboot: no file the agent manages was rewritten');
+    const reloads = await vmBed.mustSsh('vm1', 'journalctl -b -u haproxy.service -o cat --no-pager | grep -c -i reload || true');
+    assert.equal(reloads.trim(), '0', 'reboot: haproxy was not reloaded');
+    const v2 = await vmBed.verifyUntil(vm, ['--expect', expectSeed], (r) => green(r).green, 60_000);
+    assert.ok(v2.greenMs !== undefined, `reboot: verify is not green:\n${green(v2.run).why}`);
+    timings.push(`reboot: ${s(performance.now() - tReboot)}`);
+
+    // 3. Unique identity: a second machine from the same OVA (the first one off: same addresses).
+    const off1 = await vm.shutdown();
+    assert.ok(off1.clean, 'vm1 shut down on the ACPI power button');
+    const vm2 = await vmBed.powerOn('vm2', await vmBed.newDisk('vm2'), seedIso);
+    await vmBed.waitSsh(vm2, BOOT_MS);
+    const ids2 = (await vmBed.mustSsh('vm2', 'cat /etc/machine-id; cat /etc/ssh/ssh_host_ed25519_key.pub')).trim().split('\n');
+    assert.match(ids1[0]!, /^[0-9a-f]{32}$/u);
+    assert.match(ids2[0]!, /^[0-9a-f]{32}$/u);
+    assert.notEqual(ids2[0], ids1[0], 'the two appliances have different machine-ids');
+    assert.notEqual(ids2[1]!.split(' ')[1], ids1[1]!.split(' ')[1], 'the two appliances have different SSH host keys');
+    await vm2.shutdown();
+    timings.push(`second machine: ${s(performance.now() - vm2.startedAt)}`);
+
+    // 4. Power-cycle with changed properties.
+    const changedXml = seedEnvironment(CHANGED);
+    vm = await vmBed.powerOn('vm1', disk1, await vmBed.environmentIso('changed', changedXml));
+    await vmBed.waitSsh(vm, BOOT_MS);
+    const expectChanged = await vmBed.workstationFile('changed-env.xml', changedXml);
+    const v4 = await vmBed.verifyUntil(vm, ['--expect', expectChanged], (r) => green(r).green, 60_000);
+    assert.ok(v4.greenMs !== undefined, `changed properties: verify --expect is not green:\n${green(v4.run).why}`);
+    timings.push(`power-cycle with changed properties: green ${s(v4.greenMs)}`);
+    const resolv = await vmBed.mustSsh('vm1', 'resolvectl dns');
+    assert.match(resolv, /10\.170\.16\.49/u, 'the new DNS servers are in use');
+    // The Data Plane API's part, by hand: a load balancer on a VIP of the new range.
+    await vmBed.mustSsh(
+      'vm1',
+      `cat >>/etc/haproxy/haproxy.cfg <<'EOF'
+
+frontend hpa-vm-new-range
+  mode tcp
+  bind ${NEW_VIP}:6443
+  default_backend hpa-vm-new-range-be
+
+backend hpa-vm-new-range-be
+  mode tcp
+  server cp0 192.168.128.0:6443
+EOF
+systemctl reload haproxy.service`,
+    );
+    let conn = await vmBed.bed.connect('wclient', NEW_VIP, 6443, { timeoutMs: 10_000 });
+    for (let i = 0; i < 20 && !conn.ok; i++) conn = await vmBed.bed.connect('wclient', NEW_VIP, 6443, { timeoutMs: 10_000 });
+    assert.ok(conn.ok, `a client reaches the VIP ${NEW_VIP}:6443 of the new range: ${conn.error}`);
+
+    // 5. Power-cycle with an invalid property.
+    await vm.shutdown();
+    const badXml = seedEnvironment({ ...CHANGED, 'network.nameservers': '10.170.16.300' });
+    vm = await vmBed.powerOn('vm1', disk1, await vmBed.environmentIso('invalid', badXml));
+    await vmBed.waitSsh(vm, BOOT_MS);
+    assert.match(vm.consoleTail(400), /PROVISIONING FAILED.*network\.nameservers/u, 'the console says the run failed, naming the property');
+    const agent5 = await vmBed.ssh('vm1', 'journalctl -b -u haproxy-appliance.service -o cat --no-pager');
+    assert.match(agent5.stdout, /PROVISIONING FAILED/u, 'the journal says so');
+    const state = JSON.parse(await vmBed.mustSsh('vm1', 'cat /var/lib/haproxy-appliance/state.json')) as {
+      lastRun?: { outcome: string; problems?: Array<{ at: string }> };
+    };
+    assert.equal(state.lastRun?.outcome, 'input-error');
+    assert.ok(state.lastRun?.problems?.some((p) => p.at === 'network.nameservers'), 'state.json names the property');
+    assert.equal((await vmBed.ssh('vm1', 'systemctl is-active haproxy.service')).stdout.trim(), 'active', 'haproxy runs');
+    conn = await vmBed.bed.connect('wclient', NEW_VIP, 6443, { timeoutMs: 10_000 });
+    assert.ok(conn.ok, `the last good configuration keeps serving ${NEW_VIP}:6443: ${conn.error}`);
+    const v5 = await vmBed.verify('vm1');
+    const lastRun = v5.report.hosts[0]?.checks.find((c) => c.id === 'provision.last-run');
+    assert.equal(lastRun?.status, 'fail', 'verify fails provision.last-run');
+    assert.match(lastRun?.message ?? '', /network\.nameservers/u, 'naming the property');
+    timings.push(`power-cycle with an invalid property: ${s(performance.now() - vm.startedAt)}`);
+    await vm.shutdown();
+    failed = false;
+  } finally {
+    t.diagnostic(timings.join('; '));
+    if (failed) log(`    console logs kept in ${await vmBed.keepConsoleLogs()}`);
+    const notes = await vmBed.cleanup();
+    for (const n of notes) log(`    cleanup: ${n}`);
+  }
+  await assertNothingLeft({ before: namespacesBefore, bedIds: [vmBed.bed.id], pids: vmBed.pids });
+});
