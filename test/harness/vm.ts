@@ -126,7 +126,10 @@ export function pickAccel(vmdk: string, work: string, probeMs = 15_000): Promise
     const ms = Math.round(performance.now() - t0);
     return booted
       ? { accel: 'kvm' as const, why: `a probe booted to init under KVM in ${ms} ms` }
-      : { accel: 'tcg' as const, why: `under KVM a probe did not reach init in ${ms} ms (last console line: ${tail(existsSync(log) ? readFileSync(log, 'utf8') : '', 1).trim() || 'none'})` };
+      : {
+          accel: 'tcg' as const,
+          why: `under KVM a probe did not reach init in ${ms} ms (last console line: ${tail(existsSync(log) ? readFileSync(log, 'utf8') : '', 1).trim() || 'none'})`,
+        };
   })();
   return accelChoice;
 }
@@ -178,6 +181,8 @@ export class Vm {
     readonly proc: ChildProcess,
     readonly consoleLog: string,
     readonly qmpSocket: string,
+    /** Whether its NICs are on the taps. */
+    readonly nics: boolean,
   ) {
     proc.once('exit', () => (this.exitedAt = performance.now()));
   }
@@ -297,14 +302,15 @@ export class VmBed {
     return iso;
   }
 
-  /** Powers a machine on: QEMU in the router namespace, its NICs on the taps. */
-  async powerOn(name: string, disk: string, iso?: string): Promise<Vm> {
+  /** Powers a machine on: QEMU in the router namespace, its NICs on the taps (unless `nics` is false). */
+  async powerOn(name: string, disk: string, iso?: string, opts: { nics?: boolean } = {}): Promise<Vm> {
     if (!this.accel) throw new Error('importOva first');
-    for (const vm of this.vms) if (vm.running) throw new Error(`${vm.name} is still running: one machine on the taps at a time`);
+    const nics = opts.nics ?? true;
+    if (nics) for (const vm of this.vms) if (vm.running && vm.nics) throw new Error(`${vm.name} is still running: one machine on the taps at a time`);
     this.boots++;
     const consoleLog = join(this.work, `console-${String(this.boots).padStart(2, '0')}-${name}.log`);
     const qmpSocket = join(this.work, `qmp-${this.boots}.sock`);
-    const argv = machineArgs({ accel: this.accel.accel, disk, iso, consoleLog, qmp: qmpSocket, nics: true });
+    const argv = machineArgs({ accel: this.accel.accel, disk, iso, consoleLog, qmp: qmpSocket, nics });
     // setpriv: QEMU gets SIGKILL if this process dies without cleaning up.
     const proc = spawn('setpriv', ['--pdeathsig', 'KILL', 'ip', 'netns', 'exec', this.bed.nsName('router'), qemuBin(), '-name', `hpa-${name}`, ...argv], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -312,7 +318,7 @@ export class VmBed {
     });
     let stderr = '';
     proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const vm = new Vm(name, proc, consoleLog, qmpSocket);
+    const vm = new Vm(name, proc, consoleLog, qmpSocket, nics);
     this.vms.add(vm);
     await sleep(500);
     if (!vm.running) throw new Error(`QEMU exited at once: ${stderr.trim()}`);
@@ -352,7 +358,14 @@ export class VmBed {
         stdin: 'ignore',
         timeout: opts.timeoutMs ?? 60_000,
         extendEnv: false,
-        env: { PATH: HOST_PATH, HOME: this.work, SSH_ASKPASS: join(this.work, 'askpass'), SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0', HPA_VM_PASSWORD: this.rootPassword },
+        env: {
+          PATH: HOST_PATH,
+          HOME: this.work,
+          SSH_ASKPASS: join(this.work, 'askpass'),
+          SSH_ASKPASS_REQUIRE: 'force',
+          DISPLAY: ':0',
+          HPA_VM_PASSWORD: this.rootPassword,
+        },
       },
     );
     return { stdout: String(r.stdout ?? ''), stderr: String(r.stderr ?? ''), exitCode: r.exitCode ?? -1 };
@@ -404,7 +417,12 @@ export class VmBed {
    * Runs verify (with `args`) until `isGreen` says so or `timeoutMs` passes; returns the last run
    * and when it turned green (ms since power-on), if it did.
    */
-  async verifyUntil(vm: Vm, args: string[], isGreen: (run: VerifyRun) => boolean, timeoutMs: number): Promise<{ run: VerifyRun; greenMs?: number; runs: number }> {
+  async verifyUntil(
+    vm: Vm,
+    args: string[],
+    isGreen: (run: VerifyRun) => boolean,
+    timeoutMs: number,
+  ): Promise<{ run: VerifyRun; greenMs?: number; runs: number }> {
     const deadline = performance.now() + timeoutMs;
     for (let runs = 1; ; runs++) {
       const run = await this.verify(vm.name, args);
