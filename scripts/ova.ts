@@ -87,6 +87,12 @@ async function main(): Promise<void> {
     if (code !== 0) fail(`building the disk failed (scripts/build-disk.sh exited ${code})`, code === 2 ? 2 : 1);
     const disk = JSON.parse(await readFile(join(work, 'disk.json'), 'utf8')) as { capacityBytes: number; vmdkBytes: number; kernel: string };
     const vmdk = join(work, DISK);
+    const usage = (await readFile(join(work, 'disk-usage.txt'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => l.replace('\t', ' MiB '))
+      .join(', ');
+    say(`what takes the space in the root (before compression): ${usage}`);
 
     // 2. The descriptor, validated offline.
     const text = renderOvfEnvelope({ version, disk: { file: DISK, size: (await stat(vmdk)).size, capacityBytes: disk.capacityBytes } });

@@ -116,6 +116,88 @@ base() {
 }
 
 # Settings for booting the image under systemd-nspawn in a network namespace (and nothing the
+# real appliance would not have): the units that cannot work in a container masked. (networkd,
+# resolved, timesyncd and resolved's stub are firstboot/install.sh's, as for the OVA.)
+container_settings() {
+  local r=$1
+  mkdir -p "$r/etc/systemd/system"
+  # No terminals (the container's console is read-only), no udev (nspawn has none), no clock to set.
+  for u in console-getty.service getty@.service serial-getty@.service systemd-udevd.service \
+    systemd-udev-trigger.service systemd-udev-settle.service e2scrub_reap.service apt-daily.timer \
+    apt-daily-upgrade.timer dpkg-db-backup.timer; do
+    ln -sfn /dev/null "$r/etc/systemd/system/$u"
+  done
+  # A fresh machine: systemd makes a machine id at first boot.
+  : >"$r/etc/machine-id"
+  rm -f "$r/var/lib/dbus/machine-id"
+}
+
+root() {
+  [ "$(id -u)" = 0 ] || die "must run as root (debootstrap and systemd-nspawn need it): sudo $0 $*"
+}
+
+key() {
+  # The cache key: suite, mirror and package list (sorted). A different list builds a new root.
+  printf '%s\n' "$suite" "${HPA_DEBIAN_MIRROR:-default}" "$(printf '%s\n' "${packages[@]}" | sort | tr '\n' ' ')" \
+    | sha256sum | cut -c1-12
+}
+
+# Removes a build directory, unmounting first whatever is mounted below it (debootstrap mounts
+# proc and sys in the root it builds; an interrupted build can leave them).
+remove_build() {
+  local t=$1 m
+  [ -d "$t" ] || return 0
+  for m in $(awk -v p="$t/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do umount -l "$m"; done
+  rm -rf "$t"
+}
+
+base() {
+  need_root base
+  local dir="$cache/$suite-$(key)"
+  if [ -f "$dir/complete" ]; then echo "$dir/root"; return; fi
+  command -v debootstrap >/dev/null 2>&1 || die "debootstrap is missing: run scripts/install-deps.sh (as root), or apt-get install debootstrap systemd-container"
+  mkdir -p "$cache"
+  # One builder at a time; a second caller waits and then finds the finished root.
+  exec 9>"$cache/.lock"
+  flock 9
+  if [ -f "$dir/complete" ]; then echo "$dir/root"; return; fi
+  # Builds interrupted earlier (this one holds the lock, so no other build is running).
+  local t
+  for t in "$cache"/.build-*; do remove_build "$t"; done
+  tmp="$cache/.build-$$"
+  rm -rf "$dir"
+  mkdir -p "$tmp"
+  trap 'remove_build "$tmp"' EXIT
+  local include
+  include=$(IFS=,; echo "${packages[*]}")
+  local t0=$SECONDS
+  echo "scripts/test-image.sh: debootstrap $suite with ${packages[*]} into $dir (first run only, ~1 min)" >&2
+  # In its own process group, so an interruption ends debootstrap and everything it started
+  # (dpkg in the chroot) before the build directory is removed.
+  # shellcheck disable=SC2086
+  setsid debootstrap --variant=minbase --include="$include" "$suite" "$tmp/root" ${HPA_DEBIAN_MIRROR:-} >"$tmp/debootstrap.log" 2>&1 &
+  dpid=$!
+  trap 'kill -TERM -- "-$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; exit 130' INT TERM
+  if ! wait "$dpid"; then
+    tail -n 30 "$tmp/debootstrap.log" >&2
+    die "debootstrap failed (log above)"
+  fi
+  # A smaller root copies faster: the downloaded packages are not needed.
+  rm -f "$tmp/root"/var/cache/apt/archives/*.deb
+  rm -rf "$tmp/root"/var/lib/apt/lists/*
+  printf '%s\n' "${packages[@]}" >"$tmp/packages"
+  echo "$((SECONDS - t0))" >"$tmp/debootstrap-seconds"
+  if awk -v p="$tmp/" 'index($5, p) == 1 { found = 1 } END { exit !found }' /proc/self/mountinfo; then
+    die "something is still mounted below $tmp after debootstrap"
+  fi
+  touch "$tmp/complete"
+  mv "$tmp" "$dir"
+  trap - EXIT INT TERM
+  echo "scripts/test-image.sh: built in $((SECONDS - t0)) s" >&2
+  echo "$dir/root"
+}
+
+# Settings for booting the image under systemd-nspawn in a network namespace (and nothing the
 # real appliance would not have): networkd and resolved enabled as on the appliance, the units
 # that cannot work in a container masked.
 container_settings() {

@@ -21,7 +21,7 @@
  *
  * Needs root, Linux, qemu-system-x86 and the OVA build's tools (scripts/install-deps.sh installs
  * them). The OVA is built once and cached (test/harness/ova-build.ts). Console logs of a failed
- * run are kept in test-artifacts/vm-<id>/. Runs alone: `npm run test:vm`.
+ * run are kept in test-artifacts/vm-<id>/. Runs alone, with the static checks of the OVA: `npm run test:vm`.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -32,7 +32,6 @@ import { seedEnvironment } from '../harness/appliance-image.js';
 import { verdict, type VerifyRun } from '../harness/e2e-verdict.js';
 import { SEED_NICS, ROLES } from '../harness/seed-topology.js';
 import { VmBed, type Vm } from '../harness/vm.js';
-import { sleep } from '../harness/process.js';
 import { DiskImage } from '../harness/disk-image.js';
 import { tail } from '../harness/image.js';
 
@@ -108,15 +107,11 @@ test('the OVA boots under QEMU like a vSphere VM: first boot, reboot, identity, 
 
     // 2. Plain reboot: udev names the NICs; the agent changes nothing.
     const bootId1 = (await vmBed.mustSsh('vm1', 'cat /proc/sys/kernel/random/boot_id')).trim();
-    await vmBed.ssh('vm1', 'systemctl reboot', { timeoutMs: 15_000 });
     const tReboot = performance.now();
-    let bootId2 = bootId1;
-    while (bootId2 === bootId1) {
-      assert.ok(performance.now() - tReboot < BOOT_MS, `the appliance did not come back from the reboot:\n${vm.consoleTail()}`);
-      await sleep(2_000);
-      await vmBed.waitSsh(vm, BOOT_MS);
-      bootId2 = (await vmBed.ssh('vm1', 'cat /proc/sys/kernel/random/boot_id')).stdout.trim() || bootId1;
-    }
+    vm = await vmBed.reboot(vm);
+    await vmBed.waitSsh(vm, BOOT_MS);
+    const bootId2 = (await vmBed.mustSsh('vm1', 'cat /proc/sys/kernel/random/boot_id')).trim();
+    assert.notEqual(bootId2, bootId1, 'a new boot');
     const agent2 = await vmBed.mustSsh('vm1', 'journalctl -b -u haproxy-appliance.service -o cat --no-pager');
     assert.match(agent2, /nothing to change/u, `reboot: the agent had something to change:\n${agent2}`);
     assert.doesNotMatch(agent2, /\brenamed? /u, 'reboot: the agent renamed nothing');
