@@ -453,6 +453,26 @@ export class VmBed {
     }
   }
 
+  /**
+   * When the units of a boot started and became active, in seconds since the kernel started
+   * (systemd's monotonic timestamps; `systemd-analyze` answers only once boot has finished, and
+   * the trust store can take a minute after sshd is up).
+   */
+  async unitTimes(vm: string, units: readonly string[]): Promise<Array<{ unit: string; startS?: number; activeS?: number }>> {
+    const out = await this.mustSsh(
+      vm,
+      units.map((u) => `systemctl show -p Id -p InactiveExitTimestampMonotonic -p ActiveEnterTimestampMonotonic -p ActiveState ${u}; echo`).join('; '),
+    );
+    return out
+      .trim()
+      .split(/\n\s*\n/u)
+      .map((block) => {
+        const p = Object.fromEntries(block.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+        const sec = (v?: string) => (v && Number(v) > 0 ? Number(v) / 1e6 : undefined);
+        return { unit: p.Id ?? '?', startS: sec(p.InactiveExitTimestampMonotonic), activeS: sec(p.ActiveEnterTimestampMonotonic) };
+      });
+  }
+
   /** `haproxy-appliance verify` from the workstation (JSON), with `args` (e.g. `--expect FILE`). */
   async verify(vm: string, args: string[] = []): Promise<VerifyRun> {
     const t0 = performance.now();
