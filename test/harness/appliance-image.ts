@@ -32,12 +32,12 @@ import { ovfEnv, SEED_MACS, SEED_PROPERTIES, type Adapter } from './ovf.js';
 import { addSections, SEED_FRONTENDS } from './dataplane.js';
 import { cleanupOnExit } from './exit-hook.js';
 import { startClientLoop, type ClientLoop } from './client-loop.js';
-import type { VerifyJson, VerifyRun } from './e2e-verdict.js';
-import { BUNDLE, HOST_PATH, prepareImage, tail } from './image.js';
+import type { VerifyRun } from './e2e-verdict.js';
+import { HOST_PATH, prepareImage, tail } from './image.js';
 import { containerInit, makeCgroups, removeCgroups, removeCgroupsSync, removeNspawnRuntime } from './nspawn.js';
 import { isAlive, signal, sleep, terminate } from './process.js';
 import { addApplianceNics } from './seed-topology.js';
-import { ADDR, BRIDGE, wireSeedLan } from './seed-lan.js';
+import { BRIDGE, verifyFromWorkstation, wireSeedLan } from './seed-lan.js';
 
 const PATH_INSIDE = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -331,43 +331,8 @@ export class ApplianceBed {
   }
 
   /** `haproxy-appliance verify` from the workstation over SSH, as root with the seed's password. */
-  async verify(): Promise<VerifyRun> {
-    const t0 = performance.now();
-    const r = await execa(
-      'ip',
-      [
-        'netns',
-        'exec',
-        this.bed.nsName('workstation'),
-        process.execPath,
-        BUNDLE,
-        'verify',
-        `root@${ADDR.management}`,
-        '--password-env',
-        'HPA_E2E_ROOT_PASSWORD',
-        '--known-hosts',
-        this.knownHosts,
-        '--accept-new',
-        '--timeout',
-        '30',
-        '--json',
-      ],
-      {
-        reject: false,
-        timeout: 120_000,
-        stdin: 'ignore',
-        extendEnv: false,
-        env: { PATH: HOST_PATH, HOME: this.work, NO_COLOR: '1', HPA_E2E_ROOT_PASSWORD: SEED_PROPERTIES['appliance.root_pwd']! },
-      },
-    );
-    const ms = performance.now() - t0;
-    let report: VerifyJson;
-    try {
-      report = JSON.parse(String(r.stdout)) as VerifyJson;
-    } catch {
-      throw new Error(`verify printed no JSON report (exit ${r.exitCode}):\n${tail(`${String(r.stdout)}\n${String(r.stderr)}`, 30)}`);
-    }
-    return { exitCode: r.exitCode ?? -1, ms, report, stderr: String(r.stderr) };
+  verify(): Promise<VerifyRun> {
+    return verifyFromWorkstation(this.bed, { knownHosts: this.knownHosts, home: this.work, password: SEED_PROPERTIES['appliance.root_pwd']!, timeoutS: 30 });
   }
 
   /**

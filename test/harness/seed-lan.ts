@@ -16,6 +16,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
+import type { VerifyJson, VerifyRun } from './e2e-verdict.js';
+import { BUNDLE, HOST_PATH, tail } from './image.js';
 import { CPVM_ADDRESSES, GUEST_BACKEND } from './dataplane.js';
 import type { ListenHandle, TestBed } from './netns.js';
 import { addBridges, SEED_NICS, type Role } from './seed-topology.js';
@@ -95,4 +98,52 @@ Prefix=fd01:3:7:404::/64
   for (const a of CPVM_ADDRESSES) for (const port of [6443, 443]) starts.push(bed.listen('cpvm', a, port, { maxLifetimeMs: 3_600_000 }));
   starts.push(bed.listen('guest', GUEST_BACKEND, 6443, { maxLifetimeMs: 3_600_000 }));
   return Promise.all(starts);
+}
+
+/**
+ * `haproxy-appliance verify` (the built bundle) from the workstation namespace to the appliance's
+ * management address over SSH, as root with `password` (passed in the environment, never in
+ * argv), JSON report; `args` adds options (e.g. `--expect FILE`).
+ */
+export async function verifyFromWorkstation(
+  bed: TestBed,
+  opts: { knownHosts: string; home: string; password: string; timeoutS: number; args?: string[] },
+): Promise<VerifyRun> {
+  const t0 = performance.now();
+  const r = await execa(
+    'ip',
+    [
+      'netns',
+      'exec',
+      bed.nsName('workstation'),
+      process.execPath,
+      BUNDLE,
+      'verify',
+      `root@${ADDR.management}`,
+      '--password-env',
+      'HPA_E2E_ROOT_PASSWORD',
+      '--known-hosts',
+      opts.knownHosts,
+      '--accept-new',
+      '--timeout',
+      String(opts.timeoutS),
+      '--json',
+      ...(opts.args ?? []),
+    ],
+    {
+      reject: false,
+      timeout: opts.timeoutS * 3_000,
+      stdin: 'ignore',
+      extendEnv: false,
+      env: { PATH: HOST_PATH, HOME: opts.home, NO_COLOR: '1', HPA_E2E_ROOT_PASSWORD: opts.password },
+    },
+  );
+  const ms = performance.now() - t0;
+  let report: VerifyJson;
+  try {
+    report = JSON.parse(String(r.stdout)) as VerifyJson;
+  } catch {
+    throw new Error(`verify printed no JSON report (exit ${r.exitCode}):\n${tail(`${String(r.stdout)}\n${String(r.stderr)}`, 30)}`);
+  }
+  return { exitCode: r.exitCode ?? -1, ms, report, stderr: String(r.stderr) };
 }

@@ -23,14 +23,14 @@ import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { BUNDLE, HOST_PATH, tail } from './image.js';
+import { HOST_PATH, tail } from './image.js';
 import { createTestBed, type ListenHandle, type TestBed } from './netns.js';
 import { cleanupOnExit } from './exit-hook.js';
 import { isAlive, signal, sleep, terminate } from './process.js';
 import { ROOT, SEED_PROPERTIES } from './ovf.js';
-import { ADDR, BRIDGE, wireSeedLan } from './seed-lan.js';
+import { ADDR, BRIDGE, verifyFromWorkstation, wireSeedLan } from './seed-lan.js';
 import { ROLES, SEED_NICS, type Role } from './seed-topology.js';
-import type { VerifyJson, VerifyRun } from './e2e-verdict.js';
+import type { VerifyRun } from './e2e-verdict.js';
 
 const DISK = 'haproxy-disk1.vmdk';
 /** The taps, one per network, in the router namespace. */
@@ -474,43 +474,8 @@ export class VmBed {
   }
 
   /** `haproxy-appliance verify` from the workstation (JSON), with `args` (e.g. `--expect FILE`). */
-  async verify(vm: string, args: string[] = []): Promise<VerifyRun> {
-    const t0 = performance.now();
-    const r = await execa(
-      'ip',
-      [
-        'netns',
-        'exec',
-        this.bed.nsName('workstation'),
-        process.execPath,
-        BUNDLE,
-        'verify',
-        `root@${ADDR.management}`,
-        '--password-env',
-        'HPA_E2E_ROOT_PASSWORD',
-        '--known-hosts',
-        this.knownHosts(vm),
-        '--accept-new',
-        '--timeout',
-        '60',
-        '--json',
-        ...args,
-      ],
-      {
-        reject: false,
-        timeout: 180_000,
-        stdin: 'ignore',
-        extendEnv: false,
-        env: { PATH: HOST_PATH, HOME: this.work, NO_COLOR: '1', HPA_E2E_ROOT_PASSWORD: this.rootPassword },
-      },
-    );
-    let report: VerifyJson;
-    try {
-      report = JSON.parse(String(r.stdout)) as VerifyJson;
-    } catch {
-      throw new Error(`verify printed no JSON report (exit ${r.exitCode}):\n${tail(`${String(r.stdout)}\n${String(r.stderr)}`, 30)}`);
-    }
-    return { exitCode: r.exitCode ?? -1, ms: performance.now() - t0, report, stderr: String(r.stderr) };
+  verify(vm: string, args: string[] = []): Promise<VerifyRun> {
+    return verifyFromWorkstation(this.bed, { knownHosts: this.knownHosts(vm), home: this.work, password: this.rootPassword, timeoutS: 60, args });
   }
 
   /** A file for the workstation's side (an --expect environment). */
