@@ -19,7 +19,7 @@
  * OpenSSL could not make does not stop the run: everything else is applied, the PKI files are left
  * as they are, and the run then exits 1 naming the step and OpenSSL's reason.
  */
-import { realpath, stat } from 'node:fs/promises';
+import { realpath, stat, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ApplyError, EXIT, InputError, inputError } from '../errors.js';
 import type { Problem } from '../problems.js';
@@ -186,14 +186,26 @@ export async function provisionCommand(values: Values): Promise<number> {
     if (record !== undefined) {
       const { lastRun, why } = await recordFailure(record, err, info);
       const p = lastRun.problems?.[0];
-      if (values.json !== true) {
-        const what = lastRun.outcome === 'input-error' ? 'bad input, nothing was changed' : 'applying failed';
-        process.stderr.write(
-          `haproxy-appliance: PROVISIONING FAILED: ${what} (${p ? `${p.at}: ${p.code}` : 'see below'}); the appliance keeps its last good configuration; ${why === undefined ? `recorded in ${STATE_FILE}` : `not recorded: ${why}`}\n`,
-        );
-      }
+      const what = lastRun.outcome === 'input-error' ? 'bad input, nothing was changed' : 'applying failed';
+      const line = `haproxy-appliance: PROVISIONING FAILED: ${what} (${p ? `${p.at}: ${p.code}` : 'see below'}); the appliance keeps its last good configuration; ${why === undefined ? `recorded in ${STATE_FILE}` : `not recorded: ${why}`}`;
+      if (values.json !== true) process.stderr.write(`${line}\n`);
+      if (values.boot === true) await toEveryConsole(line);
     }
     throw err;
+  }
+}
+
+/**
+ * At boot, the failure line goes to every console too, through the kernel log (critical level):
+ * the first-boot unit's output reaches only /dev/console (the serial port on the OVA, its last
+ * `console=`), while the admin looks at vSphere's console, the VGA one. Best effort: without
+ * /dev/kmsg (a container) the journal and stderr still have the line.
+ */
+async function toEveryConsole(line: string): Promise<void> {
+  try {
+    await writeFile('/dev/kmsg', `<2>${line}\n`, { flag: 'a' });
+  } catch {
+    /* no kernel log to write to */
   }
 }
 
