@@ -19,7 +19,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsConstants, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -41,9 +41,7 @@ export type Accel = 'kvm' | 'tcg';
 /** Where failed runs keep their console logs. */
 export const ARTIFACTS = process.env.HPA_ARTIFACTS ?? join(ROOT, 'test-artifacts');
 
-function qemuBin(): string {
-  return 'qemu-system-x86_64';
-}
+const QEMU = 'qemu-system-x86_64';
 
 /** The QEMU machine: what vSphere's hardware version gives the appliance, on QEMU's pc machine. */
 function machineArgs(o: { accel: Accel; disk: string; iso?: string; consoleLog: string; qmp?: string; nics: boolean; memoryMiB?: number }): string[] {
@@ -110,7 +108,7 @@ export function pickAccel(vmdk: string, work: string, probeMs = 15_000): Promise
     const overlay = join(work, 'kvm-probe.qcow2');
     const log = join(work, 'kvm-probe.log');
     await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', vmdk, '-F', 'vmdk', overlay]);
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', qemuBin(), ...machineArgs({ accel: 'kvm', disk: overlay, consoleLog: log, nics: false })], {
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', QEMU, ...machineArgs({ accel: 'kvm', disk: overlay, consoleLog: log, nics: false })], {
       stdio: 'ignore',
     });
     const t0 = performance.now();
@@ -318,7 +316,7 @@ export class VmBed {
     const qmpSocket = join(this.work, `qmp-${this.boots}.sock`);
     const argv = machineArgs({ accel: this.accel.accel, disk, iso, consoleLog, qmp: qmpSocket, nics });
     // setpriv: QEMU gets SIGKILL if this process dies without cleaning up.
-    const proc = spawn('setpriv', ['--pdeathsig', 'KILL', 'ip', 'netns', 'exec', this.bed.nsName('router'), qemuBin(), '-name', `hpa-${name}`, ...argv], {
+    const proc = spawn('setpriv', ['--pdeathsig', 'KILL', 'ip', 'netns', 'exec', this.bed.nsName('router'), QEMU, '-name', `hpa-${name}`, ...argv], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { PATH: HOST_PATH },
     });
@@ -490,7 +488,6 @@ export class VmBed {
   async keepConsoleLogs(): Promise<string> {
     const dest = join(ARTIFACTS, `vm-${this.id}`);
     await mkdir(dest, { recursive: true });
-    const { readdir } = await import('node:fs/promises');
     for (const f of await readdir(this.work)) if (f.startsWith('console-') || f === 'kvm-probe.log') await copyFile(join(this.work, f), join(dest, f));
     return dest;
   }
