@@ -28,7 +28,7 @@
 #   /etc/systemd/system/haproxy-appliance-host-keys.service   the SSH host keys at first boot, when
 #                                                            the image has none (enabled through
 #                                                            ssh.service.wants/)
-#   /etc/systemd/system/{multi-user.target,sockets.target,network-online.target}.wants/…
+#   /etc/systemd/system/{multi-user,sockets,network-online,sysinit}.target.wants/…
 #                                                            systemd-networkd (and its socket and
 #                                                            wait-online), systemd-resolved and
 #                                                            systemd-timesyncd enabled, when the
