@@ -33,7 +33,7 @@ import { addSections, SEED_FRONTENDS } from './dataplane.js';
 import { cleanupOnExit } from './exit-hook.js';
 import { startClientLoop, type ClientLoop } from './client-loop.js';
 import type { VerifyRun } from './e2e-verdict.js';
-import { HOST_PATH, prepareImage, tail } from './image.js';
+import { HOST_PATH, parseShow, prepareImage, tail } from './image.js';
 import { containerInit, makeCgroups, removeCgroups, removeCgroupsSync, removeNspawnRuntime } from './nspawn.js';
 import { isAlive, signal, sleep, terminate } from './process.js';
 import { addApplianceNics } from './seed-topology.js';
@@ -239,12 +239,7 @@ export class ApplianceBed {
       '-p',
       'ExecMainExitTimestampMonotonic',
     ]);
-    const props = Object.fromEntries(
-      show.stdout
-        .trim()
-        .split('\n')
-        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-    );
+    const props = parseShow(show.stdout);
     const agentMs = (Number(props.ExecMainExitTimestampMonotonic) - Number(props.ExecMainStartTimestampMonotonic)) / 1000;
     const journal = await this.inside(['journalctl', '-b', '-u', 'haproxy-appliance.service', '-o', 'cat', '--no-pager']);
     const analyze = await this.inside(['systemd-analyze']);
@@ -272,12 +267,7 @@ export class ApplianceBed {
       '-p',
       'InactiveEnterTimestampMonotonic',
     ]);
-    const tp = Object.fromEntries(
-      trust.stdout
-        .trim()
-        .split('\n')
-        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-    );
+    const tp = parseShow(trust.stdout);
     const trustStore = {
       loaded: tp.LoadState === 'loaded',
       result: tp.Result ?? '(unknown)',

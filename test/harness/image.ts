@@ -23,6 +23,17 @@ export function tail(text: string, lines = 40): string {
   return text.split('\n').slice(-lines).join('\n');
 }
 
+/** `systemctl show` output (`Key=value` lines) as a record. */
+export function parseShow(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
 export type Readiness = { ok: true; installed: string[] } | { ok: false; reason: string; fix: string };
 
 function have(cmd: string): boolean {

@@ -12,14 +12,14 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { ROOT } from './ovf.js';
 import { tail } from './image.js';
+import { walkTree } from './tree.js';
 
 const CACHE = process.env.HPA_IMAGE_CACHE ?? '/var/cache/haproxy-appliance-test';
 
 function filesUnder(dir: string): string[] {
-  return readdirSync(join(ROOT, dir), { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name))
-    .sort();
+  return walkTree(join(ROOT, dir))
+    .filter((e) => e.dirent.isFile())
+    .map((e) => e.path);
 }
 
 /** The cache key: a hash over every input of the OVA. */

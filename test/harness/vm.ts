@@ -23,7 +23,7 @@ import { chmod, copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { HOST_PATH, tail } from './image.js';
+import { HOST_PATH, parseShow, tail } from './image.js';
 import { createTestBed, type ListenHandle, type TestBed } from './netns.js';
 import { cleanupOnExit } from './exit-hook.js';
 import { isAlive, signal, sleep, terminate } from './process.js';
@@ -465,7 +465,7 @@ export class VmBed {
       .trim()
       .split(/\n\s*\n/u)
       .map((block) => {
-        const p = Object.fromEntries(block.split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+        const p = parseShow(block);
         const sec = (v?: string) => (v && Number(v) > 0 ? Number(v) / 1e6 : undefined);
         return { unit: p.Id ?? '?', startS: sec(p.InactiveExitTimestampMonotonic), activeS: sec(p.ActiveEnterTimestampMonotonic) };
       });
