@@ -24,7 +24,9 @@ repo=$(cd "$here/.." && pwd)
 dataplaneapi=""
 size_gib=8
 
+# Exit 2: bad options, or this machine lacks what the build needs; exit 1: the build failed.
 die() { echo "scripts/build-disk.sh: $*" >&2; exit 2; }
+fail() { echo "scripts/build-disk.sh: $*" >&2; exit 1; }
 say() { echo "scripts/build-disk.sh: $*" >&2; }
 
 while [ $# -gt 0 ]; do
@@ -66,8 +68,8 @@ base=$("$here/test-image.sh" base vm)
 say "copying the base root $base"
 cp -a "$base" "$root"
 kver=$(ls "$root/lib/modules")
-[ "$(echo "$kver" | wc -l)" = 1 ] || die "expected one kernel in the base, found: $kver"
-[ -e "$root/vmlinuz" ] && [ -e "$root/initrd.img" ] || die "the base has no /vmlinuz or /initrd.img"
+[ "$(echo "$kver" | wc -l)" = 1 ] || fail "expected one kernel in the base, found: $kver"
+[ -e "$root/vmlinuz" ] && [ -e "$root/initrd.img" ] || fail "the base has no /vmlinuz or /initrd.img"
 
 # Kernel modules no appliance loads (graphics other than VMware's and QEMU's, sound, radio, media,
 # InfiniBand, staging drivers): left out now, and kept out of later kernel packages by dpkg's
@@ -159,7 +161,7 @@ rm -f "$part"
 # from sector 1 — where boot.img's default points, and core.img's own block list continues.
 grub-mkimage -O i386-pc -d "$grub" -o "$work/core.img" -p '(hd0,msdos1)/boot/grub' biosdisk part_msdos ext2 search search_fs_uuid linux normal
 core_sectors=$((($(stat -c %s "$work/core.img") + 511) / 512))
-[ "$core_sectors" -lt $((part_start_mib * 2048 - 1)) ] || die "GRUB's core.img ($core_sectors sectors) does not fit before the partition"
+[ "$core_sectors" -lt $((part_start_mib * 2048 - 1)) ] || fail "GRUB's core.img ($core_sectors sectors) does not fit before the partition"
 dd if="$grub/boot.img" of="$raw" bs=440 count=1 conv=notrunc status=none
 dd if="$work/core.img" of="$raw" bs=512 seek=1 conv=notrunc status=none
 
@@ -167,7 +169,7 @@ say "converting to a streamOptimized VMDK"
 vmdk=$out/haproxy-disk1.vmdk
 rm -f "$vmdk"
 qemu-img convert -f raw -O vmdk -o subformat=streamOptimized,adapter_type=lsilogic "$raw" "$vmdk.tmp"
-qemu-img check -q "$vmdk.tmp" || die "qemu-img check failed on the VMDK"
+qemu-img check -q "$vmdk.tmp" || fail "qemu-img check failed on the VMDK"
 mv -f "$vmdk.tmp" "$vmdk"
 cat >"$out/disk.json" <<EOF
 {"kernel":"$kver","rootUuid":"$uuid","capacityBytes":$((size_mib * 1024 * 1024)),"vmdkBytes":$(stat -c %s "$vmdk"),"dataplaneapi":$([ -n "$dataplaneapi" ] && echo true || echo false),"seconds":$((SECONDS - t0))}
