@@ -7,7 +7,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../harness/ovf.js';
@@ -105,3 +118,24 @@ test(
     }
   },
 );
+
+test('the npm package: its bin is start.cjs, it ships the build beside it and no code cache', () => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  assert.deepEqual(pkg.bin, { 'haproxy-appliance': 'dist/start.cjs' });
+  // A cache made by a run in this tree (another node, another build) must not reach an install.
+  const stray = join(ROOT, 'dist/haproxy-appliance.cjs.pack-test.cache');
+  writeFileSync(stray, 'not a cache');
+  try {
+    const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    assert.ok(files.includes('dist/start.cjs'));
+    assert.ok(files.includes('dist/haproxy-appliance.cjs'));
+    assert.deepEqual(
+      files.filter((f) => f.endsWith('.cache')),
+      [],
+    );
+  } finally {
+    rmSync(stray, { force: true });
+  }
+});
