@@ -99,6 +99,9 @@ await build({
   banner: { js: "var __hpaMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 cpSync(join(ROOT, 'scripts/start.cjs'), START);
+// Code caches of an earlier build go: V8 checks a cache against the length of the text only, and
+// a rebuild (a version bump) can keep the length. The first run of this build makes new ones.
+for (const f of readdirSync(join(ROOT, 'dist'))) if (/^haproxy-appliance\.cjs\..*\.cache$/u.test(f)) rmSync(join(ROOT, 'dist', f), { force: true });
 spawnSync('chmod', ['0755', START]);
 
 // Smoke test: the bundle alone, copied to an empty directory, must start, know its version and

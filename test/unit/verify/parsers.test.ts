@@ -6,12 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { observedFromSections } from '../../../src/verify/observed.js';
 import { parseAddrs, parseRouteLine, parseRoutes, parseRules } from '../../../src/verify/parse/ip.js';
 import { listensOn, parseNetstat, parseSs, splitHostPort } from '../../../src/verify/parse/listeners.js';
 import { haproxyCheckSummary, parseBindAddress, parseBinds, parseHaproxyVersion } from '../../../src/verify/parse/haproxy.js';
-import { parseCertSection } from '../../../src/verify/parse/certs.js';
+import { certInfo, chainsTo, parseCertSection } from '../../../src/verify/parse/certs.js';
 import { parseMeta, parseProcesses, parseResolvConf, serviceStates } from '../../../src/verify/parse/system.js';
 import { collectionScript, splitSections } from '../../../src/verify/script.js';
 import { ROOT } from '../../harness/verify-bed.js';
@@ -275,4 +276,27 @@ test('table names from rt_tables become numbers, as the checks compare them', as
     f.rules!.map((r) => r.table),
     ['local', '200', '201'],
   );
+});
+
+test('chaining and certificate facts stay right however often they are asked, past the number kept', () => {
+  const pki = (name: string) => readFileSync(join(ROOT, 'test/fixtures/pki', name), 'utf8');
+  const [ca, server, expiredCa] = [pki('ca.crt'), pki('server.crt'), pki('expired-ca.crt')];
+  const ask = () => {
+    assert.equal(chainsTo(server, ca), true);
+    assert.equal(chainsTo(server, expiredCa), false);
+    assert.equal(chainsTo(ca, server), false);
+    assert.equal(chainsTo('not a certificate', ca), false);
+    assert.equal(certInfo(server, 'a')!.subject, 'CN=10.191.181.52');
+    assert.equal(certInfo(server, 'b')!.source, 'b');
+    assert.equal(certInfo('not a certificate', 'c'), undefined);
+  };
+  ask();
+  // More distinct texts than are kept: the first ones are dropped, and asked again, still right.
+  for (let i = 0; i < 1200; i++) {
+    assert.equal(chainsTo(`junk ${i}`, ca), false);
+    assert.equal(certInfo(`junk ${i}`, 'x'), undefined);
+  }
+  ask();
+  // A text longer than is ever kept is still judged.
+  assert.equal(chainsTo(`${server}${' '.repeat(70_000)}`, ca), chainsTo(server, ca));
 });
