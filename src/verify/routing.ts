@@ -24,6 +24,38 @@ export function inCidr(address: string, cidr: string): boolean {
   return ipaddr.IPv4.parse(address).match(c[0], c[1]);
 }
 
+/** A four-part decimal IPv4 address as an unsigned 32-bit number; undefined for anything else. */
+function ipv4Number(address: string): number | undefined {
+  if (!/^(?:0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,2})){3}$/u.test(address)) return undefined;
+  let n = 0;
+  for (const part of address.split('.')) {
+    const o = Number(part);
+    if (o > 255) return undefined;
+    n = n * 256 + o;
+  }
+  return n;
+}
+
+/**
+ * For many addresses against the same networks (10,000 binds against the service ranges): each
+ * network parsed once, each lookup integer arithmetic. Returns the first of `cidrs` that holds
+ * the address, as `cidrs.find((c) => inCidr(address, c))` does.
+ */
+export function cidrLookup(cidrs: readonly string[]): (address: string) => string | undefined {
+  const nets = cidrs.flatMap((cidr) => {
+    const c = parse(cidr);
+    if (!c) return [];
+    const bits = c[1];
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    return [{ cidr, mask, net: (ipv4Number(c[0].toString())! & mask) >>> 0 }];
+  });
+  return (address) => {
+    const n = ipv4Number(address);
+    if (n === undefined) return undefined;
+    return nets.find((x) => (n & x.mask) >>> 0 === x.net)?.cidr;
+  };
+}
+
 export function prefixLength(cidr: string): number {
   return parse(cidr)?.[1] ?? 32;
 }

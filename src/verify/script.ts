@@ -116,6 +116,12 @@ export function splitSections(marker: string, stdout: string, stderr: string): R
     if (rc !== undefined) s.rc = rc;
   };
   for (const line of stdout.split('\n')) {
+    // Most lines are content (10,000 binds: 160,000 lines); only a line that starts with the
+    // marker can be one of its lines.
+    if (!line.startsWith(marker)) {
+      if (cur !== undefined) buf.push(line);
+      continue;
+    }
     const start = startRe.exec(line);
     if (start) {
       flush();
@@ -142,6 +148,10 @@ export function splitSections(marker: string, stdout: string, stderr: string): R
     s.stderr = errBuf.join('\n').trim();
   };
   for (const line of stderr.split('\n')) {
+    if (!line.startsWith(marker)) {
+      if (errCur !== undefined) errBuf.push(line);
+      continue;
+    }
     const start = startRe.exec(line);
     if (start) {
       flushErr();
