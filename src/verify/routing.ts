@@ -24,16 +24,32 @@ export function inCidr(address: string, cidr: string): boolean {
   return ipaddr.IPv4.parse(address).match(c[0], c[1]);
 }
 
-/** A four-part decimal IPv4 address as an unsigned 32-bit number; undefined for anything else. */
+/**
+ * A four-part decimal IPv4 address (no leading zeros, each part up to 255: what
+ * `ipaddr.IPv4.isValidFourPartDecimal` accepts) as an unsigned 32-bit number; undefined for
+ * anything else. A loop over the characters: it runs once per bind and listener.
+ */
 function ipv4Number(address: string): number | undefined {
-  if (!/^(?:0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,2})){3}$/u.test(address)) return undefined;
   let n = 0;
-  for (const part of address.split('.')) {
-    const o = Number(part);
-    if (o > 255) return undefined;
-    n = n * 256 + o;
+  let part = -1;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return undefined;
+      n = n * 256 + part;
+      part = -1;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return undefined; // a leading zero
+      part = digits === 0 ? c - 48 : part * 10 + c - 48;
+      if (part > 255) return undefined;
+      digits++;
+    } else return undefined;
   }
-  return n;
+  if (dots !== 3 || digits === 0) return undefined;
+  return n * 256 + part;
 }
 
 /**

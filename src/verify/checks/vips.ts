@@ -152,6 +152,7 @@ function checkBinds(input: CheckContext): CheckResult[] {
     const v6 = address.includes(':');
     const wildcard = address === '0.0.0.0' || address === '::';
     const loopback = address.startsWith('127.') || address === '::1';
+    const range = rangeOf(address);
     let rangeProblem: { status: Status; text: string; remedy: string } | undefined;
     if (wildcard) {
       rangeProblem = {
@@ -159,7 +160,7 @@ function checkBinds(input: CheckContext): CheckResult[] {
         text: `binds every address, the management address and every VIP included`,
         remedy: 'bind virtual servers to one VIP inside loadbalance.service_ip_range',
       };
-    } else if (!loopback && !v6 && rangeOf(address) === undefined) {
+    } else if (!loopback && !v6 && range === undefined) {
       rangeProblem = own.has(address)
         ? {
             status: 'warn',
@@ -198,7 +199,7 @@ function checkBinds(input: CheckContext): CheckResult[] {
         } else if (!wildcard && !v6 && !isLocal(observed, address)) {
           cause = `no AnyIP route covers ${address} (service ranges: ${rangesText})`;
           listenRemedy =
-            rangeOf(address) !== undefined
+            range !== undefined
               ? `the AnyIP route of its range is missing: networkctl reload (${PATHS.anyip}), then systemctl reload haproxy`
               : `use a VIP inside ${rangesText}; haproxy cannot bind an address the appliance does not own`;
         } else if (observed.haproxyCheck && 'ok' in observed.haproxyCheck && !observed.haproxyCheck.ok) {
@@ -215,7 +216,7 @@ function checkBinds(input: CheckContext): CheckResult[] {
       }
     }
     if (!rangeProblem && listening !== false) {
-      const inside = loopback ? 'loopback only' : v6 ? 'IPv6' : `inside ${rangeOf(address) ?? 'a service range'}`;
+      const inside = loopback ? 'loopback only' : v6 ? 'IPv6' : `inside ${range ?? 'a service range'}`;
       results.push(
         r(
           id,
