@@ -99,7 +99,7 @@ export function foldSummary(id: string, results: readonly CheckResult[]): string
   ] as const) {
     const xs = results.filter((x) => x.status === status);
     if (!xs.length) continue;
-    const named = xs.slice(0, FOLD_NAMED).map((x) => x.subject ?? x.message);
+    const named = xs.slice(0, FOLD_NAMED).map((x) => displaySafe(x.subject ?? x.message, MAX_FIELD_CHARS));
     parts.push(`${label}: ${named.join(', ')}${xs.length > named.length ? ` and ${count(xs.length - named.length)} more` : ''}`);
   }
   return parts.join('; ');
@@ -143,7 +143,11 @@ function ms(n: number | undefined): string {
 const LABEL: Record<Status, string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skip: 'SKIP' };
 
 export function renderHostText(report: HostReport, opts: TextOptions): string {
-  const h = displaySafeDeep(report);
+  // Every text printed passes through displaySafe: the host's fields here, each result as it is
+  // shown (a folded check's 10,000 passing results are counted, not copied), a fold's names in
+  // foldSummary.
+  const h = displaySafeDeep({ ...report, checks: [] });
+  const safe = (x: CheckResult) => displaySafeDeep(x);
   const c = (code: keyof typeof ANSI, s: string) => (opts.color ? `${ANSI[code]}${s}${ANSI.reset}` : s);
   const paint: Record<Status, (s: string) => string> = {
     pass: (s) => c('green', s),
@@ -171,19 +175,22 @@ export function renderHostText(report: HostReport, opts: TextOptions): string {
   if (h.recordedHostKey) lines.push(`  ${c('yellow', 'recorded new host key')} ${h.recordedHostKey}`);
   // One check's results together (the registry yields them together anyway), in report order.
   const groups = new Map<string, CheckResult[]>();
-  for (const x of h.checks) {
+  for (const x of report.checks) {
     const g = groups.get(x.id);
     if (g) g.push(x);
     else groups.set(x.id, [x]);
   }
-  const folded = (xs: CheckResult[]) => !opts.verbose && xs.length > FOLD_ABOVE;
+  const view = [...groups].map(([id, xs]) => {
+    const fold = !opts.verbose && xs.length > FOLD_ABOVE;
+    const problems = fold ? xs.filter((x) => x.status !== 'pass') : [];
+    // What is printed line by line: every result, or a folded check's first problems.
+    return { raw: id, id: displaySafe(id, MAX_FIELD_CHARS), xs, fold, problems, listed: (fold ? problems.slice(0, FOLD_SHOWN) : xs).map(safe) };
+  });
   // No spread into Math.max: a hostile haproxy.cfg can make hundreds of thousands of checks.
   let width = 0;
-  for (const [id, xs] of groups) {
-    for (const x of folded(xs) ? xs.filter((y) => y.status !== 'pass').slice(0, FOLD_SHOWN) : xs) {
-      width = Math.max(width, x.subject ? x.id.length + 1 + x.subject.length : x.id.length);
-    }
-    width = Math.max(width, id.length);
+  for (const v of view) {
+    for (const x of v.listed) width = Math.max(width, x.subject ? x.id.length + 1 + x.subject.length : x.id.length);
+    if (v.fold) width = Math.max(width, v.id.length);
   }
   width = Math.min(34, width);
   const show = (x: CheckResult) => {
@@ -192,23 +199,22 @@ export function renderHostText(report: HostReport, opts: TextOptions): string {
     if (x.remedy) lines.push(`        ${' '.repeat(width)}  ${c('cyan', '→')} ${x.remedy}`);
   };
   let hidden = 0;
-  for (const [id, xs] of groups) {
-    if (folded(xs)) {
-      const problems = xs.filter((x) => x.status !== 'pass');
-      if (!opts.all && problems.length === 0) {
-        hidden += xs.length;
+  for (const v of view) {
+    if (v.fold) {
+      if (!opts.all && v.problems.length === 0) {
+        hidden += v.xs.length;
         continue;
       }
-      const status = WORST.find((st) => xs.some((x) => x.status === st))!;
-      lines.push(`  ${paint[status](LABEL[status])}  ${id.padEnd(width)}  ${foldSummary(id, xs)}`);
-      for (const x of problems.slice(0, FOLD_SHOWN)) show(x);
-      if (problems.length > FOLD_SHOWN)
+      const status = WORST.find((st) => v.xs.some((x) => x.status === st))!;
+      lines.push(`  ${paint[status](LABEL[status])}  ${v.id.padEnd(width)}  ${foldSummary(v.raw, v.xs)}`);
+      for (const x of v.listed) show(x);
+      if (v.problems.length > FOLD_SHOWN)
         lines.push(
-          `        ${' '.repeat(width)}  ${c('dim', `… ${count(problems.length - FOLD_SHOWN)} more not shown in full: --verbose shows every result`)}`,
+          `        ${' '.repeat(width)}  ${c('dim', `… ${count(v.problems.length - FOLD_SHOWN)} more not shown in full: --verbose shows every result`)}`,
         );
       continue;
     }
-    for (const x of xs) {
+    for (const x of v.listed) {
       if (!opts.all && x.status === 'pass') {
         hidden++;
         continue;
@@ -216,7 +222,7 @@ export function renderHostText(report: HostReport, opts: TextOptions): string {
       show(x);
     }
   }
-  const n = counts(h.checks);
+  const n = counts(report.checks);
   const t = `connect ${ms(h.timings.connectMs)}, collect ${ms(h.timings.collectMs)}, total ${ms(h.timings.totalMs)}`;
   const summary = [
     `${n.pass} passed`,

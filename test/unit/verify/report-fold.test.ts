@@ -159,3 +159,13 @@ test('JSON and JUnit keep every one of 10,000 results', () => {
   const xml = renderJunit(report);
   assert.equal(xml.match(/<testcase [^>]*name="vip\.bind /gu)?.length, 10_000);
 });
+
+test('a folded check prints no control character from the appliance: names, messages and ids are escaped', () => {
+  const evil: CheckResult = { id: 'vip.bind', subject: '\u001b[31mX\u202e', status: 'fail', message: 'm\u0007\r\n', remedy: 'r\u009b' };
+  const odd: CheckResult = { id: 'x\u001b]0;t\u0007', subject: 's\u2028', status: 'warn', message: 'w', remedy: 'r' };
+  const out = renderText(fleet(host([...Array.from({ length: 12 }, () => evil), ...Array.from({ length: 11 }, () => odd)])), { color: false });
+  assert.doesNotMatch(out, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e\u2028]/u);
+  assert.match(out, /\n {2}FAIL {2}vip\.bind +0 of 12 VIP listeners listening; failed: (\\x1b\[31mX\\u202e, ){9}\\x1b\[31mX\\u202e and 2 more\n/u);
+  assert.match(out, /\n {2}WARN {2}x\\x1b\]0;t\\x07 +0 of 11 results passed; warnings: s\\u2028/u);
+  assert.match(out, /\n {2}FAIL {2}vip\.bind \\x1b\[31mX\\u202e +m\\x07\\r\\n\n +→ r\\x9b\n/u);
+});
