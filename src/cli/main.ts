@@ -90,7 +90,7 @@ declarations, so the OVA descriptor and the agent never drift apart.`,
     usage: `haproxy-appliance verify HOST... [--user root] [--port 22] [--identity FILE]
           [--password-env VAR] [--known-hosts FILE] [--accept-new] [--expect OVF_ENV_FILE]
           [--inventory FILE] [--concurrency N] [--timeout S] [--json] [--junit FILE]
-          [--api-user USER] [--api-password-env VAR]
+          [--verbose] [--api-user USER] [--api-password-env VAR]
 
 Logs in to each appliance over SSH, collects its state in one round trip and checks it against
 its own /var/lib/haproxy-appliance/state.json (or --expect), check by check, with the cause and
@@ -111,8 +111,11 @@ what to do for each failure. HOST is [user@]host[:port].
   --timeout S           per-host limit for connecting and for collecting, seconds (default 15)
   --api-user USER       Data Plane API user (default: loadbalance.haproxy_user)
   --api-password-env VAR  Data Plane API password from environment variable VAR
-  --json                the report as JSON
+  --json                the report as JSON (every result)
   --junit FILE          also write the report as JUnit XML to FILE
+  --verbose             every result on its own line, passing ones too; without it a check
+                        with more than 10 results (one per VIP, say) is one summary line that
+                        names those that did not pass
 Exit status: 0 all checks passed (warnings allowed), 1 a check failed, 2 usage error or a host
 that could not be reached, authenticated or trusted.`,
     options: {
@@ -128,6 +131,7 @@ that could not be reached, authenticated or trusted.`,
       timeout: { type: 'string' },
       json: { type: 'boolean' },
       junit: { type: 'string' },
+      verbose: { type: 'boolean' },
       'api-user': { type: 'string' },
       'api-password-env': { type: 'string' },
     },

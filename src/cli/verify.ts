@@ -263,7 +263,7 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
   });
 
   if (json) stdout.write(renderJson(report));
-  else stdout.write(renderText(report, { color }));
+  else stdout.write(renderText(report, { color, verbose: values.verbose === true }));
   if (junit !== undefined) {
     try {
       await writeFile(junit, renderJunit(report));

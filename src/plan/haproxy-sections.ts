@@ -106,3 +106,6 @@ export function mergeConfig(existing: string | undefined, managed: string): stri
   }
   return out;
 }
+
+/** The section-header test of `parseSections`, for a reader that walks the lines itself (the verifier's bind parser). */
+export { header as sectionHeader };

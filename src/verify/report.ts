@@ -56,7 +56,56 @@ export interface TextOptions {
   color: boolean;
   /** Show passing checks too (default: yes for one host, no for a fleet). */
   all?: boolean;
+  /** Every result on its own line, nothing folded, passing checks included (`--verbose`). */
+  verbose?: boolean;
 }
+
+/**
+ * A check with more results than this (one per VIP bind, per listener, per range) is folded in
+ * the text report into one summary line, which names the ones that did not pass; the first
+ * {@link FOLD_SHOWN} of those follow it in full. `--verbose` folds nothing; `--json` and
+ * `--junit` always hold every result.
+ */
+export const FOLD_ABOVE = 10;
+/** The problems of a folded check shown in full under its summary line. */
+export const FOLD_SHOWN = 5;
+/** The subjects a folded check's summary line names per status; the rest are counted. */
+export const FOLD_NAMED = 10;
+
+/** What a folded check's summary calls its results, and what passing means for one. */
+const FOLD_WORDS: Record<string, { noun: string; ok: string }> = {
+  'vip.bind': { noun: 'VIP listeners', ok: 'listening' },
+  'vip.exposed': { noun: 'listeners on VIP addresses', ok: "haproxy's configured binds" },
+  anyip: { noun: 'service ranges', ok: 'with their AnyIP route' },
+  'vip.return-path': { noun: 'service ranges', ok: 'with their return path' },
+};
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/**
+ * The summary of one check's results: `10,000 VIP listeners: all listening`, or
+ * `9,998 of 10,000 VIP listeners listening; failed: 192.168.0.7:443, 192.168.0.9:443`. Pure.
+ */
+export function foldSummary(id: string, results: readonly CheckResult[]): string {
+  const words = FOLD_WORDS[id] ?? { noun: 'results', ok: 'passed' };
+  const n = results.length;
+  const passed = results.filter((x) => x.status === 'pass').length;
+  if (passed === n) return `${count(n)} ${words.noun}: all ${words.ok}`;
+  const parts = [`${count(passed)} of ${count(n)} ${words.noun} ${words.ok}`];
+  for (const [status, label] of [
+    ['fail', 'failed'],
+    ['warn', 'warnings'],
+    ['skip', 'skipped'],
+  ] as const) {
+    const xs = results.filter((x) => x.status === status);
+    if (!xs.length) continue;
+    const named = xs.slice(0, FOLD_NAMED).map((x) => displaySafe(x.subject ?? x.message, MAX_FIELD_CHARS));
+    parts.push(`${label}: ${named.join(', ')}${xs.length > named.length ? ` and ${count(xs.length - named.length)} more` : ''}`);
+  }
+  return parts.join('; ');
+}
+
+const WORST: readonly Status[] = ['fail', 'warn', 'skip', 'pass'];
 
 const ANSI = { reset: '\u001b[0m', bold: '\u001b[1m', dim: '\u001b[2m', red: '\u001b[31m', green: '\u001b[32m', yellow: '\u001b[33m', cyan: '\u001b[36m' };
 
@@ -94,7 +143,11 @@ function ms(n: number | undefined): string {
 const LABEL: Record<Status, string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL', skip: 'SKIP' };
 
 export function renderHostText(report: HostReport, opts: TextOptions): string {
-  const h = displaySafeDeep(report);
+  // Every text printed passes through displaySafe: the host's fields here, each result as it is
+  // shown (a folded check's 10,000 passing results are counted, not copied), a fold's names in
+  // foldSummary.
+  const h = displaySafeDeep({ ...report, checks: [] });
+  const safe = (x: CheckResult) => displaySafeDeep(x);
   const c = (code: keyof typeof ANSI, s: string) => (opts.color ? `${ANSI[code]}${s}${ANSI.reset}` : s);
   const paint: Record<Status, (s: string) => string> = {
     pass: (s) => c('green', s),
@@ -120,22 +173,56 @@ export function renderHostText(report: HostReport, opts: TextOptions): string {
     .join(', ');
   lines.push(`${c('bold', head)}  ${c('dim', `(${src}${how ? `; ${how}` : ''})`)}`);
   if (h.recordedHostKey) lines.push(`  ${c('yellow', 'recorded new host key')} ${h.recordedHostKey}`);
+  // One check's results together (the registry yields them together anyway), in report order.
+  const groups = new Map<string, CheckResult[]>();
+  for (const x of report.checks) {
+    const g = groups.get(x.id);
+    if (g) g.push(x);
+    else groups.set(x.id, [x]);
+  }
+  const view = [...groups].map(([id, xs]) => {
+    const fold = !opts.verbose && xs.length > FOLD_ABOVE;
+    const problems = fold ? xs.filter((x) => x.status !== 'pass') : [];
+    // What is printed line by line: every result, or a folded check's first problems.
+    return { raw: id, id: displaySafe(id, MAX_FIELD_CHARS), xs, fold, problems, listed: (fold ? problems.slice(0, FOLD_SHOWN) : xs).map(safe) };
+  });
   // No spread into Math.max: a hostile haproxy.cfg can make hundreds of thousands of checks.
-  const width = Math.min(
-    34,
-    h.checks.reduce((w, x) => Math.max(w, x.subject ? x.id.length + 1 + x.subject.length : x.id.length), 0),
-  );
-  let hidden = 0;
-  for (const x of h.checks) {
-    if (!opts.all && x.status === 'pass') {
-      hidden++;
-      continue;
-    }
+  let width = 0;
+  for (const v of view) {
+    for (const x of v.listed) width = Math.max(width, x.subject ? x.id.length + 1 + x.subject.length : x.id.length);
+    if (v.fold) width = Math.max(width, v.id.length);
+  }
+  width = Math.min(34, width);
+  const show = (x: CheckResult) => {
     const name = x.subject ? `${x.id} ${x.subject}` : x.id;
     lines.push(`  ${paint[x.status](LABEL[x.status])}  ${name.padEnd(width)}  ${x.message}`);
     if (x.remedy) lines.push(`        ${' '.repeat(width)}  ${c('cyan', '→')} ${x.remedy}`);
+  };
+  let hidden = 0;
+  for (const v of view) {
+    if (v.fold) {
+      if (!opts.all && v.problems.length === 0) {
+        hidden += v.xs.length;
+        continue;
+      }
+      const status = WORST.find((st) => v.xs.some((x) => x.status === st))!;
+      lines.push(`  ${paint[status](LABEL[status])}  ${v.id.padEnd(width)}  ${foldSummary(v.raw, v.xs)}`);
+      for (const x of v.listed) show(x);
+      if (v.problems.length > FOLD_SHOWN)
+        lines.push(
+          `        ${' '.repeat(width)}  ${c('dim', `… ${count(v.problems.length - FOLD_SHOWN)} more not shown in full: --verbose shows every result`)}`,
+        );
+      continue;
+    }
+    for (const x of v.listed) {
+      if (!opts.all && x.status === 'pass') {
+        hidden++;
+        continue;
+      }
+      show(x);
+    }
   }
-  const n = counts(h.checks);
+  const n = counts(report.checks);
   const t = `connect ${ms(h.timings.connectMs)}, collect ${ms(h.timings.collectMs)}, total ${ms(h.timings.totalMs)}`;
   const summary = [
     `${n.pass} passed`,
@@ -150,7 +237,7 @@ export function renderHostText(report: HostReport, opts: TextOptions): string {
 }
 
 export function renderText(report: FleetReport, opts: TextOptions): string {
-  const all = opts.all ?? report.hosts.length === 1;
+  const all = opts.verbose === true || (opts.all ?? report.hosts.length === 1);
   let out = report.hosts.map((h) => renderHostText(h, { ...opts, all })).join('\n');
   if (report.hosts.length > 1) {
     const v = report.hosts.map(hostVerdict);

@@ -24,6 +24,54 @@ export function inCidr(address: string, cidr: string): boolean {
   return ipaddr.IPv4.parse(address).match(c[0], c[1]);
 }
 
+/**
+ * A four-part decimal IPv4 address (no leading zeros, each part up to 255: what
+ * `ipaddr.IPv4.isValidFourPartDecimal` accepts) as an unsigned 32-bit number; undefined for
+ * anything else. A loop over the characters: it runs once per bind and listener.
+ */
+function ipv4Number(address: string): number | undefined {
+  let n = 0;
+  let part = -1;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return undefined;
+      n = n * 256 + part;
+      part = -1;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && part === 0) return undefined; // a leading zero
+      part = digits === 0 ? c - 48 : part * 10 + c - 48;
+      if (part > 255) return undefined;
+      digits++;
+    } else return undefined;
+  }
+  if (dots !== 3 || digits === 0) return undefined;
+  return n * 256 + part;
+}
+
+/**
+ * For many addresses against the same networks (10,000 binds against the service ranges): each
+ * network parsed once, each lookup integer arithmetic. Returns the first of `cidrs` that holds
+ * the address, as `cidrs.find((c) => inCidr(address, c))` does.
+ */
+export function cidrLookup(cidrs: readonly string[]): (address: string) => string | undefined {
+  const nets = cidrs.flatMap((cidr) => {
+    const c = parse(cidr);
+    if (!c) return [];
+    const bits = c[1];
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    return [{ cidr, mask, net: (ipv4Number(c[0].toString())! & mask) >>> 0 }];
+  });
+  return (address) => {
+    const n = ipv4Number(address);
+    if (n === undefined) return undefined;
+    return nets.find((x) => (n & x.mask) >>> 0 === x.net)?.cidr;
+  };
+}
+
 export function prefixLength(cidr: string): number {
   return parse(cidr)?.[1] ?? 32;
 }

@@ -99,57 +99,68 @@ exit 0
 `;
 }
 
-/** Splits the script's stdout and stderr into sections. Pure. */
+/** The lines of `text` that start with `marker`: the line, where it starts and where it ends (its newline or the end). */
+function* markerLines(text: string, marker: string): Generator<{ line: string; start: number; end: number }> {
+  for (let i = text.indexOf(marker); i >= 0; i = text.indexOf(marker, i + 1)) {
+    if (i > 0 && text.charCodeAt(i - 1) !== 10) continue;
+    const nl = text.indexOf('\n', i);
+    const end = nl < 0 ? text.length : nl;
+    yield { line: text.slice(i, end), start: i, end };
+  }
+}
+
+/**
+ * Splits the script's stdout and stderr into sections. Pure. Only the marker's lines are looked
+ * at, and a section's text is a slice of the output between them: no array of every line and no
+ * second copy of the output (at 10,000 Data Plane API pairs, 160,000 lines and 11 MB).
+ */
 export function splitSections(marker: string, stdout: string, stderr: string): Record<string, { rc?: number; stdout: string; stderr: string }> {
   const out: Record<string, { rc?: number; stdout: string; stderr: string }> = {};
   const startRe = new RegExp(`^${marker} (\\S+)$`, 'u');
   const endRe = new RegExp(`^${marker}-rc (\\S+) (\\d+)$`, 'u');
   let cur: string | undefined;
-  let buf: string[] = [];
-  const flush = (rc?: number) => {
+  // Where the current section's first line starts.
+  let from = 0;
+  /** Ends the current section before the line that starts at `at` (the whole rest without). */
+  const flush = (at?: number, rc?: number) => {
     if (cur === undefined) return;
-    let text = buf.join('\n');
+    let text = at === undefined ? stdout.slice(from) : at > from ? stdout.slice(from, at - 1) : '';
     // The end marker is printed after a newline of its own; drop that one.
     if (rc !== undefined && text.endsWith('\n')) text = text.slice(0, -1);
     const s = (out[cur] ??= { stdout: '', stderr: '' });
     s.stdout = text;
     if (rc !== undefined) s.rc = rc;
   };
-  for (const line of stdout.split('\n')) {
-    const start = startRe.exec(line);
+  for (const m of markerLines(stdout, marker)) {
+    const start = startRe.exec(m.line);
     if (start) {
-      flush();
+      flush(m.start);
       cur = start[1]!;
-      buf = [];
+      from = m.end + 1;
       continue;
     }
-    const end = endRe.exec(line);
+    const end = endRe.exec(m.line);
     if (end && end[1] === cur) {
-      flush(Number(end[2]));
+      flush(m.start, Number(end[2]));
       cur = undefined;
-      buf = [];
-      continue;
     }
-    if (cur !== undefined) buf.push(line);
+    // Any other line that starts with the marker is content.
   }
   flush();
   // stderr: the start markers only.
   let errCur: string | undefined;
-  let errBuf: string[] = [];
-  const flushErr = () => {
+  let errFrom = 0;
+  const flushErr = (at?: number) => {
     if (errCur === undefined) return;
     const s = (out[errCur] ??= { stdout: '', stderr: '' });
-    s.stderr = errBuf.join('\n').trim();
+    s.stderr = (at === undefined ? stderr.slice(errFrom) : at > errFrom ? stderr.slice(errFrom, at - 1) : '').trim();
   };
-  for (const line of stderr.split('\n')) {
-    const start = startRe.exec(line);
-    if (start) {
-      flushErr();
-      errCur = start[1]!;
-      errBuf = [];
-      continue;
-    }
-    if (errCur !== undefined) errBuf.push(line);
+  for (const m of markerLines(stderr, marker)) {
+    const start = startRe.exec(m.line);
+    if (!start) continue;
+    flushErr(m.start);
+    errCur = start[1]!;
+    errFrom = m.end + 1;
   }
   flushErr();
   return out;

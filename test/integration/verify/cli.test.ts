@@ -46,6 +46,7 @@ test('help, and every usage error is exit 2 with one line naming the problem', (
     '--timeout',
     '--json',
     '--junit',
+    '--verbose',
     '--api-user',
     '--api-password-env',
   ]) {
