@@ -38,6 +38,11 @@ export interface ApplyOptions {
   /** Write under this directory instead of `/` (sandbox: no command runs). */
   root?: string;
   dryRun?: boolean;
+  /**
+   * At boot under Type=notify: tells systemd the agent is ready, before the live steps no service
+   * of this boot waits for (see liveActions). The caller also calls it after a run with none.
+   */
+  ready?: () => Promise<void>;
   /** Runs live commands; tests pass a recorder. Default: execa. */
   runner?: Runner;
   /** How the live system runs (boot, systemd, vmtoolsd); ignored in the sandbox. */
@@ -388,10 +393,15 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
       say(`replaced ${changes.length} file${changes.length === 1 ? '' : 's'}`);
       crashPoint('journal-committed');
       if (live) {
-        await runActions(actions, options.runner, (i) => {
-          say(`ran: ${describeAction(actions[i]!)} (${actions[i]!.why})`);
-          crashPoint(`action-${i}`);
-        });
+        await runActions(
+          actions,
+          options.runner,
+          (i) => {
+            say(`ran: ${describeAction(actions[i]!)} (${actions[i]!.why})`);
+            crashPoint(`action-${i}`);
+          },
+          options.ready,
+        );
       }
     }
     if (options.state) {

@@ -17,7 +17,7 @@ import type { FileChange } from './changes.js';
 import type { LiveContext } from '../facts/types.js';
 import { writeAtomic } from './files.js';
 import { failureCause, failureDetail, run } from '../util/run.js';
-import { PKI_PATHS } from '../appliance/paths.js';
+import { DATAPLANEAPI_UNIT, PKI_PATHS } from '../appliance/paths.js';
 
 /**
  * `secret`: its stdin or content (chpasswd's hash, the password marker) is never printed or
@@ -26,7 +26,9 @@ import { PKI_PATHS } from '../appliance/paths.js';
  * in order (a failure skips the rest of its group: `sshd -t` failing skips the ssh reload;
  * chpasswd failing skips the password marker); `needs`: other groups that must not have failed
  * (sshd is reloaded only when the network it listens on was applied). `timeoutMs`: the command's
- * own timeout when the default (src/util/run.ts) does not fit its work.
+ * own timeout when the default (src/util/run.ts) does not fit its work. `afterReady`: at boot,
+ * no service of this boot waits for it, so it runs after the agent told systemd it is ready
+ * (see {@link liveActions}).
  */
 interface ActionFlags {
   why: string;
@@ -35,6 +37,7 @@ interface ActionFlags {
   group?: string;
   needs?: string[];
   timeoutMs?: number;
+  afterReady?: true;
 }
 export type LiveAction =
   ({ kind: 'exec'; argv: string[]; stdin?: string } & ActionFlags) | ({ kind: 'write'; path: string; content: string; mode?: number } & ActionFlags);
@@ -87,9 +90,18 @@ const touches = (changes: FileChange[], service: string) => changes.some((c) => 
  * names, the network, the host name, sshd (checked first), timesyncd, resolved, unit files,
  * haproxy (a hitless reload), the Data Plane API, the CA published to guestinfo, and the trust
  * store. Each carries its group and what it needs (see {@link runActions}).
+ *
+ * At boot under Type=notify (`context.boot` and `notifyReady`), networkd, resolved, sshd and haproxy start
+ * once the agent says it is ready: after the files, the root password, the NIC names and the host
+ * name. What none of them needs is marked `afterReady` and runs while they start: reloading
+ * systemd for a unit file not part of this boot (dataplaneapi.service before it was first
+ * enabled), the Data Plane API's enable, disable or queued start (it is ordered after haproxy),
+ * publishing the CA, and queueing the trust store. (Those systemctl calls took 7 s of a first boot
+ * in an unaccelerated VM, PID 1 being busy with the boot.)
  */
 export function liveActions(plan: Plan, changes: FileChange[], context: LiveContext = DEFAULT_CONTEXT): LiveAction[] {
   const { boot, systemd } = context;
+  const late = boot && context.notifyReady === true ? ({ afterReady: true } as const) : {};
   const actions: LiveAction[] = [];
   const exec = (argv: string[], why: string, flags: Omit<ActionFlags, 'why'> = {}): void => void actions.push({ kind: 'exec', argv, why, ...flags });
   const systemctl = (args: string[], why: string, flags: Omit<ActionFlags, 'why'> = {}): void =>
@@ -144,8 +156,11 @@ export function liveActions(plan: Plan, changes: FileChange[], context: LiveCont
     systemctl(['try-restart', 'systemd-resolved.service'], 'resolved reads its drop-in (LLMNR and mDNS off) at start');
   }
 
-  const unitsChanged = changes.some((c) => c.path.startsWith('/etc/systemd/system/'));
-  if (systemd && unitsChanged) systemctl(['daemon-reload'], 'a unit file changed', { group: 'units' });
+  const unitFiles = changes.filter((c) => c.path.startsWith('/etc/systemd/system/'));
+  const unitsChanged = unitFiles.length > 0;
+  // Before ready only when a unit of this boot changed: it must start from its new file.
+  const bootUnitChanged = unitFiles.some((c) => c.path !== DATAPLANEAPI_UNIT || context.apiUnitEnabled === true);
+  if (systemd && unitsChanged) systemctl(['daemon-reload'], 'a unit file changed', { group: 'units', ...(!bootUnitChanged && late) });
   if (systemd && !boot && touches(changes, 'haproxy')) {
     // reload-or-restart: a running haproxy reloads (master-worker, listeners handed over: no
     // connection refused); a stopped one starts.
@@ -153,7 +168,7 @@ export function liveActions(plan: Plan, changes: FileChange[], context: LiveCont
   }
   if (systemd && plan.dataplaneEnabled !== undefined) {
     const unit = 'dataplaneapi.service';
-    const api = { group: 'dataplaneapi', needs: ['units'] };
+    const api = { group: 'dataplaneapi', needs: ['units'], ...late };
     // Its certificate appears (made at last, after a run that could not make it and held the API
     // back): that run did not enable the unit, so this one does.
     const enable = unitsChanged || changes.some((c) => c.path === PKI_PATHS.serverCert && c.action === 'create');
@@ -176,6 +191,7 @@ export function liveActions(plan: Plan, changes: FileChange[], context: LiveCont
     exec(
       ['vmtoolsd', '--cmd', `info-set guestinfo.dataplaneapi.cacert ${Buffer.from(plan.publishCa).toString('base64')}`],
       'publish the CA for the Supervisor',
+      late,
     );
   }
   if (touches(changes, 'ca-certificates')) {
@@ -184,7 +200,7 @@ export function liveActions(plan: Plan, changes: FileChange[], context: LiveCont
     // serves needs it; it lets local TLS clients (curl to the API) trust the appliance CA.
     if (systemd && boot) {
       // Off the first boot's critical path: the unit runs after the agent, sshd and haproxy.
-      systemctl(['start', '--no-block', TRUST_STORE_UNIT], 'the appliance CA changed: add it to the system trust store once the services run');
+      systemctl(['start', '--no-block', TRUST_STORE_UNIT], 'the appliance CA changed: add it to the system trust store once the services run', late);
     } else if (systemd) {
       systemctl(['start', TRUST_STORE_UNIT], 'the appliance CA changed: add it to the system trust store', { timeoutMs: TRUST_STORE_TIMEOUT_MS + 60_000 });
     } else {
@@ -193,6 +209,18 @@ export function liveActions(plan: Plan, changes: FileChange[], context: LiveCont
     }
   }
   return actions;
+}
+
+/**
+ * Tells systemd that the first-boot unit (Type=notify, NotifyAccess=all) is ready, so that the
+ * units ordered after it start. systemd-notify sends on behalf of its parent (the agent) and
+ * waits until systemd has read the message. Resolves to why it failed, if it did: the run goes
+ * on, and systemd then fails the unit when the agent exits ("protocol"), which is seen.
+ */
+export async function notifyReady(): Promise<string | undefined> {
+  const r = await run(['systemd-notify', '--ready']);
+  if (r.notFound) return 'systemd-notify is not installed';
+  return r.exitCode === 0 && !r.timedOut ? undefined : `systemd-notify --ready failed: ${failureDetail(r)}`;
 }
 
 /** The real thing: commands (through src/util/run.ts) and file writes. */
@@ -247,14 +275,24 @@ export class ActionsFailed extends ApplyError {
 /**
  * Runs every action in order. A failed action does not stop the others: only the later actions of
  * its group, and those that name its group in `needs`, are skipped. `after(i)` is told of each
- * action that succeeded. Rejects, after the last action, with {@link ActionsFailed} (an
+ * action that succeeded. `ready()` is awaited once, before the first action marked
+ * `afterReady` (those come last). Rejects, after the last action, with {@link ActionsFailed} (an
  * ApplyError: exit 1) listing every failed and skipped action.
  */
-export async function runActions(actions: LiveAction[], runner: Runner = systemRunner, after?: (i: number) => void): Promise<void> {
+export async function runActions(
+  actions: LiveAction[],
+  runner: Runner = systemRunner,
+  after?: (i: number) => void,
+  ready?: () => Promise<void>,
+): Promise<void> {
   const failures: ActionFailure[] = [];
   /** Group → the failed step that stopped it. */
   const broken = new Map<string, string>();
+  const readyAt = actions.findIndex((a) => a.afterReady === true);
+  if (readyAt >= 0 && actions.slice(readyAt).some((a) => a.afterReady !== true))
+    throw new Error('internal: a step the services wait for is ordered after one they do not');
   for (const [i, a] of actions.entries()) {
+    if (i === readyAt) await ready?.();
     const base = { index: i, action: describeAction(a), why: a.why };
     const blocker = [a.group, ...(a.needs ?? [])].find((g): g is string => g !== undefined && broken.has(g));
     if (blocker !== undefined) {

@@ -25,7 +25,7 @@ import { ApplyError, EXIT, InputError, inputError } from '../errors.js';
 import type { Problem } from '../problems.js';
 import type { Values } from './command.js';
 import { applyPlan, beginApply, type ApplyResult } from '../apply/apply.js';
-import { describeAction } from '../apply/live.js';
+import { describeAction, notifyReady } from '../apply/live.js';
 import { readUnderRoot } from '../util/root.js';
 import { discoverNics } from '../facts/discover-nics.js';
 import { resolveNics, type ResolvedNics } from '../facts/nics.js';
@@ -242,6 +242,17 @@ async function provision(values: Values, info: RunInfo): Promise<number> {
   // A run that writes takes the lock before it reads anything it plans from (the current files,
   // the PKI, which keys to make), so two runs never plan from the same state.
   const session = dryRun ? undefined : await beginApply(root ?? '/', { live: root === undefined, ...(progress && { progress }) });
+  // Under the unit (Type=notify): at boot the boot's services start as soon as what they read is
+  // in place (liveActions marks the rest); otherwise, and after a run with no such step, at the end.
+  let told = false;
+  const ready = async (): Promise<void> => {
+    if (told) return;
+    told = true;
+    const failed = await notifyReady();
+    if (failed) process.stderr.write(`warning: ${failed}; systemd starts the services that wait for this unit when it ends\n`);
+    else if (values.boot === true) progress?.('told systemd the files are in place: the services that wait for the agent start now');
+  };
+  let notify: boolean;
   let result: ApplyResult;
   let keyFailure: KeyMaterialFailed | undefined;
   let plan: Plan | undefined;
@@ -266,10 +277,12 @@ async function provision(values: Values, info: RunInfo): Promise<number> {
       progress?.(
         `could not make the appliance's keys (${keyFailure.message}): ${dryRun ? 'showing' : 'applying'} everything else, leaving the PKI files as they are`,
       );
+    notify = gathered.context.notifyReady === true && !dryRun;
     result = await applyPlan(plan, {
       ...(root !== undefined && { root }),
       dryRun,
       context: gathered.context,
+      ...(notify && { ready }),
       checker: haproxyChecker(root === undefined),
       state: stateWriter(config, VERSION, env.source),
       ...(session && { session }),
@@ -287,6 +300,8 @@ async function provision(values: Values, info: RunInfo): Promise<number> {
   else printText(result, nics);
   // Reported last, after everything else was applied: exit 1, naming the step and OpenSSL's reason.
   if (keyFailure) throw new ApplyError(keyFailureMessage(keyFailure, result.live && !dryRun ? plan : undefined, dryRun), { cause: keyFailure });
+  // Last: `systemctl restart haproxy-appliance` returns when told, so everything is printed by then.
+  if (notify) await ready();
   return EXIT.ok;
 }
 

@@ -118,6 +118,9 @@ export interface FactsOptions {
   dataplaneVersion?: string;
 }
 
+/** The link `systemctl enable dataplaneapi.service` makes (its unit says WantedBy=multi-user.target). */
+const API_UNIT_WANTS = '/etc/systemd/system/multi-user.target.wants/dataplaneapi.service';
+
 export async function gatherFacts(config: ApplianceConfig, root: string, options: FactsOptions): Promise<GatheredFacts> {
   const read = (p: string) => readIfThere(root, p);
   const [haproxyCfg, rootPasswordMarker, caCert, caKey, serverCert, serverKey, dataplane] = await Promise.all([
@@ -154,6 +157,14 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
     // has no guestinfo to write to, and publishing would fail the run.
     vmtoolsd: live && (await onVmware()) && ((await executable('/usr/bin/vmtoolsd')) || (await executable('/usr/sbin/vmtoolsd'))),
   };
+  // Run by the first-boot unit (Type=notify), at boot or by `systemctl restart`: it must say ready.
+  if (systemd && process.env.NOTIFY_SOCKET) context.notifyReady = true;
+  if (context.boot && context.notifyReady) {
+    context.apiUnitEnabled = await lstat(API_UNIT_WANTS).then(
+      () => true,
+      () => false,
+    );
+  }
   return {
     facts: {
       ...(haproxyCfg !== undefined && { haproxyCfg }),

@@ -106,6 +106,17 @@ async function openssl(args: string[]): Promise<void> {
   if (r.exitCode !== 0 || r.timedOut) throw new OpensslFailed(`openssl ${args[0]} failed: ${failureDetail(r)}`, r.timedOut);
 }
 
+/**
+ * The key type of every key the appliance makes: ECDSA on the NIST P-256 curve (with SHA-256
+ * signatures). It gives the security of RSA 3072 (128 bits, NIST SP 800-57) and OpenSSL makes one
+ * in about a millisecond, where an RSA key is a random prime search that took seconds at first
+ * boot in a slow VM, on the boot's critical path. Its clients take it: the Data Plane API's TLS
+ * server (Go) prefers ECDSA suites and only offers the P-256 curve, the Supervisor (Go's
+ * crypto/tls and crypto/x509) and curl verify it. Keys that exist already (an RSA CA from an
+ * older version or from the properties) are kept: the CA signs with whatever key it has.
+ */
+const NEW_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+
 /** A self-signed CA for the appliance, valid ten years. */
 export async function generateCa(hostname: string, ws: PkiWorkspace): Promise<KeyPair> {
   return withPrivateDir(ws, async (dir) => {
@@ -114,8 +125,7 @@ export async function generateCa(hostname: string, ws: PkiWorkspace): Promise<Ke
     await openssl([
       'req',
       '-x509',
-      '-newkey',
-      'rsa:3072',
+      ...NEW_KEY,
       '-nodes',
       '-sha256',
       '-days',
@@ -149,7 +159,8 @@ export async function issueServerCert(ca: KeyPair, commonName: string, sans: { i
       p('ext.cnf'),
       [
         'basicConstraints=critical,CA:FALSE',
-        'keyUsage=critical,digitalSignature,keyEncipherment',
+        // An ECDSA key signs the handshake; it never encrypts a key (that was RSA key transport).
+        'keyUsage=critical,digitalSignature',
         'extendedKeyUsage=serverAuth',
         `subjectAltName=${san}`,
         'subjectKeyIdentifier=hash',
@@ -160,8 +171,7 @@ export async function issueServerCert(ca: KeyPair, commonName: string, sans: { i
     await openssl([
       'req',
       '-new',
-      '-newkey',
-      'rsa:2048',
+      ...NEW_KEY,
       '-nodes',
       '-sha256',
       '-keyout',

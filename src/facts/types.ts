@@ -66,4 +66,12 @@ export interface LiveContext {
   systemd: boolean;
   /** vmtoolsd is installed and this is a VMware VM (DMI's system vendor): the CA is published to guestinfo. */
   vmtoolsd: boolean;
+  /**
+   * Run by a unit of Type=notify (NOTIFY_SOCKET is set): the agent must tell systemd it is ready.
+   * At boot it does so once what the boot's services read is in place, and finishes the rest while
+   * they start; otherwise (`systemctl restart haproxy-appliance`) at its end.
+   */
+  notifyReady?: boolean;
+  /** dataplaneapi.service is enabled (it is part of this boot and starts after the agent is ready). */
+  apiUnitEnabled?: boolean;
 }

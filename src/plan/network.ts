@@ -43,8 +43,6 @@ export interface NicNetwork {
   gateway?: string;
   dns: string[];
   domains: string[];
-  /** false: IPv6AcceptRA=no (no router advertisement may add a default route on this NIC). */
-  acceptRA: boolean;
   /** [DHCPv4] settings, in order. */
   dhcpv4: { key: string; value: string }[];
   routes: RouteSpec[];
@@ -146,7 +144,6 @@ function managementNetwork(config: ApplianceConfig, mac: string, domains: string
     ...(!dhcp && nic.gateway && { gateway: nic.gateway }),
     dns: config.network.nameservers,
     domains,
-    acceptRA: true,
     dhcpv4: dhcp ? dhcpSettings(nic, { useDNS: config.network.nameservers.length === 0, useNTP: config.network.ntpServers.length === 0 }) : [],
     routes,
     rules: [],
@@ -217,7 +214,6 @@ function policyNetwork(config: ApplianceConfig, role: PolicyRole, mac: string, v
     ...(nic.address && { address: nic.address.cidr }),
     dns: [],
     domains: [],
-    acceptRA: false,
     dhcpv4: dhcp ? dhcpSettings(nic, { table, useDNS: false, useNTP: false }) : [],
     routes,
     rules,

@@ -30,8 +30,9 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 
 /**
  * Programs whose usual work is slow on a slow machine, and their default timeout: openssl makes
- * the appliance's RSA keys (a 3072-bit CA key takes well under a second on real hardware, but
- * prime generation is random and runs tens of times slower in an unaccelerated VM).
+ * the appliance's keys and certificates. Its keys are ECDSA now (milliseconds), but the timeout
+ * stays generous: an unaccelerated VM on a busy host runs it tens of times slower, and a timeout
+ * that fires fails the first boot.
  */
 const PROGRAM_TIMEOUT_MS: Readonly<Record<string, number>> = { openssl: 300_000 };
 

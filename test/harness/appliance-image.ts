@@ -37,7 +37,7 @@ import { HOST_PATH, parseShow, prepareImage, tail } from './image.js';
 import { containerInit, makeCgroups, removeCgroups, removeCgroupsSync, removeNspawnRuntime } from './nspawn.js';
 import { isAlive, signal, sleep, terminate } from './process.js';
 import { addApplianceNics } from './seed-topology.js';
-import { BRIDGE, verifyFromWorkstation, wireSeedLan } from './seed-lan.js';
+import { BRIDGE, verifyFromWorkstation, waitForSsh, wireSeedLan, type SeedLanOptions } from './seed-lan.js';
 
 const PATH_INSIDE = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -76,6 +76,8 @@ export interface BootInfo {
   agentLog: string;
   /** `systemd-analyze` inside the container. */
   analyze: string;
+  /** `systemd-analyze critical-chain ssh.service haproxy.service`: what each waited for. */
+  criticalChain: string;
   /** Kernel names the NICs had before the agent renamed them, and the names they have now. */
   renames: Array<{ mac: string; before: string; after: string }>;
   /** Units that failed during boot, each with the last lines of its journal. */
@@ -130,12 +132,12 @@ export class ApplianceBed {
     return prepareImage(this.work, this.root, [`OVF_ENV=${OVF_ENV_INSIDE}`], log);
   }
 
-  /** The namespaces and links of the diagram above, the router's RAs, and the backends (seed-lan.ts). */
-  async wire(): Promise<{ kernelNames: Record<'management' | 'workload' | 'frontend', string> }> {
+  /** The namespaces and links of the diagram above, the router's RAs (unless off), and the backends (seed-lan.ts). */
+  async wire(lan: SeedLanOptions = {}): Promise<{ kernelNames: Record<'management' | 'workload' | 'frontend', string> }> {
     const b = this.bed;
     // lo stays down like at power-on: systemd brings it up in the container.
     await b.addNamespace('appliance', { loopbackUp: false });
-    this.listeners.push(...(await wireSeedLan(b, this.work)));
+    this.listeners.push(...(await wireSeedLan(b, this.work, lan)));
     // The appliance's NICs: kernel names in an order that matches no role; down, as at boot.
     const nics = await addApplianceNics(b, {
       order: ['workload', 'frontend', 'management'],
@@ -243,6 +245,7 @@ export class ApplianceBed {
     const agentMs = (Number(props.ExecMainExitTimestampMonotonic) - Number(props.ExecMainStartTimestampMonotonic)) / 1000;
     const journal = await this.inside(['journalctl', '-b', '-u', 'haproxy-appliance.service', '-o', 'cat', '--no-pager']);
     const analyze = await this.inside(['systemd-analyze']);
+    const chain = await this.inside(['systemd-analyze', 'critical-chain', '--no-pager', 'ssh.service', 'haproxy.service']);
     const failedUnits: BootInfo['failedUnits'] = [];
     if (state !== 'running') {
       const failed = await this.inside(['systemctl', '--failed', '--plain', '--no-legend', '--no-pager']);
@@ -288,10 +291,33 @@ export class ApplianceBed {
       agentMs,
       agentLog: journal.stdout.trim(),
       analyze: analyze.stdout.trim().split('\n')[0] ?? '',
+      criticalChain: chain.stdout.trim(),
       renames,
       failedUnits,
       trustStore,
     };
+  }
+
+  /**
+   * What an admin's automation sees, run beside {@link boot}: from power-on, waits for sshd to
+   * accept a connection from the workstation, then runs verify until `isGreen` says so (200 ms
+   * apart) or `timeoutMs` passes. Not gated on the boot finishing (`is-system-running` also
+   * waits for units nothing serves with, such as the trust store).
+   */
+  async verifyUntilGreen(
+    isGreen: (run: VerifyRun) => boolean,
+    timeoutMs = 120_000,
+  ): Promise<{ run: VerifyRun; greenMs?: number; sshMs: number; runs: number }> {
+    while (this.startedAt === 0) await sleep(10);
+    const deadline = performance.now() + timeoutMs;
+    await waitForSsh(this.bed, timeoutMs);
+    const sshMs = this.sinceBoot();
+    for (let runs = 1; ; runs++) {
+      const run = await this.verify();
+      if (isGreen(run)) return { run, greenMs: this.sinceBoot(), sshMs, runs };
+      if (performance.now() > deadline) return { run, sshMs, runs };
+      await sleep(200);
+    }
   }
 
   /** Milliseconds since the appliance was powered on. */

@@ -44,12 +44,19 @@ export interface StepTiming {
 export interface ScenarioResult {
   ok: boolean;
   steps: StepTiming[];
-  /** Power-on → the first green verify (ms). */
+  /**
+   * Power-on → the first green verify (ms): verify runs from the workstation as soon as sshd
+   * accepts a connection, again every 200 ms until green, beside the boot.
+   */
   bootToGreenMs?: number;
+  /** Power-on → sshd accepts a TCP connection from the workstation. */
+  sshMs?: number;
   /** Power-on → boot finished (`systemctl is-system-running --wait`). */
   bootedMs?: number;
   /** How long the first-boot unit's `provision --boot` ran. */
   agentBootMs?: number;
+  /** `systemd-analyze critical-chain ssh.service haproxy.service` after the first boot. */
+  criticalChain?: string;
   /** `provision` with changed properties (step 6), and again with nothing to change. */
   rerunMs?: number;
   /** The median of the no-op reruns, and each one. */
@@ -85,6 +92,8 @@ export interface ScenarioOptions {
   keepLogsOnFailure?: boolean;
   /** How many no-op reruns to time at the end of step 6 (benchmarks); default 1. */
   noopRepeats?: number;
+  /** The management network's router sends IPv6 router advertisements, as the seed's (default true). */
+  routerAdvertisements?: boolean;
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -181,13 +190,16 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     result.imageBuilt = image.built;
 
     await step('network: appliance NICs, router, workstation, clients, backends (namespaces)', async () => {
-      const { kernelNames } = await app.wire();
+      const ra = opts.routerAdvertisements ?? true;
+      const { kernelNames } = await app.wire({ routerAdvertisements: ra });
       log(
         `    appliance NICs: ${Object.entries(kernelNames)
           .map(([role, k]) => `${k} (the ${role} MAC)`)
           .join(', ')} — down, as at power-on`,
       );
-      log(`    router: br-mgmt 10.191.191.254/20 (+RA fd01:3:7:404::/64), br-wl 192.168.1.1/16, br-fe 172.16.10.1/24`);
+      log(
+        `    router: br-mgmt 10.191.191.254/20 (${ra ? '+RA fd01:3:7:404::/64' : 'no IPv6 router advertisements'}), br-wl 192.168.1.1/16, br-fe 172.16.10.1/24`,
+      );
       log(
         `    workstation ${ADDR.workstation}; clients ${ADDR.wclient} (workload), ${ADDR.fclient} (frontend); backends ${CPVM_ADDRESSES.join(', ')} :6443/:443, ${GUEST_BACKEND}:6443`,
       );
@@ -195,7 +207,14 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
 
     await step("boot: the seed's properties as the OVF environment; systemd-nspawn boots the image", async () => {
       await app.setEnvironment(seedEnvironment());
-      const b = await app.boot();
+      // The admin's view beside the boot: verify from the workstation as soon as sshd answers.
+      const watch = app.verifyUntilGreen((v) => verdict(v.report).green);
+      const [b, green] = await Promise.all([app.boot(), watch]);
+      result.sshMs = green.sshMs;
+      if (green.greenMs !== undefined) result.bootToGreenMs = green.greenMs;
+      log(
+        `    from the workstation: sshd answered ${s(green.sshMs)} after power-on; verify ${green.greenMs !== undefined ? `green at ${s(green.greenMs)} (attempt ${green.runs})` : `not green after ${green.runs} attempts`}`,
+      );
       log(`    booted in ${s(b.bootedMs)} (system ${b.systemState}); ${b.analyze}`);
       log(`    haproxy-appliance.service: ${b.agentResult}, provision --boot ran ${s(b.agentMs)}`);
       log(
@@ -218,6 +237,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       if (wrong.length) throw new StepError(`NICs not renamed to their roles: ${wrong.map((w) => `${w.mac} is ${w.after}`).join(', ')}`);
       result.bootedMs = b.bootedMs;
       result.agentBootMs = b.agentMs;
+      result.criticalChain = b.criticalChain;
       const bundle = await readFile(join(app.root, 'etc/ssl/certs/ca-certificates.crt'), 'utf8').catch(() => '');
       const ca = (await readFile(join(app.root, 'etc/haproxy/ca.crt'), 'utf8')).trim();
       result.trustStore = { ...b.trustStore, bundleHoldsCa: ca.length > 0 && bundle.includes(ca) };
@@ -228,9 +248,10 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
 
     await step('verify: haproxy-appliance verify root@10.191.181.52 from the workstation, over SSH', async () => {
       const v = await app.verify();
-      result.bootToGreenMs = app.sinceBoot();
       showVerify(v, 'after first boot');
-      log(`    boot-to-green: ${s(result.bootToGreenMs)}`);
+      // Green now, so the watcher beside the boot saw green too (it has no other way to stop early).
+      if (result.bootToGreenMs === undefined) throw new StepError('verify is green now but was not during the boot: the watcher gave up');
+      log(`    boot-to-green: ${s(result.bootToGreenMs)} (verify from the workstation while the appliance booted)`);
       const exposed = (v.report.hosts[0]?.checks ?? [])
         .filter((c) => c.id === 'vip.exposed')
         .map((c) => ({ status: c.status, ...(c.subject !== undefined && { subject: c.subject }), message: c.message }));

@@ -4,8 +4,9 @@
  * frontend; it forwards between them), and the hosts on them: the admin's workstation on the
  * management network, a client and the Supervisor's control-plane VMs on the workload network, a
  * client and a guest cluster's API server on the frontend network. The router advertises the
- * seed's IPv6 prefix on the management network (its SLAAC). The appliance's NICs are not made
- * here: each bed attaches its own to the bridges (`BRIDGE[role]` in the router namespace).
+ * seed's IPv6 prefix on the management network (its SLAAC), unless told not to: many management
+ * networks have no IPv6 router. The appliance's NICs are not made here: each bed attaches its own
+ * to the bridges (`BRIDGE[role]` in the router namespace).
  *
  *   workstation 10.191.180.10/20 ─┐
  *                                 br-mgmt 10.191.191.254   (+ IPv6 RAs: fd01:3:7:404::/64)
@@ -34,11 +35,17 @@ export const ADDR = {
 /** The bridge of each network, in the router namespace. */
 export const BRIDGE: Record<Role, string> = { management: 'br-mgmt', workload: 'br-wl', frontend: 'br-fe' };
 
+export interface SeedLanOptions {
+  /** The router sends IPv6 router advertisements on the management network (default true). */
+  routerAdvertisements?: boolean;
+}
+
 /**
  * Builds the router, the bridges, the hosts and the backends in `bed`; `work` is a folder for the
  * router's networkd units. Returns the backends' listeners (close them at cleanup).
  */
-export async function wireSeedLan(bed: TestBed, work: string): Promise<ListenHandle[]> {
+export async function wireSeedLan(bed: TestBed, work: string, opts: SeedLanOptions = {}): Promise<ListenHandle[]> {
+  const ra = opts.routerAdvertisements ?? true;
   for (const ns of ['router', 'workstation', 'wclient', 'fclient', 'cpvm', 'guest']) await bed.addNamespace(ns);
   await bed.enableForwarding('router');
   // br-mgmt's addresses and RAs come from networkd below.
@@ -63,20 +70,12 @@ export async function wireSeedLan(bed: TestBed, work: string): Promise<ListenHan
   for (const [, dev, br] of hosts) await bed.ip('router', ['link', 'set', 'dev', dev, 'master', br]);
 
   // The management network of the seed has SLAAC (fd01:3:7:404::/64): the router sends RAs,
-  // as there. (Without any RA, networkd-wait-online — which haproxy.service waits for through
-  // network-online.target — would wait ~12 s for the router-solicitation timeout.)
+  // as there. Without them, the network of many a real site: an appliance that waited for IPv6
+  // autoconfiguration waited ~12 s for its router solicitations to time out (docs/network.md).
   const units = join(work, 'router-units');
   await mkdir(units, { recursive: true });
-  await writeFile(
-    join(units, '10-br-mgmt.network'),
-    `[Match]
-Name=${BRIDGE.management}
-
-[Network]
-Address=${SEED_NICS.management.gwCidr}
-Address=fd01:3:7:404::1/64
-ConfigureWithoutCarrier=yes
-IPv6AcceptRA=no
+  const ipv6 = ra
+    ? `Address=fd01:3:7:404::1/64
 IPv6SendRA=yes
 
 [IPv6SendRA]
@@ -84,7 +83,18 @@ RouterLifetimeSec=0
 
 [IPv6Prefix]
 Prefix=fd01:3:7:404::/64
-`,
+`
+    : '';
+  await writeFile(
+    join(units, '10-br-mgmt.network'),
+    `[Match]
+Name=${BRIDGE.management}
+
+[Network]
+Address=${SEED_NICS.management.gwCidr}
+ConfigureWithoutCarrier=yes
+IPv6AcceptRA=no
+${ipv6}`,
   );
   await bed.runNetworkd('router', units, {
     timeoutMs: 20_000,
@@ -98,6 +108,32 @@ Prefix=fd01:3:7:404::/64
   for (const a of CPVM_ADDRESSES) for (const port of [6443, 443]) starts.push(bed.listen('cpvm', a, port, { maxLifetimeMs: 3_600_000 }));
   starts.push(bed.listen('guest', GUEST_BACKEND, 6443, { maxLifetimeMs: 3_600_000 }));
   return Promise.all(starts);
+}
+
+/**
+ * Resolves once the appliance's sshd accepts a TCP connection from the workstation: one node
+ * process in the workstation namespace tries every 50 ms, each try given 250 ms (before the
+ * appliance has its address, a connect would wait seconds for ARP). Cheap enough to run while the
+ * appliance boots on the same CPUs.
+ */
+export async function waitForSsh(bed: TestBed, timeoutMs: number): Promise<void> {
+  const probe = `const net = require('node:net');
+const until = Date.now() + ${timeoutMs};
+(function attempt() {
+  const s = net.connect({ host: '${ADDR.management}', port: 22, timeout: 250 });
+  const retry = () => { s.destroy(); if (Date.now() > until) process.exit(1); setTimeout(attempt, 50); };
+  s.once('connect', () => { s.destroy(); process.exit(0); });
+  s.once('timeout', retry);
+  s.once('error', retry);
+})();`;
+  const r = await execa('ip', ['netns', 'exec', bed.nsName('workstation'), process.execPath, '-e', probe], {
+    reject: false,
+    timeout: timeoutMs + 5_000,
+    stdin: 'ignore',
+    extendEnv: false,
+    env: { PATH: HOST_PATH },
+  });
+  if (r.exitCode !== 0) throw new Error(`sshd on ${ADDR.management}:22 did not accept a connection within ${timeoutMs} ms (exit ${r.exitCode ?? r.signal})`);
 }
 
 /**

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { cli } from '../../harness/cli.js';
 import { envFile, withSandbox } from '../../harness/sandbox.js';
 import { walkTree } from '../../harness/tree.js';
@@ -35,6 +35,23 @@ test('openssl verifies server.crt against ca.crt; SANs cover every address, loop
       'IP Address:192.168.1.2',
     ]);
     assert.equal(new X509Certificate(readFileSync(HA(root, 'ca.crt'))).ca, true);
+    // ECDSA P-256 keys (src/facts/keys.ts says why); the server key only signs.
+    for (const f of ['ca', 'server']) {
+      const pub = new X509Certificate(readFileSync(HA(root, `${f}.crt`))).publicKey;
+      assert.equal(pub.asymmetricKeyType, 'ec', f);
+      assert.equal(pub.asymmetricKeyDetails?.namedCurve, 'prime256v1', f);
+      assert.equal(
+        createPublicKey(createPrivateKey(readFileSync(HA(root, `${f}.key`))))
+          .export({ format: 'der', type: 'spki' })
+          .equals(pub.export({ format: 'der', type: 'spki' })),
+        true,
+        `${f}.key matches ${f}.crt`,
+      );
+    }
+    const usage = execFileSync('openssl', ['x509', '-noout', '-ext', 'keyUsage,extendedKeyUsage', '-in', HA(root, 'server.crt')], { encoding: 'utf8' });
+    assert.match(usage, /critical\s+Digital Signature\s/u);
+    assert.doesNotMatch(usage, /Key Encipherment/u);
+    assert.match(usage, /TLS Web Server Authentication/u);
     assert.equal(mode(HA(root, 'ca.key')), 0o600);
     assert.equal(mode(HA(root, 'server.key')), 0o600);
     assert.equal(mode(HA(root, 'haproxy.cfg')), 0o600);

@@ -12,7 +12,8 @@ import { validateProperties } from '../../../src/config/validate.js';
 import type { ApplianceConfig } from '../../../src/config/types.js';
 import { planAppliance } from '../../../src/plan/appliance.js';
 import { applyPlan, computeChanges, journaled } from '../../../src/apply/apply.js';
-import { describeAction, liveActions } from '../../../src/apply/live.js';
+import { describeAction, liveActions, runActions } from '../../../src/apply/live.js';
+import type { LiveContext } from '../../../src/facts/types.js';
 import { dataplaneModel, parseDataplaneVersion, takesYaml, type DataplaneFacts } from '../../../src/plan/dataplane.js';
 import { renderDataplaneFiles } from '../../../src/render/dataplane.js';
 import { newSalt } from '../../../src/facts/gather.js';
@@ -81,6 +82,66 @@ test('first boot: root password first, NICs renamed, API enabled and queued, tru
     const kept = journaled(liveActions(p, changes, { boot: true, systemd: true, vmtoolsd: true })).map(describeAction);
     assert.ok(kept.includes('systemctl start --no-block haproxy-appliance-trust-store.service') && kept.includes('systemctl daemon-reload'));
     assert.ok(!kept.some((a) => a.startsWith('ip link') || a.startsWith('chpasswd') || a.includes('root-password.applied')), kept.join('\n'));
+  });
+});
+
+test('first boot under Type=notify: ready once the files, password, names and host name are in; the rest after', async () => {
+  await withSandbox(async (root) => {
+    const p = plan({}, { dataplaneVersionOutput: 'HAProxy Data Plane API v2.1.0 1a2b3c' });
+    const { changes } = await computeChanges(p, root);
+    const split = (ctx: LiveContext) => {
+      const actions = liveActions(p, changes, ctx);
+      const at = actions.findIndex((a) => a.afterReady === true);
+      assert.ok(at > 0);
+      return {
+        before: actions.slice(0, at).map(describeAction),
+        after: actions.slice(at).map((a) => describeAction(a).replace(/cacert \S+$/, 'cacert <base64>')),
+      };
+    };
+    // First boot: dataplaneapi.service is not enabled yet, so no unit of this boot needs the reload.
+    const first = split({ boot: true, systemd: true, vmtoolsd: true, notifyReady: true, apiUnitEnabled: false });
+    assert.deepEqual(
+      first.before.filter((a) => !a.startsWith('ip link')),
+      ['chpasswd -e (input on stdin, not shown)', 'write /var/lib/haproxy-appliance/root-password.applied (secret, not shown)', 'hostname haproxy.local'],
+    );
+    assert.deepEqual(first.after, [
+      'systemctl daemon-reload',
+      'systemctl enable dataplaneapi.service',
+      'systemctl start --no-block dataplaneapi.service',
+      'vmtoolsd --cmd info-set guestinfo.dataplaneapi.cacert <base64>',
+      'systemctl start --no-block haproxy-appliance-trust-store.service',
+    ]);
+    // A later boot with the API enabled: it starts once the agent is ready, so from its new unit file.
+    const later = split({ boot: true, systemd: true, vmtoolsd: true, notifyReady: true, apiUnitEnabled: true });
+    assert.equal(later.before.at(-1), 'systemctl daemon-reload');
+    assert.deepEqual(later.after, first.after.slice(1));
+    // The order is the same as without notify: only the point where systemd is told moves.
+    assert.deepEqual(
+      liveActions(p, changes, { boot: true, systemd: true, vmtoolsd: true, notifyReady: true }).map(describeAction),
+      liveActions(p, changes, { boot: true, systemd: true, vmtoolsd: true }).map(describeAction),
+    );
+    assert.ok(!liveActions(p, changes, { boot: true, systemd: true, vmtoolsd: true }).some((a) => a.afterReady));
+    // `systemctl restart haproxy-appliance` (not a boot): ready only at the end, after every step.
+    assert.ok(!liveActions(p, changes, { boot: false, systemd: true, vmtoolsd: true, notifyReady: true }).some((a) => a.afterReady));
+
+    // runActions says ready exactly once, right before the first of them, also when one before failed.
+    const events: string[] = [];
+    const actions = liveActions(p, changes, { boot: true, systemd: true, vmtoolsd: false, notifyReady: true });
+    await assert.rejects(
+      runActions(
+        actions,
+        async (a) => {
+          events.push(describeAction(a));
+          if (a.kind === 'exec' && a.argv[0] === 'hostname') throw new Error('no');
+        },
+        undefined,
+        async () => void events.push('READY'),
+      ),
+      /hostname haproxy\.local/u,
+    );
+    assert.equal(events.filter((e) => e === 'READY').length, 1);
+    assert.equal(events[events.indexOf('READY') - 1], 'hostname haproxy.local');
+    assert.equal(events[events.indexOf('READY') + 1], 'systemctl daemon-reload');
   });
 });
 

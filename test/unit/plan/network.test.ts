@@ -110,7 +110,6 @@ test('workload and frontend never route through the main table; management holds
       }
       assert.equal(nic.table, ROUTE_TABLE[nic.role]);
       assert.equal(nic.gateway, undefined, `${s.name}: ${nic.role} has no [Network] Gateway=`);
-      assert.equal(nic.acceptRA, false, `${s.name}: ${nic.role} ignores IPv6 router advertisements`);
       assert.ok(
         nic.routes.every((r) => r.table === nic.table),
         `${s.name}: ${nic.role} routes all in table ${nic.table}`,
@@ -211,6 +210,28 @@ test('plan: pure and deterministic; files 0644 without secrets; what it does not
   }
   const def = planNetwork(scenarioConfig(scenario('default-2nic')), scenarioNics(scenario('default-2nic'), scenarioConfig(scenario('default-2nic'))));
   assert.ok(def.remove.includes(PATHS.network('frontend')) && def.remove.includes(PATHS.link('frontend')) && def.remove.includes(PATHS.timesyncd));
+});
+
+test('every NIC unit is IPv4 only: online with its IPv4 address, no IPv6 link-local address, no router advertisement', () => {
+  // With IPv6 on, networkd (252, bookworm) holds a static link in "configuring" until duplicate
+  // address detection of the link-local address and, without a router, until its router
+  // solicitations time out (~12 s): wait-online, and sshd after it, waited that long.
+  for (const s of SCENARIOS) {
+    const config = scenarioConfig(s);
+    const units = planNetwork(config, scenarioNics(s, config)).files.filter((f) => f.path.endsWith('.network') && f.content.includes('MACAddress='));
+    assert.ok(units.length >= 2, `${s.name}: a unit per NIC`);
+    for (const u of units) {
+      const lines = u.content.split('\n');
+      const section = (name: string) => {
+        const start = lines.indexOf(`[${name}]`);
+        assert.ok(start >= 0, `${s.name}${u.path}: [${name}]`);
+        const end = lines.findIndex((l, i) => i > start && l.startsWith('['));
+        return lines.slice(start + 1, end < 0 ? undefined : end);
+      };
+      assert.ok(section('Link').includes('RequiredFamilyForOnline=ipv4'), `${s.name}${u.path}`);
+      for (const l of ['LinkLocalAddressing=no', 'IPv6AcceptRA=no']) assert.ok(section('Network').includes(l), `${s.name}${u.path}: ${l}`);
+    }
+  }
 });
 
 test('plan renames live NICs that do not carry their role name yet', () => {
