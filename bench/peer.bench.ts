@@ -12,7 +12,10 @@
  * reaches the backend, haproxy.cfg is that file byte for byte, and the policy rules, tables 200
  * and 201 and the AnyIP route are the same on both (the first run of each).
  *
- *   npm run build && node --import tsx bench/peer.bench.ts [--runs N] [--json]
+ *   npm run build && node --import tsx bench/peer.bench.ts [--runs N] [--no-ra] [--json]
+ *
+ * --no-ra: the management network sends no IPv6 router advertisements (by default it does, as the
+ * seed's SLAAC network).
  *
  * Root only. Everything a run creates (namespaces, processes, cgroups, the image copy) is removed
  * by the bed's cleanup, also when a run fails. Figures are in bench/README.md.
@@ -29,6 +32,8 @@ const args = process.argv.slice(2);
 const runsArg = Number(args[args.indexOf('--runs') + 1]);
 const runs = args.includes('--runs') && Number.isInteger(runsArg) && runsArg > 0 ? runsArg : 5;
 const json = args.includes('--json');
+// --no-ra: a management network without IPv6 router advertisements (seed-lan.ts); default: with.
+const routerAdvertisements = !args.includes('--no-ra');
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 const CLIENT = 'fclient';
@@ -80,7 +85,7 @@ async function one(kind: Kind): Promise<Run> {
       await writeFile(join(app.root, 'etc/haproxy/haproxy.cfg'), shared.haproxyCfg, { mode: 0o600 });
       await app.setEnvironment(seedEnvironment());
     }
-    await app.wire();
+    await app.wire({ routerAdvertisements });
     const probe = app.acceptProbe(CLIENT, VIP, PORT);
     const booting = app.boot({ timeoutMs: 120_000 });
     booting.catch(() => undefined);
@@ -163,6 +168,7 @@ if (json)
     `${JSON.stringify(
       {
         runs,
+        routerAdvertisements,
         node: process.versions.node,
         cpus: cpus().length,
         loadavg: { before: loadBefore, after: loadAfter },
@@ -177,7 +183,7 @@ if (json)
 else {
   const f = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
   const out = [
-    `runs: ${runs} of each, interleaved (Node ${process.versions.node}, ${cpus().length} CPUs, load ${loadBefore.map((x) => x.toFixed(2)).join(' ')} → ${loadAfter.map((x) => x.toFixed(2)).join(' ')})`,
+    `runs: ${runs} of each, interleaved, ${routerAdvertisements ? 'with' : 'without'} IPv6 RAs on management (Node ${process.versions.node}, ${cpus().length} CPUs, load ${loadBefore.map((x) => x.toFixed(2)).join(' ')} → ${loadAfter.map((x) => x.toFixed(2)).join(' ')})`,
     '',
     `| appliance | power-on → TCP accepted on ${VIP}:${PORT} (median) | min | max | ratio to the agent | power-on → boot finished (median) |`,
     '|---|---:|---:|---:|---:|---:|',
