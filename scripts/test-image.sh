@@ -14,6 +14,13 @@
 #                                     (INSTALL-OPTIONS are passed to it); prints DEST
 #   scripts/test-image.sh cached [vm] exit 0 when the base is already cached
 #   scripts/test-image.sh key [vm]    the cache key (suite, mirror, package list)
+#   scripts/test-image.sh peer-root DEST
+#                                     the peer of bench/peer.bench.ts: the `cloudinit` base (the
+#                                     container's packages plus Debian's cloud-init) copied to DEST
+#                                     with the container settings, systemd-networkd, resolved and
+#                                     timesyncd enabled as firstboot/install.sh enables them, and
+#                                     cloud-init set up as an image builder would (NoCloud only,
+#                                     the networkd renderer); no agent. Prints DEST
 #
 # Cache: $HPA_IMAGE_CACHE (default /var/cache/haproxy-appliance-test). Mirror: $HPA_DEBIAN_MIRROR
 # (default debootstrap's, deb.debian.org). Needs root, debootstrap (first build only) and cp.
@@ -44,7 +51,11 @@ select_profile() {
   case "${1:-}" in
     '') ;;
     vm) profile=vm; packages+=("${vm_packages[@]}") ;;
-    *) die "unknown profile ${1} (give nothing, or vm)" ;;
+    # The peer: Debian's cloud-init (and what it depends on: python3 and its modules, isc-dhcp-client...).
+    # python3-cffi-backend is named because debootstrap does not resolve virtual packages
+    # (python3-cryptography depends on python3-cffi-backend-api-min, which it provides).
+    cloudinit) profile=cloudinit; packages+=(cloud-init python3-cffi-backend) ;;
+    *) die "unknown profile ${1} (give nothing, vm or cloudinit)" ;;
   esac
 }
 
@@ -146,10 +157,49 @@ root() {
   echo "$dest"
 }
 
+# The peer's image (bench/peer.bench.ts): cloud-init instead of the agent, on the same base.
+peer_root() {
+  need_root peer-root DEST
+  local dest=${1:?usage: scripts/test-image.sh peer-root DEST}
+  [ -e "$dest" ] && die "$dest exists; give a new directory"
+  local b
+  select_profile cloudinit
+  b=$(base)
+  mkdir -p "$(dirname "$dest")"
+  cp -a "$b" "$dest"
+  container_settings "$dest"
+  # The same network services as the agent's image (firstboot/install.sh enables them the same way:
+  # the links `systemctl enable` would make; Debian ships networkd and resolved disabled).
+  local u=/lib/systemd/system
+  local pair
+  for pair in systemd-networkd.service:multi-user.target systemd-networkd.socket:sockets.target \
+    systemd-networkd-wait-online.service:network-online.target systemd-resolved.service:multi-user.target \
+    systemd-timesyncd.service:sysinit.target; do
+    mkdir -p "$dest/etc/systemd/system/${pair#*:}.wants"
+    ln -sfn "$u/${pair%%:*}" "$dest/etc/systemd/system/${pair#*:}.wants/${pair%%:*}"
+  done
+  ln -sfn ../run/systemd/resolve/stub-resolv.conf "$dest/etc/resolv.conf"
+  # What an image builder sets for a NoCloud appliance: only the datasource it has (ds-identify
+  # and cloud-init probe nothing else), a locale the image has, and systemd-networkd as the
+  # renderer (Debian's default order tries eni, sysconfig, netplan and network-manager first).
+  mkdir -p "$dest/etc/cloud/cloud.cfg.d"
+  cat >"$dest/etc/cloud/cloud.cfg.d/90-appliance.cfg" <<'CFG'
+datasource_list: [ NoCloud, None ]
+# Debian's default (en_US.UTF-8) needs locale-gen and a generated locale, which a minimal image
+# lacks: the locale module fails and cloud-config.service with it.
+locale: C.UTF-8
+system_info:
+  network:
+    renderers: [ networkd ]
+CFG
+  echo "$dest"
+}
+
 case "${1:-}" in
+  peer-root) shift; peer_root "$@" ;;
   base) select_profile "${2:-}"; base ;;
   root) shift; root "$@" ;;
   cached) select_profile "${2:-}"; [ -f "$cache/$suite-$(key)/complete" ] ;;
   key) select_profile "${2:-}"; key ;;
-  *) die "usage: $0 base [vm] | root DEST [INSTALL-OPTIONS] | cached [vm] | key [vm]" ;;
+  *) die "usage: $0 base [vm|cloudinit] | root DEST [INSTALL-OPTIONS] | peer-root DEST | cached [vm|cloudinit] | key [vm|cloudinit]" ;;
 esac

@@ -31,7 +31,7 @@ import { createTestBed, type ConnectResult, type ListenHandle, type TestBed } fr
 import { ovfEnv, SEED_MACS, SEED_PROPERTIES, type Adapter } from './ovf.js';
 import { addSections, SEED_FRONTENDS } from './dataplane.js';
 import { cleanupOnExit } from './exit-hook.js';
-import { startClientLoop, type ClientLoop } from './client-loop.js';
+import { startAcceptProbe, startClientLoop, type AcceptProbe, type ClientLoop } from './client-loop.js';
 import type { VerifyRun } from './e2e-verdict.js';
 import { HOST_PATH, parseShow, prepareImage, tail } from './image.js';
 import { containerInit, makeCgroups, removeCgroups, removeCgroupsSync, removeNspawnRuntime } from './nspawn.js';
@@ -418,11 +418,19 @@ export class ApplianceBed {
 
   /** A client in `ns` that connects to host:port again and again until stopped. */
   clientLoop(ns: string, host: string, port: number, gapMs = 20): ClientLoop {
-    return startClientLoop(this.bed.nsName(ns), host, port, gapMs, { PATH: HOST_PATH }, (child) => {
-      this.children.add(child);
-      child.once('exit', () => this.children.delete(child));
-    });
+    return startClientLoop(this.bed.nsName(ns), host, port, gapMs, { PATH: HOST_PATH }, this.track);
   }
+
+  /** A probe in `ns` that waits for the first connection host:port accepts (bench/peer.bench.ts). */
+  acceptProbe(ns: string, host: string, port: number, gapMs = 10): AcceptProbe {
+    return startAcceptProbe(this.bed.nsName(ns), host, port, gapMs, { PATH: HOST_PATH }, this.track);
+  }
+
+  /** A child the bed ends at cleanup (until it exits). */
+  private readonly track = (child: ChildProcess): void => {
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+  };
 
   consoleTail(lines = 40): string {
     try {

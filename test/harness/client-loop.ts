@@ -85,3 +85,92 @@ export function startClientLoop(
     },
   };
 }
+
+/**
+ * Waits for the first TCP connection a VIP accepts: a new connection attempt every `gapMs`
+ * (attempts overlap; each is given up after 1 s, so a SYN lost before the VIP exists delays
+ * nothing), and the wall-clock time (`Date.now()`) of the first one that completes its handshake
+ * is printed. Run inside a namespace.
+ */
+const ACCEPT_PROBE_SCRIPT = `
+const net = require('node:net');
+const [host, port, gapMs] = process.argv.slice(1);
+let attempts = 0, done = false;
+const errors = {};
+process.stdin.on('end', () => process.exit(0)); process.stdin.resume();
+const tick = () => {
+  if (done) return;
+  attempts++;
+  const s = net.connect({ host, port: Number(port) });
+  const t = setTimeout(() => { s.destroy(); errors.ETIMEDOUT = (errors.ETIMEDOUT || 0) + 1; }, 1000);
+  s.on('connect', () => {
+    const at = Date.now();
+    clearTimeout(t);
+    s.destroy();
+    if (done) return;
+    done = true;
+    process.stdout.write('ACCEPTED ' + JSON.stringify({ at, attempts, errors }) + '\\n');
+  });
+  s.on('error', (e) => { clearTimeout(t); errors[e.code || e.message] = (errors[e.code || e.message] || 0) + 1; });
+  setTimeout(tick, Number(gapMs));
+};
+tick();
+`;
+
+export interface AcceptProbeResult {
+  /** When the first connection was accepted (`Date.now()` in the probe). */
+  at: number;
+  /** Connection attempts until then, and how the failed ones failed. */
+  attempts: number;
+  errors: Record<string, number>;
+}
+
+export interface AcceptProbe {
+  /** Resolves with the first accepted connection; rejects after `timeoutMs` or if the probe dies. */
+  accepted(timeoutMs: number): Promise<AcceptProbeResult>;
+  stop(): Promise<void>;
+}
+
+/** Starts an accept probe in the namespace `nsFull` (its full name) against host:port (see above). */
+export function startAcceptProbe(
+  nsFull: string,
+  host: string,
+  port: number,
+  gapMs: number,
+  env: NodeJS.ProcessEnv,
+  track: (child: ChildProcess) => void,
+): AcceptProbe {
+  const child = spawn('ip', ['netns', 'exec', nsFull, process.execPath, '-e', ACCEPT_PROBE_SCRIPT, host, String(port), String(gapMs)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env,
+  });
+  track(child);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const done = exited(child);
+  const result = (): AcceptProbeResult | undefined => {
+    const line = out.split('\n').find((l) => l.startsWith('ACCEPTED '));
+    return line ? (JSON.parse(line.slice('ACCEPTED '.length)) as AcceptProbeResult) : undefined;
+  };
+  return {
+    accepted: async (timeoutMs) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const r = result();
+        if (r) return r;
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`the accept probe in ${nsFull} ended (${child.exitCode ?? child.signalCode}): ${err.trim()}`);
+        if (Date.now() > deadline) throw new Error(`no connection to ${host}:${port} accepted from ${nsFull} within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    stop: async () => {
+      child.stdin.end();
+      const timer = setTimeout(() => child.pid !== undefined && signal(child.pid, 'SIGKILL'), 5_000);
+      await done;
+      clearTimeout(timer);
+    },
+  };
+}
