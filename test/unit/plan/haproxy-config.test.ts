@@ -111,6 +111,43 @@ test('parseSections splits any text exactly as a line-by-line look does', () => 
   assert.deepEqual(parseSections(API_CFG), parseSectionsByLine(API_CFG));
 });
 
+/** mergeConfig's joining as it was (`+=` and `endsWith` on the growing string), the reference. */
+function joinByConcat(version: string | undefined, managed: string, kept: string[]): string {
+  let out = version ? `${version.trimEnd()}\n` : '';
+  out += managed.endsWith('\n') ? managed : `${managed}\n`;
+  for (const text of kept) {
+    if (!out.endsWith('\n\n')) out += '\n';
+    out += text;
+  }
+  return out;
+}
+
+test('mergeConfig joins the kept sections exactly as appending them one by one did', () => {
+  const pieces = fc.constantFrom('frontend a', 'backend b', 'userlist controller', 'global', 'defaults', '  mode tcp', '\n', '\n\n', ' ', '# _version=3', 'x');
+  const managed = fc.constantFrom('global\n  master-worker\n', 'global\n', 'global\n\n', 'global\n  x\n\ndefaults\n  mode tcp');
+  fc.assert(
+    fc.property(fc.array(pieces, { maxLength: 40 }), managed, (parts, m) => {
+      const existing = parts.join('');
+      const merged = mergeConfig(existing, m);
+      const old = parseSectionsByLine(existing);
+      if (existing.trim() === '' || merged === existing) return;
+      const version = /^# _version=\d+\s*$/mu.exec(old.preamble)?.[0];
+      const kept = old.sections.filter(
+        (s) => !(s.keyword === 'global' || (s.keyword === 'defaults' && s.name === '') || (s.keyword === 'userlist' && s.name === 'controller')),
+      );
+      assert.equal(
+        merged,
+        joinByConcat(
+          version,
+          m,
+          kept.map((s) => s.text),
+        ),
+      );
+    }),
+    { numRuns: 3000 },
+  );
+});
+
 test('an unchanged password keeps its hash, so a rerun rewrites nothing', () => {
   const first = planHaproxyConfig(seed(), { existingCfg: API_CFG, salt: 'firstsalt' });
   assert.match(first.content, /password \$6\$oldsaltoldsalt12\$/, 'the hash that verifies is reused');
