@@ -211,7 +211,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return;
   }
-  const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
+  const mb = (b: number) => (b < 1e6 ? `${(b / 1e3).toFixed(1)} kB` : `${(b / 1e6).toFixed(1)} MB`);
   process.stdout.write(
     `Node ${process.version}, shipped build (dist/start.cjs), ${runs} interleaved runs, medians; haproxy.cfg ${mb(cfgBytes.seed!)} (seed) and ${mb(cfgBytes.scale!)} (${pairs} pairs)\n\n`,
   );
