@@ -140,7 +140,27 @@ export async function resolveJournal(root: string, journal: Journal, owned: Set<
   return out;
 }
 
-export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+/** Characters hashed at a time (see {@link sha256}). */
+export const HASH_CHUNK = 1 << 16;
+
+/**
+ * The SHA-256 of `text` as UTF-8, fed in chunks of HASH_CHUNK characters: hashing a string whole
+ * makes a UTF-8 copy of all of it, 13 MB more peak memory for a haproxy.cfg with 10,000 API pairs.
+ * A chunk never ends between the two halves of a surrogate pair, so the bytes hashed are exactly
+ * the string's UTF-8.
+ */
+export function sha256(text: string): string {
+  const hash = createHash('sha256');
+  for (let i = 0; i < text.length;) {
+    let end = Math.min(text.length, i + HASH_CHUNK);
+    const last = text.charCodeAt(end - 1);
+    const next = text.charCodeAt(end); // NaN at the end
+    if (last >= 0xd800 && last <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) end++;
+    hash.update(text.slice(i, end));
+    i = end;
+  }
+  return hash.digest('hex');
+}
 
 /** How long apply waits for another writer (the Data Plane API saving) to release haproxy.cfg. */
 const WRITER_WAIT_S = 30;
