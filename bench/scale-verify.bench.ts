@@ -37,6 +37,7 @@ import { validateProperties } from '../src/config/validate.js';
 import { collectionScript, newMarker } from '../src/verify/script.js';
 import { SEED_MACS, SEED_PROPERTIES } from '../test/harness/ovf.js';
 import { ROOT, World, haproxyCfg, makePki, SEED_SANS, seedHaproxySections, sshKeygen, type Appliance } from '../test/harness/verify-bed.js';
+import { median, opensshCollect } from './common.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || def : def);
@@ -44,11 +45,6 @@ const runs = opt('--runs', 7);
 const pairs = opt('--pairs', 10_000);
 const asJson = args.includes('--json');
 const saveDir = args.includes('--save') ? args[args.indexOf('--save') + 1] : undefined;
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /**
  * The seed's properties with two more service ranges (a /19 each, 8,190 VIPs apiece) beside the
@@ -237,31 +233,13 @@ try {
   }
   const ssh = async (c: Case) => {
     const t = performance.now();
-    const r = await execa(
-      'ip',
-      [
-        'netns',
-        'exec',
-        c.world.bed.nsName('gw'),
-        'ssh',
-        '-q',
-        '-i',
-        c.client,
-        '-o',
-        `UserKnownHostsFile=${c.knownHosts}`,
-        '-o',
-        'GlobalKnownHostsFile=/dev/null',
-        '-o',
-        'BatchMode=yes',
-        '-o',
-        'StrictHostKeyChecking=yes',
-        '-F',
-        '/dev/null',
-        'root@10.191.181.52',
-        'LC_ALL=C exec /bin/sh -s',
-      ],
-      { inputFile: scripts.get(c)!.file, reject: false, env: c.env, extendEnv: false, maxBuffer: 256 * 1024 * 1024 },
-    );
+    const r = await execa('ip', ['netns', 'exec', c.world.bed.nsName('gw'), ...opensshCollect(c.client, c.knownHosts, '10.191.181.52')], {
+      inputFile: scripts.get(c)!.file,
+      reject: false,
+      env: c.env,
+      extendEnv: false,
+      maxBuffer: 256 * 1024 * 1024,
+    });
     const ms = performance.now() - t;
     if (r.exitCode !== 0) throw new Error(`${c.name}: ssh exit ${r.exitCode}: ${String(r.stderr).slice(-2000)}`);
     return { ms, stdout: String(r.stdout), stderr: String(r.stderr) };

@@ -27,6 +27,7 @@ import { execa } from 'execa';
 import { validateProperties } from '../src/config/validate.js';
 import { collectionScript, newMarker } from '../src/verify/script.js';
 import { ROOT, World, makePki, sshKeygen, type Appliance } from '../test/harness/verify-bed.js';
+import { median, opensshCollect } from './common.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => Number(args[args.indexOf(name) + 1] ?? NaN) || def;
@@ -37,11 +38,6 @@ const timeoutS = opt('--timeout', 60);
 const asJson = args.includes('--json');
 /** --cpu-prof DIR: V8 CPU profiles of the verifier's --concurrency N runs, written to DIR. */
 const profDir = args.includes('--cpu-prof') ? args[args.indexOf('--cpu-prof') + 1] : undefined;
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** Clock ticks per second of /proc's CPU times. */
 const TICK_MS = 1000 / Number((await execa('getconf', ['CLK_TCK'])).stdout.trim());
@@ -216,32 +212,12 @@ try {
     measured(async () => {
       const rs = await Promise.all(
         apps.map((a, i) =>
-          execa(
-            'ip',
-            [
-              'netns',
-              'exec',
-              world.bed.nsName('gw'),
-              ...timeArgv(i),
-              'ssh',
-              '-q',
-              '-i',
-              client.path,
-              '-o',
-              `UserKnownHostsFile=${kh}`,
-              '-o',
-              'GlobalKnownHostsFile=/dev/null',
-              '-o',
-              'BatchMode=yes',
-              '-o',
-              'StrictHostKeyChecking=yes',
-              '-F',
-              '/dev/null',
-              `root@${a.mgmtIp}`,
-              'LC_ALL=C exec /bin/sh -s',
-            ],
-            { env, extendEnv: false, reject: false, inputFile: script },
-          ),
+          execa('ip', ['netns', 'exec', world.bed.nsName('gw'), ...timeArgv(i), ...opensshCollect(client.path, kh, a.mgmtIp)], {
+            env,
+            extendEnv: false,
+            reject: false,
+            inputFile: script,
+          }),
         ),
       );
       const bad = rs.filter((r) => r.exitCode !== 0);

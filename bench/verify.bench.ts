@@ -31,15 +31,12 @@ import { validateProperties } from '../src/config/validate.js';
 import { collectionScript, newMarker } from '../src/verify/script.js';
 import { SEED_MACS, SEED_PROPERTIES } from '../test/harness/ovf.js';
 import { ROOT, World, makePki, SEED_SANS, sshKeygen } from '../test/harness/verify-bed.js';
+import { median, opensshCollect } from './common.js';
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] ?? NaN) || 15;
 const asJson = args.includes('--json');
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))]!;
 
 /** Packs the project and installs the tarball into `prefix` as `npm install -g` does; returns the installed bin. */
@@ -95,24 +92,7 @@ try {
   const target = ['verify', '10.191.181.52', '--identity', client.path, '--known-hosts', kh];
   const verifyArgv = [installed.bin, ...target];
   const treeArgv = [process.execPath, join(installed.pkg, 'dist/bin.js'), ...target];
-  const sshArgv = [
-    'ssh',
-    '-q',
-    '-i',
-    client.path,
-    '-o',
-    `UserKnownHostsFile=${kh}`,
-    '-o',
-    'GlobalKnownHostsFile=/dev/null',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'StrictHostKeyChecking=yes',
-    '-F',
-    '/dev/null',
-    'root@10.191.181.52',
-    'LC_ALL=C exec /bin/sh -s',
-  ];
+  const sshArgv = opensshCollect(client.path, kh, '10.191.181.52');
   const rows: Record<string, { wall: number; cpu: number }[]> = {
     ssh: [],
     'verify (installed)': [],

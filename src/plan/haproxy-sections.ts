@@ -5,7 +5,7 @@
  */
 
 /** Keywords that open a section (haproxy's configuration manual, section 3 onwards). */
-const SECTION_KEYWORDS = new Set([
+export const SECTION_KEYWORDS: ReadonlySet<string> = new Set([
   'global',
   'defaults',
   'frontend',

@@ -37,7 +37,7 @@ import { HOST_PATH, parseShow, prepareImage, tail } from './image.js';
 import { containerInit, makeCgroups, removeCgroups, removeCgroupsSync, removeNspawnRuntime } from './nspawn.js';
 import { isAlive, signal, sleep, terminate } from './process.js';
 import { addApplianceNics } from './seed-topology.js';
-import { BRIDGE, verifyFromWorkstation, waitForSsh, wireSeedLan, type SeedLanOptions } from './seed-lan.js';
+import { ADDR as LAN, BRIDGE, verifyFromWorkstation, wireSeedLan, type SeedLanOptions } from './seed-lan.js';
 
 const PATH_INSIDE = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -310,7 +310,14 @@ export class ApplianceBed {
   ): Promise<{ run: VerifyRun; greenMs?: number; sshMs: number; runs: number }> {
     while (this.startedAt === 0) await sleep(10);
     const deadline = performance.now() + timeoutMs;
-    await waitForSsh(this.bed, timeoutMs);
+    // The accept probe: a connection every 50 ms, each given 1 s (before the appliance has its
+    // address a connect waits for ARP), one node process for all, cheap beside the boot.
+    const probe = this.acceptProbe('workstation', LAN.management, 22, 50);
+    try {
+      await probe.accepted(timeoutMs);
+    } finally {
+      await probe.stop();
+    }
     const sshMs = this.sinceBoot();
     for (let runs = 1; ; runs++) {
       const run = await this.verify();

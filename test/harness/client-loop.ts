@@ -50,6 +50,19 @@ export interface ClientLoop {
   stop(): Promise<ClientLoopResult>;
 }
 
+/** A probe script run by node in the namespace `nsFull` with host, port and gap; its output as it comes. */
+function spawnProbe(script: string, nsFull: string, host: string, port: number, gapMs: number, env: NodeJS.ProcessEnv, track: (child: ChildProcess) => void) {
+  const child = spawn('ip', ['netns', 'exec', nsFull, process.execPath, '-e', script, host, String(port), String(gapMs)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env,
+  });
+  track(child);
+  const io = { out: '', err: '' };
+  child.stdout.on('data', (d: Buffer) => (io.out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (io.err += d.toString()));
+  return { child, io, done: exited(child) };
+}
+
 /**
  * Starts the loop in the namespace `nsFull` (its full name) against host:port, `gapMs` between
  * connections; `track` is told of the child (the bed kills it at cleanup).
@@ -62,25 +75,16 @@ export function startClientLoop(
   env: NodeJS.ProcessEnv,
   track: (child: ChildProcess) => void,
 ): ClientLoop {
-  const child = spawn('ip', ['netns', 'exec', nsFull, process.execPath, '-e', CLIENT_LOOP_SCRIPT, host, String(port), String(gapMs)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env,
-  });
-  track(child);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const done = exited(child);
+  const { child, io, done } = spawnProbe(CLIENT_LOOP_SCRIPT, nsFull, host, port, gapMs, env, track);
   return {
-    successes: () => (out.match(/\./gu) ?? []).length,
+    successes: () => (io.out.match(/\./gu) ?? []).length,
     stop: async () => {
       child.stdin.end();
       const timer = setTimeout(() => child.pid !== undefined && signal(child.pid, 'SIGKILL'), 10_000);
       await done;
       clearTimeout(timer);
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (!line) throw new Error(`the client loop in ${nsFull} gave no result (exit ${child.exitCode}): ${err.trim()}`);
+      const line = io.out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (!line) throw new Error(`the client loop in ${nsFull} gave no result (exit ${child.exitCode}): ${io.err.trim()}`);
       return JSON.parse(line.slice('RESULT '.length)) as ClientLoopResult;
     },
   };
@@ -140,18 +144,9 @@ export function startAcceptProbe(
   env: NodeJS.ProcessEnv,
   track: (child: ChildProcess) => void,
 ): AcceptProbe {
-  const child = spawn('ip', ['netns', 'exec', nsFull, process.execPath, '-e', ACCEPT_PROBE_SCRIPT, host, String(port), String(gapMs)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env,
-  });
-  track(child);
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const done = exited(child);
+  const { child, io, done } = spawnProbe(ACCEPT_PROBE_SCRIPT, nsFull, host, port, gapMs, env, track);
   const result = (): AcceptProbeResult | undefined => {
-    const line = out.split('\n').find((l) => l.startsWith('ACCEPTED '));
+    const line = io.out.split('\n').find((l) => l.startsWith('ACCEPTED '));
     return line ? (JSON.parse(line.slice('ACCEPTED '.length)) as AcceptProbeResult) : undefined;
   };
   return {
@@ -161,7 +156,7 @@ export function startAcceptProbe(
         const r = result();
         if (r) return r;
         if (child.exitCode !== null || child.signalCode !== null)
-          throw new Error(`the accept probe in ${nsFull} ended (${child.exitCode ?? child.signalCode}): ${err.trim()}`);
+          throw new Error(`the accept probe in ${nsFull} ended (${child.exitCode ?? child.signalCode}): ${io.err.trim()}`);
         if (Date.now() > deadline) throw new Error(`no connection to ${host}:${port} accepted from ${nsFull} within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 20));
       }

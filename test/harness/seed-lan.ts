@@ -111,32 +111,6 @@ ${ipv6}`,
 }
 
 /**
- * Resolves once the appliance's sshd accepts a TCP connection from the workstation: one node
- * process in the workstation namespace tries every 50 ms, each try given 250 ms (before the
- * appliance has its address, a connect would wait seconds for ARP). Cheap enough to run while the
- * appliance boots on the same CPUs.
- */
-export async function waitForSsh(bed: TestBed, timeoutMs: number): Promise<void> {
-  const probe = `const net = require('node:net');
-const until = Date.now() + ${timeoutMs};
-(function attempt() {
-  const s = net.connect({ host: '${ADDR.management}', port: 22, timeout: 250 });
-  const retry = () => { s.destroy(); if (Date.now() > until) process.exit(1); setTimeout(attempt, 50); };
-  s.once('connect', () => { s.destroy(); process.exit(0); });
-  s.once('timeout', retry);
-  s.once('error', retry);
-})();`;
-  const r = await execa('ip', ['netns', 'exec', bed.nsName('workstation'), process.execPath, '-e', probe], {
-    reject: false,
-    timeout: timeoutMs + 5_000,
-    stdin: 'ignore',
-    extendEnv: false,
-    env: { PATH: HOST_PATH },
-  });
-  if (r.exitCode !== 0) throw new Error(`sshd on ${ADDR.management}:22 did not accept a connection within ${timeoutMs} ms (exit ${r.exitCode ?? r.signal})`);
-}
-
-/**
  * `haproxy-appliance verify` (the built bundle) from the workstation namespace to the appliance's
  * management address over SSH, as root with `password` (passed in the environment, never in
  * argv), JSON report; `args` adds options (e.g. `--expect FILE`).

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { validateProperties } from '../../../src/config/validate.js';
 import type { ApplianceConfig } from '../../../src/config/types.js';
 import { haproxyModel, type HaproxyFacts } from '../../../src/plan/haproxy.js';
-import { mergeConfig, parseSections } from '../../../src/plan/haproxy-sections.js';
+import { SECTION_KEYWORDS, mergeConfig, parseSections } from '../../../src/plan/haproxy-sections.js';
 import { renderHaproxyCfg } from '../../../src/render/haproxy.js';
 import { SEED_PROPERTIES, fixture } from '../../harness/ovf.js';
 
@@ -34,26 +34,7 @@ test('sections split and join back to the exact input', () => {
  * split every text exactly as this did.
  */
 function parseSectionsByLine(text: string): ReturnType<typeof parseSections> {
-  const keywords = new Set([
-    'global',
-    'defaults',
-    'frontend',
-    'backend',
-    'listen',
-    'userlist',
-    'peers',
-    'resolvers',
-    'mailers',
-    'program',
-    'http-errors',
-    'ring',
-    'cache',
-    'fcgi-app',
-    'crt-store',
-    'log-forward',
-    'traces',
-    'dynamic-update',
-  ]);
+  const keywords = SECTION_KEYWORDS;
   const header = (line: string) => {
     const m = /^\s*([a-z-]+)(?:\s+(\S+))?/u.exec(line);
     if (!m || !keywords.has(m[1]!)) return undefined;
