@@ -45,6 +45,23 @@ describe('BoundedOutput: bytes in, decoded once', () => {
     assert.notEqual(euro.subarray(0, 1).toString('utf8') + euro.subarray(1).toString('utf8'), '€');
   });
 
+  test('past many blocks (each decoded as it fills): the text is the whole decoded at once, invalid bytes included', () => {
+    // ~1.5 MB of 1- to 4-byte characters with stray invalid bytes, in chunks of every size from 1
+    // byte to 300 kB, so block boundaries fall inside characters and inside invalid sequences.
+    const unit = Buffer.concat([Buffer.from('a€😀日', 'utf8'), Buffer.from([0xe2, 0x41, 0x80, 0xf0, 0x9f]), Buffer.from('ß\n', 'utf8')]);
+    const all = Buffer.concat(Array.from({ length: 80_000 }, () => unit));
+    for (const sizes of [[1, 7, 4093, 65_536, 300_000], [3], [262_143, 262_145], [1_000_001]]) {
+      const out = new BoundedOutput(MAX_COLLECT_BYTES);
+      for (let at = 0, i = 0; at < all.length; i++) {
+        const n = sizes[i % sizes.length]!;
+        out.add('stdout', all.subarray(at, at + n));
+        at += n;
+      }
+      assert.equal(out.stdout(), all.toString('utf8'), `chunks of ${sizes.join(', ')} bytes`);
+      assert.equal(out.stdout(), out.stdout(), 'the same text when asked again');
+    }
+  });
+
   test("a chunk is copied: reusing the caller's buffer afterwards changes nothing", () => {
     const out = new BoundedOutput(1024);
     const chunk = Buffer.from('abc');
