@@ -27,6 +27,7 @@ import { ApplianceBed, seedEnvironment } from '../test/harness/appliance-image.j
 import { checkReadiness } from '../test/harness/image.js';
 import { ruleLine, tableLines } from '../test/harness/ip-dump.js';
 import { noCloudSeed, PeerBed, sharedConfig } from '../test/harness/peer-cloud-init.js';
+import { median } from './common.js';
 
 const args = process.argv.slice(2);
 const runsArg = Number(args[args.indexOf('--runs') + 1]);
@@ -52,12 +53,6 @@ interface Run {
   state: string;
   extra: string;
   net: string[];
-}
-
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 const ready = await checkReadiness({ install: false });

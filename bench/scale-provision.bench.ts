@@ -30,6 +30,7 @@ import { apiPairs } from '../test/harness/api-pairs.js';
 import { addSections, SEED_SECTIONS } from '../test/harness/dataplane.js';
 import { walkTree, isFileEntry } from '../test/harness/tree.js';
 import { RANGE_CASES, rangeEnvironment } from '../test/harness/many-ranges.js';
+import { median, p90 } from './common.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SHIPPED = join(ROOT, 'dist/start.cjs');
@@ -41,12 +42,6 @@ const runs = opt('--runs', 15);
 const pairs = opt('--pairs', 10_000);
 const json = args.includes('--json');
 const booted = args.includes('--booted');
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))]!;
 
 interface Run {
   ms: number;

@@ -16,6 +16,7 @@ import { resolve } from 'node:path';
 import { SEED_PROPERTIES } from '../test/harness/ovf.js';
 import { validateProperties } from '../src/config/validate.js';
 import { overlapsSorted, parseCidr, type Cidr } from '../src/config/ipv4.js';
+import { median } from './common.js';
 
 type Validate = typeof validateProperties;
 
@@ -43,11 +44,6 @@ function time(fn: () => void): number {
   fn();
   return performance.now() - t;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 const rows: { case: string; current: number; baseline?: number }[] = [];
 for (const n of [100, 250, 500, 1000]) {

@@ -31,13 +31,11 @@ import { validateProperties } from '../src/config/validate.js';
 import { collectionScript, newMarker } from '../src/verify/script.js';
 import { SEED_MACS, SEED_PROPERTIES } from '../test/harness/ovf.js';
 import { ROOT, World, makePki, SEED_SANS, sshKeygen } from '../test/harness/verify-bed.js';
-import { median, opensshCollect } from './common.js';
+import { median, opensshCollect, p90 } from './common.js';
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] ?? NaN) || 15;
 const asJson = args.includes('--json');
-
-const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.9))]!;
 
 /** Packs the project and installs the tarball into `prefix` as `npm install -g` does; returns the installed bin. */
 async function install(dir: string): Promise<{ bin: string; pkg: string; tarball: string; installMs: number }> {
