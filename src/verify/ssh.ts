@@ -293,10 +293,10 @@ export interface ExecResult {
 /**
  * The most the verifier takes from the appliance for one collection, stdout and stderr together:
  * 64 MiB. A real collection is about 15 kB (test/fixtures/verify/bed/collect-*.stdout); an
- * appliance whose haproxy.cfg holds 10,000 Data Plane API frontend/backend pairs sends 9.5 MB of
- * haproxy.cfg with one bind and three servers a pair (test/integration/verify/collect-limits.test.ts), about
- * 21 MB with two binds and two backends of three servers each, plus about 1–2 MB of `ss` lines for
- * its listeners: the cap leaves even the larger case three times its room.
+ * appliance whose haproxy.cfg holds 10,000 Data Plane API frontend/backend pairs sends about 3 MB
+ * of haproxy.cfg's headers and binds (test/integration/verify/collect-limits.test.ts), plus about
+ * 1–2 MB of `ss` lines for its listeners; the whole file (9.5–21 MB), where the appliance has no
+ * grep, still fits three times over.
  * Past it the verifier stops reading (the connection is closed) instead of filling the
  * workstation's memory with what a hostile or broken appliance sends (a 2 GB state.json, an
  * endless command).

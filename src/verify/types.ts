@@ -103,6 +103,16 @@ export interface ProcessInfo {
   netns?: string;
 }
 
+/** Why haproxy.cfg is known valid without `haproxy -c`: the running haproxy loaded it (seconds since the epoch). */
+export interface LoadedEvidence {
+  /** The newest worker's PID. */
+  worker: number;
+  /** When it started. */
+  startedAt: number;
+  /** haproxy.cfg's last change (ctime). */
+  cfgChangedAt: number;
+}
+
 /** One `bind` of haproxy.cfg. */
 export interface HaproxyBind {
   /** `frontend NAME` or `listen NAME`. */
@@ -163,9 +173,13 @@ export interface Observed {
   services?: ServiceState[];
   serviceMethod?: ServiceMethod;
   processes?: ProcessInfo[];
-  haproxyCheck?: { ok: boolean; rc: number; output: string } | { missing: true };
+  /**
+   * haproxy.cfg's verdict: `haproxy -c`'s, or, when the running haproxy loaded the file as it is
+   * (its newest worker started after the file's and the binary's last change), that evidence
+   * (`loaded`; -c was not rerun).
+   */
+  haproxyCheck?: { ok: boolean; rc: number; output: string; loaded?: LoadedEvidence } | { missing: true };
   haproxyVersion?: string;
-  haproxyCfg?: string;
   haproxyCfgPath: string;
   /** Seconds since the epoch of haproxy.cfg's last change. */
   haproxyCfgMtime?: number;

@@ -177,6 +177,38 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
     }
   });
 
+  test('haproxy.cfg: not checked again while the running haproxy has loaded it; haproxy -c once it changed; a broken file fails', async () => {
+    // A fresh master and workers, then past the 2 s margin: the workers loaded the file as it is.
+    await app.stopHaproxy();
+    await app.startHaproxy();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const loaded = await verifyJson(base());
+    assert.equal(loaded.code, 0, loaded.stdout);
+    assert.match(
+      check(loaded.host, 'haproxy.config').message,
+      /: valid \(haproxy [^)]+\): the running haproxy loaded it as it is \(worker \d+ started .*so haproxy -c was not rerun$/u,
+    );
+    // The same text written again: a change haproxy has not loaded, so haproxy -c runs (beside the rest of the script).
+    const cfg = await app.readHaproxyCfg();
+    await app.writeHaproxyCfg(cfg);
+    const changed = await verifyJson(base());
+    assert.equal(changed.code, 0, changed.stdout);
+    assert.match(check(changed.host, 'haproxy.config').message, /^haproxy -c -f \/etc\/haproxy\/haproxy\.cfg: valid/u);
+    // haproxy -c's own process is not taken for the service's.
+    assert.equal(check(changed.host, 'service', 'haproxy').status, 'pass');
+    await app.writeHaproxyCfg(`${cfg}\nfrontend broken\n  bind 192.168.0.9:99\n  no-such-keyword here\n`);
+    try {
+      const broken = await verifyJson(base());
+      assert.equal(broken.code, 1);
+      const c = check(broken.host, 'haproxy.config');
+      assert.equal(c.status, 'fail');
+      assert.match(c.message, /^haproxy -c -f \/etc\/haproxy\/haproxy\.cfg fails \(exit 1\).*no-such-keyword/u);
+      assert.match(check(broken.host, 'vip.bind', '192.168.0.9:99').message, /haproxy\.cfg does not pass haproxy -c/u);
+    } finally {
+      await app.writeHaproxyCfg(cfg);
+    }
+  });
+
   test('a VIP outside the ranges (added to haproxy.cfg, as the Data Plane API would)', async () => {
     const cfg = await app.readHaproxyCfg();
     await app.writeHaproxyCfg(

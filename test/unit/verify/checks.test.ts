@@ -108,8 +108,7 @@ test("the issue's example: a VIP in haproxy.cfg that nothing listens on because 
 
 test('a VIP outside the service ranges', () => {
   const f = facts('healthy');
-  f.haproxyCfg = `${f.haproxyCfg!}\nfrontend stray\n  mode tcp\n  bind 10.99.0.1:443\n`;
-  f.binds = parseBinds(f.haproxyCfg);
+  f.binds = parseBinds(`${fx('bed/haproxy.cfg')}\nfrontend stray\n  mode tcp\n  bind 10.99.0.1:443\n`);
   const rs = runChecks(input(f));
   const bind = find(rs, 'vip.bind', '10.99.0.1:443');
   assert.equal(bind.status, 'fail');
@@ -122,8 +121,7 @@ test('a VIP outside the service ranges', () => {
 
 test('haproxy.cfg changed after haproxy started, and the bind it added is not loaded', () => {
   const f = facts('healthy');
-  f.haproxyCfg = `${f.haproxyCfg!}\nfrontend new\n  bind 192.168.0.7:443\n`;
-  f.binds = parseBinds(f.haproxyCfg);
+  f.binds = parseBinds(`${fx('bed/haproxy.cfg')}\nfrontend new\n  bind 192.168.0.7:443\n`);
   f.haproxyCfgMtime = f.remoteTime! - 1;
   for (const p of f.processes!) if (p.comm === 'haproxy') p.elapsed = 100;
   const bind = find(runChecks(input(f)), 'vip.bind', '192.168.0.7:443');
