@@ -91,14 +91,15 @@ certs() {
 }
 # Table names (rt_tables, rt_tables.d: the agent names 200 workload, 201 frontend) for ip's output.
 rttables() { cat /etc/iproute2/rt_tables /etc/iproute2/rt_tables.d/*.conf /usr/share/iproute2/rt_tables /usr/share/iproute2/rt_tables.d/*.conf 2>/dev/null; return 0; }
-# The processes of the services; not the haproxy -c that runs beside (hcheck).
+# The processes of the services; not the haproxy -c that runs beside (hcheck), nor, once it has
+# ended, its zombie ([haproxy]: no command line, as a kernel thread).
 procs() {
   if out=$(ps -e -o pid=,netns=,etimes=,comm=,args= 2>/dev/null); then
     echo 'fields pid netns etimes comm args'
-    printf '%s\\n' "$out" | awk -v c=" -c -f ${p.haproxyCfg}" '$4 ~ /^(haproxy|dataplaneapi|sshd|systemd-network)/ && index($0, c) == 0 { print substr($0, 1, 600) }'
+    printf '%s\\n' "$out" | awk -v c=" -c -f ${p.haproxyCfg}" '$4 ~ /^(haproxy|dataplaneapi|sshd|systemd-network)/ && index($0, c) == 0 && $5 !~ /^\\[/ { print substr($0, 1, 600) }'
   elif out=$(ps -e -o pid=,etimes=,comm=,args= 2>/dev/null); then
     echo 'fields pid etimes comm args'
-    printf '%s\\n' "$out" | awk -v c=" -c -f ${p.haproxyCfg}" '$3 ~ /^(haproxy|dataplaneapi|sshd|systemd-network)/ && index($0, c) == 0 { print substr($0, 1, 600) }'
+    printf '%s\\n' "$out" | awk -v c=" -c -f ${p.haproxyCfg}" '$3 ~ /^(haproxy|dataplaneapi|sshd|systemd-network)/ && index($0, c) == 0 && $4 !~ /^\\[/ { print substr($0, 1, 600) }'
   else
     echo 'fields none'; return 1
   fi

@@ -59,7 +59,7 @@ test('a healthy seed appliance passes every check, from its own state.json', () 
   assert.equal(find(rs, 'route.default').message, 'default via 10.191.191.254 dev management');
   assert.deepEqual(
     rs.filter((r) => r.id === 'vip.bind').map((r) => r.subject),
-    ['192.168.0.1:443', '192.168.0.1:6443', '192.168.0.2:80', '192.168.0.3:6443'],
+    ['192.168.0.1:443', '192.168.0.1:6443', '192.168.0.3:6443', '192.168.0.2:80'],
   );
   assert.match(find(rs, 'service', 'haproxy').message, /process presence/u);
   assert.match(find(rs, 'dataplane.api').message, /v2\.1\.0/u);
