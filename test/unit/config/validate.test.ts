@@ -215,3 +215,17 @@ test('network.search_domains: lower case, no trailing dot, commas or spaces betw
   assert.deepEqual(c.network.searchDomains, ['corp.example.com', 'lab.example', 'dev']);
   assert.deepEqual(validateProperties(SEED_PROPERTIES).config!.network.searchDomains, []);
 });
+
+test('hostile network.static_routes and network.search_domains: counted before any entry is read; echoes are cut', () => {
+  const one = (value: string, key = 'network.static_routes') => {
+    const r = validateProperties({ ...SEED_PROPERTIES, [key]: value });
+    assert.equal(r.config, undefined);
+    return r.problems.map((p) => [p.at, p.code, p.message.length <= 300]);
+  };
+  assert.deepEqual(one('x,'.repeat(32_000)), [['network.static_routes', 'too-many-items', true]]);
+  assert.deepEqual(one(`10.0.0.0/8 via ${'1'.repeat(60_000)}`), [['network.static_routes', 'route-syntax', true]]);
+  assert.deepEqual(one('x '.repeat(30_000), 'network.search_domains'), [['network.search_domains', 'too-many-items', true]]);
+  assert.deepEqual(one('a'.repeat(70_000)), [['network.static_routes', 'value-too-long', true]]);
+  // Only commas: no entry, no route.
+  assert.deepEqual(validateProperties({ ...SEED_PROPERTIES, 'network.static_routes': ', ,,' }).config!.network.staticRoutes, []);
+});
