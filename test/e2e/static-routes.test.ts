@@ -7,14 +7,15 @@
  * search line holds the domains, real TCP works both ways (the appliance reaches a host there;
  * that host reaches a VIP and gets its reply), and `verify` from the workstation is green with
  * route.static and dns.search passing. Then the route is deleted from table 200 and `verify`
- * fails, naming it.
+ * fails, naming it. Last, the properties change and `provision` runs again inside the appliance:
+ * the old route and domain go, the new ones come, and `verify` is green again.
  *
  * Root on Linux. The container base is built once (debootstrap) and cached.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { ApplianceBed, seedEnvironment } from '../harness/appliance-image.js';
+import { ApplianceBed, OVF_ENV_INSIDE, seedEnvironment } from '../harness/appliance-image.js';
 import { verdict } from '../harness/e2e-verdict.js';
 import { checkReadiness } from '../harness/image.js';
 import { assertNothingLeft } from '../harness/leak-guard.js';
@@ -106,8 +107,36 @@ test(
         ['route.static 10.20.0.0/16'],
         'nothing else fails',
       );
+      // Day 2: the admin changes the properties and provision runs again: the old route and
+      // domain go, the new ones come, and verify is green again.
+      await app.setEnvironment(seedEnvironment({ 'network.static_routes': '10.21.0.0/16 via 192.168.1.254', 'network.search_domains': 'lab.example' }));
+      const rerun = await app.mustInside(['haproxy-appliance', 'provision', '--ovf-env', OVF_ENV_INSIDE]);
+      assert.match(rerun.stdout, /^updated \/etc\/systemd\/network\/20-workload\.network$/mu, rerun.stdout);
+      assert.equal(await show('10.20.0.0/16'), '', 'the old route is gone from main');
+      assert.equal(await show('table', '200', '10.20.0.0/16'), '');
+      assert.equal(await show('10.21.0.0/16'), '10.21.0.0/16 via 192.168.1.254 dev workload proto static');
+      assert.equal(await show('table', '200', '10.21.0.0/16'), '10.21.0.0/16 via 192.168.1.254 dev workload proto static');
+      // resolved takes the new Domains= from networkd asynchronously (networkd tells it over D-Bus
+      // when the link is reconfigured): wait for it, bounded, before verifying.
+      const tr = performance.now();
+      let resolv2 = '';
+      while (!/^search lab\.example$/mu.test(resolv2) && performance.now() - tr < 15_000) {
+        resolv2 = (await app.mustInside(['cat', '/etc/resolv.conf'])).stdout;
+        if (!/^search lab\.example$/mu.test(resolv2)) await new Promise((r) => setTimeout(r, 100));
+      }
+      const resolvMs = Math.round(performance.now() - tr);
+      assert.match(resolv2, /^search lab\.example$/mu, 'resolved took the new search domain');
+      const again = await app.verify();
+      assert.ok(verdict(again.report).green, `verify is green after the change: ${verdict(again.report).unexpected.join('; ')}`);
+      assert.deepEqual(
+        again.report.hosts[0]!.checks.filter((c) => c.id === 'route.static' || c.id === 'dns.search').map((c) => [c.id, c.status, c.subject]),
+        [
+          ['route.static', 'pass', '10.21.0.0/16'],
+          ['dns.search', 'pass', undefined],
+        ],
+      );
       t.diagnostic(
-        `boot ${Math.round(boot.bootedMs)} ms, provision --boot ${Math.round(boot.agentMs)} ms; whole test ${Math.round(performance.now() - t0)} ms`,
+        `boot ${Math.round(boot.bootedMs)} ms, provision --boot ${Math.round(boot.agentMs)} ms; rerun: resolv.conf's search line ${resolvMs} ms after provision returned; whole test ${Math.round(performance.now() - t0)} ms`,
       );
     } finally {
       const notes = await app.cleanup();
