@@ -227,8 +227,10 @@ test('static routes: each in the table(s) of its NIC; a missing one fails naming
   const bad = find(runChecks(base()), 'route.static', '10.20.0.0/16');
   assert.equal(bad.status, 'fail');
   assert.match(bad.message, /: the main table routes it as 10\.20\.0\.0\/16 via 10\.191\.191\.254 dev management \(workload is down\)$/u);
-  // Without the property: no result.
+  // Without the property: no result. The captured state.json predates the property: read as none.
   assert.equal(runChecks(input(facts('healthy'))).filter((x) => x.id === 'route.static').length, 0);
+  const old = expectedFor(facts('healthy'), undefined).expected!.config.network;
+  assert.deepEqual([old.staticRoutes, old.searchDomains], [[], []]);
 });
 
 test('search domains: the search line of /etc/resolv.conf; missing fails (with why), extra warns', () => {
