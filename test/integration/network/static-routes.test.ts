@@ -20,12 +20,31 @@
  * Build first: `npm run build` (the CLI is run from dist/).
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { canRunNetworkBeds, createTestBed, type NetDump, type TestBed } from '../../harness/netns.js';
 import { assertNothingLeft } from '../../harness/leak-guard.js';
 import { SEED_PROPERTIES } from '../../harness/ovf.js';
 import { addApplianceNics, addBridges, SEED_NICS, type Role } from '../../harness/seed-topology.js';
-import { ADAPTERS_3, comparable, mgwDropped, ProvisionedRoot, routeGet, ruleLines, since, table, unitWarnings } from '../../harness/netbed-appliance.js';
+import {
+  ADAPTERS_2,
+  ADAPTERS_3,
+  buildTopology,
+  comparable,
+  ipv4Addrs,
+  mgwDropped,
+  NO_FRONTEND,
+  ProvisionedRoot,
+  routeGet,
+  ruleLines,
+  since,
+  startDnsmasq,
+  table,
+  unitWarnings,
+  type Dnsmasq,
+} from '../../harness/netbed-appliance.js';
+import type { NetworkdLinkState } from '../../harness/netns.js';
 
 const can = await canRunNetworkBeds();
 const skip = can.ok ? false : `cannot run network beds here: ${can.reason}`;
@@ -45,6 +64,7 @@ describe('network.static_routes: CLI units on the real systemd-networkd, real tr
   let bed: TestBed;
   let root: ProvisionedRoot;
   let boot: NetDump;
+  let links: NetworkdLinkState[];
   const t0 = Date.now();
 
   /** Deletes these routes, runs `fn`, and puts them back as networkd made them (proto static), even when `fn` throws. */
@@ -107,6 +127,7 @@ describe('network.static_routes: CLI units on the real systemd-networkd, real tr
     await bed.applyLinkFiles('appliance', root.unitDir);
     const nd = await bed.runNetworkd('appliance', root.unitDir, { until: 'static' });
     const warnings = unitWarnings(nd);
+    links = await nd.links();
     await nd.stop();
     assert.deepEqual(warnings, [], 'networkd accepts every line of the units');
     boot = await bed.dump('appliance');
@@ -144,6 +165,14 @@ describe('network.static_routes: CLI units on the real systemd-networkd, real tr
       '32766: from all lookup main',
       '32767: from all lookup default',
     ]);
+  });
+
+  test("search domains: networkd hands the management link's domains to resolved (its link state), no other link has any", () => {
+    const state = (role: string) => links.find((l) => l.name === role)?.raw ?? {};
+    // What systemd-resolved reads for each link (/run/systemd/netif/links/<ifindex>).
+    assert.equal(state('management').DOMAINS, 'corp.example.com lab.example');
+    assert.equal(state('management').DNS, '10.170.16.48 10.142.7.1');
+    for (const role of ['workload', 'frontend']) assert.equal(state(role).DOMAINS ?? '', '', `${role}: no domains`);
   });
 
   test('route lookups: what the appliance opens and what it answers take the route', async () => {
@@ -246,5 +275,63 @@ describe('network.static_routes: CLI units on the real systemd-networkd, real tr
     await reboot.stop();
     assert.deepEqual(comparable(await bed.dump('appliance')), want);
     assert.match(root.provision().stdout, /: nothing to change, \d+ already up to date\n$/u);
+  });
+});
+
+describe('network.search_domains with the management NIC on DHCP: the lease offers domains, the property replaces them', { skip }, () => {
+  let bed: TestBed;
+  let root: ProvisionedRoot;
+  let dhcp: Dnsmasq | undefined;
+
+  before(() => {
+    bed = createTestBed();
+    root = new ProvisionedRoot();
+  });
+
+  after(async () => {
+    const id = bed?.id;
+    await dhcp?.stop();
+    await bed?.cleanup();
+    root?.remove();
+    await assertNothingLeft({ bedIds: [id] });
+  });
+
+  test('DOMAINS is the property alone, though the lease offers domains (options 15 and 119)', async () => {
+    root.setEnv({
+      properties: { ...SEED_PROPERTIES, ...NO_FRONTEND, 'network.management_ip': '', 'network.search_domains': 'corp.example.com' },
+      adapters: ADAPTERS_2,
+    });
+    root.provision();
+    await buildTopology(bed, { nics: ['management', 'workload'] });
+    dhcp = await startDnsmasq(bed, 'mgw', 'gw-mgmt', '10.191.181.100,10.191.181.150,255.255.240.0,1h', SEED_NICS.management.gw, [
+      '15,lease.example',
+      '119,lease-search.example',
+    ]);
+    await bed.applyLinkFiles('appliance', root.unitDir);
+    const leased = (l: NetworkdLinkState | undefined) => l?.adminState === 'configured';
+    const nd = await bed.runNetworkd('appliance', root.unitDir, { until: (snap) => leased(snap.links.find((l) => l.name === 'management')) });
+    const management = (await nd.links()).find((l) => l.name === 'management')!;
+    const lease = ipv4Addrs(await bed.dump('appliance')).management ?? [];
+    const warnings = unitWarnings(nd);
+    await nd.stop();
+    assert.deepEqual(warnings, []);
+    assert.match(dhcp.log(), /domain-name\s+lease\.example/u, 'the lease offered its domain');
+    assert.match(lease.join(' '), /^10\.191\.181\.1[0-5]\d\/20$/u, 'the NIC got its lease');
+    assert.equal(management.raw.DOMAINS, 'corp.example.com', 'network.search_domains, not the lease');
+    assert.ok(!/lease(-search)?\.example/u.test(JSON.stringify(management.raw)), `nothing of the lease's domains: ${JSON.stringify(management.raw)}`);
+
+    // The test can fail: with UseDomains=yes in the unit, networkd does take the lease's domains.
+    const unit = join(root.unitDir, '20-management.network');
+    const text = readFileSync(unit, 'utf8');
+    assert.match(text, /^UseDomains=no$/mu);
+    writeFileSync(unit, text.replace(/^UseDomains=no$/mu, 'UseDomains=yes'));
+    await bed.resetNetworkState('appliance');
+    const nd2 = await bed.runNetworkd('appliance', root.unitDir, {
+      until: async (snap) =>
+        leased(snap.links.find((l) => l.name === 'management')) && /lease/u.test(snap.links.find((l) => l.name === 'management')!.raw.DOMAINS ?? ''),
+    });
+    const taken = (await nd2.links()).find((l) => l.name === 'management')!.raw.DOMAINS ?? '';
+    await nd2.stop();
+    assert.ok(taken.split(' ').includes('corp.example.com') && /lease(-search)?\.example/u.test(taken), taken);
   });
 });
