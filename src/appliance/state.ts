@@ -99,6 +99,9 @@ export const appliedStateSchema = z.object({
       workload: nic('workload'),
       frontend: nic('frontend').optional(),
       additionalWorkloadNetworks: z.array(z.string()),
+      // Absent in the files of agents before network.static_routes / network.search_domains: none.
+      staticRoutes: z.array(z.object({ destination: z.string(), gateway: z.string() })).default([]),
+      searchDomains: z.array(z.string()).default([]),
     }),
     loadbalance: z.object({ serviceIpRanges: z.array(z.string()), dataplanePort: z.number(), haproxyUser: z.string() }),
   }),

@@ -22,6 +22,12 @@ export interface StaticAddress {
   network: string;
 }
 
+/** One static route: `destination via gateway`. */
+export interface StaticRoute {
+  destination: string;
+  gateway: string;
+}
+
 /** One NIC's IP configuration: static (`address` set) or DHCP (`address` undefined). */
 export interface NicConfig {
   role: NicRole;
@@ -52,6 +58,13 @@ export interface ApplianceConfig {
     frontend?: NicConfig;
     /** Network CIDRs (host bits clear) routed through the workload gateway. */
     additionalWorkloadNetworks: string[];
+    /**
+     * `network.static_routes`: each network (CIDR, host bits clear) via a gateway that lies in a
+     * static NIC's subnet (that NIC carries the route; src/plan/network.ts places it).
+     */
+    staticRoutes: StaticRoute[];
+    /** `network.search_domains`, lower case; empty: the domain of the host name. */
+    searchDomains: string[];
   };
   loadbalance: {
     /** Network CIDRs (host bits clear) whose every address the appliance answers for. */

@@ -8,7 +8,7 @@ import { parseAddrs, parseRoutes, parseRtTables, parseRules, tableNumber } from 
 import { parseNetstat, parseSs } from './parse/listeners.js';
 import { parseBinds, parseHaproxyVersion } from './parse/haproxy.js';
 import { parseCertSection } from './parse/certs.js';
-import { parseMeta, parseProcesses, parseResolvConf, serviceStates } from './parse/system.js';
+import { parseMeta, parseProcesses, parseResolvConf, parseResolvSearch, serviceStates } from './parse/system.js';
 import type { LoadedEvidence, Observed, SectionInfo } from './types.js';
 
 function firstLine(text: string): string {
@@ -42,8 +42,14 @@ export function observedFromSections(sections: Record<string, SectionInfo>): Obs
   if (meta.time !== undefined) f.remoteTime = meta.time;
   if (meta.hostname) f.hostname = meta.hostname;
   if (ok('etc-hostname')) f.etcHostname = firstLine(sections['etc-hostname']!.stdout);
-  if (ok('resolv.conf')) f.resolvConf = parseResolvConf(sections['resolv.conf']!.stdout);
-  if (ok('resolved-upstream')) f.resolvedUpstream = parseResolvConf(sections['resolved-upstream']!.stdout);
+  if (ok('resolv.conf')) {
+    f.resolvConf = parseResolvConf(sections['resolv.conf']!.stdout);
+    f.resolvSearch = parseResolvSearch(sections['resolv.conf']!.stdout);
+  }
+  if (ok('resolved-upstream')) {
+    f.resolvedUpstream = parseResolvConf(sections['resolved-upstream']!.stdout);
+    f.resolvedSearch = parseResolvSearch(sections['resolved-upstream']!.stdout);
+  }
 
   if (sections['listeners.ss']) {
     f.listenerTool = 'ss';

@@ -162,6 +162,9 @@ export interface Observed {
   /** Nameservers of /etc/resolv.conf, and of systemd-resolved's upstream file when present. */
   resolvConf?: string[];
   resolvedUpstream?: string[];
+  /** The search list of /etc/resolv.conf and of resolved's upstream file (their last `search`/`domain` line; empty: none). */
+  resolvSearch?: string[];
+  resolvedSearch?: string[];
   listeners?: Listener[];
   listenerTool?: 'ss' | 'netstat';
   /** Why the listeners are unknown (no tool, tool failed). */

@@ -206,6 +206,43 @@ function checkDns(input: CheckContext): CheckResult | undefined {
   return r(id, 'pass', `nameservers ${have.join(', ')} (${from})`);
 }
 
+function checkSearchDomains(input: CheckContext): CheckResult | undefined {
+  const id = 'dns.search';
+  const want = input.expected?.config.network.searchDomains ?? [];
+  if (want.length === 0) return undefined;
+  const f = input.observed;
+  const have = f.resolvSearch;
+  const prop = `network.search_domains: ${want.join(', ')}`;
+  if (!have) return r(id, 'warn', `cannot read /etc/resolv.conf: ${f.sections['resolv.conf']?.stderr || 'not collected'}`, 'check /etc/resolv.conf');
+  const line = have.length ? `search ${have.join(' ')}` : 'no search line';
+  const missing = want.filter((d) => !have.includes(d));
+  if (missing.length) {
+    const stub = (f.resolvConf ?? []).every((n) => n.startsWith('127.'));
+    const resolvedHas = f.resolvedSearch !== undefined && want.every((d) => f.resolvedSearch!.includes(d));
+    const cause = resolvedHas
+      ? `; systemd-resolved has them (/run/systemd/resolve/resolv.conf), but /etc/resolv.conf is not its file`
+      : !stub
+        ? `; /etc/resolv.conf is not systemd-resolved's stub (nameserver ${(f.resolvConf ?? []).join(', ') || 'none'}), and Domains= reaches it only through resolved`
+        : '';
+    return r(
+      id,
+      'fail',
+      `/etc/resolv.conf has ${line}, without ${missing.join(', ')} (${prop})${cause}`,
+      resolvedHas || !stub
+        ? 'ln -sf /run/systemd/resolve/stub-resolv.conf /etc/resolv.conf (the appliance image does so)'
+        : 'rerun haproxy-appliance provision, then networkctl reload (20-management.network holds Domains=); resolvectl domain management shows what resolved uses',
+    );
+  }
+  if (have.length !== want.length || have.some((d, i) => d !== want[i]))
+    return r(
+      id,
+      'warn',
+      `/etc/resolv.conf has ${line}: ${prop} is there, but ${have.length !== want.length ? `so are ${have.filter((d) => !want.includes(d)).join(', ')}` : 'in another order'}`,
+      'resolvectl domain shows which link adds them; set them in network.search_domains if they are wanted',
+    );
+  return r(id, 'pass', `/etc/resolv.conf has ${line} (network.search_domains)`);
+}
+
 function checkClock(input: CheckContext): CheckResult | undefined {
   const t = input.observed.remoteTime;
   if (t === undefined) return undefined;
@@ -274,6 +311,13 @@ export const SYSTEM_CHECKS: readonly Check[] = [
     doc: 'the nameservers in use are `network.nameservers`',
     problems: 'fail: one is missing; warn: extra servers, or only a local stub with no readable upstream list',
     run: (input) => one(checkDns(input)),
+  },
+  {
+    id: 'dns.search',
+    family: 'system',
+    doc: "the search line of /etc/resolv.conf is `network.search_domains` (when set), as systemd-resolved writes it from the management NIC's `Domains=`",
+    problems: "fail: a domain is missing (and why: resolv.conf not resolved's); warn: extra domains, or another order",
+    run: (input) => one(checkSearchDomains(input)),
   },
   {
     id: 'clock',

@@ -14,7 +14,7 @@ import { parseRoutes } from '../../../src/verify/parse/ip.js';
 import { parseNetstat } from '../../../src/verify/parse/listeners.js';
 import { splitSections } from '../../../src/verify/script.js';
 import { expectedFor } from '../../../src/verify/expected.js';
-import type { ApiProbe, CheckResult, Observed } from '../../../src/verify/types.js';
+import type { ApiProbe, CheckResult, Observed, Route } from '../../../src/verify/types.js';
 import { SEED_PROPERTIES } from '../../harness/ovf.js';
 import { ROOT } from '../../harness/verify-bed.js';
 
@@ -177,6 +177,105 @@ test('additional workload networks are routed via workload', () => {
   f.rules = [...f.rules!, { priority: 4000, from: 'all', to: '10.20.0.0/16', action: 'lookup', table: '200' }];
   rs = runChecks(base);
   assert.equal(find(rs, 'route.additional', '10.20.0.0/16').message, '10.20.0.0/16 is routed via 192.168.1.1 dev workload (table 200, rule 4000)');
+});
+
+test('static routes: each in the table(s) of its NIC; a missing one fails naming the route, the table and the remedy', () => {
+  const cfg: PublicConfig = {
+    ...SEED,
+    network: {
+      ...SEED.network,
+      staticRoutes: [
+        { destination: '10.20.0.0/16', gateway: '192.168.1.254' },
+        { destination: '10.30.0.0/24', gateway: '10.191.191.253' },
+      ],
+    },
+  };
+  const f = facts('healthy');
+  const base = () => ({
+    observed: f,
+    expected: { config: cfg, source: { kind: 'expect' as const, file: 'x' } },
+    api: apiOk(f),
+    apiUser: 'wcp',
+    now: new Date(f.remoteTime! * 1000),
+  });
+  let rs = runChecks(base());
+  const wl = find(rs, 'route.static', '10.20.0.0/16');
+  assert.equal(wl.status, 'fail');
+  assert.equal(wl.message, '10.20.0.0/16 via 192.168.1.254 dev workload (network.static_routes) is missing: table 200 lacks it; the main table lacks it');
+  assert.equal(
+    wl.remedy,
+    'rerun haproxy-appliance provision, then networkctl reload (/etc/systemd/network/20-workload.network holds the route); at once: ip route replace 10.20.0.0/16 via 192.168.1.254 dev workload table 200; ip route replace 10.20.0.0/16 via 192.168.1.254 dev workload',
+  );
+  // The table checks are not confused by them.
+  assert.equal(find(rs, 'route.table', 'workload (table 200)').status, 'pass');
+  const route = (table: string, dst: string, gateway: string, dev: string): Route => ({ table, dst, gateway, dev, type: 'unicast', protocol: 'static' });
+  f.routes = [
+    ...f.routes!,
+    route('200', '10.20.0.0/16', '192.168.1.254', 'workload'),
+    route('main', '10.20.0.0/16', '192.168.1.254', 'workload'),
+    route('main', '10.30.0.0/24', '10.191.191.253', 'management'),
+  ];
+  rs = runChecks(base());
+  assert.equal(find(rs, 'route.static', '10.20.0.0/16').message, '10.20.0.0/16 via 192.168.1.254 dev workload in table 200 and the main table');
+  assert.equal(find(rs, 'route.static', '10.30.0.0/24').message, '10.30.0.0/24 via 10.191.191.253 dev management in the main table');
+  assert.deepEqual(notPassing(rs), []);
+  // Routed another way in main, and workload down: both said.
+  f.routes = f.routes.map((x) => (x.table === 'main' && x.dst === '10.20.0.0/16' ? { ...x, gateway: '10.191.191.254', dev: 'management' } : x));
+  f.interfaces = f.interfaces!.map((i) => (i.name === 'workload' ? { ...i, up: false } : i));
+  const bad = find(runChecks(base()), 'route.static', '10.20.0.0/16');
+  assert.equal(bad.status, 'fail');
+  assert.match(bad.message, /: the main table routes it as 10\.20\.0\.0\/16 via 10\.191\.191\.254 dev management \(workload is down\)$/u);
+  // Without the property: no result. The captured state.json predates the property: read as none.
+  assert.equal(runChecks(input(facts('healthy'))).filter((x) => x.id === 'route.static').length, 0);
+  const old = expectedFor(facts('healthy'), undefined).expected!.config.network;
+  assert.deepEqual([old.staticRoutes, old.searchDomains], [[], []]);
+});
+
+test('search domains: the search line of /etc/resolv.conf; missing fails (with why), extra warns', () => {
+  const cfg: PublicConfig = { ...SEED, network: { ...SEED.network, searchDomains: ['corp.example.com', 'lab.example'] } };
+  const withResolv = (text: string, upstream?: string): Observed => {
+    const f = facts('healthy');
+    const sections = { ...f.sections, 'resolv.conf': { stdout: text, stderr: '', rc: 0 } };
+    if (upstream !== undefined) Object.assign(sections, { 'resolved-upstream': { stdout: upstream, stderr: '', rc: 0 } });
+    return observedFromSections(sections);
+  };
+  const run = (f: Observed) =>
+    find(
+      runChecks({
+        observed: f,
+        expected: { config: cfg, source: { kind: 'expect', file: 'x' } },
+        api: apiOk(f),
+        apiUser: 'wcp',
+        now: new Date(f.remoteTime! * 1000),
+      }),
+      'dns.search',
+    );
+  const stub = 'nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch corp.example.com lab.example\n';
+  let r = run(withResolv(stub));
+  assert.deepEqual([r.status, r.message], ['pass', '/etc/resolv.conf has search corp.example.com lab.example (network.search_domains)']);
+  r = run(withResolv('nameserver 127.0.0.53\nsearch corp.example.com\n'));
+  assert.equal(r.status, 'fail');
+  assert.equal(r.message, '/etc/resolv.conf has search corp.example.com, without lab.example (network.search_domains: corp.example.com, lab.example)');
+  assert.match(r.remedy!, /networkctl reload/u);
+  r = run(withResolv('nameserver 10.170.16.48\nnameserver 10.142.7.1\n', 'nameserver 10.170.16.48\nsearch corp.example.com lab.example\n'));
+  assert.equal(r.status, 'fail');
+  assert.match(
+    r.message,
+    /has no search line, without corp\.example\.com, lab\.example .*systemd-resolved has them .* but \/etc\/resolv\.conf is not its file$/u,
+  );
+  assert.match(r.remedy!, /^ln -sf \/run\/systemd\/resolve\/stub-resolv\.conf \/etc\/resolv\.conf/u);
+  r = run(withResolv('nameserver 127.0.0.53\nsearch corp.example.com lab.example other.example\n'));
+  assert.deepEqual(
+    [r.status, r.message],
+    [
+      'warn',
+      '/etc/resolv.conf has search corp.example.com lab.example other.example: network.search_domains: corp.example.com, lab.example is there, but so are other.example',
+    ],
+  );
+  // The last search/domain line wins (resolv.conf(5)).
+  assert.equal(run(withResolv('search old.example\ndomain corp.example.com\nsearch corp.example.com lab.example\n')).status, 'pass');
+  // Without the property: no result.
+  assert.equal(runChecks(input(facts('healthy'))).filter((x) => x.id === 'dns.search').length, 0);
 });
 
 test('certificates: expiry warned under 30 days, failed when expired; a wrong CA fails dataplane.tls', () => {
