@@ -29,6 +29,8 @@ export const MAX_SERVICE_RANGES = BAND_SIZE;
 export const MAX_ADDITIONAL_NETWORKS = BAND_SIZE;
 export const MAX_NTP_SERVERS = 16;
 export const MAX_NAMESERVERS = 3;
+/** Keys of appliance.ssh_authorized_keys (an RSA 4096 key line is about 740 characters). */
+export const MAX_AUTHORIZED_KEYS = 64;
 
 /** Problems reported for one property; the rest are counted in one more line. */
 export const MAX_PROBLEMS_PER_PROPERTY = 10;

@@ -16,7 +16,7 @@ import { access, lstat, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import type { ApplianceConfig } from '../config/types.js';
 import type { ApplianceFacts, LiveContext } from './types.js';
-import { DATAPLANEAPI_BIN, HAPROXY_CFG, PKI_PATHS, ROOT_PASSWORD_MARKER } from '../appliance/paths.js';
+import { DATAPLANEAPI_BIN, HAPROXY_CFG, PKI_PATHS, ROOT_AUTHORIZED_KEYS, ROOT_PASSWORD_MARKER } from '../appliance/paths.js';
 import { preparePki, type KeyMaterialFailed } from './pki.js';
 import { confinedPath, readUnderRoot } from '../util/root.js';
 import { run } from '../util/run.js';
@@ -123,9 +123,10 @@ const API_UNIT_WANTS = '/etc/systemd/system/multi-user.target.wants/dataplaneapi
 
 export async function gatherFacts(config: ApplianceConfig, root: string, options: FactsOptions): Promise<GatheredFacts> {
   const read = (p: string) => readIfThere(root, p);
-  const [haproxyCfg, rootPasswordMarker, caCert, caKey, serverCert, serverKey, dataplane] = await Promise.all([
+  const [haproxyCfg, rootPasswordMarker, authorizedKeys, caCert, caKey, serverCert, serverKey, dataplane] = await Promise.all([
     read(HAPROXY_CFG),
     read(ROOT_PASSWORD_MARKER),
+    read(ROOT_AUTHORIZED_KEYS),
     read(PKI_PATHS.caCert),
     read(PKI_PATHS.caKey),
     read(PKI_PATHS.serverCert),
@@ -169,6 +170,7 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
     facts: {
       ...(haproxyCfg !== undefined && { haproxyCfg }),
       ...(rootPasswordMarker !== undefined && { rootPasswordMarker }),
+      ...(authorizedKeys !== undefined && { authorizedKeys }),
       ...(dataplane.output !== undefined && { dataplaneVersionOutput: dataplane.output }),
       ...(dataplane.unknown !== undefined && { dataplaneVersionUnknown: dataplane.unknown }),
       ...(pki.material ? { pki: pki.material } : pki.kept && { pkiKept: pki.kept }),

@@ -178,7 +178,7 @@ export const BAD_INPUTS: BadInput[] = [
     set: { 'appliance.permit_root_login': 'maybe' },
     at: 'appliance.permit_root_login',
     code: 'not-boolean',
-    reason: /not a boolean; use True or False/,
+    reason: /"maybe" is not True, False or prohibit-password/,
   },
   {
     name: 'CA certificate without key',
