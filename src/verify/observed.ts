@@ -9,6 +9,7 @@ import { parseNetstat, parseSs } from './parse/listeners.js';
 import { parseBinds, parseHaproxyVersion } from './parse/haproxy.js';
 import { parseCertSection } from './parse/certs.js';
 import { parseMeta, parseProcesses, parseResolvConf, serviceStates } from './parse/system.js';
+import { parseSshAccess } from './parse/ssh-access.js';
 import type { Observed, SectionInfo } from './types.js';
 
 function firstLine(text: string): string {
@@ -106,5 +107,6 @@ export function observedFromSections(sections: Record<string, SectionInfo>): Obs
     f.missingCerts = c.missing;
   }
   if (ok('state')) f.stateText = sections.state!.stdout;
+  if (ok('ssh-access')) f.sshAccess = parseSshAccess(sections['ssh-access']!.stdout);
   return f;
 }

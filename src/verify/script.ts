@@ -95,6 +95,17 @@ else
 fi
 sec haproxy-cfg cat ${p.haproxyCfg}
 sec haproxy-cfg-mtime stat -c %Y ${p.haproxyCfg}
+# Root's SSH access (appliance.ssh_authorized_keys, appliance.permit_root_login): the modes of
+# ~/.ssh and authorized_keys, the keys' fingerprints (ssh-keygen -l: never the keys themselves),
+# and sshd's effective settings (sshd -T: as root only).
+sshaccess() {
+  stat -c 'mode %a %U %n' /root/.ssh /root/.ssh/authorized_keys 2>/dev/null
+  if [ -r /root/.ssh/authorized_keys ] && has ssh-keygen; then ssh-keygen -l -E sha256 -f /root/.ssh/authorized_keys 2>/dev/null | sed 's/^/key /'; fi
+  SSHD=$(command -v sshd 2>/dev/null || { [ -x /usr/sbin/sshd ] && echo /usr/sbin/sshd; })
+  if [ -n "$SSHD" ] && [ "$(id -u)" = 0 ]; then $TO "$SSHD" -T 2>/dev/null | grep -Ei '^(permitrootlogin|pubkeyauthentication|passwordauthentication) ' | sed 's/^/sshd /'; fi
+  return 0
+}
+sec ssh-access sshaccess
 exit 0
 `;
 }

@@ -217,6 +217,7 @@ test('the whole collection of a healthy appliance, split and parsed', () => {
     'haproxy-check',
     'haproxy-cfg',
     'haproxy-cfg-mtime',
+    'ssh-access',
   ]);
   assert.ok(Object.values(sections).every((s) => s.rc === 0));
   assert.match(sections['haproxy-check']!.stderr, /\[WARNING\]/u);
@@ -231,6 +232,12 @@ test('the whole collection of a healthy appliance, split and parsed', () => {
     [true, true, true, true],
   );
   assert.deepEqual(f.resolvConf, ['10.170.16.48', '10.142.7.1']);
+  // Root's SSH access: the modes of its .ssh, no key (the bed's verifier logs in with a password), sshd -T's settings.
+  assert.deepEqual(f.sshAccess, {
+    modes: { '/root/.ssh': { mode: 0o700, owner: 'root' }, '/root/.ssh/authorized_keys': { mode: 0o600, owner: 'root' } },
+    fingerprints: [],
+    sshd: { permitrootlogin: 'yes', pubkeyauthentication: 'yes', passwordauthentication: 'yes' },
+  });
   assert.equal(f.binds!.length, 4);
   assert.deepEqual(
     f.certs.map((c) => c.source),
