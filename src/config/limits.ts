@@ -38,6 +38,8 @@ export const MAX_STATIC_ROUTES = 100;
 export const MAX_STATIC_ROUTE_ENTRY = 64;
 /** `network.search_domains`: glibc's classic resolver limit (MAXDNSRCH), which older clients still have. */
 export const MAX_SEARCH_DOMAINS = 6;
+/** Keys of appliance.ssh_authorized_keys (an RSA 4096 key line is about 740 characters). */
+export const MAX_AUTHORIZED_KEYS = 64;
 
 /** Problems reported for one property; the rest are counted in one more line. */
 export const MAX_PROBLEMS_PER_PROPERTY = 10;

@@ -12,8 +12,10 @@ import type { Deployment } from './types.js';
 import { findControlCharacter, parseBoolean, scanPem, splitList, unsetToUndefined } from './normalize.js';
 import { isIP, isIPv4, rangeOf, readCidr, type Cidr } from './ipv4.js';
 import type { ProblemCode } from '../problems.js';
+import { parseAuthorizedKeys, keyLine, KEY_TYPES, MIN_RSA_BITS } from './ssh-keys.js';
 import {
   MAX_ADDITIONAL_NETWORKS,
+  MAX_AUTHORIZED_KEYS,
   MAX_NAMESERVERS,
   MAX_VALUE,
   MAX_NTP_SERVERS,
@@ -106,8 +108,15 @@ function password(what: string) {
   );
 }
 
-const boolean = (whenUnset: boolean) =>
-  field((v, ctx) => parseBoolean(v) ?? fail(ctx, 'not-boolean', `${quote(v)} is not a boolean; use True or False`), { whenUnset });
+/** True, False (today's boolean, any spelling) or `prohibit-password` (`without-password`, sshd's old name, too). */
+const rootLogin = () =>
+  field(
+    (v, ctx): boolean | 'prohibit-password' => {
+      if (/^(prohibit|without)-password$/iu.test(v)) return 'prohibit-password';
+      return parseBoolean(v) ?? fail(ctx, 'not-boolean', `${quote(v)} is not True, False or prohibit-password`);
+    },
+    { whenUnset: true },
+  );
 
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/u;
 
@@ -377,11 +386,25 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
     schema: password('the root password'),
   }),
   declare('appliance.permit_root_login', {
-    ovfType: 'boolean',
     default: 'True',
+    qualifiers: 'ValueMap{"True","False","prohibit-password"}',
     label: 'Permit Root Login',
-    description: 'Whether root may log in over SSH.',
-    schema: boolean(true),
+    description:
+      "Whether root may log in over SSH: True (with a password or a key), False (not at all), or prohibit-password (with a key of appliance.ssh_authorized_keys only; sshd's PermitRootLogin prohibit-password). True and False are today's boolean, in any of its spellings (true, 1, yes…); prohibit-password needs at least one key in appliance.ssh_authorized_keys, so root cannot be locked out.",
+    schema: rootLogin(),
+  }),
+  declare('appliance.ssh_authorized_keys', {
+    label: 'Root SSH Public Keys',
+    description: `OpenSSH public keys that may log in as root (the lines of a .pub file, like "ssh-ed25519 AAAA… you@host"), separated by newlines or commas; keys whose newlines a form turned into spaces are found again, so a comment may hold spaces but no comma. Types: ${KEY_TYPES.join(', ')} (RSA of at least ${MIN_RSA_BITS} bits); no options (from=, command=) and no certificates. Each is checked as a real key; a private key is refused and never shown. The agent owns a marked block of /root/.ssh/authorized_keys (0600, in a 0700 folder); keys added by hand outside it are kept. Blank removes the block. At most ${MAX_AUTHORIZED_KEYS} keys.`,
+    qualifiers: 'MinLen(0) MaxLen(65535)',
+    multiline: true,
+    schema: field(
+      (v, ctx) => {
+        const r = parseAuthorizedKeys(v, MAX_AUTHORIZED_KEYS);
+        return 'keys' in r ? r.keys.map(keyLine) : fail(ctx, r.code, r.reason);
+      },
+      { multiline: true, whenUnset: [] as string[] },
+    ),
   }),
   declare('appliance.ca_cert', {
     label: 'TLS Certificate Authority Certificate (ca.crt)',

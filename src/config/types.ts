@@ -42,7 +42,13 @@ export interface ApplianceConfig {
   appliance: {
     /** Secret. Undefined: leave the image's root password as it is. */
     rootPassword?: string;
-    permitRootLogin: boolean;
+    /**
+     * sshd's PermitRootLogin: true (yes), false (no) or `prohibit-password` (keys only). The
+     * boolean is today's property; state files of older agents hold it.
+     */
+    permitRootLogin: boolean | 'prohibit-password';
+    /** OpenSSH public keys for root, one authorized_keys line each (canonical: `TYPE BASE64 [COMMENT]`); may be empty. */
+    sshAuthorizedKeys: string[];
     /** Canonical PEM, or undefined to have the agent generate a CA. */
     caCert?: string;
     /** Secret. Canonical PEM; set exactly when caCert is. */

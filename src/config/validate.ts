@@ -125,6 +125,17 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
   if (ok('loadbalance.service_ip_range') && (v['loadbalance.service_ip_range'] as Cidr[]).length === 0) {
     problem('loadbalance.service_ip_range', 'required', 'is required: give at least one network of virtual IPs, like 192.168.0.0/24');
   }
+  // Keys only, but no key: root could never log in again (over SSH).
+  if (
+    ok('appliance.permit_root_login', 'appliance.ssh_authorized_keys') &&
+    v['appliance.permit_root_login'] === 'prohibit-password' &&
+    (v['appliance.ssh_authorized_keys'] as string[]).length === 0
+  )
+    problem(
+      'appliance.permit_root_login',
+      'root-login-needs-key',
+      'is prohibit-password (root logs in with a key only) but appliance.ssh_authorized_keys is empty, so root could not log in over SSH; give at least one public key there, or set True',
+    );
   if (ok('appliance.root_pwd') && v['appliance.root_pwd'] === undefined)
     warnings.push(warning('appliance.root_pwd', 'root-password-unset', 'not set; the root password of the image is left as it is'));
 
@@ -354,7 +365,8 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
     deployment,
     appliance: {
       ...(v['appliance.root_pwd'] !== undefined && { rootPassword: v['appliance.root_pwd'] as string }),
-      permitRootLogin: v['appliance.permit_root_login'] as boolean,
+      permitRootLogin: v['appliance.permit_root_login'] as boolean | 'prohibit-password',
+      sshAuthorizedKeys: v['appliance.ssh_authorized_keys'] as string[],
       ...(caCert && caKey && { caCert, caKey }),
     },
     network: {

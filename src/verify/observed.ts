@@ -9,6 +9,7 @@ import { parseNetstat, parseSs } from './parse/listeners.js';
 import { parseBinds, parseHaproxyVersion } from './parse/haproxy.js';
 import { parseCertSection } from './parse/certs.js';
 import { parseMeta, parseProcesses, parseResolvConf, parseResolvSearch, serviceStates } from './parse/system.js';
+import { parseSshAccess } from './parse/ssh-access.js';
 import type { LoadedEvidence, Observed, SectionInfo } from './types.js';
 
 function firstLine(text: string): string {
@@ -120,5 +121,6 @@ export function observedFromSections(sections: Record<string, SectionInfo>): Obs
     f.missingCerts = c.missing;
   }
   if (ok('state')) f.stateText = sections.state!.stdout;
+  if (ok('ssh-access')) f.sshAccess = parseSshAccess(sections['ssh-access']!.stdout);
   return f;
 }

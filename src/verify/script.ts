@@ -104,6 +104,16 @@ procs() {
     echo 'fields none'; return 1
   fi
 }
+# Root's SSH access (appliance.ssh_authorized_keys, appliance.permit_root_login): the modes of
+# ~/.ssh and authorized_keys, the keys' fingerprints (ssh-keygen -l: never the keys themselves),
+# and sshd's effective settings (sshd -T: as root only).
+sshaccess() {
+  stat -c 'mode %a %U %n' /root/.ssh /root/.ssh/authorized_keys 2>/dev/null
+  if [ -r /root/.ssh/authorized_keys ] && has ssh-keygen; then ssh-keygen -l -E sha256 -f /root/.ssh/authorized_keys 2>/dev/null | sed 's/^/key /'; fi
+  SSHD=$(command -v sshd 2>/dev/null || { [ -x /usr/sbin/sshd ] && echo /usr/sbin/sshd; })
+  if [ -n "$SSHD" ] && [ "$(id -u)" = 0 ]; then $TO "$SSHD" -T 2>/dev/null | grep -Ei '^(permitrootlogin|pubkeyauthentication|passwordauthentication) ' | sed 's/^/sshd /'; fi
+  return 0
+}
 # Every other section, in order (state.json and the certificates first: the verifier probes the
 # Data Plane API as soon as they are in).
 sections() {
@@ -134,6 +144,7 @@ sections() {
   if has grep; then sec haproxy-cfg-lines grep -a -n -E '${BIND_LINES_ERE}' ${p.haproxyCfg}; fi
   if ! has grep || [ "$rc" -gt 1 ]; then sec haproxy-cfg cat ${p.haproxyCfg}; fi
   sec haproxy-cfg-mtime stat -c %Y ${p.haproxyCfg}
+  sec ssh-access sshaccess
 }
 hcheck </dev/null | { sections </dev/null; cat; }
 exit 0

@@ -265,7 +265,7 @@ function classify(err: unknown, target: SshTarget, creds: SshCredentials, timeou
     return new HostError(
       'auth',
       `${target.user}@${at}: authentication failed (tried ${tried})`,
-      `check the user (--user) and the credentials (--identity, --password-env); root logs in only when appliance.permit_root_login is true`,
+      `check the user (--user) and the credentials (--identity, --password-env); root logs in only when appliance.permit_root_login is True, and with a key of appliance.ssh_authorized_keys only when it is prohibit-password`,
     );
   }
   if (level === 'handshake' && /host key|no matching/iu.test(msg) && knownTypes.length) {

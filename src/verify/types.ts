@@ -143,6 +143,8 @@ export interface CertInfo {
   fingerprint256: string;
 }
 
+import type { SshAccess } from './parse/ssh-access.js';
+
 /** What a section of the collection said about itself. */
 export interface SectionInfo {
   /** Exit code of the command, undefined when it did not run at all. */
@@ -191,6 +193,8 @@ export interface Observed {
   /** Certificate files that were asked for but could not be read. */
   missingCerts: string[];
   stateText?: string;
+  /** Root's keys (fingerprints), the modes of ~/.ssh, sshd's effective settings; undefined when not collected. */
+  sshAccess?: SshAccess;
   /** Sections that came back, raw, for --json debugging of a surprise. */
   sections: Record<string, SectionInfo>;
 }

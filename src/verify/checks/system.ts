@@ -13,8 +13,8 @@ import { DAY, managementAddress, plural, r } from './helpers.js';
 
 /** Warn when a certificate expires within this many days. */
 export const CERT_WARN_DAYS = 30;
-/** Warn when the appliance's clock is off by more than this many seconds. */
-export const CLOCK_SKEW_WARN_S = 120;
+/** Warn when the appliance's clock is off by more than this many seconds: a minute (issue 13 §5). */
+export const CLOCK_SKEW_WARN_S = 60;
 
 function checkServices(input: CheckContext): CheckResult[] {
   const id = 'service';

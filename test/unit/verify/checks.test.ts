@@ -371,3 +371,84 @@ test('no listener tool: checks say they cannot tell instead of failing', () => {
   assert.equal(find(rs, 'dataplane.listen').status, 'warn');
   assert.match(find(rs, 'vip.bind', '192.168.0.1:443').message, /cannot tell whether it listens/u);
 });
+
+/** The healthy appliance checked against the seed with other `appliance` settings. */
+function withAppliance(f: Observed, appliance: Partial<PublicConfig['appliance']>): CheckInput {
+  const cfg: PublicConfig = { ...SEED, appliance: { ...SEED.appliance, ...appliance } };
+  return {
+    observed: f,
+    expected: { config: cfg, source: { kind: 'expect' as const, file: 'x' } },
+    api: apiOk(f),
+    apiUser: 'wcp',
+    now: new Date(f.remoteTime! * 1000),
+  };
+}
+
+test("ssh.root-keys: every key of appliance.ssh_authorized_keys in root's authorized_keys, by fingerprint; modes sshd accepts", () => {
+  const ed = fx('../ssh/root-key-1.pub').trim();
+  const ec = fx('../ssh/root-key-2.pub').trim();
+  // ssh-keygen -l -E sha256 of the two fixture keys (as the collection prints them).
+  const FP1 = 'SHA256:Rb05vvQlDJ7RqOtxCX45yRq73MfQ+ihg7TcIQNomjEI';
+  const FP2 = 'SHA256:4EtKLF10gNRqQ9qbvK2IvPyJSIg3VSEFbARfsDer8Tg';
+  const f = facts('healthy');
+  // The captured bed has no key of the property: blank passes, a key of the property fails.
+  assert.equal(find(runChecks(input(f)), 'ssh.root-keys').status, 'pass');
+  let rs = runChecks(withAppliance(f, { sshAuthorizedKeys: [ed, ec] }));
+  let k = find(rs, 'ssh.root-keys');
+  assert.equal(k.status, 'fail');
+  assert.match(k.message, /lacks 2 keys of appliance\.ssh_authorized_keys: SHA256:\S+ \(admin@workstation\), SHA256:\S+ \(automation\)/u);
+  assert.match(k.remedy!, /rerun haproxy-appliance provision/u);
+  f.sshAccess = { ...f.sshAccess!, fingerprints: [FP1] };
+  k = find(runChecks(withAppliance(f, { sshAuthorizedKeys: [ed, ec] })), 'ssh.root-keys');
+  assert.equal(k.status, 'fail');
+  assert.match(k.message, /lacks 1 key of appliance\.ssh_authorized_keys: SHA256:\S+ \(automation\)$/u);
+  f.sshAccess = { ...f.sshAccess, fingerprints: [FP2, FP1, 'SHA256:someoneelse'] };
+  k = find(runChecks(withAppliance(f, { sshAuthorizedKeys: [ed, ec] })), 'ssh.root-keys');
+  assert.equal(k.status, 'pass', k.message);
+  assert.match(k.message, /holds the 2 keys .*\/root\/\.ssh 700, authorized_keys 600, owned by root/u);
+  // A group-writable folder: sshd ignores the keys.
+  f.sshAccess = { ...f.sshAccess, modes: { ...f.sshAccess.modes, '/root/.ssh': { mode: 0o770, owner: 'root' } } };
+  k = find(runChecks(withAppliance(f, { sshAuthorizedKeys: [ed, ec] })), 'ssh.root-keys');
+  assert.equal(k.status, 'fail');
+  assert.match(k.message, /\/root\/\.ssh is 770 owned by root: sshd ignores keys others may write/u);
+  // Readable by others only: a warning.
+  f.sshAccess = { ...f.sshAccess, modes: { ...f.sshAccess.modes, '/root/.ssh': { mode: 0o755, owner: 'root' } } };
+  assert.equal(find(runChecks(withAppliance(f, { sshAuthorizedKeys: [ed, ec] })), 'ssh.root-keys').status, 'warn');
+  // Not root and nothing readable: cannot tell.
+  const g = facts('healthy');
+  g.uid = 1000;
+  g.sshAccess = { modes: {}, fingerprints: [], sshd: {} };
+  rs = runChecks(withAppliance(g, { sshAuthorizedKeys: [ed] }));
+  assert.equal(find(rs, 'ssh.root-keys').status, 'skip');
+  assert.equal(find(rs, 'ssh.root-login').status, 'skip');
+  // Not collected at all: a warning, not a pass.
+  delete g.sshAccess;
+  assert.equal(find(runChecks(withAppliance(g, { sshAuthorizedKeys: [ed] })), 'ssh.root-keys').status, 'warn');
+});
+
+test("ssh.root-login: sshd -T's PermitRootLogin against appliance.permit_root_login (sshd prints prohibit-password as without-password)", () => {
+  const f = facts('healthy');
+  assert.match(find(runChecks(input(f)), 'ssh.root-login').message, /effective PermitRootLogin is yes \(sshd -T\); PasswordAuthentication yes/u);
+  let l = find(runChecks(withAppliance(f, { permitRootLogin: 'prohibit-password' })), 'ssh.root-login');
+  assert.equal(l.status, 'fail');
+  assert.match(l.message, /effective PermitRootLogin is yes, but appliance\.permit_root_login says prohibit-password/u);
+  f.sshAccess = { ...f.sshAccess!, sshd: { ...f.sshAccess!.sshd, permitrootlogin: 'without-password' } };
+  l = find(runChecks(withAppliance(f, { permitRootLogin: 'prohibit-password' })), 'ssh.root-login');
+  assert.equal(l.status, 'pass', l.message);
+  assert.match(l.message, /root logs in with a key only/u);
+  assert.equal(find(runChecks(withAppliance(f, { permitRootLogin: false })), 'ssh.root-login').status, 'fail');
+  // Root, but sshd -T said nothing (a broken sshd_config): a warning.
+  f.sshAccess = { ...f.sshAccess, sshd: {} };
+  assert.equal(find(runChecks(input(f)), 'ssh.root-login').status, 'warn');
+});
+
+test('clock: more than a minute off the workstation warns, either way; a minute or less passes', () => {
+  const f = facts('healthy');
+  const at = (skewS: number) => find(runChecks({ ...input(f), now: new Date((f.remoteTime! - skewS) * 1000) }), 'clock');
+  for (const s of [0, 60, -60]) assert.equal(at(s).status, 'pass', String(s));
+  assert.equal(at(61).status, 'warn');
+  assert.match(at(61).message, /61 s ahead of this workstation's/u);
+  assert.equal(at(-61).status, 'warn');
+  assert.match(at(-61).message, /61 s behind this workstation's/u);
+  assert.match(at(0).message, /within 60 s/u);
+});

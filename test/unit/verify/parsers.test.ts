@@ -217,6 +217,7 @@ test('the whole collection of a healthy appliance, split and parsed', () => {
     'haproxy-version',
     'haproxy-cfg-lines',
     'haproxy-cfg-mtime',
+    'ssh-access',
     // Last: haproxy -c ran beside the rest of the script (haproxy had just started: no evidence
     // that it loaded the file), its stderr with its stdout.
     'haproxy-check',
@@ -235,6 +236,12 @@ test('the whole collection of a healthy appliance, split and parsed', () => {
     [true, true, true, true],
   );
   assert.deepEqual(f.resolvConf, ['10.170.16.48', '10.142.7.1']);
+  // Root's SSH access: the modes of its .ssh, no key (the bed's verifier logs in with a password), sshd -T's settings.
+  assert.deepEqual(f.sshAccess, {
+    modes: { '/root/.ssh': { mode: 0o700, owner: 'root' }, '/root/.ssh/authorized_keys': { mode: 0o600, owner: 'root' } },
+    fingerprints: [],
+    sshd: { permitrootlogin: 'yes', pubkeyauthentication: 'yes', passwordauthentication: 'yes' },
+  });
   assert.equal(f.binds!.length, 4);
   // The numbered lines the appliance sent say what the whole file says.
   assert.deepEqual(f.binds, parseBinds(fx('bed/haproxy.cfg')));
