@@ -138,6 +138,25 @@ that could not be reached, authenticated or trusted.`,
     allowPositionals: true,
     run: async (values, positionals) => (await import('./verify.js')).verifyCommand(values, positionals),
   },
+  support: {
+    summary: 'write a support bundle of this appliance (.tar.gz: journals, network, configuration; secrets removed)',
+    usage: `haproxy-appliance support [--output FILE|-] [--root DIR] [--ovf-env FILE]
+
+Collects what support needs into one .tar.gz, summary.txt first: the journals of the agent,
+haproxy, dataplaneapi, networkd and sshd (this boot and the previous one, the last 2000 lines
+each), the network and time state (ip, ss, networkctl, resolvectl, timedatectl), haproxy -vv and
+-c, state.json, the generated configuration and certificates, and system facts. Private keys,
+password hashes, the Data Plane API password and the OVF environment's secret values are
+removed (docs/operations.md). Runs as root; takes a few seconds.
+
+  --output FILE         where to write it, mode 0600 (default:
+                        /var/tmp/haproxy-appliance-support-HOST-TIME.tar.gz); - for stdout
+  --root DIR            read the files under DIR (a sandbox); commands and facts are this machine's
+  --ovf-env FILE        the OVF environment whose secret values are removed (default: the
+                        transports provision reads; under --root, none)`,
+    options: { output: { type: 'string' }, root: { type: 'string' }, 'ovf-env': { type: 'string' } },
+    run: async (values) => (await import('./support.js')).supportCommand(values),
+  },
   properties: {
     summary: 'print the reference of every OVF property (Markdown, as in docs/properties.md)',
     usage: 'haproxy-appliance properties',
