@@ -113,7 +113,7 @@ export const JOURNALS: readonly { name: string; units: string[] }[] = [
 ];
 
 /** The read-only commands run (on the machine the command runs on, under --root too, but those marked `live`). */
-export const COMMANDS: readonly { name: string; argv: string[]; live?: boolean }[] = [
+export const COMMANDS: readonly { name: string; argv: string[]; live?: boolean; timeoutMs?: number }[] = [
   { name: 'ip-addr', argv: ['ip', '-d', 'addr'] },
   { name: 'ip-link', argv: ['ip', '-d', 'link'] },
   { name: 'ip-route', argv: ['ip', 'route', 'show', 'table', 'all'] },
@@ -122,8 +122,11 @@ export const COMMANDS: readonly { name: string; argv: string[]; live?: boolean }
   { name: 'ss-ltnp', argv: ['ss', '-ltnp'] },
   { name: 'networkctl-status', argv: ['networkctl', '--no-pager', 'status', '-a'] },
   { name: 'resolvectl-status', argv: ['resolvectl', '--no-pager', 'status'] },
-  { name: 'timedatectl-timesync-status', argv: ['timedatectl', '--no-pager', 'timesync-status'] },
-  { name: 'timedatectl-show-timesync', argv: ['timedatectl', '--no-pager', 'show-timesync'] },
+  // These ask systemd-timesyncd over D-Bus; where it does not run (in a container, or disabled)
+  // the call waits for a bus activation that does not come: a short bound of their own, and
+  // they run beside the others rather than in turn.
+  { name: 'timedatectl-timesync-status', argv: ['timedatectl', '--no-pager', 'timesync-status'], timeoutMs: 2000 },
+  { name: 'timedatectl-show-timesync', argv: ['timedatectl', '--no-pager', 'show-timesync'], timeoutMs: 2000 },
   { name: 'timedatectl-status', argv: ['timedatectl', '--no-pager', 'status'] },
   { name: 'systemctl-failed', argv: ['systemctl', '--no-pager', '--failed'] },
   {
@@ -277,7 +280,7 @@ async function collectCommand(c: (typeof COMMANDS)[number], limits: Limits, root
       removed: 0,
     };
   const t0 = performance.now();
-  const r = await run(c.argv, { timeoutMs: limits.commandTimeoutMs, bytes: { max: limits.maxFileBytes } });
+  const r = await run(c.argv, { timeoutMs: Math.min(c.timeoutMs ?? Infinity, limits.commandTimeoutMs), bytes: { max: limits.maxFileBytes } });
   const { text, note } = commandText(c.argv, r, performance.now() - t0);
   const notes = note ? [note] : [];
   if (r.overflow) notes.push(`${c.argv.join(' ')}: its output passed ${limits.maxFileBytes} bytes and was cut`);
@@ -408,9 +411,10 @@ export async function collectItems(opts: { root?: string; limits: Limits }): Pro
   const { root, limits } = opts;
   const facts = collectFacts(limits);
   const files = Promise.all([...FILES.map((f) => collectFile(f, root, limits)), ...DIRS.map((d) => collectDir(d, root, limits))]);
+  const aside = new Map(COMMANDS.filter((c) => c.timeoutMs !== undefined).map((c) => [c, collectCommand(c, limits, root)]));
   const commands = pool<Item>(
     [
-      ...COMMANDS.map((c) => () => collectCommand(c, limits, root)),
+      ...COMMANDS.map((c) => () => aside.get(c) ?? collectCommand(c, limits, root)),
       ...JOURNALS.flatMap((j) => [() => collectJournal(j, 0, limits), () => collectJournal(j, -1, limits)]),
     ],
     4,
