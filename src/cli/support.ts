@@ -39,7 +39,7 @@ export async function supportCommand(values: Values, io: Io = {}): Promise<numbe
   const uid = io.uid ?? process.getuid?.() ?? 0;
   if (root === undefined && uid !== 0) {
     const message = 'run it as root: it reads root-only files (haproxy.cfg, state.json, the journals)';
-    throw inputError('COMMAND', 'needs-root', message, `support: ${message}`);
+    throw inputError('COMMAND', 'needs-root', message, message);
   }
   if (output === '-' && (stdout as { isTTY?: boolean }).isTTY) {
     throw inputError('--output', 'bad-usage', 'refusing to write the compressed bundle to a terminal; redirect it, or give a file');

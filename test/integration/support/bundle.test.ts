@@ -117,6 +117,18 @@ test('support: bad --root and an unreadable --ovf-env are usage errors (exit 2),
     const b = cli(['support', '--root', root, '--ovf-env', join(dir, 'missing.xml'), '--output', out]);
     assert.equal(b.code, 2, b.stderr);
     assert.throws(() => statSync(out));
+    // Not root, on the live system: refused before anything is read.
+    const c = spawnSync(
+      'setpriv',
+      ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, `${ROOT}dist/bin.js`, 'support', '--output', out],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    assert.equal(c.status, 2, c.stderr);
+    assert.match(c.stderr, /^haproxy-appliance support: run it as root: /mu);
+    assert.throws(() => statSync(out));
   });
 });
 
