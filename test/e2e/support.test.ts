@@ -147,7 +147,7 @@ test('support bundles, on the appliance and fetched over SSH, hold no secret and
         .sort((a, b) => b.ms - a.ms)
         .slice(0, 4);
       const failed = summary.split('Cut, failed or left out:\n')[1]?.split('\n\n')[0]?.replaceAll('\n', '; ') ?? '';
-      t.diagnostic(`${label}: slowest ${slowest.map((s) => `${s.name} ${s.ms} ms`).join(', ')}\n${failed}`);
+      t.diagnostic(`${label}: slowest ${slowest.map((s) => `${s.name} ${s.ms} ms`).join(', ')}; ${failed}`);
       t.diagnostic(`${label}: ${names.length} files, ${files.reduce((n, f) => n + f.data.length, 0)} bytes unpacked`);
     }
     ok = true;
