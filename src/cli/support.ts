@@ -10,6 +10,7 @@ import { open, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { inputError, InputError } from '../errors.js';
 import type { Values } from './command.js';
+import type { OvfEnvironment } from '../config/types.js';
 import { VERSION } from './version.js';
 
 function str(v: unknown): string | undefined {
@@ -61,25 +62,24 @@ export async function supportCommand(values: Values, io: Io = {}): Promise<numbe
     import('../support/environment.js'),
   ]);
 
-  // The secret values to scrub: from --ovf-env, else (on the live system) the transports provision reads.
-  let env;
-  let envError: string | undefined;
-  if (ovfEnv === undefined && root !== undefined) envError = 'under --root only --ovf-env is read; none was given';
-  else {
+  // The secret values to scrub: from --ovf-env (read first: a file that cannot be read is a usage
+  // error, nothing written), else, on the live system, from the transports provision reads,
+  // beside the collection (guestinfo and the CD-ROM take their time).
+  const readEnv = async (): Promise<{ env?: OvfEnvironment; envError?: string }> => {
+    if (ovfEnv === undefined && root !== undefined) return { envError: 'under --root only --ovf-env is read; none was given' };
     try {
       const { readOvfEnvironment } = await import('../ingest/transports.js');
-      env = await readOvfEnvironment(ovfEnv !== undefined ? { file: ovfEnv } : {});
+      return { env: await readOvfEnvironment(ovfEnv !== undefined ? { file: ovfEnv } : {}) };
     } catch (err) {
-      // A file given that cannot be read is a usage error; no environment on the live system is a note.
       if (ovfEnv !== undefined) throw err;
-      envError = err instanceof InputError ? err.problems[0].message : (err as Error).message;
+      return { envError: err instanceof InputError ? err.problems[0].message : (err as Error).message };
     }
-  }
+  };
+  const given = ovfEnv !== undefined ? await readEnv() : undefined;
+  const limits = DEFAULT_LIMITS;
+  const [{ env, envError }, items] = await Promise.all([given ?? readEnv(), collectItems({ ...(root !== undefined && { root }), limits })]);
   const values_ = env ? await secretValues(env) : [];
   const { needles, skipped } = secretNeedles(values_);
-
-  const limits = DEFAULT_LIMITS;
-  const items = await collectItems({ ...(root !== undefined && { root }), limits });
   if (env) items.splice(1, 0, { name: 'ovf-environment.txt', text: environmentListing(env), source: env.source, notes: [], removed: 0 });
   const bundle = packBundle(
     items,
