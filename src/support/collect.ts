@@ -10,6 +10,7 @@
  * backups and the PKI work folder (NEVER_READ). Files that hold a secret the appliance needs in
  * them (haproxy.cfg, dataplaneapi.yaml) are read and redacted structurally (src/support/redact.ts).
  */
+import { X509Certificate } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, readdir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -113,7 +114,7 @@ export const JOURNALS: readonly { name: string; units: string[] }[] = [
 ];
 
 /** The read-only commands run (on the machine the command runs on, under --root too, but those marked `live`). */
-export const COMMANDS: readonly { name: string; argv: string[]; live?: boolean; timeoutMs?: number }[] = [
+export const COMMANDS: readonly { name: string; argv: string[]; live?: boolean; timeoutMs?: number; okExit?: Record<number, string> }[] = [
   { name: 'ip-addr', argv: ['ip', '-d', 'addr'] },
   { name: 'ip-link', argv: ['ip', '-d', 'link'] },
   { name: 'ip-route', argv: ['ip', 'route', 'show', 'table', 'all'] },
@@ -142,6 +143,8 @@ export const COMMANDS: readonly { name: string; argv: string[]; live?: boolean; 
       'systemd-networkd.service',
       'ssh.service',
     ],
+    // systemctl status says 3 when a unit is not running: what it prints is the point.
+    okExit: { 3: 'a unit is not running' },
   },
   { name: 'haproxy-vv', argv: ['haproxy', '-vv'] },
   // haproxy -c parses the configuration, which may load Lua code: never on a --root image's file.
@@ -258,12 +261,18 @@ async function collectDir(spec: FileSpec, root: string | undefined, limits: Limi
   return items.filter((i): i is Item => i !== undefined);
 }
 
-function commandText(argv: readonly string[], r: Awaited<ReturnType<typeof run>>, ms: number): { text: string; note?: string } {
+function commandText(
+  argv: readonly string[],
+  r: Awaited<ReturnType<typeof run>>,
+  ms: number,
+  okExit: Record<number, string> = {},
+): { text: string; note?: string } {
   const line = argv.join(' ');
   if (r.notFound) return { text: `$ ${line}\n# not run: ${argv[0]} is not installed\n`, note: `${line}: not run: ${argv[0]} is not installed` };
   const out = r.stdoutBytes ? Buffer.from(r.stdoutBytes).toString('latin1') : binary(r.stdout);
-  const ok = r.exitCode === 0 && !r.timedOut;
-  const head = `$ ${line}\n# ${ok ? 'exit 0' : failureCause(r)}, ${Math.round(ms)} ms\n`;
+  const meaning = r.exitCode !== undefined && !r.timedOut ? okExit[r.exitCode] : undefined;
+  const ok = (r.exitCode === 0 || meaning !== undefined) && !r.timedOut;
+  const head = `$ ${line}\n# ${ok ? `exit ${r.exitCode}${meaning ? ` (${meaning})` : ''}` : failureCause(r)}, ${Math.round(ms)} ms\n`;
   const err = r.stderr.trim() ? `\n# stderr:\n${binary(r.stderr)}${r.stderr.endsWith('\n') ? '' : '\n'}` : '';
   const firstErr = r.stderr.trim().split('\n').at(-1);
   return { text: `${head}${out}${err}`, ...(!ok && { note: `${line}: ${failureCause(r)}${firstErr ? ` (${firstErr.slice(0, 200)})` : ''}` }) };
@@ -281,7 +290,7 @@ async function collectCommand(c: (typeof COMMANDS)[number], limits: Limits, root
     };
   const t0 = performance.now();
   const r = await run(c.argv, { timeoutMs: Math.min(c.timeoutMs ?? Infinity, limits.commandTimeoutMs), bytes: { max: limits.maxFileBytes } });
-  const { text, note } = commandText(c.argv, r, performance.now() - t0);
+  const { text, note } = commandText(c.argv, r, performance.now() - t0, c.okExit);
   const notes = note ? [note] : [];
   if (r.overflow) notes.push(`${c.argv.join(' ')}: its output passed ${limits.maxFileBytes} bytes and was cut`);
   return { name, text, source: c.argv.join(' '), notes, removed: 0 };
@@ -392,6 +401,40 @@ async function collectFacts(limits: Limits): Promise<Item> {
   return { name: 'system.json', text: binary(`${JSON.stringify(facts, null, 2)}\n`), source: 'systeminformation', notes, removed: 0 };
 }
 
+/**
+ * certificates.txt: each certificate collected, as read by node's X509Certificate: subject,
+ * issuer, validity (a server certificate made before the clock was set shows here), SANs, CA
+ * flag, SHA-256 fingerprint. Public parts only.
+ */
+export function certificateFacts(items: readonly Item[]): Item | undefined {
+  const lines: string[] = [];
+  for (const i of items) {
+    if (!/\.crt$/u.test(i.source)) continue;
+    const pems =
+      Buffer.from(i.text, 'latin1')
+        .toString('utf8')
+        .match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/gu) ?? [];
+    for (const pem of pems) {
+      lines.push(i.source);
+      try {
+        const c = new X509Certificate(pem);
+        lines.push(
+          `  subject:     ${c.subject.split('\n').join(', ')}`,
+          `  issuer:      ${c.issuer.split('\n').join(', ')}`,
+          `  not before:  ${c.validFrom}`,
+          `  not after:   ${c.validTo}`,
+          `  SANs:        ${c.subjectAltName ?? '(none)'}`,
+          `  CA:          ${c.ca}`,
+          `  SHA-256:     ${c.fingerprint256}`,
+        );
+      } catch (err) {
+        lines.push(`  unreadable: ${(err as Error).message}`);
+      }
+    }
+  }
+  return lines.length ? { name: 'certificates.txt', text: binary(`${lines.join('\n')}\n`), source: 'the .crt files above', notes: [], removed: 0 } : undefined;
+}
+
 /** Runs `tasks` at most `limit` at a time, keeping their order. */
 async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
   const out = new Array<T>(tasks.length);
@@ -421,5 +464,6 @@ export async function collectItems(opts: { root?: string; limits: Limits }): Pro
   );
   const [f, c, s] = await Promise.all([files, commands, facts]);
   const items = f.flat().filter((i): i is Item => i !== undefined);
-  return [s, ...items, ...c];
+  const certs = certificateFacts(items);
+  return [s, ...(certs ? [certs] : []), ...items, ...c];
 }

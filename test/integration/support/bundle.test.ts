@@ -66,6 +66,7 @@ test('support --root: summary first, the expected files, no secret and no privat
     assert.equal(names[0], 'summary.txt');
     for (const want of [
       'system.json',
+      'certificates.txt',
       'ovf-environment.txt',
       'file_var_lib_haproxy-appliance_state.json',
       'file_etc_haproxy_haproxy.cfg',
@@ -87,6 +88,9 @@ test('support --root: summary first, the expected files, no secret and no privat
     assert.match(readFileSync(join(into, 'file_etc_haproxy_server.crt'), 'utf8'), /BEGIN CERTIFICATE[\s\S]*\[private-key block removed\]/u);
     assert.match(readFileSync(join(into, 'cmd_ip-addr.txt'), 'utf8'), /^\$ ip -d addr\n# exit 0/u, 'the commands are real');
     assert.match(readFileSync(join(into, 'cmd_haproxy-c.txt'), 'utf8'), /not run under --root/u);
+    const certs = readFileSync(join(into, 'certificates.txt'), 'utf8');
+    assert.match(certs, /^\/etc\/haproxy\/ca\.crt\n {2}subject: +CN=Test Appliance CA\n[\s\S]*?not before: +\w/mu, certs);
+    assert.match(certs, /^\/etc\/haproxy\/server\.crt\n[\s\S]*?SANs: +.*IP Address:/mu, certs);
     const summary = readFileSync(join(into, 'summary.txt'), 'utf8');
     assert.match(summary, /^Last provision run: applied at /mu);
     assert.match(summary, /^- secret values searched for: .*appliance\.root_pwd/mu);
