@@ -162,5 +162,27 @@ test('verify --support-bundle: an unreachable host is exit 2 with its reason, no
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /UNREACHABLE: .*192\.0\.2\.10/u);
     assert.deepEqual(readdirSync(bundles), []);
+    // Options that check something do not go with it.
+    const x = spawnSync(
+      'unshare',
+      [
+        '--net',
+        process.execPath,
+        `${ROOT}dist/bin.js`,
+        'verify',
+        'root@192.0.2.10',
+        '--password-env',
+        'PW',
+        '--known-hosts',
+        join(dir, 'kh'),
+        '--junit',
+        join(dir, 'j.xml'),
+        '--support-bundle',
+        bundles,
+      ],
+      { encoding: 'utf8', env: { PATH: process.env.PATH, PW: 'x', HOME: dir }, timeout: 60_000 },
+    );
+    assert.equal(x.status, 2, x.stderr);
+    assert.match(x.stderr, /--junit: does not go with --support-bundle/u);
   });
 });
