@@ -114,7 +114,7 @@ export const JOURNALS: readonly { name: string; units: string[] }[] = [
 ];
 
 /** The read-only commands run (on the machine the command runs on, under --root too, but those marked `live`). */
-export const COMMANDS: readonly { name: string; argv: string[]; live?: boolean; timeoutMs?: number; okExit?: Record<number, string> }[] = [
+export const COMMANDS: readonly { name: string; argv: string[]; live?: boolean; timeoutMs?: number; okExit?: Record<number, string>; whenActive?: string }[] = [
   { name: 'ip-addr', argv: ['ip', '-d', 'addr'] },
   { name: 'ip-link', argv: ['ip', '-d', 'link'] },
   { name: 'ip-route', argv: ['ip', 'route', 'show', 'table', 'all'] },
@@ -124,10 +124,10 @@ export const COMMANDS: readonly { name: string; argv: string[]; live?: boolean; 
   { name: 'networkctl-status', argv: ['networkctl', '--no-pager', 'status', '-a'] },
   { name: 'resolvectl-status', argv: ['resolvectl', '--no-pager', 'status'] },
   // These ask systemd-timesyncd over D-Bus; where it does not run (in a container, or disabled)
-  // the call waits for a bus activation that does not come: a short bound of their own, and
-  // they run beside the others rather than in turn.
-  { name: 'timedatectl-timesync-status', argv: ['timedatectl', '--no-pager', 'timesync-status'], timeoutMs: 2000 },
-  { name: 'timedatectl-show-timesync', argv: ['timedatectl', '--no-pager', 'show-timesync'], timeoutMs: 2000 },
+  // the call waits for a bus activation that does not come: run only when it is active, with a
+  // short bound of their own, beside the others rather than in turn.
+  { name: 'timedatectl-timesync-status', argv: ['timedatectl', '--no-pager', 'timesync-status'], timeoutMs: 2000, whenActive: 'systemd-timesyncd.service' },
+  { name: 'timedatectl-show-timesync', argv: ['timedatectl', '--no-pager', 'show-timesync'], timeoutMs: 2000, whenActive: 'systemd-timesyncd.service' },
   { name: 'timedatectl-status', argv: ['timedatectl', '--no-pager', 'status'] },
   { name: 'systemctl-failed', argv: ['systemctl', '--no-pager', '--failed'] },
   {
@@ -288,6 +288,13 @@ async function collectCommand(c: (typeof COMMANDS)[number], limits: Limits, root
       notes: [`${c.argv.join(' ')}: not run under --root (it would parse the image's file)`],
       removed: 0,
     };
+  if (c.whenActive !== undefined) {
+    const state = (await run(['systemctl', 'is-active', c.whenActive], { timeoutMs: 2000 })).stdout.trim() || 'unknown';
+    if (state !== 'active') {
+      const why = `not run: ${c.whenActive} is ${state} (systemctl is-active)`;
+      return { name, text: `$ ${c.argv.join(' ')}\n# ${why}\n`, source: c.argv.join(' '), notes: [`${c.argv.join(' ')}: ${why}`], removed: 0 };
+    }
+  }
   const t0 = performance.now();
   const r = await run(c.argv, { timeoutMs: Math.min(c.timeoutMs ?? Infinity, limits.commandTimeoutMs), bytes: { max: limits.maxFileBytes } });
   const { text, note } = commandText(c.argv, r, performance.now() - t0, c.okExit);
