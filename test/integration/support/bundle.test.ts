@@ -112,6 +112,25 @@ test('support --root: summary first, the expected files, no secret and no privat
   });
 });
 
+test('support with no tool installed (an empty PATH): every command and journal says so, the bundle still completes', async () => {
+  await withSandbox((root, dir) => {
+    const env = envFile(dir, { 'appliance.root_pwd': ROOT_PWD });
+    assert.equal(cli(['provision', '--ovf-env', env, '--root', root], { timeoutMs: 120_000 }).code, 0);
+    const out = join(dir, 'bare.tar.gz');
+    const r = cli(['support', '--root', root, '--ovf-env', env, '--output', out], { env: { PATH: join(dir, 'empty') }, timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const into = join(dir, 'bare');
+    const names = unpack(out, into);
+    assert.equal(names[0], 'summary.txt');
+    assert.match(readFileSync(join(into, 'cmd_ip-addr.txt'), 'utf8'), /^\$ ip -d addr\n# not run: ip is not installed\n$/u);
+    assert.match(readFileSync(join(into, 'journal_haproxy_boot0.txt'), 'utf8'), /# not run: journalctl is not installed/u);
+    const summary = readFileSync(join(into, 'summary.txt'), 'utf8');
+    assert.match(summary, /^- ss -ltnp: not run: ss is not installed$/mu);
+    assert.ok(names.includes('file_etc_haproxy_haproxy.cfg') && names.includes('system.json'), names.join(', '));
+    assert.deepEqual(holding(into), []);
+  });
+});
+
 test('support: bad --root and an unreadable --ovf-env are usage errors (exit 2), nothing written', async () => {
   await withSandbox((root, dir) => {
     const out = join(dir, 'x.tar.gz');
