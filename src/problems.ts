@@ -134,6 +134,8 @@ export const PROBLEM_CODES = {
   'expect-one-host': '--expect is given with more than one host',
   'no-credentials': 'no SSH key, agent or password to log in with',
   'identity-unusable': 'the --identity key cannot be read or used',
+  'needs-root': 'the command reads root-only files and was run by another user',
+  'output-unwritable': 'the --output file or the --support-bundle folder cannot be written',
   // Inventories (src/verify/inventory.ts) and HOST arguments.
   'not-utf8': 'the file is not UTF-8 text',
   'empty-host': 'a host is empty, or has a port but no host',

@@ -388,13 +388,13 @@ export class BoundedOutput {
 }
 
 /** Ends a connection at once: the socket is destroyed, so nothing more is read from it. */
-function hangUp(ssh: NodeSSH): void {
+export function hangUp(ssh: NodeSSH): void {
   (ssh.connection as unknown as { destroy?: () => void } | null)?.destroy?.();
   ssh.dispose();
 }
 
 /** What runScript uses of ssh2's exec channel (ssh2 ships no type declarations here). */
-interface ExecChannel {
+export interface ExecChannel {
   on(event: 'data', cb: (chunk: Buffer) => void): void;
   on(event: 'exit', cb: (code: number | null) => void): void;
   on(event: 'close', cb: () => void): void;
@@ -403,7 +403,7 @@ interface ExecChannel {
 }
 
 /** What runScript uses of ssh2's client. */
-interface ExecConnection {
+export interface ExecConnection {
   once(event: 'error', cb: (err: Error) => void): void;
   removeListener(event: 'error', cb: (err: Error) => void): void;
   exec(command: string, opts: object, cb: (err: Error | undefined, channel: ExecChannel) => void): void;
