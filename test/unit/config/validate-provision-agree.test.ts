@@ -79,13 +79,19 @@ test('every bad-input fixture is refused by validate and by provision alike', ()
   }
 });
 
-test('borderline sizes: 1,000 ranges and networks pass both; 1,001 fail both', () => {
+test('borderline sizes: 1,000 ranges and networks pass both; 1,001 fail both (and the other lists at their limits pass)', () => {
   const cases: [string, Record<string, string>, Verdict][] = [
     ['1,000 service ranges', { 'loadbalance.service_ip_range': cidrs(1000, 100) }, 'ok'],
     ['1,001 service ranges', { 'loadbalance.service_ip_range': cidrs(1001, 100) }, 'input'],
     ['1,000 additional networks', { 'network.additional_workload_networks': cidrs(1000, 10) }, 'ok'],
     ['1,001 additional networks', { 'network.additional_workload_networks': cidrs(1001, 10) }, 'input'],
     ['16 NTP servers', { 'network.ntp_servers': Array.from({ length: 16 }, (_, i) => `ntp${i}.example`).join(',') }, 'ok'],
+    [
+      '100 static routes',
+      { 'network.static_routes': Array.from({ length: 100 }, (_, i) => `10.${100 + (i >> 8)}.${i & 255}.0/24 via 192.168.1.254`).join(', ') },
+      'ok',
+    ],
+    ['6 search domains', { 'network.search_domains': 'a.example b.example c.example d.example e.example f.example' }, 'ok'],
   ];
   for (const [name, set, want] of cases) {
     for (const adapters of [SEED_ADAPTERS, TWO_ADAPTERS, []] as Adapter[][]) {
