@@ -79,13 +79,19 @@ test('every bad-input fixture is refused by validate and by provision alike', ()
   }
 });
 
-test('borderline sizes: 1,000 ranges and networks pass both; 1,001 fail both', () => {
+test('borderline sizes: 1,000 ranges and networks pass both; 1,001 fail both (and the other lists at their limits pass)', () => {
   const cases: [string, Record<string, string>, Verdict][] = [
     ['1,000 service ranges', { 'loadbalance.service_ip_range': cidrs(1000, 100) }, 'ok'],
     ['1,001 service ranges', { 'loadbalance.service_ip_range': cidrs(1001, 100) }, 'input'],
     ['1,000 additional networks', { 'network.additional_workload_networks': cidrs(1000, 10) }, 'ok'],
     ['1,001 additional networks', { 'network.additional_workload_networks': cidrs(1001, 10) }, 'input'],
     ['16 NTP servers', { 'network.ntp_servers': Array.from({ length: 16 }, (_, i) => `ntp${i}.example`).join(',') }, 'ok'],
+    [
+      '100 static routes',
+      { 'network.static_routes': Array.from({ length: 100 }, (_, i) => `10.${100 + (i >> 8)}.${i & 255}.0/24 via 192.168.1.254`).join(', ') },
+      'ok',
+    ],
+    ['6 search domains', { 'network.search_domains': 'a.example b.example c.example d.example e.example f.example' }, 'ok'],
   ];
   for (const [name, set, want] of cases) {
     for (const adapters of [SEED_ADAPTERS, TWO_ADAPTERS, []] as Adapter[][]) {
@@ -126,4 +132,46 @@ test('warnings too: what the environment tells is warned by validate; planning w
       assert.ok(MACHINE_CODES.has(w.code), `planning warns about the environment: ${JSON.stringify(w)}`);
     }
   }
+});
+
+test('random static routes (fast-check): validate and provision agree, and every accepted route is planned on a NIC', () => {
+  const octets = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+  const anyNetwork = fc
+    .tuple(
+      fc.constantFrom(0x0a000000, 0xac100000, 0xc0a80000, 0x0abf0000, 0xe0000000, 0x7f000000, 0),
+      fc.integer({ min: 0, max: 0xffffff }),
+      fc.integer({ min: 0, max: 32 }),
+    )
+    .map(([base, low, prefix]) => {
+      const n = (base | (low & (base ? 0xfffff : 0xffffff))) >>> 0;
+      const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+      return `${octets((n & mask) >>> 0)}/${prefix}`;
+    });
+  // Mostly networks apart from the seed's (10.20-10.90, /16 to /24), some anywhere (overlaps, reserved, host bits, /0).
+  const apart = fc
+    .tuple(fc.integer({ min: 20, max: 90 }), fc.integer({ min: 0, max: 255 }), fc.constantFrom(16, 20, 24))
+    .map(([b, c, p]) => `10.${b}.${p === 16 ? 0 : p === 20 ? c & 0xf0 : c}.0/${p}`);
+  const network = fc.oneof({ arbitrary: apart, weight: 4 }, { arbitrary: anyNetwork, weight: 1 });
+  const gateway = fc.oneof(
+    { arbitrary: fc.constantFrom('192.168.1.254', '172.16.10.254', '10.191.191.253'), weight: 4 },
+    { arbitrary: fc.constantFrom('10.99.0.1', '192.168.0.9', '192.168.1.2', '172.16.10.255', 'x'), weight: 1 },
+  );
+  const routes = fc.array(fc.tuple(network, gateway), { maxLength: 4 }).map((rs) => rs.map(([n, g]) => `${n} via ${g}`).join(', '));
+  const mostly = (key: string) => fc.oneof({ arbitrary: fc.constant(SEED_PROPERTIES[key]!), weight: 3 }, { arbitrary: fc.constant(''), weight: 1 });
+  const props = fc.record({
+    'network.static_routes': routes,
+    'network.management_ip': mostly('network.management_ip'),
+    'network.workload_ip': mostly('network.workload_ip'),
+    'network.frontend_ip': mostly('network.frontend_ip'),
+    'network.additional_workload_networks': fc.constantFrom('', '10.20.8.0/22'),
+    'network.search_domains': fc.constantFrom('', 'corp.example.com, lab.example', 'a..b'),
+  });
+  let accepted = 0;
+  fc.assert(
+    fc.property(props, fc.constantFrom(SEED_ADAPTERS, TWO_ADAPTERS), (set, nics) => {
+      if (agree(JSON.stringify(set), ovfEnv({ ...SEED_PROPERTIES, ...set }, nics)) === 'ok' && set['network.static_routes']) accepted++;
+    }),
+    { numRuns: 400 },
+  );
+  assert.ok(accepted >= 15, `environments with routes accepted and planned: ${accepted}`);
 });
