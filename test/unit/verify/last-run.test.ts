@@ -9,6 +9,7 @@ import { validateProperties } from '../../../src/config/validate.js';
 import { parseAppliedState, parseStateFile, type LastRun } from '../../../src/appliance/state.js';
 import { failedRun, stateWriter } from '../../../src/apply/state.js';
 import { failureRecord, recordRoot } from '../../../src/cli/provision.js';
+import { VERSION } from '../../../src/cli/version.js';
 import { ApplyError, InputError } from '../../../src/errors.js';
 import { problem } from '../../../src/problems.js';
 import { checkContext } from '../../../src/verify/checks/check.js';
@@ -159,6 +160,7 @@ test('the record of a failure: problems as reported (at, code, message), secrets
       outcome: 'input-error',
       source: 'file /x.xml',
       problems: [{ at: 'appliance.root_pwd', code: 'password-length', message: 'the root password is 3 characters long; it must be 6 to 128 characters' }],
+      version: VERSION,
     },
   );
   const apply = failureRecord(new ApplyError('chpasswd said s3cr3t-pw was weak'), { secrets: ['s3cr3t-pw'] });
