@@ -71,6 +71,26 @@ ${INGEST_USAGE}
     },
     run: async (values) => (await import('./provision.js')).provisionCommand(values),
   },
+  status: {
+    summary: 'on the appliance: how the last provision run ended, what it changed, versions, services',
+    usage: `haproxy-appliance status [--wait [SECONDS]] [--json] [--root DIR]
+
+Shows the outcome of the last provision run (ok, failed, or running), when it ran, where its OVF
+environment came from, what it changed, its warnings and its errors (each naming its property),
+the agent's, haproxy's and the Data Plane API's versions, and the state of haproxy,
+dataplaneapi and systemd-networkd. Reads only; never takes the run lock.
+
+  --wait [SECONDS]      block until no provision run is in progress (the first-boot unit has
+                        finished, the run lock is free), at most SECONDS when given
+  --json                machine-readable output
+  --root DIR            read state.json, the lock and the versions under DIR (an image, a
+                        sandbox); runs nothing from it and asks systemd nothing
+Exit status: 0 ok, 1 the last run failed, 2 no run recorded yet or usage error, 3 a run is
+still in progress (without --wait, or SECONDS passed first).`,
+    options: { wait: { type: 'boolean' }, json: { type: 'boolean' }, root: { type: 'string' } },
+    allowPositionals: true,
+    run: async (values, positionals) => (await import('./status.js')).statusCommand(values, positionals),
+  },
   'ovf-descriptor': {
     summary: 'print the OVF ProductSections and DeploymentOptionSection for the OVA descriptor',
     usage: `haproxy-appliance ovf-descriptor
