@@ -170,3 +170,29 @@ test('the record of a failure: problems as reported (at, code, message), secrets
   assert.equal(recordRoot({ root: '/tmp/x' }), undefined);
   assert.equal(recordRoot({ 'dry-run': true }), undefined);
 });
+
+test('provision.last-run with the fuller record (agent version, what changed, warnings): passes saying so, fails naming the property', () => {
+  const run = { files: [{ path: '/etc/haproxy/haproxy.cfg', action: 'update' as const }], ran: ['systemctl reload haproxy.service'] };
+  const warning = problem('network.management_ip', 'dataplane-any-address', 'the management NIC is on DHCP');
+  const text = stateWriter(CONFIG, '9.9.9', 'ISO transport (/dev/sr0)', [warning]).render(FILES, run);
+  const [p] = lastRun(text);
+  assert.equal(p!.status, 'pass');
+  assert.match(
+    p!.message,
+    /^the last provisioning run \(.+, agent 9\.9\.9, OVF environment from ISO transport \(\/dev\/sr0\)\) applied the configuration; it changed 2 items \(haproxy-appliance status lists them\); with 1 warning: network\.management_ip \(dataplane-any-address\)$/u,
+  );
+  const [same] = lastRun(stateWriter(CONFIG, '9.9.9').render(FILES, { files: [] }));
+  assert.match(same!.message, /applied the configuration; it changed nothing$/u);
+  // A refusal recorded by this agent (version, warnings): FAIL, with the error, the property and its code.
+  const refused = failureRecord(new InputError('x', [problem('loadbalance.service_ip_range', 'not-cidr', '"10.0.0.0/33x" is not a CIDR')], [warning]), {
+    source: 'ISO transport (/dev/sr0)',
+  });
+  assert.equal(refused.warnings?.[0]?.at, 'network.management_ip');
+  const [f] = lastRun(withRecord(text, refused));
+  assert.equal(f!.status, 'fail');
+  assert.match(
+    f!.message,
+    /^the last provisioning run \(.+, agent .+, OVF environment from ISO transport \(\/dev\/sr0\)\) refused the OVF environment: loadbalance\.service_ip_range: "10\.0\.0\.0\/33x" is not a CIDR \(not-cidr\); the appliance keeps the configuration applied at /u,
+  );
+  assert.match(f!.remedy!, /^fix the vApp property loadbalance\.service_ip_range and power-cycle the VM/u);
+});
