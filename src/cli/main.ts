@@ -110,7 +110,7 @@ declarations, so the OVA descriptor and the agent never drift apart.`,
     usage: `haproxy-appliance verify HOST... [--user root] [--port 22] [--identity FILE]
           [--password-env VAR] [--known-hosts FILE] [--accept-new] [--expect OVF_ENV_FILE]
           [--inventory FILE] [--concurrency N] [--timeout S] [--json] [--junit FILE]
-          [--verbose] [--api-user USER] [--api-password-env VAR]
+          [--verbose] [--api-user USER] [--api-password-env VAR] [--wait SECONDS] [--nagios]
 
 Logs in to each appliance over SSH, collects its state in one round trip and checks it against
 its own /var/lib/haproxy-appliance/state.json (or --expect), check by check, with the cause and
@@ -136,8 +136,16 @@ what to do for each failure. HOST is [user@]host[:port].
   --verbose             every result on its own line, passing ones too; without it a check
                         with more than 10 results (one per VIP, say) is one summary line that
                         names those that did not pass
+  --wait SECONDS        check each host again (every 2 s) until all its checks pass, or report
+                        its last result after SECONDS; a host not reachable yet (SSH not up,
+                        connection refused) is tried again too, an authentication failure or a
+                        refused host key is not
+  --nagios              one host, as a monitoring plugin (Nagios, Icinga, Checkmk): one line
+                        \`HAPROXY-APPLIANCE OK|WARNING|CRITICAL|UNKNOWN - ... | perfdata\`, then the
+                        failures; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (unreachable,
+                        authentication, host key, usage)
 Exit status: 0 all checks passed (warnings allowed), 1 a check failed, 2 usage error or a host
-that could not be reached, authenticated or trusted.`,
+that could not be reached, authenticated or trusted (with --nagios: as above).`,
     options: {
       user: { type: 'string' },
       port: { type: 'string' },
@@ -154,6 +162,8 @@ that could not be reached, authenticated or trusted.`,
       verbose: { type: 'boolean' },
       'api-user': { type: 'string' },
       'api-password-env': { type: 'string' },
+      wait: { type: 'string' },
+      nagios: { type: 'boolean' },
     },
     allowPositionals: true,
     run: async (values, positionals) => (await import('./verify.js')).verifyCommand(values, positionals),
@@ -184,6 +194,14 @@ ${Object.entries(COMMANDS)
 Every command takes --help and --version. Exit status: 0 success, 1 a check or an apply
 failed, 2 bad input or usage.
 `;
+}
+
+/** `verify --nagios`: a usage error is the plugin's UNKNOWN (exit 3), on stdout as its one line. */
+async function nagiosUsage(name: string, rest: readonly string[], message: string): Promise<number | undefined> {
+  if (name !== 'verify' || !rest.includes('--nagios')) return undefined;
+  const { nagiosUsageLine, NAGIOS_EXIT } = await import('../verify/report.js');
+  process.stdout.write(nagiosUsageLine(message));
+  return NAGIOS_EXIT.UNKNOWN;
 }
 
 async function usageError(name: string, err: InputError, json: boolean): Promise<number> {
@@ -225,6 +243,8 @@ export async function main(argv: string[]): Promise<number> {
     const code = (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'unknown-option' : 'bad-usage';
     // parseArgs names the option in quotes: "Unknown option '--foo'", "Option '--root <value>' argument missing".
     const at = /'(-[^' ]+)/u.exec(message)?.[1] ?? 'arguments';
+    const unknown = await nagiosUsage(name, rest, message);
+    if (unknown !== undefined) return unknown;
     if (json) return usageError(name, inputError(at, code, message, message), true);
     process.stderr.write(`haproxy-appliance ${name}: ${message}\nUsage: ${command.usage.split('\n')[0]}\n`);
     return EXIT.input;
@@ -241,6 +261,8 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(parsed.values, parsed.positionals);
   } catch (err) {
     if (err instanceof InputError) {
+      const unknown = await nagiosUsage(name, rest, err.message);
+      if (unknown !== undefined) return unknown;
       const { printInputError } = await import('./output.js');
       printInputError(name, err, parsed.values.json === true);
       return EXIT.input;
