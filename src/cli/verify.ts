@@ -310,7 +310,7 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
       await writeFile(junit, renderJunit(report));
     } catch (err) {
       stderr.write(displaySafe(`haproxy-appliance verify: cannot write --junit ${junit}: ${(err as Error).message}`) + '\n');
-      return EXIT.input;
+      return nagios ? NAGIOS_EXIT.UNKNOWN : EXIT.input;
     }
   }
   return nagios ? NAGIOS_EXIT[nagiosState(report.hosts[0]!)] : report.exitCode;

@@ -74,6 +74,7 @@ test(
         );
       const text = await app.inside(['haproxy-appliance', 'status']);
       assert.equal(text.exitCode, 0, text.stderr);
+      for (const line of text.stdout.split('\n')) t.diagnostic(line);
       assert.match(
         text.stdout,
         /^status: ok\nlast run: \S+ \(agent [^)]+\): applied the configuration\nOVF environment: .*ovf-env\.xml\nchanged: \d+ items\n/u,
@@ -86,6 +87,7 @@ test(
       assert.equal(rerun.exitCode, 2, `${rerun.stdout}${rerun.stderr}`);
       const f = await app.inside(['haproxy-appliance', 'status', '--wait', '60']);
       assert.equal(f.exitCode, 1, `${f.stdout}${f.stderr}`);
+      for (const line of f.stdout.split('\n')) t.diagnostic(line);
       assert.match(f.stdout, /^status: failed\nlast run: .*: refused the OVF environment/u);
       assert.match(f.stdout, /\nerrors: 1\n {2}network\.nameservers: .* \(not-ip\)\n/u);
       const fj = JSON.parse((await app.inside(['haproxy-appliance', 'status', '--json'])).stdout) as StatusJson;
