@@ -7,7 +7,9 @@
  * `provision.last-run` naming it. One boot.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { VERSION } from '../../src/cli/version.js';
 import { ApplianceBed, OVF_ENV_INSIDE, seedEnvironment } from '../harness/appliance-image.js';
@@ -80,6 +82,60 @@ test(
         /^status: ok\nlast run: \S+ \(agent [^)]+\): applied the configuration\nOVF environment: .*ovf-env\.xml\nchanged: \d+ items\n/u,
       );
       assert.match(text.stdout, /\nservices: haproxy active \(running\), dataplaneapi .+, systemd-networkd active \(running\)\n/u);
+
+      // A run in progress, as the agent's own: a rerun that rewrites haproxy.cfg holds the run
+      // lock while it waits for haproxy.cfg's lock, held here as the Data Plane API holds it while
+      // it saves (until /var/tmp/release appears). Status says running (exit 3); `--wait` waits
+      // and then says ok, with what the rerun changed.
+      const holder = app.inside(
+        [
+          'flock',
+          '/etc/haproxy/haproxy.cfg',
+          'sh',
+          '-c',
+          'touch /var/tmp/held; for i in $(seq 1200); do [ -e /var/tmp/release ] && exit 0; sleep 0.1; done; exit 1',
+        ],
+        { timeoutMs: 180_000 },
+      );
+      const released = () => app.inside(['touch', '/var/tmp/release']);
+      try {
+        // flock(1) starts sh once it holds the lock; sh says so first.
+        for (let i = 0; i < 300 && !existsSync(join(app.root, 'var/tmp/held')); i++) await sleep(100);
+        assert.ok(existsSync(join(app.root, 'var/tmp/held')), "haproxy.cfg's lock is held");
+        await app.setEnvironment(seedEnvironment({ 'loadbalance.haproxy_pwd': 'rotated-api-password' }));
+        const rerun = app.inside(['haproxy-appliance', 'provision', '--ovf-env', OVF_ENV_INSIDE], { timeoutMs: 180_000 });
+        let running: StatusJson | undefined;
+        for (let i = 0; i < 150; i++) {
+          const r = await app.inside(['haproxy-appliance', 'status', '--json']);
+          const j = JSON.parse(r.stdout) as StatusJson & { running?: string[] };
+          if (j.status === 'running') {
+            assert.equal(r.exitCode, 3);
+            running = j;
+            break;
+          }
+          await sleep(100);
+        }
+        assert.ok(running, 'status said running while the rerun held the lock');
+        assert.match((running as { running?: string[] }).running?.[0] ?? '', /^a provision run holds the run lock \(pid \d+\)$/u);
+        const bounded = await app.inside(['haproxy-appliance', 'status', '--wait', '1']);
+        assert.equal(bounded.exitCode, 3, `${bounded.stdout}${bounded.stderr}`);
+        assert.match(bounded.stdout, /^status: running\n/u);
+        // --wait from before the run ends (its waiting line written to a file the test reads), then the release.
+        const waiting = app.inside(['sh', '-c', 'haproxy-appliance status --wait 120 2>/var/tmp/status-wait.err'], { timeoutMs: 180_000 });
+        const errFile = join(app.root, 'var/tmp/status-wait.err');
+        for (let i = 0; i < 300 && !(existsSync(errFile) && readFileSync(errFile, 'utf8').includes('\n')); i++) await sleep(100);
+        assert.match(readFileSync(errFile, 'utf8'), /^waiting for the provision run to finish \(a provision run holds the run lock \(pid \d+\)\)/u);
+        await released();
+        const done = await rerun;
+        assert.equal(done.exitCode, 0, `${done.stdout}${done.stderr}`);
+        const w = await waiting;
+        assert.equal(w.exitCode, 0, `${w.stdout}${w.stderr}`);
+        assert.match(w.stdout, /^status: ok\n/u);
+        assert.match(w.stdout, /\n {2}updated \/etc\/haproxy\/haproxy\.cfg\n/u);
+      } finally {
+        await released();
+        await holder;
+      }
 
       // A rerun with a bad property: refused (exit 2), recorded; status says failed naming it.
       await app.setEnvironment(seedEnvironment({ 'network.nameservers': '1.1.1.x' }));
