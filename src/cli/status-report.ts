@@ -48,7 +48,8 @@ function runningNow(facts: StatusFacts): string[] {
   if (facts.lock.held === true) why.push(`a provision run holds the run lock${facts.lock.pid !== undefined ? ` (pid ${facts.lock.pid})` : ''}`);
   const u = facts.agentUnit;
   if (u && ['activating', 'reloading'].includes(u.active)) why.push(`${u.unit} is ${unitText(u)}`);
-  else if (u?.job && u.active !== 'active') why.push(`${u.unit} has a ${u.job} job queued`);
+  // `systemctl show -p Job` gives the queued job's id.
+  else if (u?.job && u.active !== 'active') why.push(`${u.unit} has a job queued (job ${u.job})`);
   return why;
 }
 

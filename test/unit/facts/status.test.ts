@@ -178,8 +178,8 @@ test('running: the lock held, the unit activating or queued; it wins over the la
     [{ lock: { held: true } }, /^a provision run holds the run lock$/u],
     [{ agentUnit: { unit: 'haproxy-appliance.service', active: 'activating', sub: 'start' } }, /^haproxy-appliance\.service is activating \(start\)$/u],
     [
-      { agentUnit: { unit: 'haproxy-appliance.service', active: 'inactive', sub: 'dead', job: 'start' } },
-      /^haproxy-appliance\.service has a start job queued$/u,
+      { agentUnit: { unit: 'haproxy-appliance.service', active: 'inactive', sub: 'dead', job: '17' } },
+      /^haproxy-appliance\.service has a job queued \(job 17\)$/u,
     ],
   ];
   for (const [over, why] of cases) {
