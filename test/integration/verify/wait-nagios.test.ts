@@ -182,6 +182,17 @@ describe('verify --wait and --nagios against a seed appliance in network namespa
     }
   });
 
+  test('--wait in a fleet: each host on its own (the green one done at once, the refused one tried until the deadline)', async () => {
+    const r = await world.verify([...base(), '10.191.181.52:2222', '--wait', '3', '--json'], { env });
+    assert.equal(r.code, 2, `${r.stdout}${r.stderr}`);
+    const json = JSON.parse(r.stdout) as Json;
+    assert.equal(json.hosts[0]!.error, undefined);
+    assert.equal(json.hosts[0]!.attempts, 1, 'green at the first attempt');
+    assert.equal(json.hosts[1]!.error?.kind, 'unreachable');
+    assert.ok((json.hosts[1]!.attempts ?? 0) >= 2, `tried again: ${json.hosts[1]!.attempts}`);
+    assert.match(r.stderr, /^10\.191\.181\.52:2222: UNREACHABLE: .*connection refused.*; --wait: trying again/mu);
+  });
+
   test('--wait does not retry a refused host key: one attempt, exit 2', async () => {
     const other = join(world.dir, 'other_known_hosts');
     const wrong = await sshKeygen(join(world.dir, 'wrong_host_key'));
