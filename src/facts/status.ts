@@ -85,12 +85,17 @@ export function flockedIn(locks: readonly ProcLock[], dev: bigint, inode: bigint
   return locks.some((l) => l.type === 'FLOCK' && l.inode === inode && l.major === major && l.minor === minor);
 }
 
-/** Whether a process is a provision run of the agent (its command line names the agent and `provision`). */
+/** Whether a process is a live provision run of the agent (its command line names the agent and `provision`, not `--dry-run` or `--root`). */
 async function isProvisionRun(pid: number): Promise<boolean> {
   if (pid === process.pid) return false;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   const args = cmdline.split('\0');
-  return args.includes('provision') && args.some((a) => a.includes('haproxy-appliance'));
+  // A dry run or a --root run takes no lock here: a PID reused by one is not the holder.
+  return (
+    args.includes('provision') &&
+    args.some((a) => a.includes('haproxy-appliance')) &&
+    !args.some((a) => a === '--dry-run' || a === '--root' || a.startsWith('--root='))
+  );
 }
 
 /**
