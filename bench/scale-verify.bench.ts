@@ -14,6 +14,11 @@
  * (PATH, HOME), key authentication and a known_hosts file, under `/usr/bin/time` (peak RSS),
  * interleaved (the order alternating each run), with API credentials; figures are medians.
  *
+ * Two phases of runs: first as an appliance runs, haproxy having loaded haproxy.cfg as it is (the
+ * Data Plane API reloads after every write), where the script does not run `haproxy -c` again
+ * (src/verify/script.ts, `loaded`); then right after a change haproxy has not loaded (the same
+ * text written again to both appliances, no reload), where every verify runs it.
+ *
  * Per run: the wall time of the process, and the CLI's own split from the report's last line
  * (connect = SSH handshake and authentication; collect = the script's run and its output;
  * total = everything in process). "collect + check" is total − connect: the collection, parsing,
@@ -267,54 +272,65 @@ try {
   }
   await ssh(seed);
   await ssh(scale);
-  const rows = new Map<Case, Run[]>(cases.map((c) => [c, []]));
-  const sshRows = new Map<Case, number[]>(cases.map((c) => [c, []]));
-  const checkRows = new Map<Case, number[]>(cases.map((c) => [c, []]));
-  for (let i = 0; i < runs; i++) {
-    const order = i % 2 ? [scale, seed] : [seed, scale];
-    for (const c of order) {
-      const r = await verify(c);
-      if (r.code !== 0) throw new Error(`${c.name}: verify exit ${r.code}:\n${r.stdout.slice(-4000)}`);
-      rows.get(c)!.push(r);
-      sshRows.get(c)!.push((await ssh(c)).ms);
-      checkRows.get(c)!.push(await haproxyCheck(c));
+  /** `runs` interleaved runs of each case (the order alternating), with their medians and ratios. */
+  const phase = async () => {
+    const rows = new Map<Case, Run[]>(cases.map((c) => [c, []]));
+    const sshRows = new Map<Case, number[]>(cases.map((c) => [c, []]));
+    const checkRows = new Map<Case, number[]>(cases.map((c) => [c, []]));
+    for (let i = 0; i < runs; i++) {
+      const order = i % 2 ? [scale, seed] : [seed, scale];
+      for (const c of order) {
+        const r = await verify(c);
+        if (r.code !== 0) throw new Error(`${c.name}: verify exit ${r.code}:\n${r.stdout.slice(-4000)}`);
+        rows.get(c)!.push(r);
+        sshRows.get(c)!.push((await ssh(c)).ms);
+        checkRows.get(c)!.push(await haproxyCheck(c));
+      }
     }
-  }
-  const stat = (c: Case) => {
-    const xs = rows.get(c)!;
-    const m = (f: (r: Run) => number) => median(xs.map(f));
-    return {
-      case: c.name,
-      runs: xs.length,
-      wallMs: m((r) => r.wallMs),
-      connectMs: m((r) => r.connectMs),
-      collectMs: m((r) => r.collectMs),
-      totalMs: m((r) => r.totalMs),
-      collectCheckMs: m((r) => r.totalMs - r.connectMs),
-      sshMs: median(sshRows.get(c)!),
-      haproxyCheckMs: median(checkRows.get(c)!),
-      rssMb: m((r) => r.rssMb),
-      rssMaxMb: Math.max(...xs.map((r) => r.rssMb)),
-      outBytes: xs[0]!.outBytes,
-      lastLine: xs[0]!.lastLine,
+    const stat = (c: Case) => {
+      const xs = rows.get(c)!;
+      const m = (f: (r: Run) => number) => median(xs.map(f));
+      return {
+        case: c.name,
+        runs: xs.length,
+        wallMs: m((r) => r.wallMs),
+        connectMs: m((r) => r.connectMs),
+        collectMs: m((r) => r.collectMs),
+        totalMs: m((r) => r.totalMs),
+        collectCheckMs: m((r) => r.totalMs - r.connectMs),
+        sshMs: median(sshRows.get(c)!),
+        haproxyCheckMs: median(checkRows.get(c)!),
+        rssMb: m((r) => r.rssMb),
+        rssMaxMb: Math.max(...xs.map((r) => r.rssMb)),
+        outBytes: xs[0]!.outBytes,
+        lastLine: xs[0]!.lastLine,
+        configCheck:
+          /"id":"haproxy\.config"[^}]*"message":"([^"]*)"/u.exec(xs[0]!.stdout)?.[1] ??
+          xs[0]!.stdout
+            .split('\n')
+            .find((l) => l.includes('haproxy.config'))
+            ?.trim(),
+      };
     };
+    const a = stat(seed);
+    const b = stat(scale);
+    const ratio = {
+      collectCheck: b.collectCheckMs / a.collectCheckMs,
+      wall: b.wallMs / a.wallMs,
+      collect: b.collectMs / a.collectMs,
+      ssh: b.sshMs / a.sshMs,
+      haproxyCheck: b.haproxyCheckMs / a.haproxyCheckMs,
+    };
+    return { a, b, ratio };
   };
-  const a = stat(seed);
-  const b = stat(scale);
-  const ratio = {
-    collectCheck: b.collectCheckMs / a.collectCheckMs,
-    wall: b.wallMs / a.wallMs,
-    collect: b.collectMs / a.collectMs,
-    ssh: b.sshMs / a.sshMs,
-    haproxyCheck: b.haproxyCheckMs / a.haproxyCheckMs,
-  };
-  const machine = { cpus: cpus().length, loadavg: loadavg().map((x) => Number(x.toFixed(2))), node: process.version };
-  const cfgBytes = Buffer.byteLength(big);
   const f = (x: number) => x.toFixed(0);
-  if (!asJson) {
-    // Printed before the one-off runs, so a failure there loses nothing.
+  const cfgBytes = Buffer.byteLength(big);
+  const print = (title: string, p: Awaited<ReturnType<typeof phase>>) => {
+    const { a, b, ratio } = p;
+    const machine = { cpus: cpus().length, loadavg: loadavg().map((x) => Number(x.toFixed(2))), node: process.version };
     process.stdout.write(
-      `verify, seed-size vs ${pairs.toLocaleString('en-US')} API-written pairs (${have} VIP listeners, haproxy.cfg ${(cfgBytes / 1e6).toFixed(1)} MB; ranges ${RANGES.join(', ')})\n` +
+      `${title}\n` +
+        `verify, seed-size vs ${pairs.toLocaleString('en-US')} API-written pairs (${have} VIP listeners, haproxy.cfg ${(cfgBytes / 1e6).toFixed(1)} MB; ranges ${RANGES.join(', ')})\n` +
         `${runs} interleaved runs, medians; ${machine.cpus} CPUs, load ${machine.loadavg.join(' ')}, Node ${machine.node}; set-up ${setupS.toFixed(0)} s\n\n` +
         `| case | wall ms | connect ms | collect ms | collect + check ms | total in process ms | peak RSS MB (max) | report bytes | ssh, same script: wall ms | haproxy -c alone ms |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n`,
     );
@@ -325,8 +341,19 @@ try {
     process.stdout.write(
       `\nratio ${pairs} / seed: collect + check ${ratio.collectCheck.toFixed(2)}x (goal ≤ 2x: ${ratio.collectCheck <= 2 ? 'met' : 'NOT met'}), collect ${ratio.collect.toFixed(2)}x, wall ${ratio.wall.toFixed(2)}x, OpenSSH with the same script ${ratio.ssh.toFixed(2)}x, haproxy -c alone ${ratio.haproxyCheck.toFixed(2)}x; peak RSS ${b.rssMaxMb.toFixed(0)} MB (goal ≤ 150 MB: ${b.rssMaxMb <= 150 ? 'met' : 'NOT met'})\n`,
     );
-    process.stdout.write(`the ${pairs} case's text report ends:\n${b.lastLine}\n\n`);
-  }
+    process.stdout.write(`haproxy.config says (${pairs}): ${b.configCheck ?? '?'}\nthe ${pairs} case's text report ends:\n${b.lastLine}\n\n`);
+  };
+  // 1. As an appliance runs: haproxy has loaded haproxy.cfg as it is (the Data Plane API reloads
+  // after each write), so the script does not run haproxy -c again.
+  const loaded = await phase();
+  if (!asJson) print('## haproxy has loaded haproxy.cfg as it is (haproxy -c not rerun)', loaded);
+  // 2. Right after a change haproxy has not loaded (the same text written again, no reload):
+  // every verify runs haproxy -c, beside the rest of the script.
+  for (const c of cases) await c.app.writeHaproxyCfg(await c.app.readHaproxyCfg());
+  const changed = await phase();
+  if (!asJson) print('## haproxy.cfg changed since haproxy loaded it (haproxy -c runs)', changed);
+  const machine = { cpus: cpus().length, loadavg: loadavg().map((x) => Number(x.toFixed(2))), node: process.version };
+  const { a, b, ratio } = loaded;
   const extras = [];
   for (const [c, flag] of [
     [seed, '--json'],
@@ -339,7 +366,7 @@ try {
   }
   if (asJson) {
     process.stdout.write(
-      `${JSON.stringify({ runs, pairs, ranges: RANGES, listeners: { seed: seedListeners, scale: have }, haproxyCfgBytes: cfgBytes, setupS, seed: a, scale: b, ratio, extras, machine }, null, 2)}\n`,
+      `${JSON.stringify({ runs, pairs, ranges: RANGES, listeners: { seed: seedListeners, scale: have }, haproxyCfgBytes: cfgBytes, setupS, seed: a, scale: b, ratio, changed, extras, machine }, null, 2)}\n`,
     );
   } else {
     process.stdout.write(`| one run | case | exit | peak RSS MB | wall ms | report bytes | lines |\n|---|---|---:|---:|---:|---:|---:|\n`);

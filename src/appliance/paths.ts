@@ -35,6 +35,8 @@ export const DATAPLANEAPI_YAML = '/etc/haproxy/dataplaneapi.yaml';
 // --- access --------------------------------------------------------------------------------
 
 export const SSHD_DROPIN = '/etc/ssh/sshd_config.d/50-haproxy-appliance.conf';
+/** Root's keys: the agent owns a marked block of it (appliance.ssh_authorized_keys), the rest is the admin's. */
+export const ROOT_AUTHORIZED_KEYS = '/root/.ssh/authorized_keys';
 
 // --- the network ---------------------------------------------------------------------------
 
@@ -98,6 +100,7 @@ export function ownedPaths(plan?: { files: readonly { path: string }[]; remove: 
     DATAPLANEAPI_UNIT,
     DATAPLANEAPI_YAML,
     SSHD_DROPIN,
+    ROOT_AUTHORIZED_KEYS,
     ...(plan?.files.map((f) => f.path) ?? []),
     ...(plan?.remove ?? []),
   ]);

@@ -117,7 +117,14 @@ export const appliedStateSchema = z.object({
   appliedAt: z.string(),
   config: z.object({
     deployment: z.enum(['default', 'frontend']),
-    appliance: z.object({ rootPasswordSet: z.boolean(), permitRootLogin: z.boolean(), caCert: z.string().optional() }),
+    appliance: z.object({
+      rootPasswordSet: z.boolean(),
+      // A boolean in every agent's files; prohibit-password since appliance.ssh_authorized_keys.
+      permitRootLogin: z.union([z.boolean(), z.literal('prohibit-password')]),
+      // Absent in the files of agents before it: no keys.
+      sshAuthorizedKeys: z.array(z.string()).default([]),
+      caCert: z.string().optional(),
+    }),
     network: z.object({
       hostname: z.string(),
       nameservers: z.array(z.string()),
@@ -126,6 +133,9 @@ export const appliedStateSchema = z.object({
       workload: nic('workload'),
       frontend: nic('frontend').optional(),
       additionalWorkloadNetworks: z.array(z.string()),
+      // Absent in the files of agents before network.static_routes / network.search_domains: none.
+      staticRoutes: z.array(z.object({ destination: z.string(), gateway: z.string() })).default([]),
+      searchDomains: z.array(z.string()).default([]),
     }),
     loadbalance: z.object({ serviceIpRanges: z.array(z.string()), dataplanePort: z.number(), haproxyUser: z.string() }),
   }),

@@ -96,6 +96,7 @@ async function fileChange(root: string, f: DesiredFile): Promise<FileChange | un
     interfaces: f.interfaces ?? [],
     content,
     ...(f.check && { check: f.check }),
+    ...(f.dirMode !== undefined && { dirMode: f.dirMode }),
     ...(merge && { merge }),
   };
   if (!before) return { ...base, action: 'create' };
@@ -228,7 +229,7 @@ async function stageAndCheck(changes: FileChange[], entries: { staged?: string }
     const staged = entries[i]!.staged;
     if (!staged) continue;
     try {
-      await writeDurable(staged, c.content ?? c.before!.content, c.mode);
+      await writeDurable(staged, c.content ?? c.before!.content, c.mode, c.dirMode);
     } catch (err) {
       return `cannot write ${c.path}: ${(err as Error).message}`;
     }
@@ -260,7 +261,7 @@ async function remerge(c: FileChange, r: Resolved, current: string | undefined, 
   const staged = r.staged!;
   await rm(staged, { force: true });
   if (content === current) return undefined;
-  await writeDurable(staged, content, c.mode);
+  await writeDurable(staged, content, c.mode, c.dirMode);
   const problem = c.check && checker ? await checker(c.check, staged) : undefined;
   if (problem) await rm(staged, { force: true });
   return problem;

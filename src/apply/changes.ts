@@ -20,6 +20,8 @@ export interface FileChange {
   /** Desired content; undefined for remove. */
   content?: string;
   check?: DesiredFile['check'];
+  /** The private mode of its folder (see DesiredFile). */
+  dirMode?: number;
   /** What is there now; undefined for create. */
   before?: Current;
   /** A merged file (haproxy.cfg): `base` is what `content` was merged from (see DesiredFile). */

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -17,9 +17,13 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `file` (new, exclusive: never through a link) with `content` and `mode`, flushed to disk; parents made 0755. */
-export async function writeDurable(file: string, content: string, mode: number): Promise<void> {
-  await mkdir(dirname(file), { recursive: true, mode: 0o755 });
+/**
+ * Writes `file` (new, exclusive: never through a link) with `content` and `mode`, flushed to disk;
+ * parents made 0755, or `dirMode` (root's .ssh: 0700), which its folder is then set to.
+ */
+export async function writeDurable(file: string, content: string, mode: number, dirMode?: number): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: dirMode ?? 0o755 });
+  if (dirMode !== undefined) await chmod(dirname(file), dirMode);
   const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
     await fh.writeFile(content, 'utf8');

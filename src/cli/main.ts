@@ -111,6 +111,7 @@ declarations, so the OVA descriptor and the agent never drift apart.`,
           [--password-env VAR] [--known-hosts FILE] [--accept-new] [--expect OVF_ENV_FILE]
           [--inventory FILE] [--concurrency N] [--timeout S] [--json] [--junit FILE]
           [--verbose] [--api-user USER] [--api-password-env VAR] [--wait SECONDS] [--nagios]
+          [--support-bundle DIR]
 
 Logs in to each appliance over SSH, collects its state in one round trip and checks it against
 its own /var/lib/haproxy-appliance/state.json (or --expect), check by check, with the cause and
@@ -144,6 +145,8 @@ what to do for each failure. HOST is [user@]host[:port].
                         \`HAPROXY-APPLIANCE OK|WARNING|CRITICAL|UNKNOWN - ... | perfdata\`, then the
                         failures; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (unreachable,
                         authentication, host key, usage)
+  --support-bundle DIR  instead of checking, run haproxy-appliance support on each host and
+                        write DIR/HOST.tar.gz (0600); exit 1 when a host reached gave none
 Exit status: 0 all checks passed (warnings allowed), 1 a check failed, 2 usage error or a host
 that could not be reached, authenticated or trusted (with --nagios: as above).`,
     options: {
@@ -164,9 +167,29 @@ that could not be reached, authenticated or trusted (with --nagios: as above).`,
       'api-password-env': { type: 'string' },
       wait: { type: 'string' },
       nagios: { type: 'boolean' },
+      'support-bundle': { type: 'string' },
     },
     allowPositionals: true,
     run: async (values, positionals) => (await import('./verify.js')).verifyCommand(values, positionals),
+  },
+  support: {
+    summary: 'write a support bundle of this appliance (.tar.gz: journals, network, configuration; secrets removed)',
+    usage: `haproxy-appliance support [--output FILE|-] [--root DIR] [--ovf-env FILE]
+
+Collects what support needs into one .tar.gz, summary.txt first: the journals of the agent,
+haproxy, dataplaneapi, networkd and sshd (this boot and the previous one, the last 2000 lines
+each), the network and time state (ip, ss, networkctl, resolvectl, timedatectl), haproxy -vv and
+-c, state.json, the generated configuration and certificates, and system facts. Private keys,
+password hashes, the Data Plane API password and the OVF environment's secret values are
+removed (docs/operations.md). Runs as root; takes a few seconds.
+
+  --output FILE         where to write it, mode 0600 (default:
+                        /var/tmp/haproxy-appliance-support-HOST-TIME.tar.gz); - for stdout
+  --root DIR            read the files under DIR (a sandbox); commands and facts are this machine's
+  --ovf-env FILE        the OVF environment whose secret values are removed (default: the
+                        transports provision reads; under --root, none)`,
+    options: { output: { type: 'string' }, root: { type: 'string' }, 'ovf-env': { type: 'string' } },
+    run: async (values) => (await import('./support.js')).supportCommand(values),
   },
   properties: {
     summary: 'print the reference of every OVF property (Markdown, as in docs/properties.md)',

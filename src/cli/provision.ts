@@ -266,7 +266,7 @@ async function provision(values: Values, info: RunInfo): Promise<number> {
         : new ApplyError(`cannot read the machine's current state: ${err.message}`, { cause: err });
     });
     plan = planAppliance(config, nics.assignments, gathered.facts);
-    allWarnings.push(...(plan.warnings ?? []));
+    allWarnings.push(...gathered.warnings, ...(plan.warnings ?? []));
     if (!json) {
       printWarnings(allWarnings);
       // What was made for the PKI (not warnings: notes on stderr).

@@ -244,6 +244,21 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
     );
   }
 
+  const bundleDir = str(values['support-bundle']);
+  if (bundleDir !== undefined) {
+    const bundleOpts = {
+      user,
+      port,
+      credentials,
+      hostKeys: { entries, acceptNew: values['accept-new'] === true, recordFile: knownHostsOption ?? knownFiles[0]! },
+    };
+    const pre = new Map([...o.pre].map(([spec, p]) => [spec, p.socket]));
+    return (await import('./verify-support.js')).supportBundles(bundleDir, unique, { ...bundleOpts, concurrency, timeoutMs, preconnected: pre }, values, {
+      stdout,
+      stderr,
+    });
+  }
+
   const expectFile = str(values.expect);
   let expect: Awaited<ReturnType<typeof loadExpect>> | undefined;
   if (expectFile !== undefined) {

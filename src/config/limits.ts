@@ -29,6 +29,17 @@ export const MAX_SERVICE_RANGES = BAND_SIZE;
 export const MAX_ADDITIONAL_NETWORKS = BAND_SIZE;
 export const MAX_NTP_SERVERS = 16;
 export const MAX_NAMESERVERS = 3;
+/**
+ * `network.static_routes`: one [Route] section each (two when the gateway is on workload or
+ * frontend: the NIC's table and the main table). Far above a site's few isolated networks.
+ */
+export const MAX_STATIC_ROUTES = 100;
+/** Characters of one `CIDR via GATEWAY` entry (`255.255.255.255/32 via 255.255.255.255` is 38). */
+export const MAX_STATIC_ROUTE_ENTRY = 64;
+/** `network.search_domains`: glibc's classic resolver limit (MAXDNSRCH), which older clients still have. */
+export const MAX_SEARCH_DOMAINS = 6;
+/** Keys of appliance.ssh_authorized_keys (an RSA 4096 key line is about 740 characters). */
+export const MAX_AUTHORIZED_KEYS = 64;
 
 /** Problems reported for one property; the rest are counted in one more line. */
 export const MAX_PROBLEMS_PER_PROPERTY = 10;

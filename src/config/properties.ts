@@ -10,9 +10,21 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
 import type { Deployment } from './types.js';
 import { findControlCharacter, parseBoolean, scanPem, splitList, unsetToUndefined } from './normalize.js';
-import { isIP, isIPv4, readCidr, type Cidr } from './ipv4.js';
+import { isIP, isIPv4, rangeOf, readCidr, type Cidr } from './ipv4.js';
 import type { ProblemCode } from '../problems.js';
-import { MAX_ADDITIONAL_NETWORKS, MAX_NAMESERVERS, MAX_VALUE, MAX_NTP_SERVERS, MAX_SERVICE_RANGES, quote } from './limits.js';
+import { parseAuthorizedKeys, keyLine, KEY_TYPES, MIN_RSA_BITS } from './ssh-keys.js';
+import {
+  MAX_ADDITIONAL_NETWORKS,
+  MAX_AUTHORIZED_KEYS,
+  MAX_NAMESERVERS,
+  MAX_VALUE,
+  MAX_NTP_SERVERS,
+  MAX_SEARCH_DOMAINS,
+  MAX_SERVICE_RANGES,
+  MAX_STATIC_ROUTE_ENTRY,
+  MAX_STATIC_ROUTES,
+  quote,
+} from './limits.js';
 
 export type OvfClass = 'appliance' | 'network' | 'loadbalance';
 
@@ -96,8 +108,15 @@ function password(what: string) {
   );
 }
 
-const boolean = (whenUnset: boolean) =>
-  field((v, ctx) => parseBoolean(v) ?? fail(ctx, 'not-boolean', `${quote(v)} is not a boolean; use True or False`), { whenUnset });
+/** True, False (today's boolean, any spelling) or `prohibit-password` (`without-password`, sshd's old name, too). */
+const rootLogin = () =>
+  field(
+    (v, ctx): boolean | 'prohibit-password' => {
+      if (/^(prohibit|without)-password$/iu.test(v)) return 'prohibit-password';
+      return parseBoolean(v) ?? fail(ctx, 'not-boolean', `${quote(v)} is not True, False or prohibit-password`);
+    },
+    { whenUnset: true },
+  );
 
 const LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/u;
 
@@ -257,6 +276,96 @@ export function userProblem(v: string): Refusal | undefined {
   };
 }
 
+/** One entry of `network.static_routes`: the network (host bits clear) and the gateway. */
+export interface StaticRouteEntry {
+  /** The entry as written (trimmed), for messages. */
+  text: string;
+  destination: Cidr;
+  gateway: string;
+}
+
+/** Network kinds no route may lead to (the same as a load-balancer range may not be). */
+export const NOT_ROUTABLE = ['loopback', 'multicast', 'linkLocal', 'unspecified', 'broadcast', 'reserved'];
+
+/**
+ * `CIDR via GATEWAY` entries separated by commas (spaces inside an entry, any case of `via`).
+ * The count is checked before any entry is read; each bad entry is reported, named. Whether a
+ * NIC's subnet holds the gateway, and what the network may not overlap, is decided in
+ * validate.ts (it needs the other properties).
+ */
+function staticRoutes() {
+  return field(
+    (v, ctx) => {
+      const entries = v
+        .split(',')
+        .map((e) => e.trim())
+        .filter((e) => e.length > 0);
+      if (entries.length > MAX_STATIC_ROUTES) return fail(ctx, 'too-many-items', `${entries.length} routes given; at most ${MAX_STATIC_ROUTES} are allowed`);
+      const seen = new Set<string>();
+      const out: StaticRouteEntry[] = [];
+      for (const text of entries) {
+        const name = `route ${quote(text)}`;
+        if (text.length > MAX_STATIC_ROUTE_ENTRY) {
+          fail(ctx, 'route-syntax', `${name} is ${text.length} characters long; an entry is CIDR via GATEWAY (at most ${MAX_STATIC_ROUTE_ENTRY} characters)`);
+          continue;
+        }
+        const m = /^(\S+)\s+via\s+(\S+)$/iu.exec(text);
+        if (!m) {
+          const hint = /\svia\s.*\svia\s/iu.test(text)
+            ? 'separate routes with commas'
+            : /\svia\s/iu.test(text) || /via/iu.test(text)
+              ? 'write it as CIDR via GATEWAY, like 10.20.0.0/16 via 192.168.1.254'
+              : 'give the gateway: CIDR via GATEWAY, like 10.20.0.0/16 via 192.168.1.254';
+          fail(ctx, 'route-syntax', `${name} is not CIDR via GATEWAY: ${hint}`);
+          continue;
+        }
+        const [, dest, gateway] = m as unknown as [string, string, string];
+        const c = readCidr(dest);
+        if ('reason' in c) {
+          fail(ctx, c.code, `${name}: ${c.reason}`);
+          continue;
+        }
+        if (c.prefix === 0) {
+          fail(
+            ctx,
+            'route-default',
+            `${name} is a default route; the appliance's only default route is via network.management_gateway (workload and frontend have theirs in their own tables)`,
+          );
+          continue;
+        }
+        if (c.address !== c.networkAddress) {
+          fail(ctx, 'host-bits-set', `${name}: ${dest} has host bits set (the kernel rejects it as a route); did you mean ${c.network}?`);
+          continue;
+        }
+        const kind = rangeOf(c.networkAddress);
+        if (NOT_ROUTABLE.includes(kind)) {
+          fail(ctx, 'route-not-unicast', `${name}: ${c.network} is a ${kind} network; a route must lead to ordinary unicast addresses`);
+          continue;
+        }
+        if (!isIPv4(gateway)) {
+          fail(ctx, 'not-ipv4', `${name}: the gateway ${quote(gateway)} is not an IPv4 address`);
+          continue;
+        }
+        const key = `${c.network} via ${gateway}`;
+        if (seen.has(key)) {
+          fail(ctx, 'listed-twice', `${name} is listed twice`);
+          continue;
+        }
+        seen.add(key);
+        out.push({ text, destination: c, gateway });
+      }
+      return out;
+    },
+    { whenUnset: [] as StaticRouteEntry[] },
+  );
+}
+
+/** A DNS domain name (RFC 1123 labels, as a host name), lower-cased, without a trailing dot. */
+function searchDomain(v: string, ctx: Ctx): string {
+  const p = hostnameProblem(v);
+  return p ? fail(ctx, p.code, p.reason.replace('not a valid host name', 'not a valid domain name')) : canonicalHostname(v);
+}
+
 /** Shorthand for the declarations below. */
 function declare(
   key: string,
@@ -277,11 +386,25 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
     schema: password('the root password'),
   }),
   declare('appliance.permit_root_login', {
-    ovfType: 'boolean',
     default: 'True',
+    qualifiers: 'ValueMap{"True","False","prohibit-password"}',
     label: 'Permit Root Login',
-    description: 'Whether root may log in over SSH.',
-    schema: boolean(true),
+    description:
+      "Whether root may log in over SSH: True (with a password or a key), False (not at all), or prohibit-password (with a key of appliance.ssh_authorized_keys only; sshd's PermitRootLogin prohibit-password). True and False are today's boolean, in any of its spellings (true, 1, yes…); prohibit-password needs at least one key in appliance.ssh_authorized_keys, so root cannot be locked out.",
+    schema: rootLogin(),
+  }),
+  declare('appliance.ssh_authorized_keys', {
+    label: 'Root SSH Public Keys',
+    description: `OpenSSH public keys that may log in as root (the lines of a .pub file, like "ssh-ed25519 AAAA… you@host"), separated by newlines or commas; keys whose newlines a form turned into spaces are found again, so a comment may hold spaces but no comma. Types: ${KEY_TYPES.join(', ')} (RSA of at least ${MIN_RSA_BITS} bits); no options (from=, command=) and no certificates. Each is checked as a real key; a private key is refused and never shown. The agent owns a marked block of /root/.ssh/authorized_keys (0600, in a 0700 folder); keys added by hand outside it are kept. Blank removes the block. At most ${MAX_AUTHORIZED_KEYS} keys.`,
+    qualifiers: 'MinLen(0) MaxLen(65535)',
+    multiline: true,
+    schema: field(
+      (v, ctx) => {
+        const r = parseAuthorizedKeys(v, MAX_AUTHORIZED_KEYS);
+        return 'keys' in r ? r.keys.map(keyLine) : fail(ctx, r.code, r.reason);
+      },
+      { multiline: true, whenUnset: [] as string[] },
+    ),
   }),
   declare('appliance.ca_cert', {
     label: 'TLS Certificate Authority Certificate (ca.crt)',
@@ -321,6 +444,16 @@ export const PROPERTIES: readonly PropertyDeclaration[] = [
       'NTP servers',
       MAX_NTP_SERVERS,
     ),
+  }),
+  declare('network.static_routes', {
+    label: 'Static Routes',
+    description: `Optional routes to networks the NICs' gateways do not reach, as CIDR via GATEWAY entries separated by commas (like 10.20.0.0/16 via 192.168.1.254, 172.16.5.0/24 via 172.16.10.254); at most ${MAX_STATIC_ROUTES}. The gateway must lie in a NIC's static subnet: the route goes on that NIC (management: the main table; workload or frontend: its own table, for replies, and the main table, for connections the appliance opens). No default route (0.0.0.0/0), and no network that overlaps a NIC's network, a load-balancer range, an additional workload network or another route.`,
+    schema: staticRoutes(),
+  }),
+  declare('network.search_domains', {
+    label: 'DNS Search Domains',
+    description: `Optional DNS search domains (up to ${MAX_SEARCH_DOMAINS}), separated by commas, set on the management NIC for systemd-resolved (the search line of /etc/resolv.conf). They replace the domain taken from network.hostname and, on DHCP, the lease's domains. Blank: the domain of network.hostname.`,
+    schema: list(searchDomain, 'search domains', MAX_SEARCH_DOMAINS),
   }),
   declare('network.management_ip', {
     label: 'Management IP',

@@ -22,6 +22,12 @@ export interface StaticAddress {
   network: string;
 }
 
+/** One static route: `destination via gateway`. */
+export interface StaticRoute {
+  destination: string;
+  gateway: string;
+}
+
 /** One NIC's IP configuration: static (`address` set) or DHCP (`address` undefined). */
 export interface NicConfig {
   role: NicRole;
@@ -36,7 +42,13 @@ export interface ApplianceConfig {
   appliance: {
     /** Secret. Undefined: leave the image's root password as it is. */
     rootPassword?: string;
-    permitRootLogin: boolean;
+    /**
+     * sshd's PermitRootLogin: true (yes), false (no) or `prohibit-password` (keys only). The
+     * boolean is today's property; state files of older agents hold it.
+     */
+    permitRootLogin: boolean | 'prohibit-password';
+    /** OpenSSH public keys for root, one authorized_keys line each (canonical: `TYPE BASE64 [COMMENT]`); may be empty. */
+    sshAuthorizedKeys: string[];
     /** Canonical PEM, or undefined to have the agent generate a CA. */
     caCert?: string;
     /** Secret. Canonical PEM; set exactly when caCert is. */
@@ -52,6 +64,13 @@ export interface ApplianceConfig {
     frontend?: NicConfig;
     /** Network CIDRs (host bits clear) routed through the workload gateway. */
     additionalWorkloadNetworks: string[];
+    /**
+     * `network.static_routes`: each network (CIDR, host bits clear) via a gateway that lies in a
+     * static NIC's subnet (that NIC carries the route; src/plan/network.ts places it).
+     */
+    staticRoutes: StaticRoute[];
+    /** `network.search_domains`, lower case; empty: the domain of the host name. */
+    searchDomains: string[];
   };
   loadbalance: {
     /** Network CIDRs (host bits clear) whose every address the appliance answers for. */

@@ -6,7 +6,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { InputError, nonEmpty } from '../errors.js';
 import type { ApplianceConfig, Deployment, NicConfig, NicRole, OvfEnvironment, StaticAddress } from './types.js';
 import { problem as makeProblem, warning, type Problem, type ProblemCode } from '../problems.js';
-import { PROPERTIES, PROPERTY_BY_KEY, issueCode } from './properties.js';
+import { PROPERTIES, PROPERTY_BY_KEY, issueCode, type StaticRouteEntry } from './properties.js';
 import { contains, overlaps, overlapsSorted, rangeOf, type Cidr } from './ipv4.js';
 import { MAX_UNKNOWN_NAMED, capProblems, clip, quote } from './limits.js';
 
@@ -125,6 +125,17 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
   if (ok('loadbalance.service_ip_range') && (v['loadbalance.service_ip_range'] as Cidr[]).length === 0) {
     problem('loadbalance.service_ip_range', 'required', 'is required: give at least one network of virtual IPs, like 192.168.0.0/24');
   }
+  // Keys only, but no key: root could never log in again (over SSH).
+  if (
+    ok('appliance.permit_root_login', 'appliance.ssh_authorized_keys') &&
+    v['appliance.permit_root_login'] === 'prohibit-password' &&
+    (v['appliance.ssh_authorized_keys'] as string[]).length === 0
+  )
+    problem(
+      'appliance.permit_root_login',
+      'root-login-needs-key',
+      'is prohibit-password (root logs in with a key only) but appliance.ssh_authorized_keys is empty, so root could not log in over SSH; give at least one public key there, or set True',
+    );
   if (ok('appliance.root_pwd') && v['appliance.root_pwd'] === undefined)
     warnings.push(warning('appliance.root_pwd', 'root-password-unset', 'not set; the root password of the image is left as it is'));
 
@@ -264,6 +275,80 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
     (inner, outer) => inner.extra !== outer.extra,
   );
 
+  // Static routes: the gateway in a static NIC's subnet (that NIC carries the route), the
+  // network apart from every NIC's network (a few), and from the load-balancer ranges, the
+  // additional workload networks and the other routes (one sorted sweep over the three lists).
+  const routes = (v['network.static_routes'] as StaticRouteEntry[] | undefined) ?? [];
+  const ROUTES = 'network.static_routes';
+  const dhcpRoles = [...nics].filter(([, n]) => !n.cidr && n.ok).map(([role]) => role);
+  for (const route of routes) {
+    const name = `route ${quote(route.text)}`;
+    const gw = route.gateway;
+    const holder = [...nics].find(([, n]) => n.cidr && contains(n.cidr, gw));
+    if (!holder) {
+      if ([...nics.values()].some((n) => !n.ok)) continue; // a NIC address is itself bad: reported there
+      const statics = [...nics].filter(([, n]) => n.cidr).map(([role, n]) => `${n.cidr!.network} (${role})`);
+      problem(
+        ROUTES,
+        'route-gateway-unknown',
+        `${name}: no NIC's network holds the gateway ${gw}${statics.length ? `; the static networks are ${statics.join(', ')}` : ''}${
+          dhcpRoles.length
+            ? `. ${dhcpRoles.join(' and ')} ${dhcpRoles.length === 1 ? 'uses' : 'use'} DHCP, whose subnet is not known until the lease: a route through ${dhcpRoles.length === 1 ? 'it' : 'them'} needs a static network.${dhcpRoles[0]}_ip`
+            : ''
+        }`,
+      );
+      continue;
+    }
+    const [role, nic] = holder;
+    const c = nic.cidr!;
+    if (gw === c.address) problem(ROUTES, 'route-gateway-not-host', `${name}: ${gw} is the appliance's own ${role} address; the gateway must be another host`);
+    else if (gw === c.networkAddress || gw === c.broadcastAddress)
+      problem(
+        ROUTES,
+        'route-gateway-not-host',
+        `${name}: ${gw} is the ${gw === c.networkAddress ? 'network' : 'broadcast'} address of ${c.network}, not a host`,
+      );
+    const inRange = ranges.find((r) => contains(r, gw));
+    if (inRange)
+      problem(
+        ROUTES,
+        'route-gateway-in-range',
+        `${name}: the gateway ${gw} lies in the load-balancer range ${inRange.network}; the appliance answers for every address there`,
+      );
+    for (const [other, n] of nics) {
+      if (n.cidr && overlaps(route.destination, n.cidr))
+        problem(
+          ROUTES,
+          'route-overlaps-nic',
+          `${name}: ${route.destination.network} overlaps the ${other} network ${n.cidr.network}, which is on-link (its hosts are reached directly)`,
+        );
+    }
+  }
+  if (routes.length) {
+    type Tagged = { cidr: Cidr; kind: 'route' | 'range' | 'extra'; text?: string };
+    overlapsSorted<Tagged>(
+      [
+        ...routes.map((r): Tagged => ({ cidr: r.destination, kind: 'route', text: r.text })),
+        ...ranges.map((cidr): Tagged => ({ cidr, kind: 'range' })),
+        ...extra.map((cidr): Tagged => ({ cidr, kind: 'extra' })),
+      ],
+      (inner, outer) => {
+        const [route, other] = inner.kind === 'route' ? [inner, outer] : [outer, inner];
+        const name = `route ${quote(route.text!)}`;
+        if (other.kind === 'route') problem(ROUTES, 'routes-overlap', `${name}: ${route.cidr.network} overlaps route ${quote(other.text!)}`);
+        else if (other.kind === 'range')
+          problem(ROUTES, 'route-overlaps-range', `${name}: ${route.cidr.network} overlaps the load-balancer range ${other.cidr.network}`);
+        else
+          problem(
+            ROUTES,
+            'route-overlaps-network',
+            `${name}: ${route.cidr.network} overlaps the additional workload network ${other.cidr.network}, which is routed through the workload gateway`,
+          );
+      },
+      (inner, outer) => inner.kind === 'route' || outer.kind === 'route',
+    );
+  }
+
   if (problems.length) return { problems, warnings };
 
   const nic = (role: NicRole): NicConfig => {
@@ -280,7 +365,8 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
     deployment,
     appliance: {
       ...(v['appliance.root_pwd'] !== undefined && { rootPassword: v['appliance.root_pwd'] as string }),
-      permitRootLogin: v['appliance.permit_root_login'] as boolean,
+      permitRootLogin: v['appliance.permit_root_login'] as boolean | 'prohibit-password',
+      sshAuthorizedKeys: v['appliance.ssh_authorized_keys'] as string[],
       ...(caCert && caKey && { caCert, caKey }),
     },
     network: {
@@ -291,6 +377,8 @@ function validateAll(raw: Record<string, string>, options: ValidateOptions): Val
       workload: nic('workload'),
       ...(deployment === 'frontend' && { frontend: nic('frontend') }),
       additionalWorkloadNetworks: extra.map((c) => c.network),
+      staticRoutes: routes.map((r) => ({ destination: r.destination.network, gateway: r.gateway })),
+      searchDomains: (v['network.search_domains'] as string[] | undefined) ?? [],
     },
     loadbalance: {
       serviceIpRanges: ranges.map((c) => c.network),

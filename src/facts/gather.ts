@@ -16,8 +16,11 @@ import { access, lstat, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import type { ApplianceConfig } from '../config/types.js';
 import type { ApplianceFacts, LiveContext } from './types.js';
-import { DATAPLANEAPI_BIN, HAPROXY_CFG, PKI_PATHS, ROOT_PASSWORD_MARKER } from '../appliance/paths.js';
+import { DATAPLANEAPI_BIN, HAPROXY_CFG, PKI_PATHS, ROOT_AUTHORIZED_KEYS, ROOT_PASSWORD_MARKER } from '../appliance/paths.js';
 import { preparePki, type KeyMaterialFailed } from './pki.js';
+import { timeSyncWait, type PkiDecision } from '../plan/pki.js';
+import { describeWait, timedatectlProbe, waitForTimeSync, type SyncProbe } from './time-sync.js';
+import type { Problem } from '../problems.js';
 import { confinedPath, readUnderRoot } from '../util/root.js';
 import { run } from '../util/run.js';
 
@@ -101,8 +104,10 @@ async function systemUp(): Promise<boolean> {
 
 export interface GatheredFacts {
   facts: ApplianceFacts;
-  /** What was made for the PKI and why (a CA generated, server.crt issued): notes for the admin. */
+  /** What was made for the PKI and why (a CA generated, server.crt issued), and the clock's wait: notes for the admin. */
   notes: string[];
+  /** Warnings about the machine: the clock not synchronised in time before certificates were made. */
+  warnings: Problem[];
   /**
    * Key material the decision needed could not be made: `facts.pki` is then absent (the PKI files
    * are left as they are) and the run reports this at its end (exit 1), after applying the rest.
@@ -116,6 +121,8 @@ export interface FactsOptions {
   now?: Date;
   /** `--dataplaneapi-version`: the Data Plane API's version, as given (e.g. `2.1.0`). */
   dataplaneVersion?: string;
+  /** Asks whether the clock is synchronised (tests give their own); default: timedatectl. */
+  timeSyncProbe?: SyncProbe;
 }
 
 /** The link `systemctl enable dataplaneapi.service` makes (its unit says WantedBy=multi-user.target). */
@@ -123,9 +130,10 @@ const API_UNIT_WANTS = '/etc/systemd/system/multi-user.target.wants/dataplaneapi
 
 export async function gatherFacts(config: ApplianceConfig, root: string, options: FactsOptions): Promise<GatheredFacts> {
   const read = (p: string) => readIfThere(root, p);
-  const [haproxyCfg, rootPasswordMarker, caCert, caKey, serverCert, serverKey, dataplane] = await Promise.all([
+  const [haproxyCfg, rootPasswordMarker, authorizedKeys, caCert, caKey, serverCert, serverKey, dataplane] = await Promise.all([
     read(HAPROXY_CFG),
     read(ROOT_PASSWORD_MARKER),
+    read(ROOT_AUTHORIZED_KEYS),
     read(PKI_PATHS.caCert),
     read(PKI_PATHS.caKey),
     read(PKI_PATHS.serverCert),
@@ -139,8 +147,6 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
     ...(serverKey !== undefined && { serverKey }),
     now: options.now ?? new Date(),
   };
-  // Keys are made on the target file system, in its private work folder (a failure is not fatal: see preparePki).
-  const pki = await preparePki(config, root, pkiFacts);
   const live = root === '/';
   const systemd =
     live &&
@@ -157,6 +163,18 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
     // has no guestinfo to write to, and publishing would fail the run.
     vmtoolsd: live && (await onVmware()) && ((await executable('/usr/bin/vmtoolsd')) || (await executable('/usr/sbin/vmtoolsd'))),
   };
+  const clockNotes: string[] = [];
+  const warnings: Problem[] = [];
+  // Before certificates are made, where NTP servers are set and timesyncd can run: a short wait
+  // for the clock (a timeout is a warning; never at boot, never in a sandbox).
+  const beforeMaking = async (decision: PkiDecision): Promise<void> => {
+    if (!timeSyncWait(config, decision, { live, systemd, boot: context.boot }).wait) return;
+    const said = describeWait(await waitForTimeSync(options.timeSyncProbe ?? timedatectlProbe));
+    if (said.note) clockNotes.push(said.note);
+    if (said.warning) warnings.push(said.warning);
+  };
+  // Keys are made on the target file system, in its private work folder (a failure is not fatal: see preparePki).
+  const pki = await preparePki(config, root, pkiFacts, { beforeMaking });
   // Run by the first-boot unit (Type=notify), at boot or by `systemctl restart`: it must say ready.
   if (systemd && process.env.NOTIFY_SOCKET) context.notifyReady = true;
   if (context.boot && context.notifyReady) {
@@ -169,12 +187,14 @@ export async function gatherFacts(config: ApplianceConfig, root: string, options
     facts: {
       ...(haproxyCfg !== undefined && { haproxyCfg }),
       ...(rootPasswordMarker !== undefined && { rootPasswordMarker }),
+      ...(authorizedKeys !== undefined && { authorizedKeys }),
       ...(dataplane.output !== undefined && { dataplaneVersionOutput: dataplane.output }),
       ...(dataplane.unknown !== undefined && { dataplaneVersionUnknown: dataplane.unknown }),
       ...(pki.material ? { pki: pki.material } : pki.kept && { pkiKept: pki.kept }),
       salts: { userlist: newSalt(), root: newSalt() },
     },
-    notes: pki.notes,
+    notes: [...clockNotes, ...pki.notes],
+    warnings,
     ...(pki.failure && { pkiFailure: pki.failure }),
     context,
   };

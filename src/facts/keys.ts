@@ -8,13 +8,13 @@
  * are made (so a dry run, or a run refused later, leaves the tree as it was). Returns PEM
  * text: writing it into place is the apply stage's job.
  */
-import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ApplyError } from '../errors.js';
 import { failureDetail, run } from '../util/run.js';
 import { crashPoint } from '../util/crash.js';
 import type { KeyPair } from './types.js';
+import { CERT_BACKDATE_S } from '../plan/certificates.js';
 
 /** Where keys are made: the host path of the work folder, and what this run had to create. */
 export interface PkiWorkspace {
@@ -99,8 +99,8 @@ export class OpensslFailed extends ApplyError {
   }
 }
 
-async function openssl(args: string[]): Promise<void> {
-  const r = await run(['openssl', ...args]);
+async function openssl(args: string[], cwd?: string): Promise<void> {
+  const r = await run(['openssl', ...args], cwd === undefined ? {} : { cwd });
   if (r.notFound) throw new OpensslFailed("openssl is not installed; it is needed to make the appliance's certificates", false);
   // failureDetail says "timed out after N s" when the timeout fired (src/util/run.ts).
   if (r.exitCode !== 0 || r.timedOut) throw new OpensslFailed(`openssl ${args[0]} failed: ${failureDetail(r)}`, r.timedOut);
@@ -117,39 +117,109 @@ async function openssl(args: string[]): Promise<void> {
  */
 const NEW_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
 
-/** A self-signed CA for the appliance, valid ten years. */
-export async function generateCa(hostname: string, ws: PkiWorkspace): Promise<KeyPair> {
+/** OpenSSL's time form for `openssl ca -startdate/-enddate` (YYYYMMDDHHMMSSZ; OpenSSL writes UTCTime before 2050). */
+function opensslTime(t: Date): string {
+  return `${t.toISOString().replace(/[-:T]/gu, '').slice(0, 14)}Z`;
+}
+
+/**
+ * `openssl ca` signs with a start date of its own (`-startdate`: `x509 -req` and `req -x509` take
+ * none before OpenSSL 3.4, and bookworm has 3.0): its minimal configuration, a database of its
+ * own in the private folder (relative paths: OpenSSL runs there, so no path of the tree, which
+ * may hold a `$`, is read by its configuration parser), random serials, the subject kept as the
+ * request has it.
+ */
+const CA_CONFIG = [
+  '[ca]',
+  'default_ca = appliance',
+  '[appliance]',
+  'database = index.txt',
+  'new_certs_dir = .',
+  'serial = serial',
+  'rand_serial = yes',
+  'default_md = sha256',
+  'unique_subject = no',
+  'policy = policy_any',
+  '[policy_any]',
+  'organizationName = optional',
+  'commonName = supplied',
+  '',
+].join('\n');
+
+/**
+ * Signs the request `csr` (in `dir`) with `openssl ca`, valid from `now` minus the backdate
+ * (CERT_BACKDATE_S) for `days` days from `now`: `-selfsign` for the CA itself, else with `ca.crt`
+ * and `ca.key` in `dir`.
+ */
+async function sign(dir: string, csr: string, ext: string, out: string, now: Date, days: number, selfsignKey?: string): Promise<void> {
+  const p = (n: string) => join(dir, n);
+  await writeFile(p('ca.cnf'), CA_CONFIG);
+  await writeFile(p('index.txt'), '');
+  await openssl(
+    [
+      'ca',
+      '-batch',
+      '-notext',
+      '-preserveDN',
+      '-config',
+      p('ca.cnf'),
+      ...(selfsignKey ? ['-selfsign', '-keyfile', selfsignKey] : ['-cert', p('ca.crt'), '-keyfile', p('ca.key')]),
+      '-startdate',
+      opensslTime(new Date(now.getTime() - CERT_BACKDATE_S * 1000)),
+      '-enddate',
+      opensslTime(new Date(now.getTime() + days * 86_400_000)),
+      '-in',
+      csr,
+      '-extfile',
+      ext,
+      '-out',
+      out,
+      '-outdir',
+      dir,
+    ],
+    dir,
+  ); // the configuration's relative paths (its database) are in the private folder
+}
+
+/**
+ * A self-signed CA for the appliance, valid ten years from `now`, and from CERT_BACKDATE_S
+ * before it (a skewed clock: docs/operations.md "Certificates and the clock").
+ */
+export async function generateCa(hostname: string, ws: PkiWorkspace, now: Date = new Date()): Promise<KeyPair> {
   return withPrivateDir(ws, async (dir) => {
     const key = join(dir, 'ca.key');
     const cert = join(dir, 'ca.crt');
+    await writeFile(
+      join(dir, 'ca-ext.cnf'),
+      ['basicConstraints=critical,CA:TRUE,pathlen:0', 'keyUsage=critical,keyCertSign,cRLSign', 'subjectKeyIdentifier=hash', ''].join('\n'),
+    );
     await openssl([
       'req',
-      '-x509',
+      '-new',
       ...NEW_KEY,
       '-nodes',
       '-sha256',
-      '-days',
-      '3650',
       '-keyout',
       key,
       '-out',
-      cert,
+      join(dir, 'ca.csr'),
       '-subj',
       `/O=haproxy-appliance/CN=${hostname} CA`,
-      '-addext',
-      'basicConstraints=critical,CA:TRUE,pathlen:0',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-      '-addext',
-      'subjectKeyIdentifier=hash',
     ]);
     crashPoint('pki-ca-key');
+    await sign(dir, join(dir, 'ca.csr'), join(dir, 'ca-ext.cnf'), cert, now, 3650, key);
     return { cert: await readFile(cert, 'utf8'), key: await readFile(key, 'utf8') };
   });
 }
 
-/** The server certificate (two years) for the given SANs, signed by the CA. */
-export async function issueServerCert(ca: KeyPair, commonName: string, sans: { ips: string[]; dns: string[] }, ws: PkiWorkspace): Promise<KeyPair> {
+/** The server certificate (two years from `now`, and from CERT_BACKDATE_S before it) for the given SANs, signed by the CA. */
+export async function issueServerCert(
+  ca: KeyPair,
+  commonName: string,
+  sans: { ips: string[]; dns: string[] },
+  ws: PkiWorkspace,
+  now: Date = new Date(),
+): Promise<KeyPair> {
   return withPrivateDir(ws, async (dir) => {
     const p = (n: string) => join(dir, n);
     await writeFile(p('ca.crt'), ca.cert);
@@ -182,25 +252,7 @@ export async function issueServerCert(ca: KeyPair, commonName: string, sans: { i
       `/O=haproxy-appliance/CN=${commonName}`,
     ]);
     crashPoint('pki-server-key');
-    await openssl([
-      'x509',
-      '-req',
-      '-sha256',
-      '-days',
-      '730',
-      '-in',
-      p('server.csr'),
-      '-CA',
-      p('ca.crt'),
-      '-CAkey',
-      p('ca.key'),
-      '-set_serial',
-      `0x${randomBytes(16).toString('hex')}`,
-      '-extfile',
-      p('ext.cnf'),
-      '-out',
-      p('server.crt'),
-    ]);
+    await sign(dir, p('server.csr'), p('ext.cnf'), p('server.crt'), now, 730);
     return { cert: await readFile(p('server.crt'), 'utf8'), key: await readFile(p('server.key'), 'utf8') };
   });
 }

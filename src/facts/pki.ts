@@ -9,7 +9,7 @@ import type { ApplianceConfig } from '../config/types.js';
 import { ApplyError, InputError } from '../errors.js';
 import { PKI_WORK_DIR } from '../appliance/paths.js';
 import { confinedPath } from '../util/root.js';
-import { serverSans } from '../plan/certificates.js';
+import { CERT_BACKDATE_S, serverSans } from '../plan/certificates.js';
 import { decidePki, keptPki, type PkiDecision } from '../plan/pki.js';
 import { OpensslFailed, cleanPkiLeftovers, generateCa, issueServerCert, releaseWorkspace, type PkiWorkspace } from './keys.js';
 import type { KeptPki, KeyPair, PkiFacts, PkiMaterial } from './types.js';
@@ -62,10 +62,10 @@ export async function materializePki(config: ApplianceConfig, facts: PkiFacts, d
       ? { cert: config.appliance.caCert!, key: config.appliance.caKey! }
       : decision.ca.source === 'existing'
         ? { cert: facts.caCert!, key: facts.caKey! }
-        : await making('ca', () => generateCa(config.network.hostname, ws));
+        : await making('ca', () => generateCa(config.network.hostname, ws, facts.now));
   const commonName = config.network.management.address?.address ?? config.network.hostname;
   const server = decision.server.issue
-    ? await making('server', () => issueServerCert(ca, commonName, serverSans(config), ws))
+    ? await making('server', () => issueServerCert(ca, commonName, serverSans(config), ws, facts.now))
     : { cert: facts.serverCert!, key: facts.serverKey! };
   return { ca, server };
 }
@@ -75,6 +75,10 @@ export function pkiNotes(d: PkiDecision): string[] {
   const notes: string[] = [];
   if (d.ca.source === 'generate') notes.push(`appliance.ca_cert: blank, so a CA is generated (${d.ca.reason})`);
   if (d.server.issue) notes.push(`server.crt is issued (${d.server.reason})`);
+  if (d.ca.source === 'generate' || d.server.issue)
+    notes.push(
+      `the certificates made now are valid from ${CERT_BACKDATE_S / 3600} h before this clock (notBefore backdated), so a client whose clock is behind this one's accepts them`,
+    );
   return notes;
 }
 
@@ -98,8 +102,15 @@ export interface PkiOutcome {
  * under `root` (its work folder; a killed run's leftovers there are removed first, and folders
  * made only for this are removed again, so a refused or dry run leaves the tree as it was).
  */
-export async function preparePki(config: ApplianceConfig, root: string, onDisk: PkiFacts): Promise<PkiOutcome> {
+export async function preparePki(
+  config: ApplianceConfig,
+  root: string,
+  onDisk: PkiFacts,
+  options: { beforeMaking?: (decision: PkiDecision) => Promise<void> } = {},
+): Promise<PkiOutcome> {
   const decision = decidePki(config, onDisk);
+  // The clock, before anything is made (src/facts/time-sync.ts: only where NTP is set).
+  await options.beforeMaking?.(decision);
   const ws: PkiWorkspace = { dir: await confinedPath(root, PKI_WORK_DIR) };
   await cleanPkiLeftovers(ws);
   try {

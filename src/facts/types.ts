@@ -39,6 +39,8 @@ export interface ApplianceFacts {
   haproxyCfg?: string;
   /** The crypt of the root password property applied last time. */
   rootPasswordMarker?: string;
+  /** root's authorized_keys, whose lines outside the agent's block are kept. */
+  authorizedKeys?: string;
   /** `dataplaneapi --version` output (or the version from elsewhere); undefined when the binary is missing. */
   dataplaneVersionOutput?: string;
   /** Why the Data Plane API's version is not known (with --root nothing from the image is run). */

@@ -44,6 +44,7 @@ export function planAppliance(config: ApplianceConfig, nics: NicAssignment[], fa
   });
   const access = accessModel(config, {
     ...(facts.rootPasswordMarker !== undefined && { rootPasswordMarker: facts.rootPasswordMarker }),
+    ...(facts.authorizedKeys !== undefined && { authorizedKeys: facts.authorizedKeys }),
     salt: facts.salts.root,
   });
   // Without new key material the PKI files stay as they are; only the CA on disk still in use is published,

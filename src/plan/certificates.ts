@@ -6,6 +6,17 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { ApplianceConfig } from '../config/types.js';
 
+/**
+ * How far before the moment they are made the appliance's certificates (the generated CA and the
+ * server certificate) start to be valid: 24 hours. A first boot makes them before any NTP server
+ * can answer (the agent runs before the network is up), and a client whose clock is behind the
+ * appliance's refuses a certificate that is "not yet valid" (Cluster API vSphere provider #875).
+ * The largest skew seen in practice is a hardware clock kept in local time and read as UTC, up to
+ * 14 hours (UTC+14); a day covers every time zone with room. Backdating grants nothing: the key
+ * did not exist before, and the end of validity is counted from the real moment.
+ */
+export const CERT_BACKDATE_S = 24 * 3600;
+
 /** Renew the server certificate when it expires within this many days. */
 export const RENEW_DAYS = 30;
 const DAY = 86_400_000;
@@ -57,12 +68,18 @@ export function signedBy(certPem: string | undefined, caPem: string | undefined)
   return cert !== undefined && ca !== undefined && ca.ca && cert.checkIssued(ca) && cert.verify(ca.publicKey);
 }
 
+/** A certificate made while the clock was further ahead than the backdate: clients would refuse it until then. */
+function notYetValid(name: string, cert: X509Certificate): string {
+  return `${name} is not valid before ${new Date(cert.validFrom).toISOString()} (the clock was ahead when it was made)`;
+}
+
 /** Why an existing generated CA cannot be kept, or undefined when it can. */
 export function caProblem(certPem: string | undefined, keyPem: string | undefined, now: Date): string | undefined {
   const cert = tryCert(certPem);
   if (!cert) return certPem ? 'ca.crt is not a readable certificate' : 'there is no CA yet';
   if (!cert.ca) return 'ca.crt is not a CA certificate';
   if (!keyMatches(cert, keyPem)) return 'ca.key is missing or does not belong to ca.crt';
+  if (new Date(cert.validFrom).getTime() > now.getTime()) return notYetValid('ca.crt', cert);
   if (new Date(cert.validTo).getTime() - now.getTime() < RENEW_DAYS * DAY) return `the CA expires on ${new Date(cert.validTo).toISOString()}`;
   return undefined;
 }
@@ -80,6 +97,7 @@ export function serverCertProblem(
   const ca = tryCert(caPem);
   if (!ca || !cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return 'server.crt was not signed by the current CA';
   if (!keyMatches(cert, keyPem)) return 'server.key is missing or does not belong to server.crt';
+  if (new Date(cert.validFrom).getTime() > now.getTime()) return notYetValid('server.crt', cert);
   const have = sanList(cert).join(', ');
   const want = wantedSanList(sans).join(', ');
   if (have !== want) return `the SANs changed (have ${have || 'none'}; want ${want})`;

@@ -18,6 +18,8 @@ export interface RouteSpec {
   preferredSource?: string;
   type?: 'local';
   table?: number | 'local';
+  /** Set on the routes of `network.static_routes` (the verifier checks those by route.static). */
+  staticRoute?: true;
 }
 
 /** One [RoutingPolicyRule] section. */
@@ -59,12 +61,22 @@ export interface VipPlacement {
   reason: string;
 }
 
+/** Where one `network.static_routes` entry goes: the NIC whose subnet holds its gateway, and which tables. */
+export interface StaticRoutePlacement {
+  destination: string;
+  gateway: string;
+  role: NicRole;
+  /** `main` always; the NIC's own table too for workload and frontend. */
+  tables: Array<number | 'main'>;
+}
+
 export interface NetworkModel {
   deployment: ApplianceConfig['deployment'];
   nics: NicNetwork[];
   /** `local <range> dev lo` routes (table local), one per service range. */
   anyip: RouteSpec[];
   vips: VipPlacement[];
+  staticRoutes: StaticRoutePlacement[];
   tables: { role: PolicyRole; id: number }[];
   hostname: {
     /** What /etc/hostname holds: the FQDN, or its first label when longer than 64 characters. */
@@ -115,17 +127,53 @@ export function placeServiceRange(config: ApplianceConfig, range: string): VipPl
   };
 }
 
-function dhcpSettings(nic: NicConfig, options: { table?: number; useDNS: boolean; useNTP: boolean }): { key: string; value: string }[] {
+/**
+ * The NIC that carries each static route: the one whose static subnet holds the gateway
+ * (validation guarantees there is one). On management the route goes in the main table (where
+ * management's routes live); on workload or frontend in the NIC's table, so that replies from
+ * its addresses and VIPs to that network take the route, and in the main table, so that
+ * connections the appliance opens (haproxy to backends there) take it too.
+ */
+export function placeStaticRoutes(config: ApplianceConfig): StaticRoutePlacement[] {
+  const nics = [config.network.management, config.network.workload, ...(config.network.frontend ? [config.network.frontend] : [])];
+  return config.network.staticRoutes.map(({ destination, gateway }) => {
+    const holder = nics.find((n) => n.address && contains(cidr(n.address.network), gateway));
+    if (!holder) throw new Error(`internal: no static NIC subnet holds the gateway of ${destination} via ${gateway}`);
+    const tables: StaticRoutePlacement['tables'] = holder.role === 'management' ? ['main'] : [ROUTE_TABLE[holder.role], 'main'];
+    return { destination, gateway, role: holder.role, tables };
+  });
+}
+
+/** The [Route] sections of the static routes a NIC carries. */
+function staticRouteSpecs(placements: StaticRoutePlacement[], role: NicRole): RouteSpec[] {
+  return placements
+    .filter((p) => p.role === role)
+    .flatMap((p) =>
+      p.tables.map((t): RouteSpec => ({
+        comment:
+          t === 'main'
+            ? `network.static_routes, main table: ${p.destination} via ${p.gateway}${role === 'management' ? '' : ' (connections the appliance opens)'}.`
+            : `network.static_routes, table ${t} (${role}): ${p.destination} via ${p.gateway} (replies from the ${role} addresses and VIPs).`,
+        destination: p.destination,
+        gateway: p.gateway,
+        ...(t !== 'main' && { table: t }),
+        staticRoute: true,
+      })),
+    );
+}
+
+function dhcpSettings(nic: NicConfig, options: { table?: number; useDNS: boolean; useNTP: boolean; useDomains?: false }): { key: string; value: string }[] {
   const out: { key: string; value: string }[] = [{ key: 'ClientIdentifier', value: 'mac' }];
   if (options.table !== undefined) out.push({ key: 'RouteTable', value: String(options.table) });
   if (nic.gateway) out.push({ key: 'UseGateway', value: 'no' });
   if (!options.useDNS) out.push({ key: 'UseDNS', value: 'no' });
   if (!options.useNTP) out.push({ key: 'UseNTP', value: 'no' });
+  if (options.useDomains === false) out.push({ key: 'UseDomains', value: 'no' });
   out.push({ key: 'UseHostname', value: 'no' });
   return out;
 }
 
-function managementNetwork(config: ApplianceConfig, mac: string, domains: string[]): NicNetwork {
+function managementNetwork(config: ApplianceConfig, mac: string, domains: string[], statics: StaticRoutePlacement[]): NicNetwork {
   const nic = config.network.management;
   const dhcp = !nic.address;
   const routes: RouteSpec[] = [];
@@ -136,6 +184,7 @@ function managementNetwork(config: ApplianceConfig, mac: string, domains: string
       gatewayOnLink: true,
     });
   }
+  routes.push(...staticRouteSpecs(statics, 'management'));
   return {
     role: 'management',
     mac,
@@ -144,13 +193,20 @@ function managementNetwork(config: ApplianceConfig, mac: string, domains: string
     ...(!dhcp && nic.gateway && { gateway: nic.gateway }),
     dns: config.network.nameservers,
     domains,
-    dhcpv4: dhcp ? dhcpSettings(nic, { useDNS: config.network.nameservers.length === 0, useNTP: config.network.ntpServers.length === 0 }) : [],
+    dhcpv4: dhcp
+      ? dhcpSettings(nic, {
+          useDNS: config.network.nameservers.length === 0,
+          useNTP: config.network.ntpServers.length === 0,
+          // network.search_domains replaces the lease's domains (networkd's default is no already; said explicitly).
+          ...(config.network.searchDomains.length > 0 && { useDomains: false as const }),
+        })
+      : [],
     routes,
     rules: [],
   };
 }
 
-function policyNetwork(config: ApplianceConfig, role: PolicyRole, mac: string, vips: VipPlacement[]): NicNetwork {
+function policyNetwork(config: ApplianceConfig, role: PolicyRole, mac: string, vips: VipPlacement[], statics: StaticRoutePlacement[]): NicNetwork {
   const nic = (role === 'workload' ? config.network.workload : config.network.frontend)!;
   const table = ROUTE_TABLE[role];
   const dhcp = !nic.address;
@@ -174,6 +230,7 @@ function policyNetwork(config: ApplianceConfig, role: PolicyRole, mac: string, v
       table,
     });
   }
+  routes.push(...staticRouteSpecs(statics, role));
 
   config.loadbalance.serviceIpRanges.forEach((range, i) => {
     const vip = vips[i]!;
@@ -236,13 +293,15 @@ export function networkModel(config: ApplianceConfig, nics: NicAssignment[]): Ne
   const fqdn = config.network.hostname.replace(/\.$/u, '');
   const dot = fqdn.indexOf('.');
   const short = dot < 0 ? fqdn : fqdn.slice(0, dot);
-  const domains = dot < 0 ? [] : [fqdn.slice(dot + 1)];
+  // network.search_domains replaces the host name's domain as the search list.
+  const domains = config.network.searchDomains.length ? config.network.searchDomains : dot < 0 ? [] : [fqdn.slice(dot + 1)];
+  const statics = placeStaticRoutes(config);
 
   const vips = config.loadbalance.serviceIpRanges.map((r) => placeServiceRange(config, r));
   const policyRoles = POLICY_ROLES.filter((r) => r === 'workload' || config.network.frontend);
   return {
     deployment: config.deployment,
-    nics: [managementNetwork(config, mac('management'), domains), ...policyRoles.map((r) => policyNetwork(config, r, mac(r), vips))],
+    nics: [managementNetwork(config, mac('management'), domains, statics), ...policyRoles.map((r) => policyNetwork(config, r, mac(r), vips, statics))],
     anyip: config.loadbalance.serviceIpRanges.map((range) => ({
       comment: `AnyIP: the appliance answers for, and haproxy may bind, every address in ${range}.`,
       destination: range,
@@ -250,6 +309,7 @@ export function networkModel(config: ApplianceConfig, nics: NicAssignment[]): Ne
       table: 'local',
     })),
     vips,
+    staticRoutes: statics,
     tables: policyRoles.map((role) => ({ role, id: ROUTE_TABLE[role] })),
     hostname: {
       static: fqdn.length <= 64 ? fqdn : short,

@@ -42,3 +42,36 @@ export function keptPki(facts: PkiFacts, decision: PkiDecision): KeptPki {
     serverKeyPair: facts.serverCert !== undefined && facts.serverKey !== undefined,
   };
 }
+
+/** How long a run that makes certificates waits for NTP at most: short, a run must not hang on an unreachable server. */
+export const TIME_SYNC_WAIT_S = 5;
+
+/** How the run is made, for the decision to wait for the clock. */
+export interface ClockContext {
+  /** This machine (no --root). */
+  live: boolean;
+  /** systemd is PID 1. */
+  systemd: boolean;
+  /** The boot's run of the first-boot unit, before the network and systemd-timesyncd start. */
+  boot: boolean;
+}
+
+/**
+ * Whether the run waits (at most TIME_SYNC_WAIT_S) for systemd-timesyncd to synchronise the clock
+ * before it makes certificates: only when it makes one, NTP servers are configured, and a
+ * timesyncd can be running (this machine, under systemd, not the boot's run: at boot the agent
+ * runs before the network and timesyncd, so there is nothing to wait for, and the backdate
+ * covers the skew). Pure.
+ */
+export function timeSyncWait(config: ApplianceConfig, decision: PkiDecision, ctx: ClockContext): { wait: true } | { wait: false; why: string } {
+  if (decision.ca.source !== 'generate' && !decision.server.issue) return { wait: false, why: 'no certificate is made' };
+  if (config.network.ntpServers.length === 0) return { wait: false, why: 'network.ntp_servers is blank' };
+  if (!ctx.live) return { wait: false, why: 'a --root sandbox has no clock of its own' };
+  if (!ctx.systemd) return { wait: false, why: 'systemd is not running, so systemd-timesyncd is not either' };
+  if (ctx.boot)
+    return {
+      wait: false,
+      why: 'at boot the agent runs before the network and systemd-timesyncd start; the certificates are backdated instead',
+    };
+  return { wait: true };
+}

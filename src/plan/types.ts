@@ -23,6 +23,11 @@ export interface DesiredFile {
   content: string;
   /** File mode, e.g. 0o644; private keys and secrets 0o600. */
   mode: number;
+  /**
+   * The mode of the file's folder when it must be private (root's `.ssh`: 0700): made with it when
+   * missing, and set to it when it is there. Unset: parents are made 0755 and left as they are.
+   */
+  dirMode?: number;
   /** Holds a secret: never printed in a diff, never world-readable. */
   secret?: boolean;
   /** The services that must be reloaded when this file changes. */

@@ -11,7 +11,7 @@
  * symbolic link, so the kernel cannot follow one out of the root when it is opened.
  */
 import { constants, type Stats } from 'node:fs';
-import { lstat, open, readlink, realpath, stat } from 'node:fs/promises';
+import { lstat, open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { problem } from '../problems.js';
@@ -149,9 +149,32 @@ export async function readCurrent(file: string, display: string = file, followLi
     // Another writer may have renamed a new file into place since the lstat (the Data Plane API
     // saves haproxy.cfg that way): what counts is that the file opened is a regular one.
     if (!now.isFile()) throw refuse(now);
-    return { content: await fh.readFile('utf8'), mode: now.mode & 0o7777 };
+    return { content: await readText(fh, now.size), mode: now.mode & 0o7777 };
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * The whole file as UTF-8 text (invalid bytes as U+FFFD, as `readFile` decodes them), read into
+ * one buffer of the size `fstat` gave (grown should the file have grown since) and decoded once.
+ * `FileHandle.readFile` reads 512 KiB at a time and decodes chunk by chunk: for a haproxy.cfg of
+ * 10,000 Data Plane API pairs (13 MB) that was 26 round trips to the thread pool and a stream
+ * decoder, several times the cost of one read.
+ */
+async function readText(fh: FileHandle, size: number): Promise<string> {
+  // One byte more than the size: a read that fills it says the file grew.
+  let buf = Buffer.allocUnsafe(size + 1);
+  let n = 0;
+  for (;;) {
+    if (n === buf.length) {
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger, 0, 0, n);
+      buf = bigger;
+    }
+    const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+    if (bytesRead === 0) return buf.toString('utf8', 0, n);
+    n += bytesRead;
   }
 }
 

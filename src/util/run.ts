@@ -46,6 +46,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Open file descriptors the program gets as its fds 3, 4, … (flock(1) locks one of ours). */
   fds?: number[];
+  /** The working directory (relative paths of the program's own configuration: `openssl ca`). */
+  cwd?: string;
   /** The caller decodes stdout itself (strictly), and reads at most `max` bytes of it. */
   bytes?: { max: number };
 }
@@ -58,6 +60,7 @@ export async function run(argv: readonly string[], options: RunOptions = {}): Pr
     reject: false,
     timeout: timeoutMs,
     ...(options.input !== undefined && { input: options.input }),
+    ...(options.cwd !== undefined && { cwd: options.cwd }),
     // execa passes a number as an open descriptor at runtime; its types only allow that for 0-2.
     stdio: [stdin, 'pipe', 'pipe', ...(options.fds ?? [])] as unknown as ['pipe', 'pipe', 'pipe'],
     ...(options.bytes && { encoding: 'buffer' as const, maxBuffer: options.bytes.max + 1, stripFinalNewline: false }),

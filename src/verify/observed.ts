@@ -8,8 +8,9 @@ import { parseAddrs, parseRoutes, parseRtTables, parseRules, tableNumber } from 
 import { parseNetstat, parseSs } from './parse/listeners.js';
 import { parseBinds, parseHaproxyVersion } from './parse/haproxy.js';
 import { parseCertSection } from './parse/certs.js';
-import { parseMeta, parseProcesses, parseResolvConf, serviceStates } from './parse/system.js';
-import type { Observed, SectionInfo } from './types.js';
+import { parseMeta, parseProcesses, parseResolvConf, parseResolvSearch, serviceStates } from './parse/system.js';
+import { parseSshAccess } from './parse/ssh-access.js';
+import type { LoadedEvidence, Observed, SectionInfo } from './types.js';
 
 function firstLine(text: string): string {
   return (
@@ -18,6 +19,12 @@ function firstLine(text: string): string {
       .map((l) => l.trim())
       .find(Boolean) ?? ''
   );
+}
+
+/** The `haproxy-loaded` section: `worker PID started T cfg-changed C binary-changed B`. */
+function loadedEvidence(text: string): LoadedEvidence | undefined {
+  const m = /^worker (\d+) started (\d+) cfg-changed (\d+) binary-changed \d+$/u.exec(firstLine(text));
+  return m ? { worker: Number(m[1]), startedAt: Number(m[2]), cfgChangedAt: Number(m[3]) } : undefined;
 }
 
 /** Why a section gave nothing usable: its stderr, or its exit code. */
@@ -36,8 +43,14 @@ export function observedFromSections(sections: Record<string, SectionInfo>): Obs
   if (meta.time !== undefined) f.remoteTime = meta.time;
   if (meta.hostname) f.hostname = meta.hostname;
   if (ok('etc-hostname')) f.etcHostname = firstLine(sections['etc-hostname']!.stdout);
-  if (ok('resolv.conf')) f.resolvConf = parseResolvConf(sections['resolv.conf']!.stdout);
-  if (ok('resolved-upstream')) f.resolvedUpstream = parseResolvConf(sections['resolved-upstream']!.stdout);
+  if (ok('resolv.conf')) {
+    f.resolvConf = parseResolvConf(sections['resolv.conf']!.stdout);
+    f.resolvSearch = parseResolvSearch(sections['resolv.conf']!.stdout);
+  }
+  if (ok('resolved-upstream')) {
+    f.resolvedUpstream = parseResolvConf(sections['resolved-upstream']!.stdout);
+    f.resolvedSearch = parseResolvSearch(sections['resolved-upstream']!.stdout);
+  }
 
   if (sections['listeners.ss']) {
     f.listenerTool = 'ss';
@@ -84,7 +97,9 @@ export function observedFromSections(sections: Record<string, SectionInfo>): Obs
   f.serviceMethod = systemctl !== undefined ? 'systemd' : 'process';
 
   if (sections['haproxy-missing']) f.haproxyCheck = { missing: true };
-  else if (sections['haproxy-check']) {
+  else if (sections['haproxy-loaded']?.rc === 0 && loadedEvidence(sections['haproxy-loaded'].stdout)) {
+    f.haproxyCheck = { ok: true, rc: 0, output: '', loaded: loadedEvidence(sections['haproxy-loaded'].stdout)! };
+  } else if (sections['haproxy-check']) {
     const s = sections['haproxy-check'];
     f.haproxyCheck = { ok: s.rc === 0, rc: s.rc ?? -1, output: `${s.stdout}\n${s.stderr}`.trim() };
   }
@@ -92,10 +107,10 @@ export function observedFromSections(sections: Record<string, SectionInfo>): Obs
     const v = parseHaproxyVersion(`${sections['haproxy-version'].stdout}\n${sections['haproxy-version'].stderr}`);
     if (v) f.haproxyVersion = v;
   }
-  if (ok('haproxy-cfg')) {
-    f.haproxyCfg = sections['haproxy-cfg']!.stdout;
-    f.binds = parseBinds(f.haproxyCfg);
-  }
+  // grep exits 1 when no line matches (a file with no section).
+  const lines = sections['haproxy-cfg-lines'];
+  if (lines && (lines.rc === 0 || lines.rc === 1)) f.binds = parseBinds(lines.stdout, { numbered: true });
+  else if (ok('haproxy-cfg')) f.binds = parseBinds(sections['haproxy-cfg']!.stdout);
   if (ok('haproxy-cfg-mtime')) {
     const t = Number(firstLine(sections['haproxy-cfg-mtime']!.stdout));
     if (Number.isFinite(t)) f.haproxyCfgMtime = t;
@@ -106,5 +121,6 @@ export function observedFromSections(sections: Record<string, SectionInfo>): Obs
     f.missingCerts = c.missing;
   }
   if (ok('state')) f.stateText = sections.state!.stdout;
+  if (ok('ssh-access')) f.sshAccess = parseSshAccess(sections['ssh-access']!.stdout);
   return f;
 }

@@ -59,6 +59,7 @@ const SECTION_READS: Record<string, string> = {
   'listeners.netstat': 'netstat -tnlp',
   'haproxy-check': `haproxy -c -f ${APPLIANCE_PATHS.haproxyCfg}`,
   'haproxy-cfg': APPLIANCE_PATHS.haproxyCfg,
+  'haproxy-cfg-lines': `the section headers and binds of ${APPLIANCE_PATHS.haproxyCfg}`,
 };
 
 /** The most text kept for the early API probe (state.json and the certificates are a few kB). */

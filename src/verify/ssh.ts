@@ -265,7 +265,7 @@ function classify(err: unknown, target: SshTarget, creds: SshCredentials, timeou
     return new HostError(
       'auth',
       `${target.user}@${at}: authentication failed (tried ${tried})`,
-      `check the user (--user) and the credentials (--identity, --password-env); root logs in only when appliance.permit_root_login is true`,
+      `check the user (--user) and the credentials (--identity, --password-env); root logs in only when appliance.permit_root_login is True, and with a key of appliance.ssh_authorized_keys only when it is prohibit-password`,
     );
   }
   if (level === 'handshake' && /host key|no matching/iu.test(msg) && knownTypes.length) {
@@ -293,10 +293,10 @@ export interface ExecResult {
 /**
  * The most the verifier takes from the appliance for one collection, stdout and stderr together:
  * 64 MiB. A real collection is about 15 kB (test/fixtures/verify/bed/collect-*.stdout); an
- * appliance whose haproxy.cfg holds 10,000 Data Plane API frontend/backend pairs sends 9.5 MB of
- * haproxy.cfg with one bind and three servers a pair (test/integration/verify/collect-limits.test.ts), about
- * 21 MB with two binds and two backends of three servers each, plus about 1–2 MB of `ss` lines for
- * its listeners: the cap leaves even the larger case three times its room.
+ * appliance whose haproxy.cfg holds 10,000 Data Plane API frontend/backend pairs sends about 3 MB
+ * of haproxy.cfg's headers and binds (test/integration/verify/collect-limits.test.ts), plus about
+ * 1–2 MB of `ss` lines for its listeners; the whole file (9.5–21 MB), where the appliance has no
+ * grep, still fits three times over.
  * Past it the verifier stops reading (the connection is closed) instead of filling the
  * workstation's memory with what a hostile or broken appliance sends (a 2 GB state.json, an
  * endless command).
@@ -388,13 +388,13 @@ export class BoundedOutput {
 }
 
 /** Ends a connection at once: the socket is destroyed, so nothing more is read from it. */
-function hangUp(ssh: NodeSSH): void {
+export function hangUp(ssh: NodeSSH): void {
   (ssh.connection as unknown as { destroy?: () => void } | null)?.destroy?.();
   ssh.dispose();
 }
 
 /** What runScript uses of ssh2's exec channel (ssh2 ships no type declarations here). */
-interface ExecChannel {
+export interface ExecChannel {
   on(event: 'data', cb: (chunk: Buffer) => void): void;
   on(event: 'exit', cb: (code: number | null) => void): void;
   on(event: 'close', cb: () => void): void;
@@ -403,7 +403,7 @@ interface ExecChannel {
 }
 
 /** What runScript uses of ssh2's client. */
-interface ExecConnection {
+export interface ExecConnection {
   once(event: 'error', cb: (err: Error) => void): void;
   removeListener(event: 'error', cb: (err: Error) => void): void;
   exec(command: string, opts: object, cb: (err: Error | undefined, channel: ExecChannel) => void): void;

@@ -103,6 +103,16 @@ export interface ProcessInfo {
   netns?: string;
 }
 
+/** Why haproxy.cfg is known valid without `haproxy -c`: the running haproxy loaded it (seconds since the epoch). */
+export interface LoadedEvidence {
+  /** The newest worker's PID. */
+  worker: number;
+  /** When it started. */
+  startedAt: number;
+  /** haproxy.cfg's last change (ctime). */
+  cfgChangedAt: number;
+}
+
 /** One `bind` of haproxy.cfg. */
 export interface HaproxyBind {
   /** `frontend NAME` or `listen NAME`. */
@@ -133,6 +143,8 @@ export interface CertInfo {
   fingerprint256: string;
 }
 
+import type { SshAccess } from './parse/ssh-access.js';
+
 /** What a section of the collection said about itself. */
 export interface SectionInfo {
   /** Exit code of the command, undefined when it did not run at all. */
@@ -152,6 +164,9 @@ export interface Observed {
   /** Nameservers of /etc/resolv.conf, and of systemd-resolved's upstream file when present. */
   resolvConf?: string[];
   resolvedUpstream?: string[];
+  /** The search list of /etc/resolv.conf and of resolved's upstream file (their last `search`/`domain` line; empty: none). */
+  resolvSearch?: string[];
+  resolvedSearch?: string[];
   listeners?: Listener[];
   listenerTool?: 'ss' | 'netstat';
   /** Why the listeners are unknown (no tool, tool failed). */
@@ -163,9 +178,13 @@ export interface Observed {
   services?: ServiceState[];
   serviceMethod?: ServiceMethod;
   processes?: ProcessInfo[];
-  haproxyCheck?: { ok: boolean; rc: number; output: string } | { missing: true };
+  /**
+   * haproxy.cfg's verdict: `haproxy -c`'s, or, when the running haproxy loaded the file as it is
+   * (its newest worker started after the file's and the binary's last change), that evidence
+   * (`loaded`; -c was not rerun).
+   */
+  haproxyCheck?: { ok: boolean; rc: number; output: string; loaded?: LoadedEvidence } | { missing: true };
   haproxyVersion?: string;
-  haproxyCfg?: string;
   haproxyCfgPath: string;
   /** Seconds since the epoch of haproxy.cfg's last change. */
   haproxyCfgMtime?: number;
@@ -174,6 +193,8 @@ export interface Observed {
   /** Certificate files that were asked for but could not be read. */
   missingCerts: string[];
   stateText?: string;
+  /** Root's keys (fingerprints), the modes of ~/.ssh, sshd's effective settings; undefined when not collected. */
+  sshAccess?: SshAccess;
   /** Sections that came back, raw, for --json debugging of a surprise. */
   sections: Record<string, SectionInfo>;
 }

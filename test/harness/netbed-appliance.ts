@@ -309,9 +309,17 @@ export interface Dnsmasq {
 /**
  * Starts dnsmasq as a DHCP server only (--port=0: no DNS) in `bed`'s namespace `ns`, bound to
  * `iface` only, handing out `range` (dnsmasq's --dhcp-range syntax) with `router` as option 3
- * (omitted when undefined). No config file, pid/lease files in a private temp dir.
+ * (omitted when undefined), and any further `options`. No config file, pid/lease files in a private temp dir.
  */
-export async function startDnsmasq(bed: TestBed, ns: string, iface: string, range: string, router: string | undefined): Promise<Dnsmasq> {
+export async function startDnsmasq(
+  bed: TestBed,
+  ns: string,
+  iface: string,
+  range: string,
+  router: string | undefined,
+  /** More `--dhcp-option=` values, e.g. `15,lease.example` (the domain name). */
+  options: readonly string[] = [],
+): Promise<Dnsmasq> {
   try {
     accessSync(DNSMASQ_BIN, fsConstants.X_OK);
   } catch {
@@ -340,6 +348,7 @@ export async function startDnsmasq(bed: TestBed, ns: string, iface: string, rang
     '--user=root',
     '--group=root',
     ...(router ? [`--dhcp-option=3,${router}`] : []),
+    ...options.map((o) => `--dhcp-option=${o}`),
   ];
   // `ip netns exec` (and setpriv) exec dnsmasq: the spawned PID is dnsmasq's own. setpriv
   // --pdeathsig makes the kernel kill it should this test process die without cleaning up.

@@ -71,6 +71,16 @@ export const SCENARIOS: Scenario[] = [
     },
     adapters: THREE,
   },
+  {
+    name: 'static-routes',
+    what: 'network.static_routes through each NIC (management: main table; workload, frontend: their table and main) and network.search_domains',
+    properties: {
+      ...SEED_PROPERTIES,
+      'network.static_routes': '10.20.0.0/16 via 192.168.1.254, 172.16.5.0/24 via 172.16.10.254, 10.30.0.0/24 via 10.191.191.253',
+      'network.search_domains': 'corp.example.com, Lab.Example.',
+    },
+    adapters: THREE,
+  },
 ];
 
 export function scenarioConfig(s: Scenario): ApplianceConfig {

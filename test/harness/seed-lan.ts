@@ -113,11 +113,11 @@ ${ipv6}`,
 /**
  * `haproxy-appliance verify` (the built bundle) from the workstation namespace to the appliance's
  * management address over SSH, as root with `password` (passed in the environment, never in
- * argv), JSON report; `args` adds options (e.g. `--expect FILE`).
+ * argv) or the key `identity`, JSON report; `args` adds options (e.g. `--expect FILE`).
  */
 export async function verifyFromWorkstation(
   bed: TestBed,
-  opts: { knownHosts: string; home: string; password: string; timeoutS: number; args?: string[] },
+  opts: { knownHosts: string; home: string; password: string; timeoutS: number; args?: string[]; identity?: string },
 ): Promise<VerifyRun> {
   const t0 = performance.now();
   const r = await execa(
@@ -130,8 +130,8 @@ export async function verifyFromWorkstation(
       BUNDLE,
       'verify',
       `root@${ADDR.management}`,
-      '--password-env',
-      'HPA_E2E_ROOT_PASSWORD',
+      // A key (`identity`) instead of the password when given.
+      ...(opts.identity !== undefined ? ['--identity', opts.identity] : ['--password-env', 'HPA_E2E_ROOT_PASSWORD']),
       '--known-hosts',
       opts.knownHosts,
       '--accept-new',

@@ -28,6 +28,9 @@ import { execa } from 'execa';
 import type { ApplianceConfig, NicRole } from '../../src/config/types.js';
 import { networkModel } from '../../src/plan/network.js';
 import { renderNetworkFiles } from '../../src/render/network.js';
+import { accessModel, mergeAuthorizedKeys } from '../../src/plan/access.js';
+import { renderAccessFiles } from '../../src/render/access.js';
+import { SSHD_DROPIN } from '../../src/appliance/paths.js';
 import { publicConfig, STATE_FORMAT, type AppliedState } from '../../src/appliance/state.js';
 import { createTestBed, type TestBed } from './netns.js';
 import { sleep, terminate } from './process.js';
@@ -345,6 +348,13 @@ mount --bind "$D/shadow" /etc/shadow
 mount --bind "$D/resolv.conf" /etc/resolv.conf
 mount --bind "$D/hostname" /etc/hostname
 mount -t tmpfs -o mode=0755 tmpfs /run
+# Root's home of the appliance: its own .ssh (the agent's block and the bed's keys), never the host's.
+mount -t tmpfs -o mode=0700 tmpfs /root
+mkdir -m 0700 /root/.ssh
+cp "$D/authorized_keys" /root/.ssh/authorized_keys
+chmod 0600 /root/.ssh/authorized_keys
+# sshd -T (the verifier's ssh-access section) reads the appliance's sshd_config, not the host's.
+if [ -e /etc/ssh/sshd_config ]; then mount --bind "$D/sshd_config" /etc/ssh/sshd_config; fi
 mkdir -p /run/sshd /run/haproxy
 chmod 0755 /run/sshd
 hostname "$HOST"
@@ -481,19 +491,24 @@ export class Appliance {
     await writeFile(join(dir, 'resolv.conf'), `${cfg.network.nameservers.map((n) => `nameserver ${n}`).join('\n')}\n`);
     const host = cfg.network.hostname;
     await writeFile(join(dir, 'hostname'), `${host}\n`);
-    await writeFile(join(dir, 'authorized_keys'), `${spec.authorizedKeys.join('\n')}\n`, { mode: 0o600 });
+    // Root's authorized_keys as the agent makes it: the bed's keys (the verifier's) as keys added
+    // by hand, and the block of appliance.ssh_authorized_keys.
+    await writeFile(join(dir, 'authorized_keys'), mergeAuthorizedKeys(`${spec.authorizedKeys.join('\n')}\n`, cfg.appliance.sshAuthorizedKeys), { mode: 0o600 });
+    // The agent's sshd drop-in (PermitRootLogin, ListenAddress), included first as sshd_config does.
+    const { rootPassword: _pwd, ...appliance } = cfg.appliance;
+    const dropin = renderAccessFiles(accessModel({ ...cfg, appliance }, { salt: 'unused' })).find((f) => f.path === SSHD_DROPIN)!;
+    await writeFile(join(dir, 'sshd-dropin.conf'), dropin.content);
     await writeFile(
       join(dir, 'sshd_config'),
       [
+        `Include ${join(dir, 'sshd-dropin.conf')}`,
         'Port 22',
-        `ListenAddress ${this.mgmtIp}`,
+        ...(/^ListenAddress /mu.test(dropin.content) ? [] : [`ListenAddress ${this.mgmtIp}`]),
         `HostKey ${spec.hostKey.path}`,
-        'PermitRootLogin yes',
         'PubkeyAuthentication yes',
         'PasswordAuthentication yes',
         'KbdInteractiveAuthentication no',
         'UsePAM no',
-        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
         'StrictModes no',
         'PidFile none',
         'MaxStartups 100:30:200',

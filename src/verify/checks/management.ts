@@ -8,7 +8,8 @@ import { formatEndpoint, isWildcard, listensOn, owners } from '../parse/listener
 import { APPLIANCE_PATHS } from '../script.js';
 import type { CheckResult, Status } from '../types.js';
 import type { Check, CheckContext } from './check.js';
-import { flag, listenerUnknown, managementAddress, noProcessNames, ownedBy, processArgs, r, serviceActive } from './helpers.js';
+import { flag, listenerUnknown, managementAddress, noProcessNames, ownedBy, plural, processArgs, r, serviceActive } from './helpers.js';
+import { fingerprintOf } from '../../config/ssh-keys.js';
 
 function checkDataplaneListen(input: CheckContext): CheckResult {
   const id = 'dataplane.listen';
@@ -188,6 +189,91 @@ function checkSshListen(input: CheckContext, sshPort: number): CheckResult {
   );
 }
 
+const AUTHORIZED_KEYS = '/root/.ssh/authorized_keys';
+
+/** Root's keys from appliance.ssh_authorized_keys are in authorized_keys, which sshd's StrictModes accepts. */
+function checkRootKeys(input: CheckContext): CheckResult {
+  const id = 'ssh.root-keys';
+  const want = input.expected?.config.appliance.sshAuthorizedKeys ?? [];
+  if (!input.expected) return r(id, 'skip', 'not checked: no expected configuration');
+  if (want.length === 0)
+    return r(id, 'pass', 'appliance.ssh_authorized_keys is blank: the agent manages no key of root (keys added by hand are not its business)');
+  const seen = input.observed.sshAccess;
+  if (!seen) return r(id, 'warn', "root's keys were not collected", 'verify again (the ssh-access section of the collection did not come back)');
+  if (input.observed.uid !== 0 && seen.fingerprints.length === 0)
+    return r(id, 'skip', `not checked: /root/.ssh is readable by root only, and the verifier logged in as uid ${input.observed.uid ?? '?'}`);
+  const have = new Set(seen.fingerprints);
+  const keys = want.map((line) => {
+    const [type, blob, ...comment] = line.split(' ');
+    return { type: type!, fingerprint: fingerprintOf(blob!), comment: comment.join(' ') };
+  });
+  const missing = keys.filter((k) => !have.has(k.fingerprint));
+  if (missing.length)
+    return r(
+      id,
+      'fail',
+      `${AUTHORIZED_KEYS} lacks ${plural(missing.length, 'key')} of appliance.ssh_authorized_keys: ${missing.map((k) => `${k.fingerprint}${k.comment ? ` (${k.comment})` : ''}`).join(', ')}`,
+      'rerun haproxy-appliance provision: it writes them into its block of /root/.ssh/authorized_keys',
+    );
+  const dir = seen.modes['/root/.ssh'];
+  const file = seen.modes[AUTHORIZED_KEYS];
+  // sshd (StrictModes) ignores keys in a file or folder that others may write, or that another user owns.
+  const unsafe = [
+    ['/root/.ssh', dir],
+    [AUTHORIZED_KEYS, file],
+  ].filter(([, m]) => m && typeof m === 'object' && ((m.mode & 0o022) !== 0 || m.owner !== 'root'));
+  if (unsafe.length)
+    return r(
+      id,
+      'fail',
+      `${unsafe.map(([p, m]) => `${p as string} is ${(m as { mode: number }).mode.toString(8)} owned by ${(m as { owner: string }).owner}`).join('; ')}: sshd ignores keys others may write`,
+      'chown root:root /root/.ssh /root/.ssh/authorized_keys; chmod 700 /root/.ssh; chmod 600 /root/.ssh/authorized_keys',
+    );
+  const modes = `${dir ? `/root/.ssh ${dir.mode.toString(8)}` : ''}${file ? `, authorized_keys ${file.mode.toString(8)}` : ''}`;
+  if ((dir && dir.mode !== 0o700) || (file && file.mode !== 0o600))
+    return r(
+      id,
+      'warn',
+      `${AUTHORIZED_KEYS} holds the ${plural(keys.length, 'key')} of appliance.ssh_authorized_keys, but its modes are ${modes}`,
+      'chmod 700 /root/.ssh; chmod 600 /root/.ssh/authorized_keys',
+    );
+  return r(
+    id,
+    'pass',
+    `${AUTHORIZED_KEYS} holds the ${plural(keys.length, 'key')} of appliance.ssh_authorized_keys (${keys.map((k) => k.fingerprint).join(', ')}); ${modes}, owned by root`,
+  );
+}
+
+/** sshd's effective PermitRootLogin (sshd -T) is what appliance.permit_root_login says. */
+function checkRootLogin(input: CheckContext): CheckResult {
+  const id = 'ssh.root-login';
+  const v = input.expected?.config.appliance.permitRootLogin;
+  if (v === undefined) return r(id, 'skip', 'not checked: no expected configuration');
+  const want = v === 'prohibit-password' ? v : v ? 'yes' : 'no';
+  const seen = input.observed.sshAccess;
+  if (!seen) return r(id, 'warn', "sshd's settings were not collected", 'verify again (the ssh-access section of the collection did not come back)');
+  const raw = seen.sshd.permitrootlogin;
+  if (raw === undefined)
+    return input.observed.uid === 0
+      ? r(id, 'warn', "sshd -T did not say sshd's PermitRootLogin", 'run sshd -T on the appliance: it fails when sshd_config is broken')
+      : r(id, 'skip', `not checked: sshd -T runs as root only, and the verifier logged in as uid ${input.observed.uid ?? '?'}`);
+  // sshd -T prints prohibit-password by its old name.
+  const have = raw === 'without-password' ? 'prohibit-password' : raw;
+  if (have !== want)
+    return r(
+      id,
+      'fail',
+      `sshd's effective PermitRootLogin is ${have}, but appliance.permit_root_login says ${want}`,
+      `another file sets it first (sshd takes the first value it reads): check /etc/ssh/sshd_config and /etc/ssh/sshd_config.d/, then rerun haproxy-appliance provision`,
+    );
+  const password = seen.sshd.passwordauthentication;
+  return r(
+    id,
+    'pass',
+    `sshd's effective PermitRootLogin is ${want} (sshd -T)${want === 'prohibit-password' ? ': root logs in with a key only' : ''}${password ? `; PasswordAuthentication ${password}` : ''}`,
+  );
+}
+
 export const MANAGEMENT_CHECKS: readonly Check[] = [
   {
     id: 'dataplane.listen',
@@ -220,5 +306,20 @@ export const MANAGEMENT_CHECKS: readonly Check[] = [
     doc: 'sshd listens on `<management ip>:<ssh port>` (the port the verifier logged in on)',
     problems: 'fail: it does not (and where it does listen)',
     run: (input) => [checkSshListen(input, input.sshPort)],
+  },
+  {
+    id: 'ssh.root-keys',
+    family: 'management',
+    doc: "root's `/root/.ssh/authorized_keys` holds every key of `appliance.ssh_authorized_keys` (by SHA256 fingerprint, from `ssh-keygen -l`), in a folder and file only root may write (0700, 0600)",
+    problems:
+      "fail: a key is missing (its fingerprint and comment named), or the folder or file is group/world-writable or not root's (sshd ignores the keys); warn: other modes than 0700/0600; passes when the property is blank; skip when the verifier is not root",
+    run: (input) => [checkRootKeys(input)],
+  },
+  {
+    id: 'ssh.root-login',
+    family: 'management',
+    doc: "sshd's effective `PermitRootLogin` (`sshd -T`) is what `appliance.permit_root_login` says: `yes`, `no` or `prohibit-password`",
+    problems: 'fail: another value wins (set earlier in sshd_config); skip when the verifier is not root (sshd -T needs root)',
+    run: (input) => [checkRootLogin(input)],
   },
 ];

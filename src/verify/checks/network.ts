@@ -144,7 +144,7 @@ function checkPolicyTables(input: CheckContext, model: NetworkModel): CheckResul
     const live = observed.routes!.filter((x) => x.table === table);
     const missing: string[] = [];
     const found: string[] = [];
-    for (const want of nic.routes.filter((x) => x.table === nic.table)) {
+    for (const want of nic.routes.filter((x) => x.table === nic.table && !x.staticRoute)) {
       const dst = want.destination ?? 'default';
       const hit = live.find((x) => x.dst === dst && (want.gateway ? x.gateway === want.gateway : !x.gateway) && (!x.dev || x.dev === nic.role));
       const text = `${dst}${want.gateway ? ` via ${want.gateway}` : ''} dev ${nic.role} table ${table}`;
@@ -254,6 +254,44 @@ function checkAdditionalNetworks(input: CheckContext): CheckResult[] {
   });
 }
 
+/** Why `role` cannot carry a route through its gateway, when the collected state says. */
+function nicCause(input: CheckContext, role: string): string {
+  const live = input.observed.interfaces?.find((i) => i.name === role);
+  if (!input.observed.interfaces) return '';
+  if (!live) return ` (there is no interface named ${role})`;
+  if (!live.up) return ` (${role} is down)`;
+  if (live.ipv4.length === 0) return ` (${role} has no IPv4 address, so its gateway is unreachable)`;
+  return '';
+}
+
+function checkStaticRoutes(input: CheckContext, model: NetworkModel): CheckResult[] {
+  const id = 'route.static';
+  if (model.staticRoutes.length === 0) return [];
+  const observed = input.observed;
+  if (!observed.routes) return [ipUnknown(id, observed)];
+  return model.staticRoutes.map((p) => {
+    const want = `${p.destination} via ${p.gateway} dev ${p.role}`;
+    const tableName = (t: number | 'main') => (t === 'main' ? 'the main table' : `table ${t}`);
+    const missing: string[] = [];
+    for (const t of p.tables) {
+      const table = String(t);
+      const inTable = observed.routes!.filter((x) => x.table === table && x.dst === p.destination);
+      if (inTable.some((x) => x.gateway === p.gateway && x.dev === p.role && x.type === 'unicast')) continue;
+      missing.push(`${tableName(t)}${inTable.length ? ` routes it as ${inTable.map(routeText).join(', ')}` : ' lacks it'}`);
+    }
+    const where = p.tables.map(tableName).join(' and ');
+    if (missing.length === 0) return r(id, 'pass', `${want} in ${where}`, undefined, p.destination);
+    const now = p.tables.map((t) => `ip route replace ${want}${t === 'main' ? '' : ` table ${t}`}`).join('; ');
+    return r(
+      id,
+      'fail',
+      `${want} (network.static_routes) is missing: ${missing.join('; ')}${nicCause(input, p.role)}`,
+      `rerun haproxy-appliance provision, then networkctl reload (${PATHS.network(p.role)} holds the route); at once: ${now}`,
+      p.destination,
+    );
+  });
+}
+
 export const NETWORK_CHECKS: readonly Check[] = [
   {
     id: 'network.address',
@@ -301,5 +339,13 @@ export const NETWORK_CHECKS: readonly Check[] = [
     doc: "each `network.additional_workload_networks` entry is routed via the workload gateway on `workload` (by a model of the kernel's rule + longest-prefix lookup over the collected rules and routes)",
     problems: 'fail: where it goes instead',
     run: (input) => checkAdditionalNetworks(input),
+  },
+  {
+    id: 'route.static',
+    family: 'network',
+    subject: 'network',
+    doc: "each `network.static_routes` entry is in the table(s) of the NIC whose subnet holds its gateway: management's in the main table, workload's and frontend's in their table (200/201) and in the main table",
+    problems: 'fail: missing from a table, or routed another way there (and why: NIC missing, down, without address)',
+    run: (input) => (input.model ? checkStaticRoutes(input, input.model) : []),
   },
 ];

@@ -13,8 +13,8 @@ import { DAY, managementAddress, plural, r } from './helpers.js';
 
 /** Warn when a certificate expires within this many days. */
 export const CERT_WARN_DAYS = 30;
-/** Warn when the appliance's clock is off by more than this many seconds. */
-export const CLOCK_SKEW_WARN_S = 120;
+/** Warn when the appliance's clock is off by more than this many seconds: a minute (issue 13 §5). */
+export const CLOCK_SKEW_WARN_S = 60;
 
 function checkServices(input: CheckContext): CheckResult[] {
   const id = 'service';
@@ -46,6 +46,14 @@ function checkHaproxyConfig(input: CheckContext): CheckResult {
   const ver = input.observed.haproxyVersion ? ` (haproxy ${input.observed.haproxyVersion})` : '';
   if (!c) return r(id, 'warn', 'haproxy -c was not run', 'verify again');
   if ('missing' in c) return r(id, 'fail', 'haproxy is not installed on the appliance', 'install the haproxy package');
+  if (c.ok && c.loaded) {
+    const { worker, startedAt, cfgChangedAt } = c.loaded;
+    return r(
+      id,
+      'pass',
+      `${input.observed.haproxyCfgPath}: valid${ver}: the running haproxy loaded it as it is (worker ${worker} started ${new Date(startedAt * 1000).toISOString()}, after the file's last change at ${new Date(cfgChangedAt * 1000).toISOString()}), so haproxy -c was not rerun`,
+    );
+  }
   if (c.ok) {
     const warnings = c.output.split('\n').filter((l) => l.includes('[WARNING]')).length;
     return r(
@@ -198,6 +206,43 @@ function checkDns(input: CheckContext): CheckResult | undefined {
   return r(id, 'pass', `nameservers ${have.join(', ')} (${from})`);
 }
 
+function checkSearchDomains(input: CheckContext): CheckResult | undefined {
+  const id = 'dns.search';
+  const want = input.expected?.config.network.searchDomains ?? [];
+  if (want.length === 0) return undefined;
+  const f = input.observed;
+  const have = f.resolvSearch;
+  const prop = `network.search_domains: ${want.join(', ')}`;
+  if (!have) return r(id, 'warn', `cannot read /etc/resolv.conf: ${f.sections['resolv.conf']?.stderr || 'not collected'}`, 'check /etc/resolv.conf');
+  const line = have.length ? `search ${have.join(' ')}` : 'no search line';
+  const missing = want.filter((d) => !have.includes(d));
+  if (missing.length) {
+    const stub = (f.resolvConf ?? []).every((n) => n.startsWith('127.'));
+    const resolvedHas = f.resolvedSearch !== undefined && want.every((d) => f.resolvedSearch!.includes(d));
+    const cause = resolvedHas
+      ? `; systemd-resolved has them (/run/systemd/resolve/resolv.conf), but /etc/resolv.conf is not its file`
+      : !stub
+        ? `; /etc/resolv.conf is not systemd-resolved's stub (nameserver ${(f.resolvConf ?? []).join(', ') || 'none'}), and Domains= reaches it only through resolved`
+        : '';
+    return r(
+      id,
+      'fail',
+      `/etc/resolv.conf has ${line}, without ${missing.join(', ')} (${prop})${cause}`,
+      resolvedHas || !stub
+        ? 'ln -sf /run/systemd/resolve/stub-resolv.conf /etc/resolv.conf (the appliance image does so)'
+        : 'rerun haproxy-appliance provision, then networkctl reload (20-management.network holds Domains=); resolvectl domain management shows what resolved uses',
+    );
+  }
+  if (have.length !== want.length || have.some((d, i) => d !== want[i]))
+    return r(
+      id,
+      'warn',
+      `/etc/resolv.conf has ${line}: ${prop} is there, but ${have.length !== want.length ? `so are ${have.filter((d) => !want.includes(d)).join(', ')}` : 'in another order'}`,
+      'resolvectl domain shows which link adds them; set them in network.search_domains if they are wanted',
+    );
+  return r(id, 'pass', `/etc/resolv.conf has ${line} (network.search_domains)`);
+}
+
 function checkClock(input: CheckContext): CheckResult | undefined {
   const t = input.observed.remoteTime;
   if (t === undefined) return undefined;
@@ -227,7 +272,7 @@ export const SYSTEM_CHECKS: readonly Check[] = [
   {
     id: 'haproxy.config',
     family: 'system',
-    doc: '`haproxy -c -f /etc/haproxy/haproxy.cfg` passes (warnings counted)',
+    doc: '`haproxy -c -f /etc/haproxy/haproxy.cfg` passes (warnings counted); not rerun when the running haproxy loaded the file as it is (its newest worker started 2 s or more after the last change of the file and of the binary)',
     problems: 'fail: the first ALERT lines; haproxy not installed',
     run: (input) => [checkHaproxyConfig(input)],
   },
@@ -266,6 +311,13 @@ export const SYSTEM_CHECKS: readonly Check[] = [
     doc: 'the nameservers in use are `network.nameservers`',
     problems: 'fail: one is missing; warn: extra servers, or only a local stub with no readable upstream list',
     run: (input) => one(checkDns(input)),
+  },
+  {
+    id: 'dns.search',
+    family: 'system',
+    doc: "the search line of /etc/resolv.conf is `network.search_domains` (when set), as systemd-resolved writes it from the management NIC's `Domains=`",
+    problems: "fail: a domain is missing (and why: resolv.conf not resolved's); warn: extra domains, or another order",
+    run: (input) => one(checkSearchDomains(input)),
   },
   {
     id: 'clock',

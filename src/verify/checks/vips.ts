@@ -123,7 +123,7 @@ function checkBinds(input: CheckContext): CheckResult[] {
       r(
         id,
         'fail',
-        `cannot read ${observed.haproxyCfgPath}: ${observed.sections['haproxy-cfg']?.stderr || 'not collected'}`,
+        `cannot read ${observed.haproxyCfgPath}: ${(observed.sections['haproxy-cfg'] ?? observed.sections['haproxy-cfg-lines'])?.stderr || 'not collected'}`,
         'rerun haproxy-appliance provision (it writes haproxy.cfg)',
       ),
     ];

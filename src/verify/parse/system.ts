@@ -107,3 +107,16 @@ export function parseResolvConf(text: string): string[] {
     return m ? [m[1]!] : [];
   });
 }
+
+/**
+ * The search list of a resolv.conf: its last `search` or `domain` line (resolv.conf(5): the two
+ * are exclusive, the last one wins); empty when it has neither.
+ */
+export function parseResolvSearch(text: string): string[] {
+  let list: string[] = [];
+  for (const l of text.split('\n')) {
+    const m = /^\s*(search|domain)\s+(.*)$/u.exec(l);
+    if (m) list = m[2]!.split(/\s+/u).filter(Boolean);
+  }
+  return list;
+}

@@ -259,9 +259,11 @@ describe('verify against an appliance that sends too much, or splits characters'
       assert.ok(r.json, `${r.stdout.slice(0, 2000)}\n${r.stderr.slice(-2000)}`);
       const host = r.json.hosts[0]!;
       assert.equal(host.error, undefined, JSON.stringify(host.error));
-      // Collected whole: haproxy -c passed on it and every frontend's bind was judged (haproxy
-      // was not reloaded, so the new ones do not listen).
-      assert.equal(host.checks.find((c) => c.id === 'haproxy.config')?.status, 'pass');
+      // Collected: haproxy -c ran on it (haproxy has not loaded it) and passed, and every
+      // frontend's bind was judged (haproxy was not reloaded, so the new ones do not listen).
+      const verdict = host.checks.find((c) => c.id === 'haproxy.config');
+      assert.equal(verdict?.status, 'pass');
+      assert.match(verdict.message, /^haproxy -c -f /u);
       const binds = host.checks.filter((c) => c.id === 'vip.bind');
       assert.ok(binds.length >= 10_000, `${binds.length} vip.bind checks`);
       console.log(

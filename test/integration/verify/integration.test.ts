@@ -124,10 +124,11 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
       'dns',
     ])
       check(r.host, id);
-    // The registry runs every check on the live appliance (the seed has no additional workload networks).
+    // The registry runs every check on the live appliance (the seed has no additional workload
+    // networks, static routes or search domains: test/e2e/static-routes.test.ts has the latter two).
     assert.deepEqual(
       CHECKS.map((c) => c.id).filter((id) => !r.host.checks.some((x) => x.id === id)),
-      ['route.additional'],
+      ['route.additional', 'route.static', 'dns.search'],
     );
     assert.match(check(r.host, 'service', 'systemd-networkd').message, /running/u);
     assert.ok(!`${text.stdout}${text.stderr}${r.stdout}${r.stderr}${xml}`.includes(API_PASSWORD), 'the API password never appears');
@@ -174,6 +175,38 @@ describe('verify against a seed appliance in network namespaces', { skip, timeou
       assert.match(check(r.host, 'anyip').message, /^no AnyIP route for 192\.168\.0\.0\/24/u);
     } finally {
       await app.ip(['route', 'add', 'local', '192.168.0.0/24', 'dev', 'lo', 'table', 'local', 'proto', 'static']);
+    }
+  });
+
+  test('haproxy.cfg: not checked again while the running haproxy has loaded it; haproxy -c once it changed; a broken file fails', async () => {
+    // A fresh master and workers, then past the 2 s margin: the workers loaded the file as it is.
+    await app.stopHaproxy();
+    await app.startHaproxy();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const loaded = await verifyJson(base());
+    assert.equal(loaded.code, 0, loaded.stdout);
+    assert.match(
+      check(loaded.host, 'haproxy.config').message,
+      /: valid \(haproxy [^)]+\): the running haproxy loaded it as it is \(worker \d+ started .*so haproxy -c was not rerun$/u,
+    );
+    // The same text written again: a change haproxy has not loaded, so haproxy -c runs (beside the rest of the script).
+    const cfg = await app.readHaproxyCfg();
+    await app.writeHaproxyCfg(cfg);
+    const changed = await verifyJson(base());
+    assert.equal(changed.code, 0, changed.stdout);
+    assert.match(check(changed.host, 'haproxy.config').message, /^haproxy -c -f \/etc\/haproxy\/haproxy\.cfg: valid/u);
+    // haproxy -c's own process is not taken for the service's.
+    assert.equal(check(changed.host, 'service', 'haproxy').status, 'pass');
+    await app.writeHaproxyCfg(`${cfg}\nfrontend broken\n  bind 192.168.0.9:99\n  no-such-keyword here\n`);
+    try {
+      const broken = await verifyJson(base());
+      assert.equal(broken.code, 1);
+      const c = check(broken.host, 'haproxy.config');
+      assert.equal(c.status, 'fail');
+      assert.match(c.message, /^haproxy -c -f \/etc\/haproxy\/haproxy\.cfg fails \(exit 1\).*no-such-keyword/u);
+      assert.match(check(broken.host, 'vip.bind', '192.168.0.9:99').message, /haproxy\.cfg does not pass haproxy -c/u);
+    } finally {
+      await app.writeHaproxyCfg(cfg);
     }
   });
 

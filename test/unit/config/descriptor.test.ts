@@ -42,6 +42,11 @@ test('the descriptor declares every property once, in its class, with type, pass
   assert.equal(attr('network.workload_ip', 'configuration'), null);
   assert.equal(attr('loadbalance.dataplane_port', 'type'), 'int');
   assert.equal(attr('loadbalance.dataplane_port', 'qualifiers'), 'MinValue(1) MaxValue(65535)');
-  assert.equal(attr('appliance.permit_root_login', 'type'), 'boolean');
+  // Today's boolean became a string of three values (OVF's ValueMap: vSphere shows a choice), default True as before.
+  assert.equal(attr('appliance.permit_root_login', 'type'), 'string');
+  assert.equal(attr('appliance.permit_root_login', 'qualifiers'), 'ValueMap{"True","False","prohibit-password"}');
+  assert.equal(attr('appliance.permit_root_login', 'value'), 'True');
+  assert.equal(attr('appliance.ssh_authorized_keys', 'type'), 'string');
+  assert.equal(attr('appliance.ssh_authorized_keys', 'password'), null);
   assert.equal(attr('network.ntp_servers', 'key'), 'ntp_servers');
 });

@@ -173,3 +173,59 @@ test('redact hides every secret and nothing else', () => {
   assert.ok(text.includes('BEGIN CERTIFICATE'), 'the certificate is not a secret');
   assert.ok(text.includes('10.191.181.52'));
 });
+
+test('network.static_routes: CIDR via GATEWAY entries, commas between them, any spacing and case of via; blank is none', () => {
+  const c = validateProperties({
+    ...SEED_PROPERTIES,
+    'network.static_routes': ' 10.20.0.0/16 via 192.168.1.254 ,172.16.5.0/24  VIA  172.16.10.254,, 10.30.0.0/24 Via 10.191.191.253, ',
+  }).config!;
+  assert.deepEqual(c.network.staticRoutes, [
+    { destination: '10.20.0.0/16', gateway: '192.168.1.254' },
+    { destination: '172.16.5.0/24', gateway: '172.16.10.254' },
+    { destination: '10.30.0.0/24', gateway: '10.191.191.253' },
+  ]);
+  for (const blank of ['', 'null', '  '])
+    assert.deepEqual(validateProperties({ ...SEED_PROPERTIES, 'network.static_routes': blank }).config!.network.staticRoutes, []);
+  // 100 routes, the limit, are accepted; two to the same network via different gateways overlap.
+  const hundred = Array.from({ length: 100 }, (_, i) => `10.${100 + (i >> 8)}.${i & 255}.0/24 via 192.168.1.254`).join(', ');
+  assert.equal(validateProperties({ ...SEED_PROPERTIES, 'network.static_routes': hundred }).config!.network.staticRoutes.length, 100);
+  const twice = validateProperties({ ...SEED_PROPERTIES, 'network.static_routes': '10.20.0.0/16 via 192.168.1.254, 10.20.0.0/16 via 172.16.10.254' });
+  assert.deepEqual(
+    twice.problems.map((p) => [p.at, p.code]),
+    [['network.static_routes', 'routes-overlap']],
+  );
+});
+
+test('network.static_routes: each bad entry is named, up to the per-property cap', () => {
+  const r = validateProperties({ ...SEED_PROPERTIES, 'network.static_routes': '10.20.0.0/16, 10.21.0.0/16 via x, 10.22.0.0/16 via 192.168.1.254' });
+  assert.deepEqual(
+    r.problems.map((p) => [p.at, p.code, p.message.slice(0, 28)]),
+    [
+      ['network.static_routes', 'route-syntax', 'route "10.20.0.0/16" is not '],
+      ['network.static_routes', 'not-ipv4', 'route "10.21.0.0/16 via x": '],
+    ],
+  );
+  const many = validateProperties({ ...SEED_PROPERTIES, 'network.static_routes': Array.from({ length: 50 }, (_, i) => `10.${i}.0.0/16`).join(',') });
+  assert.equal(many.problems.length, 11, 'ten named, then one line counting the rest');
+  assert.equal(many.problems.at(-1)!.code, 'more-problems');
+});
+
+test('network.search_domains: lower case, no trailing dot, commas or spaces between them; blank is none', () => {
+  const c = validateProperties({ ...SEED_PROPERTIES, 'network.search_domains': 'Corp.Example.COM, lab.example. dev' }).config!;
+  assert.deepEqual(c.network.searchDomains, ['corp.example.com', 'lab.example', 'dev']);
+  assert.deepEqual(validateProperties(SEED_PROPERTIES).config!.network.searchDomains, []);
+});
+
+test('hostile network.static_routes and network.search_domains: counted before any entry is read; echoes are cut', () => {
+  const one = (value: string, key = 'network.static_routes') => {
+    const r = validateProperties({ ...SEED_PROPERTIES, [key]: value });
+    assert.equal(r.config, undefined);
+    return r.problems.map((p) => [p.at, p.code, p.message.length <= 300]);
+  };
+  assert.deepEqual(one('x,'.repeat(32_000)), [['network.static_routes', 'too-many-items', true]]);
+  assert.deepEqual(one(`10.0.0.0/8 via ${'1'.repeat(60_000)}`), [['network.static_routes', 'route-syntax', true]]);
+  assert.deepEqual(one('x '.repeat(30_000), 'network.search_domains'), [['network.search_domains', 'too-many-items', true]]);
+  assert.deepEqual(one('a'.repeat(70_000)), [['network.static_routes', 'value-too-long', true]]);
+  // Only commas: no entry, no route.
+  assert.deepEqual(validateProperties({ ...SEED_PROPERTIES, 'network.static_routes': ', ,,' }).config!.network.staticRoutes, []);
+});

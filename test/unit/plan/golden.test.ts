@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTwoFilesPatch } from 'diff';
 import { planAppliance } from '../../../src/plan/appliance.js';
+import { KEYS_BEGIN, KEYS_END } from '../../../src/plan/access.js';
 import type { ApplianceFacts } from '../../../src/facts/types.js';
 import type { Plan } from '../../../src/plan/types.js';
 import { SEED_MACS, fixture } from '../../harness/ovf.js';
@@ -145,6 +146,31 @@ const PLAN_SCENARIOS: PlanScenario[] = [
     what: "appliance.permit_root_login False and no appliance.root_pwd: the image's password is left as it is",
     network: seedWith('no root login', { 'appliance.permit_root_login': 'False', 'appliance.root_pwd': '' }),
     expect: (plan) => assert.equal(plan.rootPassword, undefined),
+  },
+  {
+    name: 'root-keys-prohibit-password',
+    what: "appliance.ssh_authorized_keys (two keys, newline-separated) with permit_root_login prohibit-password, over an authorized_keys holding an admin's key and an old block of the agent's: the block is replaced where it was, the admin's key kept",
+    network: seedWith('root keys', {
+      'appliance.permit_root_login': 'prohibit-password',
+      'appliance.ssh_authorized_keys': `${fixture('ssh/root-key-1.pub')}${fixture('ssh/root-key-2.pub')}`,
+    }),
+    facts: { ...FIRST_BOOT, authorizedKeys: `${fixture('ssh/hand-added.pub')}${KEYS_BEGIN}\nssh-ed25519 AAAAold old-key\n${KEYS_END}\n# the admin's note\n` },
+    expect: (plan) => {
+      const keys = plan.files.find((f) => f.path === '/root/.ssh/authorized_keys')!;
+      assert.equal(keys.mode, 0o600);
+      assert.equal(keys.dirMode, 0o700);
+      assert.equal(
+        keys.content,
+        `${fixture('ssh/hand-added.pub')}${KEYS_BEGIN}\n${fixture('ssh/root-key-1.pub')}${fixture('ssh/root-key-2.pub')}${KEYS_END}\n# the admin's note\n`,
+      );
+      assert.match(plan.files.find((f) => f.path === '/etc/ssh/sshd_config.d/50-haproxy-appliance.conf')!.content, /^PermitRootLogin prohibit-password$/mu);
+    },
+  },
+  {
+    name: 'root-keys-removed',
+    what: "appliance.ssh_authorized_keys blank over a file holding the agent's block and an admin's key: the block goes, the admin's key stays",
+    facts: { ...FIRST_BOOT, authorizedKeys: `${KEYS_BEGIN}\n${fixture('ssh/root-key-1.pub')}${KEYS_END}\n${fixture('ssh/hand-added.pub')}` },
+    expect: (plan) => assert.equal(plan.files.find((f) => f.path === '/root/.ssh/authorized_keys')!.content, fixture('ssh/hand-added.pub')),
   },
   {
     name: 'pki-held',

@@ -111,9 +111,18 @@ test('workload and frontend never route through the main table; management holds
       assert.equal(nic.table, ROUTE_TABLE[nic.role]);
       assert.equal(nic.gateway, undefined, `${s.name}: ${nic.role} has no [Network] Gateway=`);
       assert.ok(
-        nic.routes.every((r) => r.table === nic.table),
+        nic.routes.filter((r) => !r.staticRoute).every((r) => r.table === nic.table),
         `${s.name}: ${nic.role} routes all in table ${nic.table}`,
       );
+      // network.static_routes: never a default; each in the NIC's table and, the same, in main.
+      const statics = nic.routes.filter((r) => r.staticRoute);
+      assert.ok(
+        statics.every((r) => r.destination && r.gateway && (r.table === nic.table || r.table === undefined)),
+        `${s.name}: ${nic.role} static routes`,
+      );
+      const inTable = statics.filter((r) => r.table === nic.table).map((r) => `${r.destination} via ${r.gateway}`);
+      const inMain = statics.filter((r) => r.table === undefined).map((r) => `${r.destination} via ${r.gateway}`);
+      assert.deepEqual(inMain, inTable, `${s.name}: ${nic.role} static routes in table ${nic.table} and main alike`);
       if (nic.dhcp)
         assert.ok(
           nic.dhcpv4.some((d) => d.key === 'RouteTable' && d.value === String(nic.table)),
@@ -171,6 +180,40 @@ test('management: static DNS and search domain from the FQDN; DHCP management ta
     dm.routes.map((r) => [r.gateway, r.gatewayOnLink, r.table]),
     [['10.191.191.254', true, undefined]],
   );
+});
+
+test('static routes: on the NIC whose subnet holds the gateway; management in main, workload/frontend in their table and main', () => {
+  const m = modelOf('static-routes');
+  assert.deepEqual(m.staticRoutes, [
+    { destination: '10.20.0.0/16', gateway: '192.168.1.254', role: 'workload', tables: [200, 'main'] },
+    { destination: '172.16.5.0/24', gateway: '172.16.10.254', role: 'frontend', tables: [201, 'main'] },
+    { destination: '10.30.0.0/24', gateway: '10.191.191.253', role: 'management', tables: ['main'] },
+  ]);
+  const routes = (role: string) =>
+    m.nics
+      .find((n) => n.role === role)!
+      .routes.filter((r) => r.staticRoute)
+      .map((r) => `${r.destination} via ${r.gateway} table ${r.table ?? 'main'}`);
+  assert.deepEqual(routes('management'), ['10.30.0.0/24 via 10.191.191.253 table main']);
+  assert.deepEqual(routes('workload'), ['10.20.0.0/16 via 192.168.1.254 table 200', '10.20.0.0/16 via 192.168.1.254 table main']);
+  assert.deepEqual(routes('frontend'), ['172.16.5.0/24 via 172.16.10.254 table 201', '172.16.5.0/24 via 172.16.10.254 table main']);
+  // No rule is added for them: the subnet and VIP rules already send replies to the NIC's table.
+  assert.deepEqual(
+    m.nics.map((n) => n.rules.length),
+    modelOf('seed-frontend').nics.map((n) => n.rules.length),
+  );
+});
+
+test('search domains replace the host name domain; with DHCP management the lease domains are not used (UseDomains=no)', () => {
+  assert.deepEqual(modelOf('static-routes').nics[0]!.domains, ['corp.example.com', 'lab.example']);
+  assert.ok(!modelOf('static-routes').nics[0]!.dhcpv4.length);
+  const s = scenario('dhcp-all');
+  const config = scenarioConfig({ ...s, properties: { ...s.properties, 'network.search_domains': 'corp.example.com' } });
+  const mg = networkModel(config, scenarioNics(s, config)).nics[0]!;
+  assert.deepEqual(mg.domains, ['corp.example.com']);
+  assert.ok(mg.dhcpv4.some((d) => d.key === 'UseDomains' && d.value === 'no'));
+  assert.ok(!modelOf('dhcp-all').nics[0]!.dhcpv4.some((d) => d.key === 'UseDomains'), 'unchanged without the property');
+  for (const n of networkModel(config, scenarioNics(s, config)).nics.slice(1)) assert.deepEqual(n.domains, [], `${n.role}: no domains`);
 });
 
 test('additional workload networks: one `to` rule each into the workload table', () => {

@@ -85,12 +85,36 @@ test('each check yields only results with its own id, and runChecks is the regis
       all.push(...rs);
     }
     assert.deepEqual(runChecks(input(name)), all);
-    // Both collections give a result for most checks (route.additional needs additional networks).
+    // Both collections give a result for most checks (route.additional, route.static and
+    // dns.search need their properties: below, with them set, every check gives one).
     const seen = new Set(all.map((r) => r.id));
     assert.deepEqual(
       CHECKS.map((c) => c.id).filter((id) => !seen.has(id)),
-      ['route.additional'],
+      ['route.additional', 'route.static', 'dns.search'],
       name,
+    );
+    const base = input(name);
+    const cfg = base.expected!.config;
+    const withAll = {
+      ...base,
+      expected: {
+        ...base.expected!,
+        config: {
+          ...cfg,
+          network: {
+            ...cfg.network,
+            additionalWorkloadNetworks: ['10.50.0.0/16'],
+            staticRoutes: [{ destination: '10.20.0.0/16', gateway: '192.168.1.254' }],
+            searchDomains: ['corp.example.com'],
+          },
+        },
+      },
+    };
+    const every = new Set(runChecks(withAll).map((r) => r.id));
+    assert.deepEqual(
+      CHECKS.map((c) => c.id).filter((id) => !every.has(id)),
+      [],
+      `${name}, with every optional property set`,
     );
   }
 });

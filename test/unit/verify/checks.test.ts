@@ -14,7 +14,7 @@ import { parseRoutes } from '../../../src/verify/parse/ip.js';
 import { parseNetstat } from '../../../src/verify/parse/listeners.js';
 import { splitSections } from '../../../src/verify/script.js';
 import { expectedFor } from '../../../src/verify/expected.js';
-import type { ApiProbe, CheckResult, Observed } from '../../../src/verify/types.js';
+import type { ApiProbe, CheckResult, Observed, Route } from '../../../src/verify/types.js';
 import { SEED_PROPERTIES } from '../../harness/ovf.js';
 import { ROOT } from '../../harness/verify-bed.js';
 
@@ -59,7 +59,7 @@ test('a healthy seed appliance passes every check, from its own state.json', () 
   assert.equal(find(rs, 'route.default').message, 'default via 10.191.191.254 dev management');
   assert.deepEqual(
     rs.filter((r) => r.id === 'vip.bind').map((r) => r.subject),
-    ['192.168.0.1:443', '192.168.0.1:6443', '192.168.0.2:80', '192.168.0.3:6443'],
+    ['192.168.0.1:443', '192.168.0.1:6443', '192.168.0.3:6443', '192.168.0.2:80'],
   );
   assert.match(find(rs, 'service', 'haproxy').message, /process presence/u);
   assert.match(find(rs, 'dataplane.api').message, /v2\.1\.0/u);
@@ -108,8 +108,7 @@ test("the issue's example: a VIP in haproxy.cfg that nothing listens on because 
 
 test('a VIP outside the service ranges', () => {
   const f = facts('healthy');
-  f.haproxyCfg = `${f.haproxyCfg!}\nfrontend stray\n  mode tcp\n  bind 10.99.0.1:443\n`;
-  f.binds = parseBinds(f.haproxyCfg);
+  f.binds = parseBinds(`${fx('bed/haproxy.cfg')}\nfrontend stray\n  mode tcp\n  bind 10.99.0.1:443\n`);
   const rs = runChecks(input(f));
   const bind = find(rs, 'vip.bind', '10.99.0.1:443');
   assert.equal(bind.status, 'fail');
@@ -122,8 +121,7 @@ test('a VIP outside the service ranges', () => {
 
 test('haproxy.cfg changed after haproxy started, and the bind it added is not loaded', () => {
   const f = facts('healthy');
-  f.haproxyCfg = `${f.haproxyCfg!}\nfrontend new\n  bind 192.168.0.7:443\n`;
-  f.binds = parseBinds(f.haproxyCfg);
+  f.binds = parseBinds(`${fx('bed/haproxy.cfg')}\nfrontend new\n  bind 192.168.0.7:443\n`);
   f.haproxyCfgMtime = f.remoteTime! - 1;
   for (const p of f.processes!) if (p.comm === 'haproxy') p.elapsed = 100;
   const bind = find(runChecks(input(f)), 'vip.bind', '192.168.0.7:443');
@@ -179,6 +177,105 @@ test('additional workload networks are routed via workload', () => {
   f.rules = [...f.rules!, { priority: 4000, from: 'all', to: '10.20.0.0/16', action: 'lookup', table: '200' }];
   rs = runChecks(base);
   assert.equal(find(rs, 'route.additional', '10.20.0.0/16').message, '10.20.0.0/16 is routed via 192.168.1.1 dev workload (table 200, rule 4000)');
+});
+
+test('static routes: each in the table(s) of its NIC; a missing one fails naming the route, the table and the remedy', () => {
+  const cfg: PublicConfig = {
+    ...SEED,
+    network: {
+      ...SEED.network,
+      staticRoutes: [
+        { destination: '10.20.0.0/16', gateway: '192.168.1.254' },
+        { destination: '10.30.0.0/24', gateway: '10.191.191.253' },
+      ],
+    },
+  };
+  const f = facts('healthy');
+  const base = () => ({
+    observed: f,
+    expected: { config: cfg, source: { kind: 'expect' as const, file: 'x' } },
+    api: apiOk(f),
+    apiUser: 'wcp',
+    now: new Date(f.remoteTime! * 1000),
+  });
+  let rs = runChecks(base());
+  const wl = find(rs, 'route.static', '10.20.0.0/16');
+  assert.equal(wl.status, 'fail');
+  assert.equal(wl.message, '10.20.0.0/16 via 192.168.1.254 dev workload (network.static_routes) is missing: table 200 lacks it; the main table lacks it');
+  assert.equal(
+    wl.remedy,
+    'rerun haproxy-appliance provision, then networkctl reload (/etc/systemd/network/20-workload.network holds the route); at once: ip route replace 10.20.0.0/16 via 192.168.1.254 dev workload table 200; ip route replace 10.20.0.0/16 via 192.168.1.254 dev workload',
+  );
+  // The table checks are not confused by them.
+  assert.equal(find(rs, 'route.table', 'workload (table 200)').status, 'pass');
+  const route = (table: string, dst: string, gateway: string, dev: string): Route => ({ table, dst, gateway, dev, type: 'unicast', protocol: 'static' });
+  f.routes = [
+    ...f.routes!,
+    route('200', '10.20.0.0/16', '192.168.1.254', 'workload'),
+    route('main', '10.20.0.0/16', '192.168.1.254', 'workload'),
+    route('main', '10.30.0.0/24', '10.191.191.253', 'management'),
+  ];
+  rs = runChecks(base());
+  assert.equal(find(rs, 'route.static', '10.20.0.0/16').message, '10.20.0.0/16 via 192.168.1.254 dev workload in table 200 and the main table');
+  assert.equal(find(rs, 'route.static', '10.30.0.0/24').message, '10.30.0.0/24 via 10.191.191.253 dev management in the main table');
+  assert.deepEqual(notPassing(rs), []);
+  // Routed another way in main, and workload down: both said.
+  f.routes = f.routes.map((x) => (x.table === 'main' && x.dst === '10.20.0.0/16' ? { ...x, gateway: '10.191.191.254', dev: 'management' } : x));
+  f.interfaces = f.interfaces!.map((i) => (i.name === 'workload' ? { ...i, up: false } : i));
+  const bad = find(runChecks(base()), 'route.static', '10.20.0.0/16');
+  assert.equal(bad.status, 'fail');
+  assert.match(bad.message, /: the main table routes it as 10\.20\.0\.0\/16 via 10\.191\.191\.254 dev management \(workload is down\)$/u);
+  // Without the property: no result. The captured state.json predates the property: read as none.
+  assert.equal(runChecks(input(facts('healthy'))).filter((x) => x.id === 'route.static').length, 0);
+  const old = expectedFor(facts('healthy'), undefined).expected!.config.network;
+  assert.deepEqual([old.staticRoutes, old.searchDomains], [[], []]);
+});
+
+test('search domains: the search line of /etc/resolv.conf; missing fails (with why), extra warns', () => {
+  const cfg: PublicConfig = { ...SEED, network: { ...SEED.network, searchDomains: ['corp.example.com', 'lab.example'] } };
+  const withResolv = (text: string, upstream?: string): Observed => {
+    const f = facts('healthy');
+    const sections = { ...f.sections, 'resolv.conf': { stdout: text, stderr: '', rc: 0 } };
+    if (upstream !== undefined) Object.assign(sections, { 'resolved-upstream': { stdout: upstream, stderr: '', rc: 0 } });
+    return observedFromSections(sections);
+  };
+  const run = (f: Observed) =>
+    find(
+      runChecks({
+        observed: f,
+        expected: { config: cfg, source: { kind: 'expect', file: 'x' } },
+        api: apiOk(f),
+        apiUser: 'wcp',
+        now: new Date(f.remoteTime! * 1000),
+      }),
+      'dns.search',
+    );
+  const stub = 'nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch corp.example.com lab.example\n';
+  let r = run(withResolv(stub));
+  assert.deepEqual([r.status, r.message], ['pass', '/etc/resolv.conf has search corp.example.com lab.example (network.search_domains)']);
+  r = run(withResolv('nameserver 127.0.0.53\nsearch corp.example.com\n'));
+  assert.equal(r.status, 'fail');
+  assert.equal(r.message, '/etc/resolv.conf has search corp.example.com, without lab.example (network.search_domains: corp.example.com, lab.example)');
+  assert.match(r.remedy!, /networkctl reload/u);
+  r = run(withResolv('nameserver 10.170.16.48\nnameserver 10.142.7.1\n', 'nameserver 10.170.16.48\nsearch corp.example.com lab.example\n'));
+  assert.equal(r.status, 'fail');
+  assert.match(
+    r.message,
+    /has no search line, without corp\.example\.com, lab\.example .*systemd-resolved has them .* but \/etc\/resolv\.conf is not its file$/u,
+  );
+  assert.match(r.remedy!, /^ln -sf \/run\/systemd\/resolve\/stub-resolv\.conf \/etc\/resolv\.conf/u);
+  r = run(withResolv('nameserver 127.0.0.53\nsearch corp.example.com lab.example other.example\n'));
+  assert.deepEqual(
+    [r.status, r.message],
+    [
+      'warn',
+      '/etc/resolv.conf has search corp.example.com lab.example other.example: network.search_domains: corp.example.com, lab.example is there, but so are other.example',
+    ],
+  );
+  // The last search/domain line wins (resolv.conf(5)).
+  assert.equal(run(withResolv('search old.example\ndomain corp.example.com\nsearch corp.example.com lab.example\n')).status, 'pass');
+  // Without the property: no result.
+  assert.equal(runChecks(input(facts('healthy'))).filter((x) => x.id === 'dns.search').length, 0);
 });
 
 test('certificates: expiry warned under 30 days, failed when expired; a wrong CA fails dataplane.tls', () => {
@@ -273,4 +370,85 @@ test('no listener tool: checks say they cannot tell instead of failing', () => {
   const rs = runChecks(input(f));
   assert.equal(find(rs, 'dataplane.listen').status, 'warn');
   assert.match(find(rs, 'vip.bind', '192.168.0.1:443').message, /cannot tell whether it listens/u);
+});
+
+/** The healthy appliance checked against the seed with other `appliance` settings. */
+function withAppliance(f: Observed, appliance: Partial<PublicConfig['appliance']>): CheckInput {
+  const cfg: PublicConfig = { ...SEED, appliance: { ...SEED.appliance, ...appliance } };
+  return {
+    observed: f,
+    expected: { config: cfg, source: { kind: 'expect' as const, file: 'x' } },
+    api: apiOk(f),
+    apiUser: 'wcp',
+    now: new Date(f.remoteTime! * 1000),
+  };
+}
+
+test("ssh.root-keys: every key of appliance.ssh_authorized_keys in root's authorized_keys, by fingerprint; modes sshd accepts", () => {
+  const ed = fx('../ssh/root-key-1.pub').trim();
+  const ec = fx('../ssh/root-key-2.pub').trim();
+  // ssh-keygen -l -E sha256 of the two fixture keys (as the collection prints them).
+  const FP1 = 'SHA256:Rb05vvQlDJ7RqOtxCX45yRq73MfQ+ihg7TcIQNomjEI';
+  const FP2 = 'SHA256:4EtKLF10gNRqQ9qbvK2IvPyJSIg3VSEFbARfsDer8Tg';
+  const f = facts('healthy');
+  // The captured bed has no key of the property: blank passes, a key of the property fails.
+  assert.equal(find(runChecks(input(f)), 'ssh.root-keys').status, 'pass');
+  let rs = runChecks(withAppliance(f, { sshAuthorizedKeys: [ed, ec] }));
+  let k = find(rs, 'ssh.root-keys');
+  assert.equal(k.status, 'fail');
+  assert.match(k.message, /lacks 2 keys of appliance\.ssh_authorized_keys: SHA256:\S+ \(admin@workstation\), SHA256:\S+ \(automation\)/u);
+  assert.match(k.remedy!, /rerun haproxy-appliance provision/u);
+  f.sshAccess = { ...f.sshAccess!, fingerprints: [FP1] };
+  k = find(runChecks(withAppliance(f, { sshAuthorizedKeys: [ed, ec] })), 'ssh.root-keys');
+  assert.equal(k.status, 'fail');
+  assert.match(k.message, /lacks 1 key of appliance\.ssh_authorized_keys: SHA256:\S+ \(automation\)$/u);
+  f.sshAccess = { ...f.sshAccess, fingerprints: [FP2, FP1, 'SHA256:someoneelse'] };
+  k = find(runChecks(withAppliance(f, { sshAuthorizedKeys: [ed, ec] })), 'ssh.root-keys');
+  assert.equal(k.status, 'pass', k.message);
+  assert.match(k.message, /holds the 2 keys .*\/root\/\.ssh 700, authorized_keys 600, owned by root/u);
+  // A group-writable folder: sshd ignores the keys.
+  f.sshAccess = { ...f.sshAccess, modes: { ...f.sshAccess.modes, '/root/.ssh': { mode: 0o770, owner: 'root' } } };
+  k = find(runChecks(withAppliance(f, { sshAuthorizedKeys: [ed, ec] })), 'ssh.root-keys');
+  assert.equal(k.status, 'fail');
+  assert.match(k.message, /\/root\/\.ssh is 770 owned by root: sshd ignores keys others may write/u);
+  // Readable by others only: a warning.
+  f.sshAccess = { ...f.sshAccess, modes: { ...f.sshAccess.modes, '/root/.ssh': { mode: 0o755, owner: 'root' } } };
+  assert.equal(find(runChecks(withAppliance(f, { sshAuthorizedKeys: [ed, ec] })), 'ssh.root-keys').status, 'warn');
+  // Not root and nothing readable: cannot tell.
+  const g = facts('healthy');
+  g.uid = 1000;
+  g.sshAccess = { modes: {}, fingerprints: [], sshd: {} };
+  rs = runChecks(withAppliance(g, { sshAuthorizedKeys: [ed] }));
+  assert.equal(find(rs, 'ssh.root-keys').status, 'skip');
+  assert.equal(find(rs, 'ssh.root-login').status, 'skip');
+  // Not collected at all: a warning, not a pass.
+  delete g.sshAccess;
+  assert.equal(find(runChecks(withAppliance(g, { sshAuthorizedKeys: [ed] })), 'ssh.root-keys').status, 'warn');
+});
+
+test("ssh.root-login: sshd -T's PermitRootLogin against appliance.permit_root_login (sshd prints prohibit-password as without-password)", () => {
+  const f = facts('healthy');
+  assert.match(find(runChecks(input(f)), 'ssh.root-login').message, /effective PermitRootLogin is yes \(sshd -T\); PasswordAuthentication yes/u);
+  let l = find(runChecks(withAppliance(f, { permitRootLogin: 'prohibit-password' })), 'ssh.root-login');
+  assert.equal(l.status, 'fail');
+  assert.match(l.message, /effective PermitRootLogin is yes, but appliance\.permit_root_login says prohibit-password/u);
+  f.sshAccess = { ...f.sshAccess!, sshd: { ...f.sshAccess!.sshd, permitrootlogin: 'without-password' } };
+  l = find(runChecks(withAppliance(f, { permitRootLogin: 'prohibit-password' })), 'ssh.root-login');
+  assert.equal(l.status, 'pass', l.message);
+  assert.match(l.message, /root logs in with a key only/u);
+  assert.equal(find(runChecks(withAppliance(f, { permitRootLogin: false })), 'ssh.root-login').status, 'fail');
+  // Root, but sshd -T said nothing (a broken sshd_config): a warning.
+  f.sshAccess = { ...f.sshAccess, sshd: {} };
+  assert.equal(find(runChecks(input(f)), 'ssh.root-login').status, 'warn');
+});
+
+test('clock: more than a minute off the workstation warns, either way; a minute or less passes', () => {
+  const f = facts('healthy');
+  const at = (skewS: number) => find(runChecks({ ...input(f), now: new Date((f.remoteTime! - skewS) * 1000) }), 'clock');
+  for (const s of [0, 60, -60]) assert.equal(at(s).status, 'pass', String(s));
+  assert.equal(at(61).status, 'warn');
+  assert.match(at(61).message, /61 s ahead of this workstation's/u);
+  assert.equal(at(-61).status, 'warn');
+  assert.match(at(-61).message, /61 s behind this workstation's/u);
+  assert.match(at(0).message, /within 60 s/u);
 });

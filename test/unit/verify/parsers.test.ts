@@ -130,7 +130,7 @@ test('haproxy.cfg binds, with their sections and line numbers', () => {
   const binds = parseBinds(cfg);
   assert.deepEqual(
     binds.map((b) => `${b.address}:${b.port}`),
-    ['192.168.0.1:443', '192.168.0.1:6443', '192.168.0.2:80', '192.168.0.3:6443'],
+    ['192.168.0.1:443', '192.168.0.1:6443', '192.168.0.3:6443', '192.168.0.2:80'],
   );
   const lines = cfg.split('\n');
   for (const b of binds) assert.match(lines[b.line - 1]!, new RegExp(`bind ${b.text.replace(/\./gu, '\\.')}`));
@@ -209,17 +209,22 @@ test('the whole collection of a healthy appliance, split and parsed', () => {
     'etc-hostname',
     'resolv.conf',
     'listeners.ss',
+    'rt-tables',
     'ip.addr',
     'ip.route',
     'ip.rule',
     'processes',
     'haproxy-version',
-    'haproxy-check',
-    'haproxy-cfg',
+    'haproxy-cfg-lines',
     'haproxy-cfg-mtime',
+    'ssh-access',
+    // Last: haproxy -c ran beside the rest of the script (haproxy had just started: no evidence
+    // that it loaded the file), its stderr with its stdout.
+    'haproxy-check',
   ]);
   assert.ok(Object.values(sections).every((s) => s.rc === 0));
-  assert.match(sections['haproxy-check']!.stderr, /\[WARNING\]/u);
+  assert.match(sections['haproxy-check']!.stdout, /\[WARNING\]/u);
+  assert.equal(sections['haproxy-check']!.stderr, '');
   const f = observedFromSections(sections);
   assert.equal(f.uid, 0);
   assert.equal(f.hostname, 'haproxy.local');
@@ -231,7 +236,15 @@ test('the whole collection of a healthy appliance, split and parsed', () => {
     [true, true, true, true],
   );
   assert.deepEqual(f.resolvConf, ['10.170.16.48', '10.142.7.1']);
+  // Root's SSH access: the modes of its .ssh, no key (the bed's verifier logs in with a password), sshd -T's settings.
+  assert.deepEqual(f.sshAccess, {
+    modes: { '/root/.ssh': { mode: 0o700, owner: 'root' }, '/root/.ssh/authorized_keys': { mode: 0o600, owner: 'root' } },
+    fingerprints: [],
+    sshd: { permitrootlogin: 'yes', pubkeyauthentication: 'yes', passwordauthentication: 'yes' },
+  });
   assert.equal(f.binds!.length, 4);
+  // The numbered lines the appliance sent say what the whole file says.
+  assert.deepEqual(f.binds, parseBinds(fx('bed/haproxy.cfg')));
   assert.deepEqual(
     f.certs.map((c) => c.source),
     ['/etc/haproxy/ca.crt', '/etc/haproxy/server.crt'],
