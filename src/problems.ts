@@ -132,6 +132,7 @@ export const PROBLEM_CODES = {
   'no-host': 'verify was given no host',
   'too-many-hosts': 'more hosts than verify takes at once (10,000), or a host pattern that makes too many',
   'expect-one-host': '--expect is given with more than one host',
+  'nagios-one-host': '--nagios is given with more than one host (a plugin checks one service)',
   'no-credentials': 'no SSH key, agent or password to log in with',
   'identity-unusable': 'the --identity key cannot be read or used',
   'needs-root': 'the command reads root-only files and was run by another user',

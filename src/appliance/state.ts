@@ -9,6 +9,12 @@
  * problems (at, code, message: never a secret). A failed run changes only this record; the rest
  * of the file still says what was last applied. A failed first run, with nothing applied yet,
  * leaves a file of the record alone (`{ format, lastRun }`).
+ *
+ * The record also says (each optional, so a record of an earlier agent still reads) which agent
+ * ran (`version`), what the run changed (`changes`: files created, updated, re-moded or removed,
+ * NICs renamed, commands run, as `describeAction` shows them: never a secret; at most
+ * MAX_RECORDED_CHANGES, the rest counted in `moreChanges`), and its warnings (at, code, message;
+ * at most MAX_RECORDED_PROBLEMS). `haproxy-appliance status` shows it (docs/operations.md).
  */
 import { z } from 'zod';
 import type { ApplianceConfig } from '../config/types.js';
@@ -51,7 +57,24 @@ export interface LastRun {
   source?: string;
   /** For a failure: what went wrong (at most MAX_RECORDED_PROBLEMS). */
   problems?: RecordedProblem[];
+  /** Its warnings (at most MAX_RECORDED_PROBLEMS). */
+  warnings?: RecordedProblem[];
+  /** The agent's version that ran. */
+  version?: string;
+  /** What the run changed, in order (at most MAX_RECORDED_CHANGES). */
+  changes?: RecordedChange[];
+  /** Changes past MAX_RECORDED_CHANGES, counted. */
+  moreChanges?: number;
 }
+
+/** One thing a run changed: a file (`create`, `update`, `mode`, `remove`: its path), a NIC `rename` (`eth0 to management`), a command `run` (as shown in the journal, secrets never). */
+export interface RecordedChange {
+  action: 'create' | 'update' | 'mode' | 'remove' | 'rename' | 'run';
+  target: string;
+}
+
+/** A run's changes recorded at most (the rest are counted). */
+export const MAX_RECORDED_CHANGES = 50;
 
 /** A failure's problems recorded at most. */
 export const MAX_RECORDED_PROBLEMS = 20;
@@ -78,6 +101,10 @@ export const lastRunSchema = z.object({
   outcome: z.enum(['applied', 'input-error', 'apply-failed']),
   source: z.string().optional(),
   problems: z.array(z.object({ at: z.string(), code: z.string(), message: z.string() })).optional(),
+  warnings: z.array(z.object({ at: z.string(), code: z.string(), message: z.string() })).optional(),
+  version: z.string().optional(),
+  changes: z.array(z.object({ action: z.enum(['create', 'update', 'mode', 'remove', 'rename', 'run']), target: z.string() })).optional(),
+  moreChanges: z.number().optional(),
 });
 
 const address = z.object({ address: z.string(), prefix: z.number(), cidr: z.string(), network: z.string() });

@@ -410,7 +410,8 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
       const existing = await readUnderRoot(root, options.state.path);
       const hashes = fileHashes(plan, changes);
       if (changes.length || !existing || !options.state.same(existing.content, hashes)) {
-        await writeAtomic(path, options.state.render(hashes), 0o644);
+        const ran = actions.filter((a) => !a.rename).map(describeAction);
+        await writeAtomic(path, options.state.render(hashes, { files: changes, renames, ran }), 0o644);
       }
     }
     await clearJournal(root);

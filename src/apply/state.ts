@@ -8,7 +8,17 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { ApplianceConfig } from '../config/types.js';
 import { STATE_FILE } from '../appliance/paths.js';
-import { MAX_RECORDED_PROBLEMS, STATE_FORMAT, appliedState, parseStateFile, type LastRun, type RecordOnlyState } from '../appliance/state.js';
+import {
+  MAX_RECORDED_CHANGES,
+  MAX_RECORDED_PROBLEMS,
+  STATE_FORMAT,
+  appliedState,
+  parseStateFile,
+  type LastRun,
+  type RecordedChange,
+  type RecordedProblem,
+  type RecordOnlyState,
+} from '../appliance/state.js';
 import { confinedPath, readUnderRoot } from '../util/root.js';
 import { writeAtomic } from './files.js';
 import { acquireRunLock } from './lock.js';
@@ -16,19 +26,57 @@ import { acquireRunLock } from './lock.js';
 /** The state file apply writes: where, its text for the files' hashes, and whether the file on disk already says the same. */
 export interface StateWriter {
   path: string;
-  render: (files: Record<string, string>) => string;
+  /** The file's text for these hashes; `run`: what the run changed, for the record. */
+  render: (files: Record<string, string>, run?: RunChanges) => string;
   same: (existing: string, files: Record<string, string>) => boolean;
 }
 
-/** state.json for this configuration and agent version; `source`: where the OVF environment came from. */
-export function stateWriter(config: ApplianceConfig, version: string, source?: string): StateWriter {
+/** What a run changed, as apply knows it: files, NIC renames, and the commands it ran (already described, secrets not shown). */
+export interface RunChanges {
+  files: readonly { path: string; action: 'create' | 'update' | 'mode' | 'remove' }[];
+  renames?: readonly { from: string; to: string }[];
+  ran?: readonly string[];
+}
+
+/** The record's `changes` (and `moreChanges`): files, renames, commands, in that order, capped. */
+export function recordedChanges(run: RunChanges): Pick<LastRun, 'changes' | 'moreChanges'> {
+  const all: RecordedChange[] = [
+    ...run.files.map((f) => ({ action: f.action, target: f.path })),
+    ...(run.renames ?? []).map((r) => ({ action: 'rename' as const, target: `${r.from} to ${r.to}` })),
+    ...(run.ran ?? []).map((target) => ({ action: 'run' as const, target })),
+  ];
+  const more = all.length - MAX_RECORDED_CHANGES;
+  return { changes: all.slice(0, MAX_RECORDED_CHANGES), ...(more > 0 && { moreChanges: more }) };
+}
+
+/** Problems as recorded: at, code, message, capped (messages never quote a secret). */
+export function recordedProblems(problems: readonly { at: string; code: string; message: string }[]): RecordedProblem[] {
+  return problems.slice(0, MAX_RECORDED_PROBLEMS).map(({ at, code, message }) => ({ at, code, message }));
+}
+
+/**
+ * state.json for this configuration and agent version; `source`: where the OVF environment came
+ * from; `warnings`: the run's, for the record.
+ */
+export function stateWriter(
+  config: ApplianceConfig,
+  version: string,
+  source?: string,
+  warnings: readonly { at: string; code: string; message: string }[] = [],
+): StateWriter {
   const body = (files: Record<string, string>) => appliedState(config, version, files);
-  const record = (at: string): LastRun => ({ at, outcome: 'applied', ...(source !== undefined && { source }) });
+  const record = (at: string, run?: RunChanges): LastRun => ({
+    at,
+    outcome: 'applied',
+    ...(source !== undefined && { source }),
+    ...(run && { version, ...recordedChanges(run) }),
+    ...(warnings.length > 0 && { warnings: recordedProblems(warnings) }),
+  });
   return {
     path: STATE_FILE,
-    render: (files) => {
+    render: (files, run) => {
       const at = new Date().toISOString();
-      return `${JSON.stringify({ ...body(files), appliedAt: at, lastRun: record(at) }, null, 2)}\n`;
+      return `${JSON.stringify({ ...body(files), appliedAt: at, lastRun: record(at, run) }, null, 2)}\n`;
     },
     same: (existing, files) => {
       const parsed = parseStateFile(existing);
@@ -41,17 +89,20 @@ export function stateWriter(config: ApplianceConfig, version: string, source?: s
   };
 }
 
-/** The record of a failed run: its problems capped, messages as the run reported them (secret-free). */
+/** The record of a failed run: its problems (and warnings) capped, messages as the run reported them (secret-free). */
 export function failedRun(
   outcome: Exclude<LastRun['outcome'], 'applied'>,
   problems: readonly { at: string; code: string; message: string }[],
   source?: string,
+  extra: { version?: string; warnings?: readonly { at: string; code: string; message: string }[] } = {},
 ): LastRun {
   return {
     at: new Date().toISOString(),
     outcome,
     ...(source !== undefined && { source }),
-    problems: problems.slice(0, MAX_RECORDED_PROBLEMS).map(({ at, code, message }) => ({ at, code, message })),
+    problems: recordedProblems(problems),
+    ...(extra.version !== undefined && { version: extra.version }),
+    ...(extra.warnings?.length && { warnings: recordedProblems(extra.warnings) }),
   };
 }
 

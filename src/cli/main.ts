@@ -71,6 +71,26 @@ ${INGEST_USAGE}
     },
     run: async (values) => (await import('./provision.js')).provisionCommand(values),
   },
+  status: {
+    summary: 'on the appliance: how the last provision run ended, what it changed, versions, services',
+    usage: `haproxy-appliance status [--wait [SECONDS]] [--json] [--root DIR]
+
+Shows the outcome of the last provision run (ok, failed, or running), when it ran, where its OVF
+environment came from, what it changed, its warnings and its errors (each naming its property),
+the agent's, haproxy's and the Data Plane API's versions, and the state of haproxy,
+dataplaneapi and systemd-networkd. Reads only; never takes the run lock.
+
+  --wait [SECONDS]      block until no provision run is in progress (the first-boot unit has
+                        finished, the run lock is free), at most SECONDS when given
+  --json                machine-readable output
+  --root DIR            read state.json, the lock and the versions under DIR (an image, a
+                        sandbox); runs nothing from it and asks systemd nothing
+Exit status: 0 ok, 1 the last run failed, 2 no run recorded yet or usage error, 3 a run is
+still in progress (without --wait, or SECONDS passed first).`,
+    options: { wait: { type: 'boolean' }, json: { type: 'boolean' }, root: { type: 'string' } },
+    allowPositionals: true,
+    run: async (values, positionals) => (await import('./status.js')).statusCommand(values, positionals),
+  },
   'ovf-descriptor': {
     summary: 'print the OVF ProductSections and DeploymentOptionSection for the OVA descriptor',
     usage: `haproxy-appliance ovf-descriptor
@@ -90,7 +110,8 @@ declarations, so the OVA descriptor and the agent never drift apart.`,
     usage: `haproxy-appliance verify HOST... [--user root] [--port 22] [--identity FILE]
           [--password-env VAR] [--known-hosts FILE] [--accept-new] [--expect OVF_ENV_FILE]
           [--inventory FILE] [--concurrency N] [--timeout S] [--json] [--junit FILE]
-          [--verbose] [--api-user USER] [--api-password-env VAR] [--support-bundle DIR]
+          [--verbose] [--api-user USER] [--api-password-env VAR] [--wait SECONDS] [--nagios]
+          [--support-bundle DIR]
 
 Logs in to each appliance over SSH, collects its state in one round trip and checks it against
 its own /var/lib/haproxy-appliance/state.json (or --expect), check by check, with the cause and
@@ -116,10 +137,18 @@ what to do for each failure. HOST is [user@]host[:port].
   --verbose             every result on its own line, passing ones too; without it a check
                         with more than 10 results (one per VIP, say) is one summary line that
                         names those that did not pass
+  --wait SECONDS        check each host again (every 2 s) until all its checks pass, or report
+                        its last result after SECONDS; a host not reachable yet (SSH not up,
+                        connection refused) is tried again too, an authentication failure or a
+                        refused host key is not
+  --nagios              one host, as a monitoring plugin (Nagios, Icinga, Checkmk): one line
+                        \`HAPROXY-APPLIANCE OK|WARNING|CRITICAL|UNKNOWN - ... | perfdata\`, then the
+                        failures; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (unreachable,
+                        authentication, host key, usage)
   --support-bundle DIR  instead of checking, run haproxy-appliance support on each host and
                         write DIR/HOST.tar.gz (0600); exit 1 when a host reached gave none
 Exit status: 0 all checks passed (warnings allowed), 1 a check failed, 2 usage error or a host
-that could not be reached, authenticated or trusted.`,
+that could not be reached, authenticated or trusted (with --nagios: as above).`,
     options: {
       user: { type: 'string' },
       port: { type: 'string' },
@@ -136,6 +165,8 @@ that could not be reached, authenticated or trusted.`,
       verbose: { type: 'boolean' },
       'api-user': { type: 'string' },
       'api-password-env': { type: 'string' },
+      wait: { type: 'string' },
+      nagios: { type: 'boolean' },
       'support-bundle': { type: 'string' },
     },
     allowPositionals: true,
@@ -188,6 +219,14 @@ failed, 2 bad input or usage.
 `;
 }
 
+/** `verify --nagios`: a usage error is the plugin's UNKNOWN (exit 3), on stdout as its one line. */
+async function nagiosUsage(name: string, rest: readonly string[], message: string): Promise<number | undefined> {
+  if (name !== 'verify' || !rest.includes('--nagios')) return undefined;
+  const { nagiosUsageLine, NAGIOS_EXIT } = await import('../verify/report.js');
+  process.stdout.write(nagiosUsageLine(message));
+  return NAGIOS_EXIT.UNKNOWN;
+}
+
 async function usageError(name: string, err: InputError, json: boolean): Promise<number> {
   const { printInputError } = await import('./output.js');
   printInputError(name, err, json);
@@ -227,6 +266,8 @@ export async function main(argv: string[]): Promise<number> {
     const code = (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? 'unknown-option' : 'bad-usage';
     // parseArgs names the option in quotes: "Unknown option '--foo'", "Option '--root <value>' argument missing".
     const at = /'(-[^' ]+)/u.exec(message)?.[1] ?? 'arguments';
+    const unknown = await nagiosUsage(name, rest, message);
+    if (unknown !== undefined) return unknown;
     if (json) return usageError(name, inputError(at, code, message, message), true);
     process.stderr.write(`haproxy-appliance ${name}: ${message}\nUsage: ${command.usage.split('\n')[0]}\n`);
     return EXIT.input;
@@ -243,6 +284,8 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(parsed.values, parsed.positionals);
   } catch (err) {
     if (err instanceof InputError) {
+      const unknown = await nagiosUsage(name, rest, err.message);
+      if (unknown !== undefined) return unknown;
       const { printInputError } = await import('./output.js');
       printInputError(name, err, parsed.values.json === true);
       return EXIT.input;

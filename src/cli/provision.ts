@@ -160,10 +160,10 @@ export function recordRoot(values: Values): string | undefined {
 
 /** A failed run's record: an InputError's problems, or one `apply` problem with the message (secrets cut out). */
 export function failureRecord(err: unknown, info: { source?: string; secrets?: string[] }): LastRun {
-  if (err instanceof InputError) return failedRun('input-error', err.problems, info.source);
+  if (err instanceof InputError) return failedRun('input-error', err.problems, info.source, { version: VERSION, warnings: err.warnings });
   let message = err instanceof ApplyError ? err.message : `the agent stopped on an internal error (${(err as Error).name ?? 'unknown'}); see the journal`;
   for (const s of info.secrets ?? []) if (s.length > 0) message = message.split(s).join('(redacted)');
-  return failedRun('apply-failed', [{ at: 'apply', code: 'apply-failed', message }], info.source);
+  return failedRun('apply-failed', [{ at: 'apply', code: 'apply-failed', message }], info.source, { version: VERSION });
 }
 
 /**
@@ -284,7 +284,7 @@ async function provision(values: Values, info: RunInfo): Promise<number> {
       context: gathered.context,
       ...(notify && { ready }),
       checker: haproxyChecker(root === undefined),
-      state: stateWriter(config, VERSION, env.source),
+      state: stateWriter(config, VERSION, env.source, allWarnings),
       ...(session && { session }),
       ...(progress && { progress }),
     }).catch((err: unknown) => {

@@ -9,7 +9,7 @@ import type { BundleOptions } from '../verify/support.js';
 import { displaySafe, displaySafeDeep, MAX_FIELD_CHARS } from '../verify/report.js';
 
 /** verify's options that mean nothing for a bundle. */
-const CHECK_ONLY = ['expect', 'junit', 'api-user', 'api-password-env', 'verbose'] as const;
+const CHECK_ONLY = ['expect', 'junit', 'api-user', 'api-password-env', 'verbose', 'wait', 'nagios'] as const;
 
 export async function supportBundles(
   dir: string,

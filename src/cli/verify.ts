@@ -15,7 +15,19 @@ import { MAX_HOSTS, parseHostSpec, parseInventory, type HostSpec } from '../veri
 import { readKnownHosts } from '../verify/known-hosts.js';
 import type { SshCredentials } from '../verify/ssh.js';
 import type { ProgressEvent, VerifyOptions } from '../verify/run.js';
-import { counts, displaySafe, MAX_FIELD_CHARS, renderJson, renderJunit, renderText, useColor } from '../verify/report.js';
+import {
+  counts,
+  displaySafe,
+  MAX_FIELD_CHARS,
+  NAGIOS_EXIT,
+  nagiosState,
+  renderJson,
+  renderJunit,
+  renderNagios,
+  renderText,
+  useColor,
+} from '../verify/report.js';
+import type { HostReport } from '../verify/types.js';
 import { preconnect, type Preconnected } from '../verify/tcp.js';
 
 function str(v: unknown): string | undefined {
@@ -155,6 +167,16 @@ async function verifyCommandUnsafe(values: Values, positionals: string[], io: Io
   const port = intOption(values, 'port', 22, 1, 65535);
   const concurrency = intOption(values, 'concurrency', 10, 1, 1000);
   const timeoutMs = intOption(values, 'timeout', 15, 1, 3600) * 1000;
+  const waitS = values.wait === undefined ? undefined : intOption(values, 'wait', 0, 0, 86_400);
+  if (values.nagios === true) {
+    // A plugin checks one service: one appliance (docs/operations.md); with --json, two outputs would mix.
+    if (unique.length > 1) {
+      const message = `checks one appliance (one service in Nagios, Icinga or Checkmk); ${unique.length} hosts were given`;
+      throw inputError('--nagios', 'nagios-one-host', message, `--nagios ${message}`);
+    }
+    if (values.json === true)
+      throw inputError('--nagios', 'bad-usage', 'prints the plugin output; it cannot be combined with --json', '--nagios cannot be combined with --json');
+  }
 
   const password = secretFromEnv(values, 'password-env', env);
   const apiPassword = secretFromEnv(values, 'api-password-env', env);
@@ -169,7 +191,7 @@ async function verifyCommandUnsafe(values: Values, positionals: string[], io: Io
   const pre = new Map<HostSpec, Preconnected>();
   for (const spec of unique.slice(0, concurrency)) pre.set(spec, preconnect(spec.host, spec.port ?? port, timeoutMs));
   try {
-    return await verifyWith(values, unique, { env, stdout, stderr, port, concurrency, timeoutMs, user, identity, password, apiPassword, pre });
+    return await verifyWith(values, unique, { env, stdout, stderr, port, concurrency, timeoutMs, waitS, user, identity, password, apiPassword, pre });
   } finally {
     for (const p of pre.values()) p.discard();
   }
@@ -182,6 +204,8 @@ interface Prepared {
   port: number;
   concurrency: number;
   timeoutMs: number;
+  /** --wait SECONDS. */
+  waitS: number | undefined;
   user: string;
   identity: string | undefined;
   password: string | undefined;
@@ -191,7 +215,7 @@ interface Prepared {
 
 async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Promise<number> {
   const { env, stdout, stderr, port, concurrency, timeoutMs, user, identity, password, apiPassword } = o;
-  const [{ defaultKeys, HostError, loadKey }, { verifyFleet }] = await Promise.all([import('../verify/ssh.js'), import('../verify/run.js')]);
+  const [{ defaultKeys, HostError, loadKey }, { verifyFleet, WAIT_INTERVAL_MS }] = await Promise.all([import('../verify/ssh.js'), import('../verify/run.js')]);
   let credentials: SshCredentials;
   try {
     if (identity !== undefined) credentials = { keys: [await loadKey(identity)], ...(password !== undefined && { password }) };
@@ -250,7 +274,22 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
   const json = values.json === true;
   const color = !json && useColor(stdout, env);
   const fleet = unique.length > 1;
+  const nagios = values.nagios === true;
+  // --wait: a line when a host is tried again and what it says changed (not one per attempt).
+  const lastSaid = new Map<number, string>();
   const progress = (e: ProgressEvent) => {
+    if (e.kind === 'retry' && !nagios) {
+      const said = retryVerdict(e.report);
+      if (lastSaid.get(e.index) === said) return;
+      lastSaid.set(e.index, said);
+      stderr.write(
+        displaySafe(
+          `${e.report.name}: ${said}; --wait: trying again every ${WAIT_INTERVAL_MS / 1000} s for up to ${Math.ceil(e.leftMs / 1000)} s more`,
+          MAX_FIELD_CHARS,
+        ) + '\n',
+      );
+      return;
+    }
     if (!fleet || e.kind !== 'done') return;
     const h = e.report;
     const n = counts(h.checks);
@@ -265,6 +304,7 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
   };
 
   const report = await verifyFleet(unique, {
+    ...(o.waitS !== undefined && { wait: { deadline: performance.now() + o.waitS * 1000, intervalMs: WAIT_INTERVAL_MS } }),
     user,
     port,
     credentials,
@@ -277,15 +317,23 @@ async function verifyWith(values: Values, unique: HostSpec[], o: Prepared): Prom
     preconnected: new Map([...o.pre].map(([spec, p]) => [spec, p.socket])),
   });
 
-  if (json) stdout.write(renderJson(report));
+  if (nagios) stdout.write(renderNagios(report.hosts[0]!));
+  else if (json) stdout.write(renderJson(report));
   else stdout.write(renderText(report, { color, verbose: values.verbose === true }));
   if (junit !== undefined) {
     try {
       await writeFile(junit, renderJunit(report));
     } catch (err) {
       stderr.write(displaySafe(`haproxy-appliance verify: cannot write --junit ${junit}: ${(err as Error).message}`) + '\n');
-      return EXIT.input;
+      return nagios ? NAGIOS_EXIT.UNKNOWN : EXIT.input;
     }
   }
-  return report.exitCode;
+  return nagios ? NAGIOS_EXIT[nagiosState(report.hosts[0]!)] : report.exitCode;
+}
+
+/** What a host's last attempt said, for --wait's progress line: `UNREACHABLE: …`, `FAIL: 2 failed (service haproxy, …)`. */
+function retryVerdict(h: HostReport): string {
+  if (h.error) return `${h.error.kind.toUpperCase()}: ${h.error.message.split('\n')[0]!}`;
+  const failed = h.checks.filter((c) => c.status === 'fail').map((c) => (c.subject ? `${c.id} ${c.subject}` : c.id));
+  return `FAIL: ${failed.length} failed (${failed.slice(0, 3).join(', ')}${failed.length > 3 ? ', …' : ''})`;
 }

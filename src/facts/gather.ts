@@ -58,7 +58,7 @@ export function newSalt(): string {
   return [...randomBytes(16)].map((b) => alphabet[b & 63]).join('');
 }
 
-interface DataplaneVersion {
+export interface DataplaneVersion {
   /** Version text (`--version` output, `v<given>`, or the package's version); undefined when not installed. */
   output?: string;
   /** Why the version is not known, when it is not. */
@@ -76,7 +76,7 @@ async function onVmware(): Promise<boolean> {
  * binary says it; under a root nothing is executed: the root's dpkg database is asked, and
  * failing that the version is unknown.
  */
-async function dataplaneVersion(root: string, given: string | undefined): Promise<DataplaneVersion> {
+export async function dataplaneVersion(root: string, given: string | undefined): Promise<DataplaneVersion> {
   if (given !== undefined) return { output: `v${given}` };
   if (root === '/') {
     if (!(await executable(DATAPLANEAPI_BIN))) return {};

@@ -165,6 +165,7 @@ export function renderHostText(report: HostReport, opts: TextOptions): string {
     lines.push(`${c('bold', head)}: ${c('red', kind)}`);
     lines.push(`  ${h.error.message}`);
     if (h.error.remedy) lines.push(`  ${c('cyan', '→')} ${h.error.remedy}`);
+    if (h.attempts !== undefined && h.attempts > 1) lines.push(`  ${c('dim', `(the last of ${h.attempts} attempts: --wait ran out)`)}`);
     return `${lines.join('\n')}\n`;
   }
   const src = h.expected ? (h.expected.kind === 'state' ? `expected: ${h.expected.path}` : `expected: --expect ${h.expected.file}`) : 'expected: unknown';
@@ -232,7 +233,8 @@ export function renderHostText(report: HostReport, opts: TextOptions): string {
   ]
     .filter(Boolean)
     .join(', ');
-  lines.push(`  ${summary}${hidden ? c('dim', ` (${hidden} passing not shown)`) : ''}  ${c('dim', `(${t})`)}`);
+  const tries = h.attempts !== undefined && h.attempts > 1 ? `, after ${h.attempts} attempts` : '';
+  lines.push(`  ${summary}${hidden ? c('dim', ` (${hidden} passing not shown)`) : ''}  ${c('dim', `(${t}${tries})`)}`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -333,4 +335,87 @@ export function renderJunit(report: FleetReport): string {
     );
   }
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="haproxy-appliance verify" tests="${tests}" failures="${failures}" errors="${errors}" skipped="${skipped}" time="${(report.totalMs / 1000).toFixed(3)}">\n${suites.join('\n')}\n</testsuites>\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// --nagios: the Monitoring Plugins guidelines (https://www.monitoring-plugins.org/doc/guidelines.html)
+// ---------------------------------------------------------------------------------------------
+
+export type NagiosState = 'OK' | 'WARNING' | 'CRITICAL' | 'UNKNOWN';
+
+/** A plugin's exit code for each state. */
+export const NAGIOS_EXIT: Readonly<Record<NagiosState, number>> = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 };
+
+/** The service name on the status line. */
+export const NAGIOS_SERVICE = 'HAPROXY-APPLIANCE';
+
+/** The problems listed after the status line, at most (the rest counted). */
+export const NAGIOS_MAX_LINES = 20;
+
+/**
+ * OK: every check passed; WARNING: warnings only; CRITICAL: a check failed; UNKNOWN: the host
+ * could not be checked (unreachable, authentication, host key, collection).
+ */
+export function nagiosState(h: HostReport): NagiosState {
+  if (h.error) return 'UNKNOWN';
+  const n = counts(h.checks);
+  return n.fail ? 'CRITICAL' : n.warn ? 'WARNING' : 'OK';
+}
+
+/**
+ * Plugin output text: printable (displaySafe), on one line, and without `|`, which would start
+ * the performance data.
+ */
+function pluginText(text: string, max = 300): string {
+  return displaySafe(text, max).replace(/\|/gu, '/');
+}
+
+/** The status line alone for a usage error (UNKNOWN, exit 3): `HAPROXY-APPLIANCE UNKNOWN - <message>`. */
+export function nagiosUsageLine(message: string): string {
+  return `${NAGIOS_SERVICE} UNKNOWN - ${pluginText(message, 1000)}\n`;
+}
+
+/**
+ * One host's report as a plugin's output: the status line with performance data after `|`
+ * (`label=value[UOM];warn;crit;min;max`: connect_ms and collect_ms in ms, the failed and warned
+ * counts with their thresholds, the checks counted), then one line per failure and warning (at
+ * most NAGIOS_MAX_LINES). UNKNOWN has no performance data: nothing was measured.
+ */
+export function renderNagios(h: HostReport): string {
+  const state = nagiosState(h);
+  const name = pluginText(h.name, 200);
+  if (h.error) {
+    const kind = { unreachable: 'UNREACHABLE', auth: 'AUTHENTICATION FAILED', hostkey: 'HOST KEY REFUSED', usage: 'USAGE', collect: 'COLLECTION FAILED' }[
+      h.error.kind
+    ];
+    const lines = [`${NAGIOS_SERVICE} ${state} - ${name}: ${kind}: ${pluginText(h.error.message, 1000)}`];
+    if (h.error.remedy) lines.push(`remedy: ${pluginText(h.error.remedy, 1000)}`);
+    return `${lines.join('\n')}\n`;
+  }
+  const n = counts(h.checks);
+  const label = (x: CheckResult) => (x.subject ? `${x.id} ${x.subject}` : x.id);
+  const failed = h.checks.filter((x) => x.status === 'fail');
+  const warned = h.checks.filter((x) => x.status === 'warn');
+  const named = (xs: CheckResult[]) => `${xs.slice(0, 3).map(label).join(', ')}${xs.length > 3 ? ', …' : ''}`;
+  const summary =
+    state === 'CRITICAL'
+      ? `${n.fail} check${n.fail === 1 ? '' : 's'} failed (${named(failed)})${n.warn ? `, ${n.warn} warning${n.warn === 1 ? '' : 's'}` : ''}, ${n.pass} passed`
+      : state === 'WARNING'
+        ? `${n.warn} warning${n.warn === 1 ? '' : 's'} (${named(warned)}), ${n.pass} passed`
+        : `${n.pass} checks passed${n.skip ? `, ${n.skip} skipped` : ''}`;
+  const ms = (v: number | undefined) => (v === undefined ? 'U' : `${Math.round(v)}ms`);
+  const perf = [
+    `connect_ms=${ms(h.timings.connectMs)};;;0`,
+    `collect_ms=${ms(h.timings.collectMs)};;;0`,
+    `failed=${n.fail};;0;0`,
+    `warned=${n.warn};0;;0`,
+    `checks=${h.checks.length};;;0`,
+  ].join(' ');
+  const lines = [`${NAGIOS_SERVICE} ${state} - ${name}: ${pluginText(summary, 1000)} | ${perf}`];
+  const problems = [...failed, ...warned];
+  for (const x of problems.slice(0, NAGIOS_MAX_LINES)) {
+    lines.push(`${LABEL[x.status]} ${pluginText(label(x), 200)}: ${pluginText(x.message, 500)}${x.remedy ? ` -> ${pluginText(x.remedy, 300)}` : ''}`);
+  }
+  if (problems.length > NAGIOS_MAX_LINES) lines.push(`… and ${problems.length - NAGIOS_MAX_LINES} more (run haproxy-appliance verify for the full report)`);
+  return `${lines.join('\n')}\n`;
 }

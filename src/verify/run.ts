@@ -26,7 +26,15 @@ export interface VerifyOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** TCP connections already opened (by the command, during start-up), taken once per host. */
   preconnected?: Map<HostSpec, Promise<Socket>>;
+  /**
+   * `--wait`: check each host again until it is green or `deadline` (performance.now() ms) has
+   * passed, `intervalMs` between attempts (see {@link retryable} for what is tried again).
+   */
+  wait?: { deadline: number; intervalMs: number };
 }
+
+/** The pause between two attempts of `verify --wait` on one host. */
+export const WAIT_INTERVAL_MS = 2000;
 
 /**
  * What is needed only once the collected output is in (zod for state.json, the checks, the network model,
@@ -40,6 +48,7 @@ function loadLater() {
 
 export type ProgressEvent =
   | { kind: 'start'; name: string; index: number; total: number }
+  | { kind: 'retry'; name: string; index: number; total: number; report: HostReport; attempt: number; leftMs: number }
   | { kind: 'done'; name: string; index: number; total: number; report: HostReport; finished: number };
 
 /** What a section of the collection script prints, for the message when the output is too big. */
@@ -187,6 +196,32 @@ export async function verifyHost(spec: HostSpec, opts: VerifyOptions): Promise<H
   }
 }
 
+/**
+ * Whether `verify --wait` tries a host again: a check failed, or the host could not be reached
+ * (nothing answers yet, the connection is refused, SSH is not up) or the collection failed. An
+ * authentication failure, a refused host key or a usage error is final: another attempt cannot
+ * change it, repeated logins with a wrong credential count towards sshd's MaxAuthTries and
+ * fail2ban-style lockouts, and a host key that changed is for a human to look at.
+ */
+export function retryable(report: HostReport): boolean {
+  if (report.error) return report.error.kind === 'unreachable' || report.error.kind === 'collect';
+  return report.checks.some((c) => c.status === 'fail');
+}
+
+/** One host under --wait: attempts until green, a final refusal, or the deadline (the last report, with how many attempts). */
+async function verifyWaiting(spec: HostSpec, opts: VerifyOptions, index: number, total: number): Promise<HostReport> {
+  const wait = opts.wait!;
+  let recorded: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    const report = await verifyHost(spec, opts);
+    recorded ??= report.recordedHostKey;
+    const left = wait.deadline - performance.now();
+    if (!retryable(report) || left <= 0) return { ...report, attempts: attempt, ...(recorded !== undefined && { recordedHostKey: recorded }) };
+    opts.onProgress?.({ kind: 'retry', name: spec.name, index, total, report, attempt, leftMs: left });
+    await new Promise((resolve) => setTimeout(resolve, Math.min(wait.intervalMs, left)));
+  }
+}
+
 export async function verifyFleet(specs: HostSpec[], opts: VerifyOptions): Promise<FleetReport> {
   const t0 = performance.now();
   const reports: HostReport[] = new Array<HostReport>(specs.length);
@@ -197,7 +232,7 @@ export async function verifyFleet(specs: HostSpec[], opts: VerifyOptions): Promi
       const index = next++;
       const spec = specs[index]!;
       opts.onProgress?.({ kind: 'start', name: spec.name, index, total: specs.length });
-      const report = await verifyHost(spec, opts);
+      const report = opts.wait ? await verifyWaiting(spec, opts, index, specs.length) : await verifyHost(spec, opts);
       reports[index] = report;
       finished++;
       opts.onProgress?.({ kind: 'done', name: spec.name, index, total: specs.length, report, finished });

@@ -257,6 +257,8 @@ export interface HostReport {
   versions?: Record<string, string>;
   /** A host key newly recorded with --accept-new. */
   recordedHostKey?: string;
+  /** With `verify --wait`: how many times the host was checked (this report is the last). */
+  attempts?: number;
 }
 
 export interface FleetReport {

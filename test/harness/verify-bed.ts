@@ -583,6 +583,12 @@ export class Appliance {
     await this.waitFor('sshd', t, () => this.listening(this.mgmtIp, 22));
   }
 
+  /** Ends sshd (nothing listens on port 22 until startSshd). */
+  async stopSshd(): Promise<void> {
+    if (this.sshd) await terminate(this.sshd.child);
+    this.sshd = undefined;
+  }
+
   async startHaproxy(): Promise<void> {
     const t = this.spawnTracked('haproxy', this.inside(['/usr/sbin/haproxy', '-W', '-db', '-f', '/etc/haproxy/haproxy.cfg'], { daemon: true }));
     this.haproxy = t;

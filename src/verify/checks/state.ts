@@ -68,8 +68,17 @@ export function checkLastRun(input: CheckContext): CheckResult[] {
       ),
     ];
   }
-  const from = last.source ? `, OVF environment from ${last.source}` : '';
-  if (last.outcome === 'applied') return [r(LAST_RUN, 'pass', `the last provisioning run (${last.at}${from}) applied the configuration`)];
+  const from = `${last.version ? `, agent ${last.version}` : ''}${last.source ? `, OVF environment from ${last.source}` : ''}`;
+  // What it changed and its warnings, when the record has them (agents since issue 13).
+  const n = last.changes === undefined ? undefined : last.changes.length + (last.moreChanges ?? 0);
+  const changed = n === undefined ? '' : n === 0 ? '; it changed nothing' : `; it changed ${n} item${n === 1 ? '' : 's'} (haproxy-appliance status lists them)`;
+  const warned = last.warnings?.length
+    ? `; with ${last.warnings.length} warning${last.warnings.length === 1 ? '' : 's'}: ${last.warnings
+        .slice(0, 3)
+        .map((w) => `${w.at} (${w.code})`)
+        .join(', ')}${last.warnings.length > 3 ? ', …' : ''}`
+    : '';
+  if (last.outcome === 'applied') return [r(LAST_RUN, 'pass', `the last provisioning run (${last.at}${from}) applied the configuration${changed}${warned}`)];
   const problems = last.problems ?? [];
   const listed = problems.slice(0, 5).map((p) => `${p.at}: ${p.message} (${p.code})`);
   const more = problems.length > 5 ? `; and ${problems.length - 5} more` : '';
@@ -113,7 +122,7 @@ export const STATE_CHECKS: readonly Check[] = [
   {
     id: LAST_RUN,
     family: 'state',
-    doc: "the agent's last provisioning run applied its configuration (state.json's `lastRun`: the outcome, when, and where the OVF environment came from)",
+    doc: "the agent's last provisioning run applied its configuration (state.json's `lastRun`: the outcome, when, where the OVF environment came from, and, as recorded since `haproxy-appliance status`, the agent version, how many items it changed and its warnings)",
     problems:
       'fail: the last run refused the OVF environment (names each property and problem code, e.g. `network.nameservers: "1.1.1.x" is not an IP address (not-ip)`; remedy: fix that vApp property and power-cycle, or run `haproxy-appliance provision`) or failed to apply (the message); warn: state.json has no record of the last run (written by an older agent) or cannot be read; skip: no state.json',
     run: checkLastRun,

@@ -16,6 +16,8 @@ import { validateEnvironment } from '../../../src/config/validate.js';
 import { InputError } from '../../../src/errors.js';
 import { recordFailure } from '../../../src/cli/provision.js';
 import { cli } from '../../harness/cli.js';
+import type { LastRun } from '../../../src/appliance/state.js';
+import { VERSION } from '../../../src/cli/version.js';
 import { envFile, tree, withSandbox } from '../../harness/sandbox.js';
 import { SEED_MACS } from '../../harness/ovf.js';
 
@@ -50,8 +52,19 @@ test('success under --root records applied and the source; the source is the fir
     const r = cli(args);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr.split('\n')[0], `step: OVF environment from file ${env}`);
-    const state = JSON.parse(stateOf(root)) as { appliedAt: string; lastRun: unknown };
-    assert.deepEqual(state.lastRun, { at: state.appliedAt, outcome: 'applied', source: `file ${env}` });
+    const state = JSON.parse(stateOf(root)) as { appliedAt: string; lastRun: LastRun };
+    const { changes, warnings, ...record } = state.lastRun;
+    assert.deepEqual(record, { at: state.appliedAt, outcome: 'applied', source: `file ${env}`, version: VERSION });
+    // What changed: every file the run printed as created, in order (a sandbox renames no NIC and runs nothing).
+    const created = r.stdout.split('\n').flatMap((l) => (l.startsWith('created ') ? [{ action: 'create', target: l.slice('created '.length) }] : []));
+    assert.ok(created.length > 10, r.stdout);
+    assert.deepEqual(changes, created);
+    // Its warnings, as printed.
+    const printed = r.stderr.split('\n').flatMap((l) => (l.startsWith('warning: ') ? [l.slice('warning: '.length)] : []));
+    assert.deepEqual(
+      (warnings ?? []).map((w) => `${w.at}: ${w.message}`),
+      printed,
+    );
     // A rerun from the same source rewrites nothing, state.json included.
     const before = stateOf(root);
     const again = cli(args);

@@ -9,6 +9,7 @@ import { validateProperties } from '../../../src/config/validate.js';
 import { parseAppliedState, parseStateFile, type LastRun } from '../../../src/appliance/state.js';
 import { failedRun, stateWriter } from '../../../src/apply/state.js';
 import { failureRecord, recordRoot } from '../../../src/cli/provision.js';
+import { VERSION } from '../../../src/cli/version.js';
 import { ApplyError, InputError } from '../../../src/errors.js';
 import { problem } from '../../../src/problems.js';
 import { checkContext } from '../../../src/verify/checks/check.js';
@@ -159,6 +160,7 @@ test('the record of a failure: problems as reported (at, code, message), secrets
       outcome: 'input-error',
       source: 'file /x.xml',
       problems: [{ at: 'appliance.root_pwd', code: 'password-length', message: 'the root password is 3 characters long; it must be 6 to 128 characters' }],
+      version: VERSION,
     },
   );
   const apply = failureRecord(new ApplyError('chpasswd said s3cr3t-pw was weak'), { secrets: ['s3cr3t-pw'] });
@@ -167,4 +169,30 @@ test('the record of a failure: problems as reported (at, code, message), secrets
   assert.equal(recordRoot({}), '/');
   assert.equal(recordRoot({ root: '/tmp/x' }), undefined);
   assert.equal(recordRoot({ 'dry-run': true }), undefined);
+});
+
+test('provision.last-run with the fuller record (agent version, what changed, warnings): passes saying so, fails naming the property', () => {
+  const run = { files: [{ path: '/etc/haproxy/haproxy.cfg', action: 'update' as const }], ran: ['systemctl reload haproxy.service'] };
+  const warning = problem('network.management_ip', 'dataplane-any-address', 'the management NIC is on DHCP');
+  const text = stateWriter(CONFIG, '9.9.9', 'ISO transport (/dev/sr0)', [warning]).render(FILES, run);
+  const [p] = lastRun(text);
+  assert.equal(p!.status, 'pass');
+  assert.match(
+    p!.message,
+    /^the last provisioning run \(.+, agent 9\.9\.9, OVF environment from ISO transport \(\/dev\/sr0\)\) applied the configuration; it changed 2 items \(haproxy-appliance status lists them\); with 1 warning: network\.management_ip \(dataplane-any-address\)$/u,
+  );
+  const [same] = lastRun(stateWriter(CONFIG, '9.9.9').render(FILES, { files: [] }));
+  assert.match(same!.message, /applied the configuration; it changed nothing$/u);
+  // A refusal recorded by this agent (version, warnings): FAIL, with the error, the property and its code.
+  const refused = failureRecord(new InputError('x', [problem('loadbalance.service_ip_range', 'not-cidr', '"10.0.0.0/33x" is not a CIDR')], [warning]), {
+    source: 'ISO transport (/dev/sr0)',
+  });
+  assert.equal(refused.warnings?.[0]?.at, 'network.management_ip');
+  const [f] = lastRun(withRecord(text, refused));
+  assert.equal(f!.status, 'fail');
+  assert.match(
+    f!.message,
+    /^the last provisioning run \(.+, agent .+, OVF environment from ISO transport \(\/dev\/sr0\)\) refused the OVF environment: loadbalance\.service_ip_range: "10\.0\.0\.0\/33x" is not a CIDR \(not-cidr\); the appliance keeps the configuration applied at /u,
+  );
+  assert.match(f!.remedy!, /^fix the vApp property loadbalance\.service_ip_range and power-cycle the VM/u);
 });
