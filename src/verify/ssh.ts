@@ -393,8 +393,8 @@ export function hangUp(ssh: NodeSSH): void {
   ssh.dispose();
 }
 
-/** What runScript uses of ssh2's exec channel (ssh2 ships no type declarations here). */
-export interface ExecChannel {
+/** What execChannel uses of ssh2's exec channel (ssh2 ships no type declarations here). */
+interface ExecChannel {
   on(event: 'data', cb: (chunk: Buffer) => void): void;
   on(event: 'exit', cb: (code: number | null) => void): void;
   on(event: 'close', cb: () => void): void;
@@ -402,8 +402,8 @@ export interface ExecChannel {
   end(data: string): void;
 }
 
-/** What runScript uses of ssh2's client. */
-export interface ExecConnection {
+/** What execChannel uses of ssh2's client. */
+interface ExecConnection {
   once(event: 'error', cb: (err: Error) => void): void;
   removeListener(event: 'error', cb: (err: Error) => void): void;
   exec(command: string, opts: object, cb: (err: Error | undefined, channel: ExecChannel) => void): void;
@@ -421,63 +421,41 @@ export interface RunOptions {
   maxBytes?: number;
 }
 
+/** One command on its own exec channel: what goes in, how its output is taken, when it gives up. */
+export interface ChannelRun {
+  /** Written to the command's stdin, which is then closed. */
+  input: string;
+  /** Takes each chunk as it comes; an error returned stops the run (the connection is closed). */
+  onChunk: (stream: 'stdout' | 'stderr', chunk: Buffer) => Error | undefined;
+  /** The error when the command has not finished within the time given. */
+  timedOut: () => Error;
+}
+
 /**
- * Runs `script` with `sh -s` (one channel), bounded by `timeoutMs` and by `maxBytes` of output:
- * past either the connection is closed and the host fails with a `collect` error.
+ * Runs `command` on one exec channel of the connection, bounded by `timeoutMs`: resolves with its
+ * exit code once the channel closes; on an error (the connection's, the channel's, one
+ * `onChunk` returns) or at the deadline, the connection is closed at once and nothing more is read.
  */
-export async function runScript(ssh: NodeSSH, script: string, timeoutMs: number, opts: RunOptions = {}): Promise<ExecResult> {
-  const limit = opts.maxBytes ?? MAX_COLLECT_BYTES;
+export function execChannel(ssh: NodeSSH, command: string, timeoutMs: number, run: ChannelRun): Promise<{ code: number | null }> {
   const connection = ssh.connection as unknown as ExecConnection | null;
-  if (!connection) throw new HostError('collect', 'not connected');
-  let timer: NodeJS.Timeout | undefined;
-  let settled = false;
-  return new Promise<ExecResult>((resolve, reject) => {
-    const fail = (err: HostError | Error) => {
+  if (!connection) return Promise.reject(new HostError('collect', 'not connected'));
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (err: Error) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       hangUp(ssh);
       reject(err);
     };
-    timer = setTimeout(() => {
-      fail(
-        new HostError(
-          'collect',
-          `the collection did not finish within ${Math.round(timeoutMs / 1000)} s`,
-          'raise --timeout, or check the appliance for a hanging command (haproxy -c, ss)',
-        ),
-      );
-    }, timeoutMs);
-    const out = new BoundedOutput(limit);
-    const decoder = opts.onStdout ? new StringDecoder('utf8') : undefined;
-    const onError = (err: Error) => fail(err);
-    connection.once('error', onError);
+    const timer = setTimeout(() => fail(run.timedOut()), timeoutMs);
+    connection.once('error', fail);
     const started = (err: Error | undefined, channel: ExecChannel) => {
-      if (err) {
-        fail(err);
-        return;
-      }
+      if (err) return fail(err);
       const take = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
         if (settled) return;
-        if (!out.add(stream, chunk)) {
-          const where = opts.where?.();
-          fail(
-            new HostError(
-              'collect',
-              `the appliance sent more than ${formatBytes(limit)} to the verifier (stdout and stderr of the collection together${where ? `; it was sending ${where}` : ''}); stopped reading and closed the connection`,
-              `a real collection is a few kB, and tens of MB with thousands of Data Plane API services: check the size of ${APPLIANCE_PATHS.state}, ${APPLIANCE_PATHS.haproxyCfg} and the certificates in /etc/haproxy, and what ss -Htnlp and haproxy -c print on the appliance`,
-            ),
-          );
-          return;
-        }
-        if (stream === 'stdout' && decoder) {
-          const piece = decoder.write(chunk);
-          try {
-            if (piece) opts.onStdout!(piece);
-          } catch (e) {
-            fail(e as Error);
-          }
-        }
+        const stop = run.onChunk(stream, chunk);
+        if (stop) fail(stop);
       };
       channel.on('data', take('stdout'));
       channel.stderr.on('data', take('stderr'));
@@ -489,21 +467,56 @@ export async function runScript(ssh: NodeSSH, script: string, timeoutMs: number,
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        connection.removeListener('error', onError);
-        try {
-          const rest = decoder?.end();
-          if (rest) opts.onStdout!(rest);
-          resolve({ stdout: out.stdout(), stderr: out.stderr(), code });
-        } catch (e) {
-          reject(e);
-        }
+        connection.removeListener('error', fail);
+        resolve({ code });
       });
-      channel.end(script);
+      channel.end(run.input);
     };
     try {
-      connection.exec('LC_ALL=C exec /bin/sh -s', {}, started);
+      connection.exec(command, {}, started);
     } catch (err) {
       fail(err as Error);
     }
   });
+}
+
+/**
+ * Runs `script` with `sh -s` (one channel), bounded by `timeoutMs` and by `maxBytes` of output:
+ * past either the connection is closed and the host fails with a `collect` error.
+ */
+export async function runScript(ssh: NodeSSH, script: string, timeoutMs: number, opts: RunOptions = {}): Promise<ExecResult> {
+  const limit = opts.maxBytes ?? MAX_COLLECT_BYTES;
+  const out = new BoundedOutput(limit);
+  const decoder = opts.onStdout ? new StringDecoder('utf8') : undefined;
+  const { code } = await execChannel(ssh, 'LC_ALL=C exec /bin/sh -s', timeoutMs, {
+    input: script,
+    timedOut: () =>
+      new HostError(
+        'collect',
+        `the collection did not finish within ${Math.round(timeoutMs / 1000)} s`,
+        'raise --timeout, or check the appliance for a hanging command (haproxy -c, ss)',
+      ),
+    onChunk: (stream, chunk) => {
+      if (!out.add(stream, chunk)) {
+        const where = opts.where?.();
+        return new HostError(
+          'collect',
+          `the appliance sent more than ${formatBytes(limit)} to the verifier (stdout and stderr of the collection together${where ? `; it was sending ${where}` : ''}); stopped reading and closed the connection`,
+          `a real collection is a few kB, and tens of MB with thousands of Data Plane API services: check the size of ${APPLIANCE_PATHS.state}, ${APPLIANCE_PATHS.haproxyCfg} and the certificates in /etc/haproxy, and what ss -Htnlp and haproxy -c print on the appliance`,
+        );
+      }
+      if (stream === 'stdout' && decoder) {
+        const piece = decoder.write(chunk);
+        try {
+          if (piece) opts.onStdout!(piece);
+        } catch (e) {
+          return e as Error;
+        }
+      }
+      return undefined;
+    },
+  });
+  const rest = decoder?.end();
+  if (rest) opts.onStdout!(rest);
+  return { stdout: out.stdout(), stderr: out.stderr(), code };
 }

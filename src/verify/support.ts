@@ -11,17 +11,7 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import type { NodeSSH } from 'node-ssh';
 import type { HostSpec } from './inventory.js';
-import {
-  connect,
-  formatBytes,
-  hangUp,
-  HostError,
-  MAX_COLLECT_BYTES,
-  type ExecChannel,
-  type ExecConnection,
-  type HostKeyPolicy,
-  type SshCredentials,
-} from './ssh.js';
+import { connect, execChannel, formatBytes, HostError, MAX_COLLECT_BYTES, type HostKeyPolicy, type SshCredentials } from './ssh.js';
 import type { HostErrorKind } from './types.js';
 
 export interface BundleOptions {
@@ -67,64 +57,35 @@ export function bundleFileName(host: string, port: number): string {
 }
 
 /** Runs `command` and keeps its stdout as bytes, bounded by `maxBytes` and `timeoutMs`. */
-function execBytes(ssh: NodeSSH, command: string, timeoutMs: number, maxBytes: number): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
-  const connection = ssh.connection as unknown as ExecConnection | null;
-  if (!connection) return Promise.reject(new HostError('collect', 'not connected'));
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const fail = (err: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      hangUp(ssh);
-      reject(err);
-    };
-    const timer = setTimeout(
-      () =>
-        fail(
-          new HostError(
-            'collect',
-            `the support bundle was not sent within ${Math.round(timeoutMs / 1000)} s`,
-            'raise --timeout, or run haproxy-appliance support on the appliance',
-          ),
-        ),
-      timeoutMs,
-    );
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let stderr = '';
-    connection.once('error', fail);
-    connection.exec(command, {}, (err: Error | undefined, channel: ExecChannel) => {
-      if (err) return fail(err);
-      channel.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > maxBytes)
-          return fail(
-            new HostError(
-              'collect',
-              `the appliance sent more than ${formatBytes(maxBytes)}; stopped reading and closed the connection`,
-              'a bundle is capped at 32 MiB before compression',
-            ),
-          );
-        chunks.push(Buffer.from(chunk));
-      });
-      channel.stderr.on('data', (chunk: Buffer) => {
+async function execBytes(ssh: NodeSSH, command: string, timeoutMs: number, maxBytes: number): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let stderr = '';
+  const { code } = await execChannel(ssh, command, timeoutMs, {
+    input: '',
+    timedOut: () =>
+      new HostError(
+        'collect',
+        `the support bundle was not sent within ${Math.round(timeoutMs / 1000)} s`,
+        'raise --timeout, or run haproxy-appliance support on the appliance',
+      ),
+    onChunk: (stream, chunk) => {
+      if (stream === 'stderr') {
         if (stderr.length < MAX_STDERR) stderr += chunk.toString('utf8');
-      });
-      let code: number | null = null;
-      channel.on('exit', (c: number | null) => {
-        code = c ?? null;
-      });
-      channel.on('close', () => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        connection.removeListener('error', fail);
-        resolve({ stdout: Buffer.concat(chunks), stderr, code });
-      });
-      channel.end('');
-    });
+        return undefined;
+      }
+      size += chunk.length;
+      if (size > maxBytes)
+        return new HostError(
+          'collect',
+          `the appliance sent more than ${formatBytes(maxBytes)}; stopped reading and closed the connection`,
+          'a bundle is capped at 32 MiB before compression',
+        );
+      chunks.push(Buffer.from(chunk));
+      return undefined;
+    },
   });
+  return { stdout: Buffer.concat(chunks), stderr, code };
 }
 
 /** Why a host reached gave no bundle, in one sentence, from the command's exit code and stderr. */
