@@ -5,7 +5,9 @@
  * does not answer), `verify` from the workstation logs in with the key and is green, ssh.root-keys
  * and ssh.root-login pass; a password login as root is refused, the right password too. Root's
  * .ssh is 0700 and authorized_keys 0600. Then a rerun that must issue server.crt again decides
- * about the clock for real (timedatectl in the appliance) and backdates the certificate.
+ * about the clock for real (timedatectl in the appliance) and backdates the certificate; and with
+ * systemd-timesyncd started (its container conditions lifted) and the NTP server unreachable,
+ * such a rerun waits its 5 s bound, warns (time-not-synchronized) and makes the certificate.
  *
  * Needs root and Linux (CI runs it as root); one boot.
  */
@@ -92,6 +94,28 @@ test(
       assert.ok(
         inside - from >= 24 * 3600_000 && inside - from < 24 * 3600_000 + 600_000,
         `notBefore ${new Date(from).toISOString()} is 24 h before the appliance's clock`,
+      );
+
+      // With systemd-timesyncd running (a drop-in lifts its container conditions; it cannot set
+      // this clock, and 192.0.2.123 never answers anyway): the rerun waits its bound for NTP,
+      // warns, and makes the certificate all the same. The real timedatectl answers the probe.
+      await app.mustInside(['mkdir', '-p', '/run/systemd/system/systemd-timesyncd.service.d']);
+      await app.mustInside(['sh', '-c', 'printf "[Unit]\\nConditionVirtualization=\\n" > /run/systemd/system/systemd-timesyncd.service.d/test.conf']);
+      await app.mustInside(['systemctl', 'daemon-reload']);
+      await app.mustInside(['systemctl', 'start', 'systemd-timesyncd.service']);
+      const ntp = await app.mustInside(['timedatectl', 'show', '-p', 'NTP', '-p', 'NTPSynchronized']);
+      assert.match(ntp.stdout, /^NTP=yes$/mu);
+      assert.match(ntp.stdout, /^NTPSynchronized=no$/mu);
+      await app.mustInside(['rm', '/etc/haproxy/server.crt']);
+      const waited = await app.inside(['haproxy-appliance', 'provision', '--json', '--ovf-env', OVF_ENV_INSIDE], { timeoutMs: 120_000 });
+      assert.equal(waited.exitCode, 0, `${waited.stdout}\n${waited.stderr}`);
+      const doc = JSON.parse(waited.stdout) as { warnings: { at: string; code: string; message: string }[]; changed: { path: string }[] };
+      const w = doc.warnings.find((x) => x.code === 'time-not-synchronized');
+      assert.equal(w?.at, 'network.ntp_servers', JSON.stringify(doc.warnings));
+      assert.match(w.message, /not synchronised by NTP within 5\.\d s; the certificates are made now anyway/u);
+      assert.ok(
+        doc.changed.some((c) => c.path === '/etc/haproxy/server.crt'),
+        'server.crt was made after the wait',
       );
       ok = true;
     } catch (e) {

@@ -218,15 +218,17 @@ function checkRootKeys(input: CheckContext): CheckResult {
   const dir = seen.modes['/root/.ssh'];
   const file = seen.modes[AUTHORIZED_KEYS];
   // sshd (StrictModes) ignores keys in a file or folder that others may write, or that another user owns.
-  const unsafe = [
-    ['/root/.ssh', dir],
-    [AUTHORIZED_KEYS, file],
-  ].filter(([, m]) => m && typeof m === 'object' && ((m.mode & 0o022) !== 0 || m.owner !== 'root'));
+  const unsafe = (
+    [
+      ['/root/.ssh', dir],
+      [AUTHORIZED_KEYS, file],
+    ] as const
+  ).flatMap(([path, m]) => (m && ((m.mode & 0o022) !== 0 || m.owner !== 'root') ? [`${path} is ${m.mode.toString(8)} owned by ${m.owner}`] : []));
   if (unsafe.length)
     return r(
       id,
       'fail',
-      `${unsafe.map(([p, m]) => `${p as string} is ${(m as { mode: number }).mode.toString(8)} owned by ${(m as { owner: string }).owner}`).join('; ')}: sshd ignores keys others may write`,
+      `${unsafe.join('; ')}: sshd ignores keys others may write`,
       'chown root:root /root/.ssh /root/.ssh/authorized_keys; chmod 700 /root/.ssh; chmod 600 /root/.ssh/authorized_keys',
     );
   const modes = `${dir ? `/root/.ssh ${dir.mode.toString(8)}` : ''}${file ? `, authorized_keys ${file.mode.toString(8)}` : ''}`;
