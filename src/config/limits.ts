@@ -9,7 +9,7 @@ import { problem, type Problem } from '../problems.js';
 /** The OVF environment document, in bytes (whatever its transport). */
 export const MAX_DOCUMENT_BYTES = 1024 * 1024;
 
-/** `<Property>` elements in the document (the appliance reads 17). */
+/** `<Property>` elements in the document (the appliance declares 21). */
 export const MAX_PROPERTIES = 256;
 
 /** `<Adapter>` elements in the document (the appliance has 2 or 3 NICs). */
