@@ -86,7 +86,8 @@ export function parseOvfEnvironment(input: string | Uint8Array, source: string):
   let count = 0;
   for (const section of sections) {
     for (const p of children(section, OVF_ENV_NS, 'Property')) {
-      if (++count > MAX_PROPERTIES) refuse(source, 'PropertySection', 'too-many-properties', `more than ${MAX_PROPERTIES} properties; the appliance declares 21`);
+      if (++count > MAX_PROPERTIES)
+        refuse(source, 'PropertySection', 'too-many-properties', `more than ${MAX_PROPERTIES} properties; the appliance declares 21`);
       const key = attr(p, OVF_ENV_NS, 'key');
       if (!key) continue;
       if (Object.hasOwn(properties, key)) {
