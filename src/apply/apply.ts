@@ -79,8 +79,9 @@ export interface ApplyResult {
   recovered?: string;
 }
 
-async function fileChange(root: string, f: DesiredFile): Promise<FileChange | undefined> {
-  const before = await readUnderRoot(root, f.path);
+/** What a planned file needs: a change, or none (then the file's hash, as read). */
+async function fileChange(root: string, f: DesiredFile): Promise<FileChange | { unchanged: string }> {
+  const before = await readUnderRoot(root, f.path, { hash: true });
   let content = f.content;
   let merge = f.merge;
   if (merge && before?.content !== merge.base) {
@@ -102,20 +103,24 @@ async function fileChange(root: string, f: DesiredFile): Promise<FileChange | un
   if (!before) return { ...base, action: 'create' };
   if (before.content !== content) return { ...base, action: 'update', before };
   if (before.mode !== f.mode) return { ...base, action: 'mode', before };
-  return undefined;
+  return { unchanged: before.sha256! };
 }
 
 /**
  * The changes that would make the tree under `root` match the plan. Reads only: every path
  * confined to the root, regular files only (else a `PathRefused`).
  */
-export async function computeChanges(plan: Plan, root: string): Promise<{ changes: FileChange[]; unchanged: string[] }> {
+export async function computeChanges(plan: Plan, root: string): Promise<{ changes: FileChange[]; unchanged: string[]; hashes: Map<string, string> }> {
   const changes: FileChange[] = [];
   const unchanged: string[] = [];
+  // sha256 of each file already as planned, from the bytes read (fileHashes needs no second hash).
+  const hashes = new Map<string, string>();
   for (const f of plan.files) {
     const c = await fileChange(root, f);
-    if (c) changes.push(c);
-    else unchanged.push(f.path);
+    if ('unchanged' in c) {
+      unchanged.push(f.path);
+      hashes.set(f.path, c.unchanged);
+    } else changes.push(c);
   }
   for (const path of plan.remove) {
     const before = await readUnderRoot(root, path);
@@ -132,13 +137,16 @@ export async function computeChanges(plan: Plan, root: string): Promise<{ change
       });
     }
   }
-  return { changes, unchanged };
+  return { changes, unchanged, hashes };
 }
 
-/** sha256 of every planned file (as written, when apply merged it again), for the state file. */
-export function fileHashes(plan: Plan, changes: FileChange[] = []): Record<string, string> {
+/**
+ * sha256 of every planned file (as written, when apply merged it again), for the state file;
+ * `known`: those already hashed, as read (files that were already as planned).
+ */
+export function fileHashes(plan: Plan, changes: FileChange[] = [], known: ReadonlyMap<string, string> = new Map()): Record<string, string> {
   const written = new Map(changes.flatMap((c) => (c.content !== undefined ? [[c.path, c.content] as const] : [])));
-  return Object.fromEntries(plan.files.map((f) => [f.path, sha256(written.get(f.path) ?? f.content)]));
+  return Object.fromEntries(plan.files.map((f) => [f.path, written.has(f.path) ? sha256(written.get(f.path)!) : (known.get(f.path) ?? sha256(f.content))]));
 }
 
 /**
@@ -327,7 +335,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
   let touched = recovered !== undefined;
   try {
     await preflight(plan, root, options.state);
-    const { changes, unchanged } = await computeChanges(plan, root);
+    const { changes, unchanged, hashes: keptHashes } = await computeChanges(plan, root);
     const actions = live ? liveActions(plan, changes, options.context) : [];
     say(
       changes.length
@@ -408,7 +416,7 @@ export async function applyPlan(plan: Plan, options: ApplyOptions = {}): Promise
     if (options.state) {
       const path = await confinedPath(root, options.state.path);
       const existing = await readUnderRoot(root, options.state.path);
-      const hashes = fileHashes(plan, changes);
+      const hashes = fileHashes(plan, changes, keptHashes);
       if (changes.length || !existing || !options.state.same(existing.content, hashes)) {
         const ran = actions.filter((a) => !a.rename).map(describeAction);
         await writeAtomic(path, options.state.render(hashes, { files: changes, renames, ran }), 0o644);

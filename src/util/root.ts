@@ -10,6 +10,7 @@
  * is resolved before the first write, so nothing was changed). The path returned holds no
  * symbolic link, so the kernel cannot follow one out of the root when it is opened.
  */
+import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { lstat, open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -122,6 +123,17 @@ export function fileKind(st: Stats): string {
 export interface Current {
   content: string;
   mode: number;
+  /** sha256 (hex) of the bytes read, when asked for (`ReadOptions.hash`). */
+  sha256?: string;
+}
+
+export interface ReadOptions {
+  /**
+   * Also hash the bytes read (sha256, hex): apply records the hash of every file it keeps, and
+   * hashing the bytes as read is half the cost of hashing the decoded text again (13 MB of
+   * haproxy.cfg with 10,000 Data Plane API pairs: 12 against 27 ms).
+   */
+  hash?: boolean;
 }
 
 /**
@@ -131,7 +143,7 @@ export interface Current {
  * that message (default: `file`). A symbolic link is refused too, unless `followLink` (the live
  * system, where links are the admin's: under a root, `confinedPath` has resolved them already).
  */
-export async function readCurrent(file: string, display: string = file, followLink = false): Promise<Current | undefined> {
+export async function readCurrent(file: string, display: string = file, followLink = false, opts: ReadOptions = {}): Promise<Current | undefined> {
   let st: Stats;
   try {
     st = followLink ? await stat(file) : await lstat(file);
@@ -149,7 +161,8 @@ export async function readCurrent(file: string, display: string = file, followLi
     // Another writer may have renamed a new file into place since the lstat (the Data Plane API
     // saves haproxy.cfg that way): what counts is that the file opened is a regular one.
     if (!now.isFile()) throw refuse(now);
-    return { content: await readText(fh, now.size), mode: now.mode & 0o7777 };
+    const { text, sha256 } = await readText(fh, now.size, opts.hash === true);
+    return { content: text, mode: now.mode & 0o7777, ...(sha256 !== undefined && { sha256 }) };
   } finally {
     await fh.close();
   }
@@ -162,7 +175,7 @@ export async function readCurrent(file: string, display: string = file, followLi
  * 10,000 Data Plane API pairs (13 MB) that was 26 round trips to the thread pool and a stream
  * decoder, several times the cost of one read.
  */
-async function readText(fh: FileHandle, size: number): Promise<string> {
+async function readText(fh: FileHandle, size: number, hash: boolean): Promise<{ text: string; sha256?: string }> {
   // One byte more than the size: a read that fills it says the file grew.
   let buf = Buffer.allocUnsafe(size + 1);
   let n = 0;
@@ -173,13 +186,16 @@ async function readText(fh: FileHandle, size: number): Promise<string> {
       buf = bigger;
     }
     const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-    if (bytesRead === 0) return buf.toString('utf8', 0, n);
+    if (bytesRead === 0) {
+      const bytes = buf.subarray(0, n);
+      return { text: bytes.toString('utf8'), ...(hash && { sha256: createHash('sha256').update(bytes).digest('hex') }) };
+    }
     n += bytesRead;
   }
 }
 
 /** `readCurrent` of an appliance path under `root`, confined; errors name the appliance path. */
-export async function readUnderRoot(root: string, path: string): Promise<Current | undefined> {
+export async function readUnderRoot(root: string, path: string, opts: ReadOptions = {}): Promise<Current | undefined> {
   const file = await confinedPath(root, path);
-  return root === '/' ? readCurrent(file, path, true) : readCurrent(file, `${path} (${file})`);
+  return root === '/' ? readCurrent(file, path, true, opts) : readCurrent(file, `${path} (${file})`, false, opts);
 }

@@ -8,6 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STATE_FILE } from '../../../src/appliance/paths.js';
@@ -136,5 +137,44 @@ test('a failed first run (no state.json yet) leaves a state file holding the rec
     writeFileSync(join(root, STATE_FILE), '{"format": 7}\n');
     assert.match((await recordFailure(root, err, { source })).why ?? '', /is not a state file of format 1; it was left as it is/u);
     assert.equal(stateOf(root), '{"format": 7}\n');
+  });
+});
+
+test("state.json's hash of every file is the sha256 of its bytes on disk: after the first run, after another writer's change, and when nothing changed", async () => {
+  await withSandbox((root, dir) => {
+    const args = [
+      'provision',
+      '--root',
+      root,
+      '--ovf-env',
+      envFile(dir),
+      '--nics',
+      `management=${SEED_MACS.management},workload=${SEED_MACS.workload},frontend=${SEED_MACS.frontend}`,
+    ];
+    const onDisk = () => {
+      const files = (JSON.parse(stateOf(root)) as { files: Record<string, string> }).files;
+      for (const [path, hash] of Object.entries(files))
+        assert.equal(
+          hash,
+          createHash('sha256')
+            .update(readFileSync(join(root, path)))
+            .digest('hex'),
+          path,
+        );
+      return files;
+    };
+    assert.equal(cli(args).code, 0);
+    const first = onDisk();
+    // The Data Plane API appends a section, with a character outside ASCII in a comment.
+    const cfg = join(root, 'etc/haproxy/haproxy.cfg');
+    writeFileSync(cfg, `${readFileSync(cfg, 'utf8')}\nfrontend api-one # café\n  mode tcp\n  bind 192.168.0.9:443\n`);
+    assert.equal(cli(args).code, 0);
+    const second = onDisk();
+    assert.notEqual(second['/etc/haproxy/haproxy.cfg'], first['/etc/haproxy/haproxy.cfg']);
+    // Nothing to change: hashed as read, the same as recorded, so state.json is not written.
+    const before = statSync(join(root, STATE_FILE));
+    assert.equal(cli(args).code, 0);
+    assert.deepEqual(onDisk(), second);
+    assert.equal(statSync(join(root, STATE_FILE)).mtimeMs, before.mtimeMs);
   });
 });

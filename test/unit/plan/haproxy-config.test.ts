@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { validateProperties } from '../../../src/config/validate.js';
 import type { ApplianceConfig } from '../../../src/config/types.js';
 import { haproxyModel, type HaproxyFacts } from '../../../src/plan/haproxy.js';
-import { SECTION_KEYWORDS, mergeConfig, parseSections } from '../../../src/plan/haproxy-sections.js';
+import { SECTION_KEYWORDS, mergeConfig, parseSections, type Section } from '../../../src/plan/haproxy-sections.js';
 import { renderHaproxyCfg } from '../../../src/render/haproxy.js';
 import { SEED_PROPERTIES, fixture } from '../../harness/ovf.js';
 
@@ -42,7 +42,7 @@ function parseSectionsByLine(text: string): ReturnType<typeof parseSections> {
   };
   const lines = text.match(/[^\n]*\n|[^\n]+$/gu) ?? [];
   let preamble = '';
-  const sections: ReturnType<typeof parseSections>['sections'] = [];
+  const sections: Section[] = [];
   for (const line of lines) {
     const h = header(line);
     if (h) sections.push({ ...h, text: line });
