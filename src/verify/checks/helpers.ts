@@ -10,7 +10,10 @@ export const DAY = 86_400_000;
 
 /** One result; the remedy is kept for warn and fail only. */
 export function r(id: string, status: Status, message: string, remedy?: string, subject?: string): CheckResult {
-  return { id, ...(subject !== undefined && { subject }), status, message, ...(remedy !== undefined && status !== 'pass' && status !== 'skip' && { remedy }) };
+  // Fields set one by one, not spread (10,000 results with 10,000 Data Plane API services); the order is the JSON report's.
+  const out: CheckResult = subject !== undefined ? { id, subject, status, message } : { id, status, message };
+  if (remedy !== undefined && status !== 'pass' && status !== 'skip') out.remedy = remedy;
+  return out;
 }
 
 export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
