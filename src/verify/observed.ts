@@ -96,10 +96,10 @@ export function observedFromSections(sections: Record<string, SectionInfo>): Obs
   f.services = serviceStates({ ...(systemctl !== undefined && { systemctl }), processes: f.processes, ...(meta.selfNetns && { selfNetns: meta.selfNetns }) });
   f.serviceMethod = systemctl !== undefined ? 'systemd' : 'process';
 
+  const loaded = sections['haproxy-loaded']?.rc === 0 ? loadedEvidence(sections['haproxy-loaded'].stdout) : undefined;
   if (sections['haproxy-missing']) f.haproxyCheck = { missing: true };
-  else if (sections['haproxy-loaded']?.rc === 0 && loadedEvidence(sections['haproxy-loaded'].stdout)) {
-    f.haproxyCheck = { ok: true, rc: 0, output: '', loaded: loadedEvidence(sections['haproxy-loaded'].stdout)! };
-  } else if (sections['haproxy-check']) {
+  else if (loaded) f.haproxyCheck = { ok: true, rc: 0, output: '', loaded };
+  else if (sections['haproxy-check']) {
     const s = sections['haproxy-check'];
     f.haproxyCheck = { ok: s.rc === 0, rc: s.rc ?? -1, output: `${s.stdout}\n${s.stderr}`.trim() };
   }

@@ -313,3 +313,16 @@ test('chaining and certificate facts stay right however often they are asked, pa
   // A text longer than is ever kept is still judged.
   assert.equal(chainsTo(`${server}${' '.repeat(70_000)}`, ca), chainsTo(server, ca));
 });
+
+test("haproxy.cfg's verdict without haproxy -c: the running haproxy's evidence, read only when it is whole", () => {
+  const m = FIXED_MARKER;
+  const sections = (line: string) => splitSections(m, `${m} haproxy-loaded\n${line}\n\n${m}-rc haproxy-loaded 0\n`, '');
+  assert.deepEqual(observedFromSections(sections('worker 1234 started 1764662400 cfg-changed 1764662390 binary-changed 1700000000')).haproxyCheck, {
+    ok: true,
+    rc: 0,
+    output: '',
+    loaded: { worker: 1234, startedAt: 1764662400, cfgChangedAt: 1764662390 },
+  });
+  // Anything else is no evidence: the check is reported as not run, never as passed.
+  assert.equal(observedFromSections(sections('worker 1234 started soon')).haproxyCheck, undefined);
+});
